@@ -1,0 +1,314 @@
+//! Reads one (account, region): DB instances, DB clusters, manual snapshots with their `restore`
+//! attribute. Every page at the maximum size; every failure becomes an error entry and the rest goes on.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::types::Tag;
+use aws_smithy_types_convert::date_time::DateTimeExt;
+use futures::stream::{self, StreamExt};
+
+use super::error::aws_error;
+use crate::inventory::{AwsError, ReplicaInstance, Snapshot, Source, SourceKind, TAG_SOURCE_ARN};
+
+/// RDS's largest page for Describe* calls.
+const PAGE_SIZE: i32 = 100;
+/// Attribute reads in flight per scope.
+const ATTRIBUTE_CONCURRENCY: usize = 8;
+
+#[derive(Default)]
+pub struct ScopeRead {
+    pub sources: Vec<Source>,
+    pub snapshots: Vec<Snapshot>,
+    pub replica_instances: Vec<ReplicaInstance>,
+    pub errors: Vec<AwsError>,
+}
+
+fn tags(list: &[Tag]) -> BTreeMap<String, String> {
+    list.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_then(|t| t.to_chrono_utc().ok())
+}
+
+pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: &str) -> ScopeRead {
+    let mut out = ScopeRead::default();
+    // DB instances: sources, except Aurora members (the cluster is the source) and rdsguard's restores.
+    let mut pages = client
+        .describe_db_instances()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => {
+                for db in page.db_instances() {
+                    if db.db_cluster_identifier().is_some() {
+                        continue;
+                    }
+                    let identifier = db.db_instance_identifier().unwrap_or_default().to_string();
+                    let arn = db.db_instance_arn().map(str::to_string).unwrap_or_else(|| {
+                        format!("arn:aws:rds:{region}:{account_id}:db:{identifier}")
+                    });
+                    let tags = tags(db.tag_list());
+                    if tags.contains_key(TAG_SOURCE_ARN) {
+                        out.replica_instances.push(ReplicaInstance {
+                            arn,
+                            account_id: account_id.to_string(),
+                            region: region.to_string(),
+                            identifier,
+                            status: db.db_instance_status().map(str::to_string),
+                            endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_string),
+                            deletion_protection: db.deletion_protection().unwrap_or(false),
+                            tags,
+                        });
+                        continue;
+                    }
+                    out.sources.push(Source {
+                        arn,
+                        kind: SourceKind::DbInstance,
+                        account_id: account_id.to_string(),
+                        region: region.to_string(),
+                        identifier,
+                        engine: db.engine().unwrap_or_default().to_string(),
+                        status: db.db_instance_status().map(str::to_string),
+                        encrypted: db.storage_encrypted().unwrap_or(false),
+                        kms_key_id: db.kms_key_id().map(str::to_string),
+                        tags,
+                    });
+                }
+            }
+            Err(e) => {
+                out.errors
+                    .push(aws_error(account_id, region, "DescribeDBInstances", &e));
+                break;
+            }
+        }
+    }
+
+    let mut pages = client
+        .describe_db_clusters()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => {
+                for cluster in page.db_clusters() {
+                    let identifier = cluster
+                        .db_cluster_identifier()
+                        .unwrap_or_default()
+                        .to_string();
+                    let tags = tags(cluster.tag_list());
+                    if tags.contains_key(TAG_SOURCE_ARN) {
+                        continue;
+                    }
+                    out.sources.push(Source {
+                        arn: cluster
+                            .db_cluster_arn()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| {
+                                format!("arn:aws:rds:{region}:{account_id}:cluster:{identifier}")
+                            }),
+                        kind: SourceKind::DbCluster,
+                        account_id: account_id.to_string(),
+                        region: region.to_string(),
+                        identifier,
+                        engine: cluster.engine().unwrap_or_default().to_string(),
+                        status: cluster.status().map(str::to_string),
+                        encrypted: cluster.storage_encrypted().unwrap_or(false),
+                        kms_key_id: cluster.kms_key_id().map(str::to_string),
+                        tags,
+                    });
+                }
+            }
+            Err(e) => {
+                out.errors
+                    .push(aws_error(account_id, region, "DescribeDBClusters", &e));
+                break;
+            }
+        }
+    }
+
+    let mut snapshots = Vec::new();
+    let mut pages = client
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => {
+                for s in page.db_snapshots() {
+                    let identifier = s.db_snapshot_identifier().unwrap_or_default().to_string();
+                    snapshots.push(Snapshot {
+                        arn: s.db_snapshot_arn().map(str::to_string).unwrap_or_else(|| {
+                            format!("arn:aws:rds:{region}:{account_id}:snapshot:{identifier}")
+                        }),
+                        kind: SourceKind::DbInstance,
+                        account_id: account_id.to_string(),
+                        region: region.to_string(),
+                        identifier,
+                        source_identifier: s
+                            .db_instance_identifier()
+                            .unwrap_or_default()
+                            .to_string(),
+                        status: s.status().unwrap_or_default().to_string(),
+                        encrypted: s.encrypted().unwrap_or(false),
+                        kms_key_id: s.kms_key_id().map(str::to_string),
+                        snapshot_create_time: time(s.snapshot_create_time()),
+                        original_snapshot_create_time: time(s.original_snapshot_create_time()),
+                        source_snapshot_arn: s.source_db_snapshot_identifier().map(str::to_string),
+                        source_region: s.source_region().map(str::to_string),
+                        tags: tags(s.tag_list()),
+                        shared_with: None,
+                    });
+                }
+            }
+            Err(e) => {
+                out.errors
+                    .push(aws_error(account_id, region, "DescribeDBSnapshots", &e));
+                break;
+            }
+        }
+    }
+
+    let mut pages = client
+        .describe_db_cluster_snapshots()
+        .snapshot_type("manual")
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => {
+                for s in page.db_cluster_snapshots() {
+                    let identifier = s
+                        .db_cluster_snapshot_identifier()
+                        .unwrap_or_default()
+                        .to_string();
+                    snapshots.push(Snapshot {
+                        arn: s.db_cluster_snapshot_arn().map(str::to_string).unwrap_or_else(|| {
+                            format!("arn:aws:rds:{region}:{account_id}:cluster-snapshot:{identifier}")
+                        }),
+                        kind: SourceKind::DbCluster,
+                        account_id: account_id.to_string(),
+                        region: region.to_string(),
+                        identifier,
+                        source_identifier: s.db_cluster_identifier().unwrap_or_default().to_string(),
+                        status: s.status().unwrap_or_default().to_string(),
+                        encrypted: s.storage_encrypted().unwrap_or(false),
+                        kms_key_id: s.kms_key_id().map(str::to_string),
+                        snapshot_create_time: time(s.snapshot_create_time()),
+                        // Cluster snapshots carry no OriginalSnapshotCreateTime.
+                        original_snapshot_create_time: None,
+                        source_snapshot_arn: s.source_db_cluster_snapshot_arn().map(str::to_string),
+                        source_region: None,
+                        tags: tags(s.tag_list()),
+                        shared_with: None,
+                    });
+                }
+            }
+            Err(e) => {
+                out.errors.push(aws_error(
+                    account_id,
+                    region,
+                    "DescribeDBClusterSnapshots",
+                    &e,
+                ));
+                break;
+            }
+        }
+    }
+
+    // Who each manual snapshot is shared with (the `restore` attribute): one call per snapshot.
+    let results: Vec<(Snapshot, Result<Vec<String>, AwsError>)> = stream::iter(snapshots)
+        .map(|snapshot| async move {
+            let shared = read_restore_attribute(client, account_id, region, &snapshot).await;
+            (snapshot, shared)
+        })
+        .buffer_unordered(ATTRIBUTE_CONCURRENCY)
+        .collect()
+        .await;
+    for (mut snapshot, shared) in results {
+        match shared {
+            Ok(accounts) => snapshot.shared_with = Some(accounts),
+            Err(error) => out.errors.push(error),
+        }
+        out.snapshots.push(snapshot);
+    }
+    out
+}
+
+async fn read_restore_attribute(
+    client: &aws_sdk_rds::Client,
+    account_id: &str,
+    region: &str,
+    snapshot: &Snapshot,
+) -> Result<Vec<String>, AwsError> {
+    let with_resource = |mut error: AwsError| {
+        error.resource = Some(snapshot.arn.clone());
+        error
+    };
+    let values: Vec<String> = match snapshot.kind {
+        SourceKind::DbInstance => {
+            let response = client
+                .describe_db_snapshot_attributes()
+                .db_snapshot_identifier(&snapshot.identifier)
+                .send()
+                .await
+                .map_err(|e| {
+                    with_resource(aws_error(
+                        account_id,
+                        region,
+                        "DescribeDBSnapshotAttributes",
+                        &e,
+                    ))
+                })?;
+            response
+                .db_snapshot_attributes_result()
+                .map(|r| {
+                    r.db_snapshot_attributes()
+                        .iter()
+                        .filter(|a| a.attribute_name() == Some("restore"))
+                        .flat_map(|a| a.attribute_values().iter().cloned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        SourceKind::DbCluster => {
+            let response = client
+                .describe_db_cluster_snapshot_attributes()
+                .db_cluster_snapshot_identifier(&snapshot.identifier)
+                .send()
+                .await
+                .map_err(|e| {
+                    with_resource(aws_error(
+                        account_id,
+                        region,
+                        "DescribeDBClusterSnapshotAttributes",
+                        &e,
+                    ))
+                })?;
+            response
+                .db_cluster_snapshot_attributes_result()
+                .map(|r| {
+                    r.db_cluster_snapshot_attributes()
+                        .iter()
+                        .filter(|a| a.attribute_name() == Some("restore"))
+                        .flat_map(|a| a.attribute_values().iter().cloned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+    };
+    Ok(values)
+}

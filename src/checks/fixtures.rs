@@ -1,0 +1,161 @@
+//! Inventory fixtures for check tests: a small organization built in code.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use crate::inventory::{
+    Inventory, KeyFact, KeyManager, Scope, Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
+};
+
+pub const PROD: &str = "111111111111";
+pub const VAULT: &str = "222222222222";
+pub const OTHER: &str = "333333333333";
+pub const REGION: &str = "us-east-1";
+
+pub fn as_of() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+pub fn key_arn(account: &str, id: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{account}:key/{id}")
+}
+
+pub fn grant_policy(account: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{PROD}:root")}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": [format!("arn:aws:iam::{account}:root")]},
+             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*"], "Resource": "*"}
+        ]
+    })
+    .to_string()
+}
+
+pub struct Org {
+    pub inventory: Inventory,
+}
+
+impl Org {
+    /// Prod and vault accounts, readable, with a shareable CMK in prod and a vault CMK (`alias/rds-vault`).
+    pub fn new() -> Org {
+        let mut inventory = Inventory::new();
+        for account in [PROD, VAULT, OTHER] {
+            inventory.scopes.push(Scope {
+                account_id: account.into(),
+                region: REGION.into(),
+                complete: true,
+            });
+        }
+        let mut org = Org { inventory };
+        org.key(
+            PROD,
+            "prod-cmk",
+            KeyManager::Customer,
+            &["alias/rds-share"],
+            Some(grant_policy(VAULT)),
+        );
+        org.key(
+            VAULT,
+            "vault-cmk",
+            KeyManager::Customer,
+            &["alias/rds-vault"],
+            None,
+        );
+        org.key(
+            VAULT,
+            "vault-other",
+            KeyManager::Customer,
+            &["alias/other"],
+            None,
+        );
+        org.key(
+            VAULT,
+            "vault-aws",
+            KeyManager::Aws,
+            &["alias/aws/rds"],
+            None,
+        );
+        org.key(PROD, "prod-aws", KeyManager::Aws, &["alias/aws/rds"], None);
+        org
+    }
+
+    pub fn key(
+        &mut self,
+        account: &str,
+        id: &str,
+        manager: KeyManager,
+        aliases: &[&str],
+        policy: Option<String>,
+    ) -> &mut KeyFact {
+        self.inventory.keys.push(KeyFact {
+            arn: key_arn(account, id),
+            account_id: account.into(),
+            region: REGION.into(),
+            lookups: aliases.iter().map(|a| a.to_string()).collect(),
+            key_manager: manager,
+            key_state: Some("Enabled".into()),
+            enabled: true,
+            policy,
+        });
+        self.inventory.keys.last_mut().expect("just pushed")
+    }
+
+    /// An encrypted postgres instance under prod's shareable CMK, tagged env=prod.
+    pub fn source(&mut self, account: &str, id: &str) -> Source {
+        let source = Source {
+            arn: format!("arn:aws:rds:{REGION}:{account}:db:{id}"),
+            kind: SourceKind::DbInstance,
+            account_id: account.into(),
+            region: REGION.into(),
+            identifier: id.into(),
+            engine: "postgres".into(),
+            status: Some("available".into()),
+            encrypted: true,
+            kms_key_id: Some(key_arn(PROD, "prod-cmk")),
+            tags: [("env".to_string(), "prod".to_string())].into(),
+        };
+        self.inventory.sources.push(source.clone());
+        source
+    }
+
+    /// A snapshot owned by `account` of `source`'s data taken `hours_ago`, encrypted with `key`.
+    pub fn snapshot(
+        &mut self,
+        account: &str,
+        id: &str,
+        source: &Source,
+        hours_ago: i64,
+    ) -> &mut Snapshot {
+        let time = as_of() - Duration::hours(hours_ago);
+        self.inventory.snapshots.push(Snapshot {
+            arn: format!("arn:aws:rds:{REGION}:{account}:snapshot:{id}"),
+            kind: source.kind,
+            account_id: account.into(),
+            region: REGION.into(),
+            identifier: id.into(),
+            source_identifier: source.identifier.clone(),
+            status: "available".into(),
+            encrypted: true,
+            kms_key_id: Some(key_arn(VAULT, "vault-cmk")),
+            snapshot_create_time: Some(time),
+            original_snapshot_create_time: Some(time),
+            source_snapshot_arn: None,
+            source_region: None,
+            tags: BTreeMap::new(),
+            shared_with: Some(Vec::new()),
+        });
+        self.inventory.snapshots.last_mut().expect("just pushed")
+    }
+
+    /// A replica in the vault linked by the provenance tag.
+    pub fn tagged_replica(&mut self, id: &str, source: &Source, hours_ago: i64) -> &mut Snapshot {
+        let arn = source.arn.clone();
+        let snapshot = self.snapshot(VAULT, id, source, hours_ago);
+        snapshot.tags.insert(TAG_SOURCE_ARN.into(), arn);
+        snapshot
+    }
+}

@@ -1,0 +1,124 @@
+//! The checks: pure functions over the inventory, one module per stable check id (DESIGN §4).
+//!
+//! Every check gets the same [`Ctx`] (one source, its rule, its linked replicas) and returns an
+//! [`Outcome`]. [`REGISTRY`] lists them all, in order; the id is the module name in kebab-case, the
+//! JSON `id`, the section in docs/checks.md and (later) the Security Hub `GeneratorId`.
+
+mod replica_age;
+mod replica_encryption;
+mod replica_present;
+mod restore_current;
+mod retention_count;
+mod share_exposure;
+mod source_key_shareable;
+
+use chrono::{DateTime, Utc};
+
+use crate::inventory::{AwsError, Snapshot, Source};
+use crate::linkage::Index;
+use crate::report::CheckStatus;
+use crate::rules::Rule;
+
+/// Everything a check may look at for one governed source.
+pub struct Ctx<'a> {
+    pub index: &'a Index<'a>,
+    pub source: &'a Source,
+    pub rule: &'a Rule,
+    pub dest_account: &'a str,
+    pub dest_region: &'a str,
+    /// Replicas in the destination, newest data first.
+    pub replicas: &'a [&'a Snapshot],
+    /// Why the destination's snapshots are unknown, if they are.
+    pub dest_errors: &'a [&'a AwsError],
+    pub as_of: DateTime<Utc>,
+}
+
+impl Ctx<'_> {
+    /// `account/region`, as the destination is named in messages.
+    pub fn destination(&self) -> String {
+        format!("{}/{}", self.dest_account, self.dest_region)
+    }
+
+    /// An ERROR outcome when the destination could not be read, for the checks that need it.
+    pub fn unreadable_destination(&self, expected: &str) -> Option<Outcome> {
+        let first = self.dest_errors.first()?;
+        Some(Outcome::error(
+            expected,
+            format!(
+                "could not read the destination {}: {} on {}: {}",
+                self.destination(),
+                first.code,
+                first.operation,
+                first.message
+            ),
+        ))
+    }
+}
+
+/// A check's verdict, before the registry attaches its id and the rule's severity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: CheckStatus,
+    pub observed: String,
+    pub expected: String,
+    pub message: String,
+}
+
+impl Outcome {
+    fn new(
+        status: CheckStatus,
+        observed: impl Into<String>,
+        expected: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Outcome {
+            status,
+            observed: observed.into(),
+            expected: expected.into(),
+            message: message.into(),
+        }
+    }
+    pub fn pass(
+        observed: impl Into<String>,
+        expected: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(CheckStatus::Pass, observed, expected, message)
+    }
+    pub fn fail(
+        observed: impl Into<String>,
+        expected: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(CheckStatus::Fail, observed, expected, message)
+    }
+    pub fn skip(expected: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(CheckStatus::Skip, "-", expected, message)
+    }
+    pub fn error(expected: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(CheckStatus::Error, "unknown", expected, message)
+    }
+}
+
+pub struct Check {
+    pub id: &'static str,
+    /// One line for listings and report headers.
+    pub title: &'static str,
+    pub run: fn(&Ctx<'_>) -> Option<Outcome>,
+}
+
+/// Every check, in evaluation order. A check returns `None` when it does not apply to the rule.
+pub const REGISTRY: &[Check] = &[
+    replica_present::CHECK,
+    replica_age::CHECK,
+    replica_encryption::CHECK,
+    retention_count::CHECK,
+    source_key_shareable::CHECK,
+    share_exposure::CHECK,
+    restore_current::CHECK,
+];
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,41 @@
+//! `replica-present`: the source has at least one replica in the destination account.
+
+use super::{Check, Ctx, Outcome};
+
+pub const CHECK: Check = Check {
+    id: "replica-present",
+    title: "A replica exists in the destination account",
+    run,
+};
+
+fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
+    let expected = format!("at least 1 available snapshot in {}", ctx.destination());
+    if let Some(error) = ctx.unreadable_destination(&expected) {
+        return Some(error);
+    }
+    let count = ctx.replicas.len();
+    if count > 0 {
+        return Some(Outcome::pass(
+            format!("{count} in {}", ctx.destination()),
+            expected,
+            format!("{count} replica(s) in the destination"),
+        ));
+    }
+    let message = if ctx.dest_account == ctx.source.account_id {
+        "the source lives in the destination account: a replica must be owned by another account"
+            .to_string()
+    } else {
+        format!(
+            "no available snapshot in {} is linked to this source (by the rdsguard:source-arn tag, or by a source ARN naming {}/{} and identifier {})",
+            ctx.destination(),
+            ctx.source.account_id,
+            ctx.source.region,
+            ctx.source.identifier
+        )
+    };
+    Some(Outcome::fail(
+        format!("0 in {}", ctx.destination()),
+        expected,
+        message,
+    ))
+}

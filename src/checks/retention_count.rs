@@ -1,0 +1,49 @@
+//! `retention-count`: the number of replica snapshots is within the rule's `retain` bounds.
+
+use super::{Check, Ctx, Outcome};
+
+pub const CHECK: Check = Check {
+    id: "retention-count",
+    title: "The destination keeps the number of replicas the rule asks for",
+    run,
+};
+
+fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
+    let retain = ctx.rule.retain;
+    let expected = match (retain.min, retain.max) {
+        (None, None) => return Some(Outcome::skip("-", "the rule sets no retain bounds")),
+        (Some(min), None) => format!(">= {min}"),
+        (None, Some(max)) => format!("<= {max}"),
+        (Some(min), Some(max)) => format!("{min}..={max}"),
+    };
+    if let Some(error) = ctx.unreadable_destination(&expected) {
+        return Some(error);
+    }
+    let count = ctx.replicas.len() as u32;
+    let observed = count.to_string();
+    if let Some(min) = retain.min.filter(|min| count < *min) {
+        return Some(Outcome::fail(
+            observed,
+            expected,
+            format!(
+                "{count} replica(s) in {}, fewer than retain.min = {min}",
+                ctx.destination()
+            ),
+        ));
+    }
+    if let Some(max) = retain.max.filter(|max| count > *max) {
+        return Some(Outcome::fail(
+            observed,
+            expected,
+            format!(
+                "{count} replica(s) in {}, more than retain.max = {max}: older copies are kept beyond policy",
+                ctx.destination()
+            ),
+        ));
+    }
+    Some(Outcome::pass(
+        observed,
+        expected,
+        format!("{count} replica(s) in {}", ctx.destination()),
+    ))
+}

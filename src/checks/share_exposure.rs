@@ -1,0 +1,83 @@
+//! `share-exposure`: no snapshot of the source (in its own account, or a replica in the destination) is
+//! public or shared with an account other than the rule's destination.
+
+use super::{Check, Ctx, Outcome};
+use crate::inventory::Snapshot;
+
+pub const CHECK: Check = Check {
+    id: "share-exposure",
+    title: "No snapshot of the source is public or shared outside the destinations",
+    run,
+};
+
+fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
+    let expected = format!("shared with nobody but {}", ctx.dest_account);
+    let source = ctx.source;
+    let own_errors =
+        ctx.index
+            .snapshot_read_errors(&source.account_id, &source.region, source.kind);
+    if let Some(first) = own_errors.first() {
+        return Some(Outcome::error(
+            expected,
+            format!(
+                "could not list the source's snapshots in {}/{}: {} on {}",
+                source.account_id, source.region, first.code, first.operation
+            ),
+        ));
+    }
+    if let Some(error) = ctx.unreadable_destination(&expected) {
+        return Some(error);
+    }
+    let mut snapshots: Vec<&Snapshot> = ctx.index.own_snapshots(source);
+    snapshots.extend(ctx.replicas.iter().copied());
+    let mut exposed = Vec::new();
+    let mut unknown = Vec::new();
+    for snapshot in &snapshots {
+        match &snapshot.shared_with {
+            None => unknown.push(snapshot.arn.as_str()),
+            Some(accounts) => {
+                let outside: Vec<&str> = accounts
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|a| *a != ctx.dest_account)
+                    .collect();
+                if !outside.is_empty() {
+                    let who = outside
+                        .iter()
+                        .map(|a| if *a == "all" { "all (public)" } else { a })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    exposed.push(format!("{} shared with {who}", snapshot.identifier));
+                }
+            }
+        }
+    }
+    if !exposed.is_empty() {
+        return Some(Outcome::fail(
+            exposed.join("; "),
+            expected,
+            format!(
+                "{} snapshot(s) of this database are shared beyond the destination account",
+                exposed.len()
+            ),
+        ));
+    }
+    if let Some(first) = unknown.first() {
+        return Some(Outcome::error(
+            expected,
+            format!(
+                "could not read who {} snapshot(s) are shared with (first: {first})",
+                unknown.len()
+            ),
+        ));
+    }
+    Some(Outcome::pass(
+        format!(
+            "{} snapshot(s), none shared beyond {}",
+            snapshots.len(),
+            ctx.dest_account
+        ),
+        expected,
+        "no snapshot of this database is public or shared outside the destination",
+    ))
+}

@@ -1,0 +1,189 @@
+//! `source-key-shareable`: the key remediation would share the source's data under can be used by the
+//! destination account. That is the source's own customer managed key, or, for an unencrypted source or
+//! one under the AWS managed key, the rule's `source_kms_key` (remediation re-encrypts under it).
+//! The key policy must allow the destination `kms:Decrypt`, `kms:DescribeKey` and `kms:CreateGrant`.
+
+use serde_json::Value;
+
+use super::replica_encryption::{is_aws_managed, unusable};
+use super::{Check, Ctx, Outcome};
+use crate::inventory::KeyFact;
+use crate::report::CheckStatus;
+use crate::rules::pattern;
+
+pub const CHECK: Check = Check {
+    id: "source-key-shareable",
+    title: "The source's data can be shared with the destination under a CMK",
+    run,
+};
+
+/// What the destination needs on the key to copy a snapshot shared under it.
+pub const REQUIRED_ACTIONS: [&str; 3] = ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"];
+
+fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
+    let source = ctx.source;
+    let expected = format!(
+        "a customer managed key whose policy grants {} {}",
+        ctx.dest_account,
+        REQUIRED_ACTIONS.join(", ")
+    );
+    let own_key = source
+        .kms_key_id
+        .as_deref()
+        .filter(|_| source.encrypted)
+        .map(|id| (id, ctx.index.key(&source.account_id, &source.region, id)));
+    let key = match own_key {
+        Some((_, Some(key))) if !is_aws_managed(key) => key,
+        Some((id, None)) if !id.contains("alias/aws/") => {
+            return Some(Outcome::error(
+                expected,
+                format!("could not describe the source's key {id}"),
+            ));
+        }
+        _ => {
+            let why = if source.encrypted {
+                "the source is encrypted with the AWS managed key, which cannot be shared"
+            } else {
+                "the source is not encrypted"
+            };
+            let Some(reference) = ctx.rule.source_kms_key.as_deref() else {
+                return Some(Outcome::fail(
+                    "no shareable key",
+                    expected,
+                    format!("{why}, and the rule names no source_kms_key to re-encrypt its snapshots under"),
+                ));
+            };
+            match ctx.index.key(&source.account_id, &source.region, reference) {
+                Some(key) => key,
+                None if ctx.index.key_missing(&source.account_id, &source.region, reference) => {
+                    return Some(Outcome::fail(
+                        format!("{reference} does not exist in {}/{}", source.account_id, source.region),
+                        expected,
+                        format!("{why}, and the rule's source_kms_key {reference} does not exist in this account and region"),
+                    ))
+                }
+                None => {
+                    return Some(Outcome::error(
+                        expected,
+                        format!(
+                            "{why}; the rule's source_kms_key {reference} could not be resolved in {}/{}",
+                            source.account_id, source.region
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    Some(judge_key(key, ctx.dest_account, expected))
+}
+
+fn judge_key(key: &KeyFact, dest_account: &str, expected: String) -> Outcome {
+    if is_aws_managed(key) {
+        return Outcome::fail(
+            format!("{} (AWS managed)", key.arn),
+            expected,
+            "an AWS managed key cannot be shared with another account",
+        );
+    }
+    if let Some(problem) = unusable(key) {
+        return Outcome::fail(&key.arn, expected, problem);
+    }
+    let Some(policy) = key.policy.as_deref() else {
+        return Outcome::error(
+            expected,
+            format!("could not read the key policy of {}", key.arn),
+        );
+    };
+    let missing = match missing_grants(policy, dest_account) {
+        Ok(missing) => missing,
+        Err(problem) => {
+            return Outcome {
+                status: CheckStatus::Error,
+                observed: "unreadable policy".into(),
+                expected,
+                message: format!("key policy of {} is not valid JSON: {problem}", key.arn),
+            }
+        }
+    };
+    if missing.is_empty() {
+        Outcome::pass(
+            &key.arn,
+            expected,
+            format!(
+                "key policy of {} grants {dest_account} what a cross-account copy needs",
+                key.arn
+            ),
+        )
+    } else {
+        Outcome::fail(
+            format!("{} lacks {}", key.arn, missing.join(", ")),
+            expected,
+            format!(
+                "key policy of {} does not allow account {dest_account} {}: the destination could not copy snapshots shared under it",
+                key.arn,
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+/// The required actions that `policy` does not allow `account` (Allow statements naming the account,
+/// its root or `*`, not overridden by a Deny). Conditions are not evaluated.
+pub fn missing_grants(policy: &str, account: &str) -> Result<Vec<&'static str>, String> {
+    let document: Value = serde_json::from_str(policy).map_err(|e| e.to_string())?;
+    let statements = match document.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(single @ Value::Object(_)) => vec![single.clone()],
+        _ => Vec::new(),
+    };
+    let mut allowed = [false; REQUIRED_ACTIONS.len()];
+    let mut denied = [false; REQUIRED_ACTIONS.len()];
+    for statement in &statements {
+        if !names_account(statement.get("Principal"), account) {
+            continue;
+        }
+        let effect = statement.get("Effect").and_then(Value::as_str);
+        for (i, action) in REQUIRED_ACTIONS.iter().enumerate() {
+            if covers(statement.get("Action"), action) {
+                match effect {
+                    Some("Allow") => allowed[i] = true,
+                    Some("Deny") => denied[i] = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(REQUIRED_ACTIONS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !allowed[*i] || denied[*i])
+        .map(|(_, a)| *a)
+        .collect())
+}
+
+fn strings(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn names_account(principal: Option<&Value>, account: &str) -> bool {
+    let principals = match principal {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Object(map)) => strings(map.get("AWS")),
+        _ => Vec::new(),
+    };
+    let account_arn_prefix = format!(":iam::{account}:");
+    principals
+        .iter()
+        .any(|p| *p == "*" || *p == account || p.contains(&account_arn_prefix))
+}
+
+fn covers(action: Option<&Value>, wanted: &str) -> bool {
+    let wanted = wanted.to_ascii_lowercase();
+    strings(action)
+        .iter()
+        .any(|a| pattern::matches(&a.to_ascii_lowercase(), &wanted))
+}

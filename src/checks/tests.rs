@@ -1,0 +1,468 @@
+//! Check tests: an inventory fixture in, findings out.
+
+use super::fixtures::*;
+use crate::evaluate::evaluate;
+use crate::inventory::{AwsError, KeyManager, Scope};
+use crate::report::{CheckStatus, SourceReport, Status};
+use crate::rules::{self, RuleSet};
+
+fn rules(text: &str) -> RuleSet {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, text).expect("write");
+    rules::load(&[path]).expect("valid rules")
+}
+
+fn vault_rule(extra: &str) -> RuleSet {
+    rules(&format!(
+        "[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\nretain = {{ min = 1, max = 3 }}\n{extra}"
+    ))
+}
+
+fn judge(org: &Org, rules: &RuleSet, identifier: &str) -> SourceReport {
+    let findings = evaluate(&org.inventory, rules, as_of());
+    findings
+        .sources
+        .into_iter()
+        .find(|s| s.identifier == identifier)
+        .expect("source in report")
+}
+
+fn check<'a>(report: &'a SourceReport, id: &str) -> &'a crate::report::CheckResult {
+    report
+        .checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id} in {:?}", report.checks))
+}
+
+fn statuses(report: &SourceReport) -> Vec<(String, CheckStatus)> {
+    report
+        .checks
+        .iter()
+        .map(|c| (c.id.clone(), c.status))
+        .collect()
+}
+
+#[test]
+fn a_fresh_tagged_replica_under_the_pinned_key_is_compliant() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 2);
+    let report = judge(&org, &vault_rule(""), "orders");
+    assert_eq!(report.status, Status::Compliant, "{:#?}", report.checks);
+    assert_eq!(
+        statuses(&report),
+        vec![
+            ("replica-age".into(), CheckStatus::Pass),
+            ("replica-encryption".into(), CheckStatus::Pass),
+            ("replica-present".into(), CheckStatus::Pass),
+            ("retention-count".into(), CheckStatus::Pass),
+            ("share-exposure".into(), CheckStatus::Pass),
+            ("source-key-shareable".into(), CheckStatus::Pass),
+        ]
+    );
+    let latest = report.latest_replica.expect("latest replica");
+    assert_eq!(latest.age_seconds, 2 * 3600);
+    assert_eq!(
+        latest.kms_key_arn.as_deref(),
+        Some(key_arn(VAULT, "vault-cmk").as_str())
+    );
+    assert_eq!(report.replica_count, 1);
+}
+
+#[test]
+fn links_by_source_arn_and_identifier_never_by_identifier_alone() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    // The same identifier in another account, copied to the vault: not a replica of prod's orders.
+    let other_orders = org.source(OTHER, "orders");
+    org.snapshot(VAULT, "other-orders-copy", &other_orders, 1)
+        .source_snapshot_arn = Some(format!(
+        "arn:aws:rds:{REGION}:{OTHER}:snapshot:orders-manual"
+    ));
+    let report = judge(&org, &vault_rule(""), "orders");
+    let prod = evaluate(&org.inventory, &vault_rule(""), as_of())
+        .sources
+        .into_iter()
+        .find(|s| s.arn == orders.arn)
+        .expect("prod orders");
+    assert_eq!(prod.status, Status::NonCompliant);
+    assert_eq!(check(&prod, "replica-present").status, CheckStatus::Fail);
+    assert_eq!(prod.replica_count, 0);
+    drop(report);
+
+    // A copy made by another tool: source ARN naming prod and the same identifier links.
+    org.snapshot(VAULT, "orders-by-script", &orders, 3)
+        .source_snapshot_arn = Some(format!(
+        "arn:aws:rds:{REGION}:{PROD}:snapshot:orders-manual"
+    ));
+    let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
+    let prod = findings
+        .sources
+        .iter()
+        .find(|s| s.arn == orders.arn)
+        .expect("prod");
+    assert_eq!(prod.status, Status::Compliant, "{:#?}", prod.checks);
+    assert_eq!(prod.replica_count, 1);
+    let other = findings
+        .sources
+        .iter()
+        .find(|s| s.arn == other_orders.arn)
+        .expect("other");
+    assert_eq!(
+        other.replica_count, 1,
+        "the other account's copy is its own replica"
+    );
+}
+
+#[test]
+fn follows_copy_chains_inside_the_vault() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.snapshot(VAULT, "hop-1", &orders, 5).source_snapshot_arn = Some(format!(
+        "arn:aws:rds:{REGION}:{PROD}:snapshot:orders-manual"
+    ));
+    org.snapshot(VAULT, "hop-2", &orders, 5).source_snapshot_arn =
+        Some(format!("arn:aws:rds:{REGION}:{VAULT}:snapshot:hop-1"));
+    let report = judge(&org, &vault_rule(""), "orders");
+    assert_eq!(report.replica_count, 2);
+}
+
+#[test]
+fn in_transit_shares_and_other_accounts_are_not_replicas() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    // Shared by prod with the vault: still prod's snapshot, in transit.
+    org.snapshot(PROD, "orders-transit", &orders, 1).shared_with = Some(vec![VAULT.into()]);
+    // A tagged copy owned by an account that is not the rule's destination.
+    let arn = orders.arn.clone();
+    org.snapshot(OTHER, "orders-elsewhere", &orders, 1)
+        .tags
+        .insert("rdsguard:source-arn".into(), arn);
+    let report = judge(&org, &vault_rule(""), "orders");
+    assert_eq!(check(&report, "replica-present").status, CheckStatus::Fail);
+    assert_eq!(check(&report, "replica-age").status, CheckStatus::Skip);
+    assert_eq!(check(&report, "retention-count").status, CheckStatus::Fail);
+    assert_eq!(
+        check(&report, "share-exposure").status,
+        CheckStatus::Pass,
+        "sharing with the destination is not exposure"
+    );
+    assert!(report.latest_replica.is_none());
+}
+
+#[test]
+fn age_is_the_data_time_not_the_copy_time() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    let copy = org.tagged_replica("orders-copy", &orders, 1);
+    copy.original_snapshot_create_time = Some(as_of() - chrono::Duration::hours(30));
+    let report = judge(&org, &vault_rule(""), "orders");
+    let age = check(&report, "replica-age");
+    assert_eq!(age.status, CheckStatus::Fail);
+    assert_eq!(age.observed, "1d6h");
+    assert_eq!(age.expected, "<= 1d2h");
+    assert_eq!(report.status, Status::NonCompliant);
+}
+
+#[test]
+fn encryption_failures() {
+    type Mutation = fn(&mut crate::inventory::Snapshot);
+    let cases: [(&str, Mutation); 4] = [
+        ("unencrypted", |s| {
+            s.encrypted = false;
+            s.kms_key_id = None;
+        }),
+        ("(AWS managed)", |s| {
+            s.kms_key_id = Some(key_arn(VAULT, "vault-aws"))
+        }),
+        ("vault-other", |s| {
+            s.kms_key_id = Some(key_arn(VAULT, "vault-other"))
+        }),
+        ("alias/aws/rds", |s| {
+            s.kms_key_id = Some("alias/aws/rds-unknown".into())
+        }),
+    ];
+    for (observed, mutate) in cases {
+        let mut org = Org::new();
+        let orders = org.source(PROD, "orders");
+        mutate(org.tagged_replica("orders-copy", &orders, 1));
+        // Without a pinned key, so the AWS-managed cases are judged on their own.
+        let rules = rules(&format!(
+            "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
+        ));
+        let pinned = vault_rule("");
+        for set in [&rules, &pinned] {
+            let report = judge(&org, set, "orders");
+            let result = check(&report, "replica-encryption");
+            if observed == "vault-other" && set.rules[0].destination.kms_key.is_none() {
+                assert_eq!(
+                    result.status,
+                    CheckStatus::Pass,
+                    "another CMK passes when none is pinned"
+                );
+                continue;
+            }
+            assert_eq!(result.status, CheckStatus::Fail, "{observed}: {result:?}");
+            assert!(result.observed.contains(observed), "{observed}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn a_key_pending_deletion_fails_and_an_unresolvable_pinned_alias_is_an_error() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 1);
+    for key in org
+        .inventory
+        .keys
+        .iter_mut()
+        .filter(|k| k.arn == key_arn(VAULT, "vault-cmk"))
+    {
+        key.key_state = Some("PendingDeletion".into());
+        key.enabled = false;
+    }
+    let report = judge(&org, &vault_rule(""), "orders");
+    let result = check(&report, "replica-encryption");
+    assert_eq!(result.status, CheckStatus::Fail);
+    assert!(result.message.contains("pending deletion"), "{result:?}");
+
+    let set = rules(&format!(
+        "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/missing\" }}\nmax_age = \"1d\"\n"
+    ));
+    let report = judge(&org, &set, "orders");
+    assert_eq!(
+        check(&report, "replica-encryption").status,
+        CheckStatus::Error
+    );
+    assert_eq!(report.status, Status::Error);
+}
+
+#[test]
+fn retention_bounds() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    for i in 0..4 {
+        org.tagged_replica(&format!("orders-copy-{i}"), &orders, i + 1);
+    }
+    let report = judge(&org, &vault_rule(""), "orders");
+    let result = check(&report, "retention-count");
+    assert_eq!(
+        (result.status, result.observed.as_str()),
+        (CheckStatus::Fail, "4")
+    );
+    assert_eq!(result.expected, "1..=3");
+    let unbounded = rules(&format!(
+        "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
+    ));
+    assert_eq!(
+        check(&judge(&org, &unbounded, "orders"), "retention-count").status,
+        CheckStatus::Skip
+    );
+}
+
+#[test]
+fn source_key_shareability() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 1);
+    assert_eq!(
+        check(
+            &judge(&org, &vault_rule(""), "orders"),
+            "source-key-shareable"
+        )
+        .status,
+        CheckStatus::Pass
+    );
+
+    // The policy grants another account only.
+    for key in org
+        .inventory
+        .keys
+        .iter_mut()
+        .filter(|k| k.arn == key_arn(PROD, "prod-cmk"))
+    {
+        key.policy = Some(grant_policy(OTHER));
+    }
+    let result = judge(&org, &vault_rule(""), "orders");
+    let result = check(&result, "source-key-shareable");
+    assert_eq!(result.status, CheckStatus::Fail);
+    assert!(
+        result
+            .observed
+            .contains("lacks kms:Decrypt, kms:DescribeKey, kms:CreateGrant"),
+        "{result:?}"
+    );
+
+    // Policy unreadable: ERROR, never PASS.
+    for key in org
+        .inventory
+        .keys
+        .iter_mut()
+        .filter(|k| k.arn == key_arn(PROD, "prod-cmk"))
+    {
+        key.policy = None;
+    }
+    assert_eq!(
+        check(
+            &judge(&org, &vault_rule(""), "orders"),
+            "source-key-shareable"
+        )
+        .status,
+        CheckStatus::Error
+    );
+
+    // Under aws/rds without a source_kms_key: FAIL; with a granted one: PASS.
+    let mut org = Org::new();
+    let mut legacy = org.source(PROD, "legacy");
+    legacy.kms_key_id = Some(key_arn(PROD, "prod-aws"));
+    org.inventory.sources[0] = legacy.clone();
+    let result = judge(&org, &vault_rule(""), "legacy");
+    assert_eq!(
+        check(&result, "source-key-shareable").status,
+        CheckStatus::Fail
+    );
+    let result = judge(
+        &org,
+        &vault_rule("source_kms_key = \"alias/rds-share\"\n"),
+        "legacy",
+    );
+    assert_eq!(
+        check(&result, "source-key-shareable").status,
+        CheckStatus::Pass
+    );
+}
+
+#[test]
+fn policy_parsing_handles_wildcards_single_statements_and_denies() {
+    use super::source_key_shareable::missing_grants;
+    let allow_all = r#"{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:*"}}"#;
+    assert!(missing_grants(allow_all, VAULT).expect("json").is_empty());
+    let with_deny = format!(
+        r#"{{"Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "{VAULT}"}}, "Action": "*"}},
+           {{"Effect": "Deny", "Principal": {{"AWS": "arn:aws:iam::{VAULT}:root"}}, "Action": "kms:Create*"}}]}}"#
+    );
+    assert_eq!(
+        missing_grants(&with_deny, VAULT).expect("json"),
+        vec!["kms:CreateGrant"]
+    );
+    assert!(missing_grants("not json", VAULT).is_err());
+}
+
+#[test]
+fn public_and_foreign_shares_are_exposure() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 1).shared_with = Some(vec!["all".into()]);
+    org.snapshot(PROD, "orders-manual", &orders, 1).shared_with =
+        Some(vec![VAULT.into(), OTHER.into()]);
+    let report = judge(&org, &vault_rule(""), "orders");
+    let result = check(&report, "share-exposure");
+    assert_eq!(result.status, CheckStatus::Fail);
+    assert_eq!(
+        result.observed,
+        format!("orders-manual shared with {OTHER}; orders-copy shared with all (public)")
+    );
+}
+
+#[test]
+fn unreadable_destination_is_error_never_compliant() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 1);
+    org.inventory.errors.push(AwsError {
+        account_id: VAULT.into(),
+        region: REGION.into(),
+        operation: "DescribeDBSnapshots".into(),
+        code: "AccessDenied".into(),
+        message: "not allowed".into(),
+        resource: None,
+    });
+    org.inventory.scopes.push(Scope {
+        account_id: VAULT.into(),
+        region: REGION.into(),
+        complete: false,
+    });
+    let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
+    let report = &findings.sources[0];
+    assert_eq!(report.status, Status::Error);
+    assert_eq!(check(report, "replica-present").status, CheckStatus::Error);
+    assert!(check(report, "replica-age")
+        .message
+        .contains("AccessDenied on DescribeDBSnapshots"));
+    assert!(findings.incomplete());
+    assert_eq!(
+        findings.unreadable_scopes,
+        vec![format!("{VAULT}/{REGION}")]
+    );
+}
+
+#[test]
+fn exemptions_ungoverned_and_expiry() {
+    let mut org = Org::new();
+    org.source(PROD, "legacy-billing");
+    let mut dev = org.source(PROD, "scratch");
+    dev.tags.clear();
+    org.inventory.sources[1] = dev;
+    let exemption = |expires: &str| {
+        vault_rule(&format!(
+            "\n[[exemption]]\narn = \"arn:aws:rds:*:{PROD}:db:legacy-*\"\nreason = \"OPS-123\"\nexpires = \"{expires}\"\n"
+        ))
+    };
+    let findings = evaluate(&org.inventory, &exemption("2026-11-24"), as_of());
+    let legacy = findings
+        .sources
+        .iter()
+        .find(|s| s.identifier == "legacy-billing")
+        .expect("legacy");
+    assert_eq!(
+        legacy.status,
+        Status::Exempt,
+        "an exemption applies through its last day"
+    );
+    assert_eq!(
+        legacy.exemption.as_ref().map(|e| e.reason.as_str()),
+        Some("OPS-123")
+    );
+    let scratch = findings
+        .sources
+        .iter()
+        .find(|s| s.identifier == "scratch")
+        .expect("scratch");
+    assert_eq!(scratch.status, Status::Ungoverned);
+    assert!(scratch.checks.is_empty() && scratch.rule.is_none());
+    assert!(findings.warnings.is_empty());
+
+    let findings = evaluate(&org.inventory, &exemption("2026-11-23"), as_of());
+    let legacy = findings
+        .sources
+        .iter()
+        .find(|s| s.identifier == "legacy-billing")
+        .expect("legacy");
+    assert_eq!(
+        legacy.status,
+        Status::NonCompliant,
+        "an expired exemption stops applying"
+    );
+    assert_eq!(findings.warnings.len(), 1);
+    assert!(
+        findings.warnings[0].contains("expired on 2026-11-23"),
+        "{:?}",
+        findings.warnings
+    );
+    assert_eq!(findings.summary.sources, 2);
+    assert_eq!(findings.summary.ungoverned, 1);
+}
+
+#[test]
+fn evaluation_is_deterministic() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 30);
+    org.source(OTHER, "billing");
+    org.key(OTHER, "x", KeyManager::Customer, &[], None);
+    let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
+    insta::assert_json_snapshot!("evaluation", findings);
+}

@@ -1,0 +1,154 @@
+//! Command-line interface. Every flag is documented here; `--help` is the reference.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  every governed database is compliant (or exempt)
+  1  findings at or above --fail-on
+  2  bad usage or bad rules (nothing was sent to AWS)
+  3  part of the organization could not be read: the results are incomplete
+
+AWS access uses the standard credential chain (environment, AWS_PROFILE, SSO, web identity, instance
+role). Run `audit` with management-account (or delegated administrator) credentials.
+Docs: README.md, docs/rules.md, docs/checks.md";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rdsguard",
+    version,
+    about = "Prove that every RDS database in an AWS Organization has a recent, correctly encrypted copy in a vault account",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr, and no summary on stdout.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk the organization, link every database to its replicas in the vault, evaluate the rules and
+    /// write inventory.json and findings.json.
+    #[command(after_help = AFTER_HELP)]
+    Audit(AuditArgs),
+    /// Re-evaluate a saved inventory.json offline (no AWS calls), e.g. with changed rules or --as-of.
+    #[command(after_help = AFTER_HELP)]
+    Evaluate(EvaluateArgs),
+    /// Work with rule files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files and report every problem with its file and line (exit 2 if any).
+    Check {
+        /// Rule files or folders of *.toml files.
+        #[arg(default_value = "rules", value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Flags shared by `audit` and `evaluate`: rules, time, outputs and the failure threshold.
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// Rule file or folder of *.toml files (repeatable). Files in a folder load in name order; the first
+    /// rule that selects a database governs it.
+    #[arg(long = "rules", value_name = "PATH", default_value = "rules")]
+    pub rules: Vec<PathBuf>,
+
+    /// Folder for this run's files (created if missing). Default: reports/<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Evaluate as of this instant (RFC 3339, e.g. 2026-11-24T06:00:00Z) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+
+    /// Exit 1 when a failing check has at least this severity (`none`: never exit 1 for findings).
+    #[arg(long, value_enum, default_value_t = FailOn::Any, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    /// Audit only these account ids (comma-separated) instead of every ACTIVE account of the
+    /// organization. The rules' destination accounts are always read too.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub accounts: Option<Vec<String>>,
+
+    /// Regions to walk (comma-separated). Default: the regions the rules name (selectors and
+    /// destinations); if a rule matches any region, the regions enabled by default in every account.
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    pub regions: Option<Vec<String>>,
+
+    /// Role assumed in each member account (not in the caller's own account, which uses the caller's
+    /// credentials).
+    #[arg(
+        long,
+        default_value = "OrganizationAccountAccessRole",
+        value_name = "NAME"
+    )]
+    pub role_name: String,
+
+    /// External id passed to sts:AssumeRole, when the member roles require one.
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
+    /// Session name for sts:AssumeRole (appears in the members' CloudTrail).
+    #[arg(long, default_value = "rdsguard", value_name = "NAME")]
+    pub role_session_name: String,
+
+    /// How many account-region scopes (and key look-ups) are read at once.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// AWS endpoint for every service (an emulator, a VPC endpoint). Default: AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The inventory.json of an earlier run.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any failing check.
+    Any,
+    Low,
+    Medium,
+    High,
+    Critical,
+    /// Never exit 1 for findings (errors still exit 3).
+    None,
+}

@@ -1,0 +1,147 @@
+//! `evaluate(inventory, rules, as_of) -> Findings`: pure, no I/O, no clock.
+
+use chrono::{DateTime, Utc};
+
+use crate::checks::{Ctx, REGISTRY};
+use crate::inventory::{Inventory, Source};
+use crate::linkage::Index;
+use crate::report::{
+    CheckResult, CheckStatus, ExemptionInfo, Findings, LatestReplica, SourceReport, Status, Summary,
+};
+use crate::rules::{pattern, RuleSet};
+
+pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) -> Findings {
+    let index = Index::new(inventory);
+    let today = as_of.date_naive();
+    let mut warnings: Vec<String> = rules.warnings.iter().map(ToString::to_string).collect();
+    for exemption in rules.exemptions.iter().filter(|e| e.is_expired(today)) {
+        let matched = inventory
+            .sources
+            .iter()
+            .filter(|s| pattern::matches(&exemption.arn, &s.arn))
+            .count();
+        warnings.push(format!(
+            "{}: exemption for {} expired on {}; it no longer applies and its {matched} source(s) are judged normally",
+            exemption.location,
+            exemption.arn,
+            exemption
+                .expires
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        ));
+    }
+    let mut sources: Vec<SourceReport> = inventory
+        .sources
+        .iter()
+        .map(|source| evaluate_source(&index, rules, source, as_of))
+        .collect();
+    sources.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let unreadable_scopes = inventory
+        .scopes
+        .iter()
+        .filter(|s| !s.complete)
+        .map(|s| format!("{}/{}", s.account_id, s.region))
+        .collect();
+    Findings {
+        as_of,
+        summary: Summary::count(&sources),
+        sources,
+        errors: inventory.errors.clone(),
+        unreadable_scopes,
+        warnings,
+    }
+}
+
+fn evaluate_source(
+    index: &Index<'_>,
+    rules: &RuleSet,
+    source: &Source,
+    as_of: DateTime<Utc>,
+) -> SourceReport {
+    let today = as_of.date_naive();
+    let rule = rules.rule_for(source);
+    let mut report = SourceReport {
+        arn: source.arn.clone(),
+        kind: source.kind,
+        account_id: source.account_id.clone(),
+        region: source.region.clone(),
+        identifier: source.identifier.clone(),
+        engine: source.engine.clone(),
+        rule: rule.map(|r| r.id.clone()),
+        status: Status::Ungoverned,
+        latest_replica: None,
+        replica_count: 0,
+        checks: Vec::new(),
+        exemption: None,
+    };
+    if let Some(exemption) = rules
+        .exemptions
+        .iter()
+        .find(|e| !e.is_expired(today) && pattern::matches(&e.arn, &source.arn))
+    {
+        report.status = Status::Exempt;
+        report.exemption = Some(ExemptionInfo {
+            arn_pattern: exemption.arn.clone(),
+            reason: exemption.reason.clone(),
+            expires: exemption.expires,
+        });
+        return report;
+    }
+    let Some(rule) = rule else {
+        return report;
+    };
+    let dest_account = rule.destination.account.as_str();
+    let dest_region = rule.destination.region_for(&source.region);
+    let replicas = index.replicas(source, dest_account, dest_region);
+    let dest_errors = index.snapshot_read_errors(dest_account, dest_region, source.kind);
+    let ctx = Ctx {
+        index,
+        source,
+        rule,
+        dest_account,
+        dest_region,
+        replicas: &replicas,
+        dest_errors: &dest_errors,
+        as_of,
+    };
+    report.checks = REGISTRY
+        .iter()
+        .filter_map(|check| {
+            (check.run)(&ctx).map(|outcome| CheckResult {
+                id: check.id.to_string(),
+                status: outcome.status,
+                severity: rule.severity,
+                observed: outcome.observed,
+                expected: outcome.expected,
+                message: outcome.message,
+            })
+        })
+        .collect();
+    report.checks.sort_by(|a, b| a.id.cmp(&b.id));
+    let has = |status| report.checks.iter().any(|c| c.status == status);
+    report.status = if has(CheckStatus::Fail) {
+        Status::NonCompliant
+    } else if has(CheckStatus::Error) {
+        Status::Error
+    } else {
+        Status::Compliant
+    };
+    report.replica_count = replicas.len();
+    report.latest_replica = replicas.first().and_then(|newest| {
+        let time = newest.replica_time()?;
+        Some(LatestReplica {
+            arn: newest.arn.clone(),
+            account_id: newest.account_id.clone(),
+            region: newest.region.clone(),
+            replica_time: time,
+            age_seconds: (as_of - time).num_seconds(),
+            kms_key_arn: newest.kms_key_id.as_deref().map(|id| {
+                index
+                    .key(&newest.account_id, &newest.region, id)
+                    .map(|k| k.arn.clone())
+                    .unwrap_or_else(|| id.to_string())
+            }),
+        })
+    });
+    report
+}

@@ -1,0 +1,263 @@
+//! The inventory: everything discovery read from AWS, as plain serialisable data.
+//!
+//! Discovery (`crate::aws`) is the only code that fills it; evaluation only reads it. It is written to
+//! `inventory.json` with every run, so `rdsguard evaluate --inventory` can re-judge a run offline.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Version tag of `inventory.json`. Bump when a field changes meaning.
+pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
+
+/// The provenance tag rdsguard sets on everything it creates; also how a replica names its source.
+pub const TAG_SOURCE_ARN: &str = "rdsguard:source-arn";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Inventory {
+    pub schema: String,
+    pub collected_at: Option<DateTime<Utc>>,
+    /// Who ran the discovery (`sts:GetCallerIdentity`).
+    pub caller: Option<Caller>,
+    pub organization_id: Option<String>,
+    pub accounts: Vec<Account>,
+    pub regions: Vec<String>,
+    /// Every (account, region) pair discovery tried to read, and whether it could.
+    pub scopes: Vec<Scope>,
+    pub sources: Vec<Source>,
+    pub snapshots: Vec<Snapshot>,
+    /// DB instances that carry the provenance tag: restored copies, not sources.
+    pub replica_instances: Vec<ReplicaInstance>,
+    pub keys: Vec<KeyFact>,
+    /// Key references that KMS answered do not exist (NotFoundException): a fact, not a read failure.
+    #[serde(default)]
+    pub missing_keys: Vec<KeyRef>,
+    pub errors: Vec<AwsError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Caller {
+    pub account_id: String,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scope {
+    pub account_id: String,
+    pub region: String,
+    /// True when every read in this scope succeeded.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    DbInstance,
+    DbCluster,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::DbInstance => "db-instance",
+            SourceKind::DbCluster => "db-cluster",
+        }
+    }
+}
+
+/// A database that must have a copy in the vault: an RDS DB instance (not an Aurora member) or an
+/// Aurora DB cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Source {
+    pub arn: String,
+    pub kind: SourceKind,
+    pub account_id: String,
+    pub region: String,
+    pub identifier: String,
+    pub engine: String,
+    pub status: Option<String>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A manual DB snapshot or DB cluster snapshot, in any account discovery read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub arn: String,
+    pub kind: SourceKind,
+    /// The account that owns the snapshot (the one whose API listed it as its own).
+    pub account_id: String,
+    pub region: String,
+    pub identifier: String,
+    /// `DBInstanceIdentifier` (or `DBClusterIdentifier`) of the database the data came from.
+    pub source_identifier: String,
+    pub status: String,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub snapshot_create_time: Option<DateTime<Utc>>,
+    pub original_snapshot_create_time: Option<DateTime<Utc>>,
+    /// `SourceDBSnapshotIdentifier` / `SourceDBClusterSnapshotArn`: set on copies.
+    pub source_snapshot_arn: Option<String>,
+    pub source_region: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Values of the `restore` attribute: account ids, or `all` when public. `None` when it could not be read.
+    pub shared_with: Option<Vec<String>>,
+}
+
+impl Snapshot {
+    /// The point in time of the data: when the original snapshot was taken, not when this copy was made.
+    pub fn replica_time(&self) -> Option<DateTime<Utc>> {
+        self.original_snapshot_create_time
+            .or(self.snapshot_create_time)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplicaInstance {
+    pub arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub identifier: String,
+    pub status: Option<String>,
+    pub endpoint: Option<String>,
+    pub deletion_protection: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum KeyManager {
+    Aws,
+    Customer,
+}
+
+/// What discovery learnt about one KMS key, looked up in the account and region that use it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyFact {
+    /// The key ARN.
+    pub arn: String,
+    pub account_id: String,
+    pub region: String,
+    /// Every name this key was looked up by (alias, key id, ARN), so references resolve.
+    #[serde(default)]
+    pub lookups: Vec<String>,
+    pub key_manager: KeyManager,
+    pub key_state: Option<String>,
+    pub enabled: bool,
+    /// The key policy (`default`), when discovery read it (source keys only).
+    pub policy: Option<String>,
+}
+
+/// A key reference as used from one account and region (an alias, a key id or an ARN).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyRef {
+    pub account_id: String,
+    pub region: String,
+    pub reference: String,
+}
+
+/// One AWS error met during discovery. The audit goes on; checks that needed the data report ERROR.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AwsError {
+    pub account_id: String,
+    pub region: String,
+    pub operation: String,
+    pub code: String,
+    pub message: String,
+    /// The resource the call was about, when it was about one (a snapshot ARN, a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+impl Inventory {
+    pub fn new() -> Self {
+        Inventory {
+            schema: INVENTORY_SCHEMA.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Sorts every list so two inventories of the same state serialise identically.
+    pub fn normalise(&mut self) {
+        self.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        self.accounts.dedup_by(|a, b| a.id == b.id);
+        self.regions.sort();
+        self.regions.dedup();
+        self.scopes
+            .sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
+        self.sources.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.snapshots.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.replica_instances.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.missing_keys.sort();
+        self.missing_keys.dedup();
+        self.errors.sort_by(|a, b| {
+            (&a.account_id, &a.region, &a.operation, &a.resource).cmp(&(
+                &b.account_id,
+                &b.region,
+                &b.operation,
+                &b.resource,
+            ))
+        });
+    }
+}
+
+/// The parts of an RDS ARN: `arn:aws:rds:REGION:ACCOUNT:TYPE:NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdsArn<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account_id: &'a str,
+    pub resource_type: &'a str,
+    pub name: &'a str,
+}
+
+pub fn parse_rds_arn(arn: &str) -> Option<RdsArn<'_>> {
+    let mut parts = arn.splitn(7, ':');
+    let (Some("arn"), Some(partition), Some("rds"), Some(region), Some(account_id)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let resource_type = parts.next()?;
+    let name = parts.next()?;
+    Some(RdsArn {
+        partition,
+        region,
+        account_id,
+        resource_type,
+        name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rds_arns_and_rejects_others() {
+        let arn = parse_rds_arn("arn:aws:rds:eu-west-1:111111111111:snapshot:rds:orders-2026")
+            .expect("valid arn");
+        assert_eq!(arn.region, "eu-west-1");
+        assert_eq!(arn.account_id, "111111111111");
+        assert_eq!(arn.resource_type, "snapshot");
+        assert_eq!(arn.name, "rds:orders-2026");
+        assert!(parse_rds_arn("arn:aws:kms:eu-west-1:111111111111:key/abc").is_none());
+        assert!(parse_rds_arn("orders").is_none());
+    }
+}

@@ -1,0 +1,17 @@
+//! rdsguard: prove that every RDS database in an AWS Organization has a recent, correctly encrypted copy
+//! in a separate vault account.
+//!
+//! The pipeline is `discover (aws) -> Inventory -> evaluate (pure) -> Report -> outputs`. Only [`aws`]
+//! talks to AWS; [`evaluate`] is a pure function of the inventory, the rules and an instant.
+
+pub mod app;
+pub mod aws;
+pub mod checks;
+pub mod cli;
+pub mod error;
+pub mod evaluate;
+pub mod inventory;
+pub mod linkage;
+pub mod output;
+pub mod report;
+pub mod rules;

@@ -1,0 +1,166 @@
+//! Which resources are replicas of a source (DESIGN §3), and indexes over the inventory used by checks.
+
+use std::collections::HashMap;
+
+use crate::inventory::{
+    parse_rds_arn, AwsError, Inventory, KeyFact, Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
+};
+
+/// Copies of copies are followed this many hops inside the destination account.
+const MAX_COPY_CHAIN: usize = 8;
+
+/// Lookups over one inventory, built once per evaluation.
+pub struct Index<'a> {
+    pub inventory: &'a Inventory,
+    snapshots_by_arn: HashMap<&'a str, &'a Snapshot>,
+    /// account -> region -> snapshots owned there.
+    snapshots_by_scope: HashMap<&'a str, HashMap<&'a str, Vec<&'a Snapshot>>>,
+    /// name -> keys known by it, where name is the ARN or any name the key was looked up by.
+    keys: HashMap<&'a str, Vec<&'a KeyFact>>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(inventory: &'a Inventory) -> Self {
+        let mut snapshots_by_scope: HashMap<&str, HashMap<&str, Vec<&Snapshot>>> = HashMap::new();
+        let mut snapshots_by_arn = HashMap::new();
+        for snapshot in &inventory.snapshots {
+            snapshots_by_arn.insert(snapshot.arn.as_str(), snapshot);
+            snapshots_by_scope
+                .entry(snapshot.account_id.as_str())
+                .or_default()
+                .entry(snapshot.region.as_str())
+                .or_default()
+                .push(snapshot);
+        }
+        let mut keys: HashMap<&str, Vec<&KeyFact>> = HashMap::new();
+        for key in &inventory.keys {
+            keys.entry(key.arn.as_str()).or_default().push(key);
+            for name in &key.lookups {
+                keys.entry(name.as_str()).or_default().push(key);
+            }
+        }
+        Index {
+            inventory,
+            snapshots_by_arn,
+            snapshots_by_scope,
+            keys,
+        }
+    }
+
+    pub fn snapshots_in(&self, account_id: &str, region: &str) -> &[&'a Snapshot] {
+        self.snapshots_by_scope
+            .get(account_id)
+            .and_then(|regions| regions.get(region))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// A key as referenced from `account_id`/`region` (alias, id or ARN). A key ARN is also found when it
+    /// was described from another account.
+    pub fn key(&self, account_id: &str, region: &str, reference: &str) -> Option<&'a KeyFact> {
+        let candidates = self.keys.get(reference)?;
+        candidates
+            .iter()
+            .find(|k| k.account_id == account_id && k.region == region)
+            .or_else(|| candidates.first().filter(|_| reference.starts_with("arn:")))
+            .copied()
+    }
+
+    /// True when KMS answered that `reference` does not exist in `account_id`/`region`.
+    pub fn key_missing(&self, account_id: &str, region: &str, reference: &str) -> bool {
+        self.inventory
+            .missing_keys
+            .iter()
+            .any(|k| k.account_id == account_id && k.region == region && k.reference == reference)
+    }
+
+    /// Errors that make the snapshots of `account_id`/`region` unknown for sources of `kind`.
+    pub fn snapshot_read_errors(
+        &self,
+        account_id: &str,
+        region: &str,
+        kind: SourceKind,
+    ) -> Vec<&'a AwsError> {
+        let operation = match kind {
+            SourceKind::DbInstance => "DescribeDBSnapshots",
+            SourceKind::DbCluster => "DescribeDBClusterSnapshots",
+        };
+        self.inventory
+            .errors
+            .iter()
+            .filter(|e| e.account_id == account_id)
+            .filter(|e| {
+                e.region == "*"
+                    || (e.region == region && e.operation == operation && e.resource.is_none())
+            })
+            .collect()
+    }
+
+    /// The account and region a snapshot's data came from, following copies inside one account.
+    fn origin(&self, snapshot: &'a Snapshot) -> (&'a str, &'a str) {
+        let mut current = snapshot;
+        for _ in 0..MAX_COPY_CHAIN {
+            let Some(parent_arn) = current.source_snapshot_arn.as_deref() else {
+                break;
+            };
+            let Some(parent) = parse_rds_arn(parent_arn) else {
+                break;
+            };
+            if parent.account_id != current.account_id {
+                return (parent.account_id, parent.region);
+            }
+            match self.snapshots_by_arn.get(parent_arn) {
+                Some(next) => current = next,
+                // A copy of a snapshot of the same account that no longer exists: its own origin.
+                None => return (parent.account_id, parent.region),
+            }
+        }
+        (current.account_id.as_str(), current.region.as_str())
+    }
+
+    /// True when `snapshot` is a copy of `source`'s data (by provenance tag, else by source ARN + id).
+    pub fn is_copy_of(&self, snapshot: &'a Snapshot, source: &Source) -> bool {
+        if snapshot.kind != source.kind {
+            return false;
+        }
+        if let Some(tagged) = snapshot.tags.get(TAG_SOURCE_ARN) {
+            return tagged == &source.arn;
+        }
+        snapshot.source_identifier == source.identifier
+            && self.origin(snapshot) == (source.account_id.as_str(), source.region.as_str())
+    }
+
+    /// The replicas of `source` in the destination: available snapshots owned by `dest_account`
+    /// (never the source's own account) in `dest_region`, newest data first.
+    pub fn replicas(
+        &self,
+        source: &Source,
+        dest_account: &str,
+        dest_region: &str,
+    ) -> Vec<&'a Snapshot> {
+        if dest_account == source.account_id {
+            return Vec::new();
+        }
+        let mut replicas: Vec<&Snapshot> = self
+            .snapshots_in(dest_account, dest_region)
+            .iter()
+            .copied()
+            .filter(|s| s.status == "available" && self.is_copy_of(s, source))
+            .collect();
+        replicas.sort_by(|a, b| {
+            b.replica_time()
+                .cmp(&a.replica_time())
+                .then_with(|| a.arn.cmp(&b.arn))
+        });
+        replicas
+    }
+
+    /// Snapshots of `source` in its own account and region (manual ones: what can be shared).
+    pub fn own_snapshots(&self, source: &Source) -> Vec<&'a Snapshot> {
+        self.snapshots_in(&source.account_id, &source.region)
+            .iter()
+            .copied()
+            .filter(|s| s.kind == source.kind && s.source_identifier == source.identifier)
+            .collect()
+    }
+}

@@ -1,0 +1,67 @@
+//! `findings.json`, schema `rdsguard.report/v1` (DESIGN §6). The envelope is defined here; the nested
+//! source, check and summary records serialise from the report types, and the snapshot test in
+//! tests/integration pins the whole document, so a change to the contract is always a reviewed one.
+//! Fields beyond DESIGN §6 (`exemption`, `warnings`, `unreadable_scopes`, `errors[].resource`,
+//! `run.organization_id`, `run.caller_arn`) are additions, allowed within v1.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::AwsError;
+use crate::report::{Report, SourceReport, Summary};
+
+pub const SCHEMA: &str = "rdsguard.report/v1";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReportV1 {
+    pub schema: String,
+    pub run: RunV1,
+    pub summary: Summary,
+    pub sources: Vec<SourceReport>,
+    pub errors: Vec<AwsError>,
+    pub unreadable_scopes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunV1 {
+    pub id: String,
+    pub as_of: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub tool_version: String,
+    pub rules_sha256: String,
+    pub organization_id: Option<String>,
+    pub caller_arn: Option<String>,
+}
+
+impl ReportV1 {
+    pub fn from_report(report: &Report) -> Self {
+        let findings = &report.findings;
+        ReportV1 {
+            schema: SCHEMA.to_string(),
+            run: RunV1 {
+                id: report.run.id.clone(),
+                as_of: findings.as_of,
+                started_at: report.run.started_at,
+                finished_at: report.run.finished_at,
+                tool_version: report.run.tool_version.clone(),
+                rules_sha256: report.run.rules_sha256.clone(),
+                organization_id: report.run.organization_id.clone(),
+                caller_arn: report.run.caller.as_ref().map(|c| c.arn.clone()),
+            },
+            summary: findings.summary.clone(),
+            sources: findings.sources.clone(),
+            errors: findings.errors.clone(),
+            unreadable_scopes: findings.unreadable_scopes.clone(),
+            warnings: findings.warnings.clone(),
+        }
+    }
+}
+
+pub fn write(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &ReportV1::from_report(report))?;
+    out.write_all(b"\n")
+}

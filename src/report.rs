@@ -1,0 +1,168 @@
+//! The report: what evaluation concluded, in the terms of the JSON contract (DESIGN §6).
+//! Outputs (`crate::output`) only read it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{AwsError, Caller, SourceKind};
+use crate::rules::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Compliant,
+    NonCompliant,
+    Error,
+    Exempt,
+    Ungoverned,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Compliant => "COMPLIANT",
+            Status::NonCompliant => "NON_COMPLIANT",
+            Status::Error => "ERROR",
+            Status::Exempt => "EXEMPT",
+            Status::Ungoverned => "UNGOVERNED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Skip,
+    Error,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "PASS",
+            CheckStatus::Fail => "FAIL",
+            CheckStatus::Skip => "SKIP",
+            CheckStatus::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub status: CheckStatus,
+    pub severity: Severity,
+    pub observed: String,
+    pub expected: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatestReplica {
+    pub arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub replica_time: DateTime<Utc>,
+    pub age_seconds: i64,
+    pub kms_key_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExemptionInfo {
+    pub arn_pattern: String,
+    pub reason: String,
+    pub expires: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub arn: String,
+    pub kind: SourceKind,
+    pub account_id: String,
+    pub region: String,
+    pub identifier: String,
+    pub engine: String,
+    pub rule: Option<String>,
+    pub status: Status,
+    pub latest_replica: Option<LatestReplica>,
+    pub replica_count: usize,
+    pub checks: Vec<CheckResult>,
+    pub exemption: Option<ExemptionInfo>,
+}
+
+impl SourceReport {
+    /// The failing checks, most severe first.
+    pub fn failures(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| c.status == CheckStatus::Fail)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub sources: usize,
+    pub compliant: usize,
+    pub non_compliant: usize,
+    pub error: usize,
+    pub exempt: usize,
+    pub ungoverned: usize,
+}
+
+impl Summary {
+    pub fn count(sources: &[SourceReport]) -> Summary {
+        let mut summary = Summary {
+            sources: sources.len(),
+            ..Summary::default()
+        };
+        for source in sources {
+            match source.status {
+                Status::Compliant => summary.compliant += 1,
+                Status::NonCompliant => summary.non_compliant += 1,
+                Status::Error => summary.error += 1,
+                Status::Exempt => summary.exempt += 1,
+                Status::Ungoverned => summary.ungoverned += 1,
+            }
+        }
+        summary
+    }
+}
+
+/// What `evaluate` concludes: pure data, a function of (inventory, rules, as_of).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    pub as_of: DateTime<Utc>,
+    pub summary: Summary,
+    pub sources: Vec<SourceReport>,
+    /// AWS errors met during discovery (copied from the inventory).
+    pub errors: Vec<AwsError>,
+    /// Account-region pairs that could not be read at all: their databases are unseen.
+    pub unreadable_scopes: Vec<String>,
+    /// Things a reader must know that are not findings (an expired exemption, an unused rule table).
+    pub warnings: Vec<String>,
+}
+
+impl Findings {
+    /// True when part of the organization could not be read: exit code 3, never "all compliant".
+    pub fn incomplete(&self) -> bool {
+        !self.errors.is_empty() || self.summary.error > 0
+    }
+}
+
+/// Facts about the run, set by the caller (evaluation has no clock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub tool_version: String,
+    pub rules_sha256: String,
+    pub organization_id: Option<String>,
+    pub caller: Option<Caller>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub run: RunInfo,
+    pub findings: Findings,
+}

@@ -1,0 +1,267 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write rule file");
+    path
+}
+
+fn load_text(text: &str) -> Result<RuleSet, RulesError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "rules.toml", text);
+    load(&[path])
+}
+
+/// Diagnostics as `line: message`, without the temporary folder's name.
+fn problems(result: Result<RuleSet, RulesError>) -> Vec<String> {
+    let err = result.expect_err("rules should be rejected");
+    err.errors
+        .iter()
+        .map(|d| match d.line {
+            Some(line) => format!("{line}: {}", d.message),
+            None => d.message.clone(),
+        })
+        .collect()
+}
+
+const DESIGN_EXAMPLE: &str = r#"
+[[rule]]
+id = "prod-postgres"
+description = "Production databases: daily copy in the vault account"
+select = { tags = { env = "prod" }, engines = ["postgres"], accounts = ["*"], regions = ["us-east-1"] }
+destination = { account = "222222222222", region = "same", kms_key = "alias/rds-vault" }
+source_kms_key = "alias/rds-share"
+max_age = "26h"
+retain = { min = 3, max = 7 }
+severity = "high"
+
+[[exemption]]
+arn = "arn:aws:rds:us-east-1:111111111111:db:legacy-*"
+reason = "Decommission ticket OPS-123"
+expires = "2027-01-31"
+"#;
+
+#[test]
+fn loads_the_design_example() {
+    let set = load_text(DESIGN_EXAMPLE).expect("valid rules");
+    assert_eq!(set.rules.len(), 1);
+    let rule = &set.rules[0];
+    assert_eq!(rule.id, "prod-postgres");
+    assert_eq!(rule.max_age.seconds, 26 * 3600);
+    assert_eq!(
+        rule.retain,
+        Retain {
+            min: Some(3),
+            max: Some(7)
+        }
+    );
+    assert_eq!(rule.destination.account, "222222222222");
+    assert_eq!(rule.destination.region, DestinationRegion::Same);
+    assert_eq!(rule.destination.kms_key.as_deref(), Some("alias/rds-vault"));
+    assert_eq!(rule.severity, Severity::High);
+    assert_eq!(rule.location.line, 2);
+    assert_eq!(set.exemptions.len(), 1);
+    assert_eq!(
+        set.exemptions[0].expires,
+        NaiveDate::from_ymd_opt(2027, 1, 31)
+    );
+    assert_eq!(set.sha256.len(), 64);
+    assert_eq!(set.pinned_regions(), Some(vec!["us-east-1".to_string()]));
+}
+
+#[test]
+fn reports_every_problem_with_its_line() {
+    let text = r#"
+[[rule]]
+id = "Prod_Rule"
+destination = { account = "2222", region = "mars-1" }
+max_age = "26 parsecs"
+retain = { min = 5, max = 2 }
+severity = "urgent"
+
+[[rule]]
+id = "second"
+max_agee = "1d"
+destination = { account = "222222222222", colour = "red" }
+max_age = "1d"
+
+[[rule]]
+id = "third"
+destination = { account = "222222222222" }
+max_age = 26
+
+[[exemption]]
+arn = "arn:aws:rds:*:*:db:x"
+expires = "someday"
+"#;
+    let found = problems(load_text(text));
+    assert_eq!(
+        found,
+        vec![
+            "3: rule `Prod_Rule`: id `Prod_Rule` must be kebab-case (lowercase letters, digits and single hyphens)",
+            "4: rule `Prod_Rule`: destination.account `2222` is not a 12-digit AWS account id",
+            "4: rule `Prod_Rule`: destination.region `mars-1` is not a region name (or \"same\")",
+            "5: rule `Prod_Rule`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
+            "6: rule `Prod_Rule`: retain.min (5) is greater than retain.max (2)",
+            "7: rule `Prod_Rule`: severity `urgent` is not one of: informational, low, medium, high, critical",
+            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, retain, restore, severity)",
+            "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key)",
+            "18: in rule `third`: invalid type: integer `26`, expected a string",
+            "20: exemption for `arn:aws:rds:*:*:db:x` has no reason: add reason = \"...\" for the auditors",
+            "22: exemption expires `someday` is not a date like 2027-01-31",
+        ]
+    );
+}
+
+#[test]
+fn reports_all_syntax_errors_and_bad_structure() {
+    let found = problems(load_text("[[rule]\nid = \n"));
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|p| p.contains("TOML syntax")), "{found:?}");
+    assert!(found[0].starts_with("1: "), "{found:?}");
+
+    let found = problems(load_text("rule = \"x\"\nrules = []\n"));
+    assert_eq!(
+        found,
+        vec![
+            "1: `rule` must be an array of tables: write each one as [[rule]]",
+            "2: unknown key `rules` in the file (expected one of: rule, exemption)",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_ids_across_files_name_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule =
+        "[[rule]]\nid = \"prod\"\ndestination = { account = \"222222222222\" }\nmax_age = \"1d\"\n";
+    write(&dir, "a.toml", rule);
+    write(&dir, "b.toml", &format!("\n{rule}"));
+    let err = load(&[dir.path().to_path_buf()]).expect_err("duplicate");
+    assert_eq!(err.errors.len(), 1);
+    let d = &err.errors[0];
+    assert!(d.file.ends_with("b.toml"));
+    assert_eq!(d.line, Some(3));
+    assert!(
+        d.message
+            .contains("duplicate rule id `prod`: first defined at ")
+            && d.message.ends_with("a.toml:1"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn rejects_empty_folders_huge_files_and_non_utf8() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = load(&[dir.path().to_path_buf()]).expect_err("empty folder");
+    assert!(err.errors[0].message.contains("no *.toml rule files"));
+
+    let huge = write(
+        &dir,
+        "huge.toml",
+        &"# padding\n".repeat((MAX_RULE_FILE_BYTES / 10 + 1) as usize),
+    );
+    let err = load(&[huge]).expect_err("huge");
+    assert!(err.errors[0].message.contains("limited to"), "{err}");
+
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"# ok\n# caf\xe9\n").expect("write");
+    let err = load(&[path]).expect_err("latin-1");
+    assert_eq!(err.errors[0].line, Some(2));
+    assert!(err.errors[0].message.contains("not UTF-8"));
+
+    let err = load_text("# only a comment\n").expect_err("no rules");
+    assert!(err.errors[0].message.contains("no [[rule]] found"));
+
+    let err = load(&[dir.path().join("missing.toml")]).expect_err("missing");
+    assert!(err.errors[0].message.contains("cannot read rules path"));
+}
+
+#[test]
+fn refuses_aws_managed_keys_and_warns_on_restore() {
+    let text = r#"
+[[rule]]
+id = "vault"
+destination = { account = "222222222222", kms_key = "alias/aws/rds" }
+source_kms_key = "arn:aws:kms:us-east-1:111111111111:alias/aws/rds"
+max_age = "1d"
+"#;
+    let found = problems(load_text(text));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains("destination.kms_key `alias/aws/rds` is an AWS managed key"));
+    assert!(found[1].contains("cannot be shared"));
+
+    let text = r#"
+[[rule]]
+id = "vault"
+destination = { account = "222222222222" }
+max_age = "1d"
+restore = { instance_class = "db.t3.medium" }
+"#;
+    let set = load_text(text).expect("valid");
+    assert_eq!(set.warnings.len(), 1);
+    assert!(set.warnings[0].message.contains("not acted on"));
+}
+
+#[test]
+fn first_matching_rule_wins_and_selectors_combine() {
+    use crate::inventory::{Source, SourceKind};
+    let text = r#"
+[[rule]]
+id = "legacy"
+select = { identifiers = ["legacy-*"], kinds = ["db-instance"] }
+destination = { account = "222222222222" }
+max_age = "7d"
+
+[[rule]]
+id = "prod"
+select = { tags = { env = "prod*" }, engines = ["postgres", "aurora-*"], accounts = ["1111*"] }
+destination = { account = "222222222222" }
+max_age = "1d"
+"#;
+    let set = load_text(text).expect("valid");
+    let source = |id: &str, engine: &str, env: Option<&str>, account: &str| Source {
+        arn: format!("arn:aws:rds:us-east-1:{account}:db:{id}"),
+        kind: SourceKind::DbInstance,
+        account_id: account.into(),
+        region: "us-east-1".into(),
+        identifier: id.into(),
+        engine: engine.into(),
+        status: None,
+        encrypted: true,
+        kms_key_id: None,
+        tags: env
+            .map(|e| [("env".to_string(), e.to_string())].into())
+            .unwrap_or_default(),
+    };
+    let rule_of = |s: &Source| set.rule_for(s).map(|r| r.id.clone());
+    assert_eq!(
+        rule_of(&source("legacy-a", "mysql", Some("prod"), "111111111111")),
+        Some("legacy".into())
+    );
+    assert_eq!(
+        rule_of(&source(
+            "orders",
+            "postgres",
+            Some("production"),
+            "111111111111"
+        )),
+        Some("prod".into())
+    );
+    assert_eq!(
+        rule_of(&source("orders", "mysql", Some("prod"), "111111111111")),
+        None
+    );
+    assert_eq!(
+        rule_of(&source("orders", "postgres", None, "111111111111")),
+        None
+    );
+    assert_eq!(
+        rule_of(&source("orders", "postgres", Some("prod"), "333333333333")),
+        None
+    );
+    assert_eq!(set.pinned_regions(), None);
+}

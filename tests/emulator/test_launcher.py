@@ -1,0 +1,498 @@
+"""Tests of the emulator launcher and the seeder, through boto3 as a user would.
+
+Run: .venv/bin/python -m pytest tests/emulator -q
+
+Every test works in its own random accounts, as rdsguard's tests will, so the
+tests also show that per-account state does not leak between users.
+"""
+import concurrent.futures
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import boto3
+import botocore.config
+import pytest
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from seed import seed  # noqa: E402
+
+NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1})
+HOUR = datetime.timedelta(hours=1)
+
+
+def start_launcher():
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "launcher.py"), "--port", "0"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    assert line.startswith("READY http://"), line
+    return proc, line.split(" ", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    proc, url = start_launcher()
+    yield url
+    proc.stdin.close()  # EOF on stdin stops the launcher
+    proc.wait(timeout=10)
+
+
+def control(endpoint, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(endpoint + path, data=data, method=method)
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def new_account():
+    return str(random.randint(10**11, 10**12 - 1))
+
+
+class Account:
+    """boto3 clients acting in one account, through STS AssumeRole."""
+
+    def __init__(self, endpoint, account_id=None):
+        self.endpoint, self.id = endpoint, account_id or new_account()
+        sts = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.creds = sts.assume_role(RoleArn=f"arn:aws:iam::{self.id}:role/Test",
+                                     RoleSessionName="test")["Credentials"]
+
+    def client(self, service, region="us-east-1"):
+        return boto3.client(service, region_name=region, endpoint_url=self.endpoint,
+                            aws_access_key_id=self.creds["AccessKeyId"],
+                            aws_secret_access_key=self.creds["SecretAccessKey"],
+                            aws_session_token=self.creds["SessionToken"], config=NO_RETRIES)
+
+
+def make_instance(rds, ident, **kwargs):
+    return rds.create_db_instance(DBInstanceIdentifier=ident, Engine="postgres",
+                                  DBInstanceClass="db.t3.micro", MasterUsername="admin1",
+                                  MasterUserPassword="password-1", AllocatedStorage=20,
+                                  **kwargs)["DBInstance"]
+
+
+def make_snapshot(rds, instance, ident):
+    return rds.create_db_snapshot(DBInstanceIdentifier=instance,
+                                  DBSnapshotIdentifier=ident)["DBSnapshot"]
+
+
+def make_cluster_snapshot(rds, cluster, ident):
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql",
+                          MasterUsername="admin1", MasterUserPassword="password-1")
+    return rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster,
+                                          DBClusterSnapshotIdentifier=ident)["DBClusterSnapshot"]
+
+
+def error_code(call, **kwargs):
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    return info.value.response["Error"]["Code"]
+
+
+def age(timestamp):
+    return datetime.datetime.now(datetime.timezone.utc) - timestamp
+
+
+# --- (a) cross-account copy / restore -----------------------------------------
+def test_shared_snapshot_can_be_copied_and_restored_by_the_account_it_is_shared_with(endpoint):
+    owner, vault, stranger = (Account(endpoint) for _ in range(3))
+    rds = owner.client("rds")
+    make_instance(rds, "orders")
+    arn = make_snapshot(rds, "orders", "orders-snap")["DBSnapshotArn"]
+
+    def copy_and_restore(account, suffix):
+        client = account.client("rds")
+        copy = client.copy_db_snapshot(SourceDBSnapshotIdentifier=arn,
+                                       TargetDBSnapshotIdentifier=f"copy-{suffix}")["DBSnapshot"]
+        restored = client.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier=f"restored-{suffix}", DBSnapshotIdentifier=arn)["DBInstance"]
+        return copy["DBSnapshotArn"], restored["DBInstanceArn"]
+
+    # Not shared yet: refused with AWS's error code, for copy and restore.
+    vrds = vault.client("rds")
+    assert error_code(vrds.copy_db_snapshot, SourceDBSnapshotIdentifier=arn,
+                      TargetDBSnapshotIdentifier="copy") == "DBSnapshotNotFound"
+    assert error_code(vrds.restore_db_instance_from_db_snapshot, DBInstanceIdentifier="r",
+                      DBSnapshotIdentifier=arn) == "DBSnapshotNotFound"
+
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-snap", AttributeName="restore",
+                                     ValuesToAdd=[vault.id])
+    copy_arn, restored_arn = copy_and_restore(vault, "v")
+    assert copy_arn == f"arn:aws:rds:us-east-1:{vault.id}:snapshot:copy-v"
+    assert restored_arn == f"arn:aws:rds:us-east-1:{vault.id}:db:restored-v"
+    # Shared with the vault only: still refused for anyone else.
+    assert error_code(stranger.client("rds").copy_db_snapshot, SourceDBSnapshotIdentifier=arn,
+                      TargetDBSnapshotIdentifier="copy") == "DBSnapshotNotFound"
+
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-snap", AttributeName="restore",
+                                     ValuesToAdd=["all"])
+    assert copy_and_restore(stranger, "s")[0].split(":")[4] == stranger.id
+
+
+def test_shared_cluster_snapshot_can_be_copied_and_restored_cross_account(endpoint):
+    owner, vault = Account(endpoint), Account(endpoint)
+    rds, vrds = owner.client("rds"), vault.client("rds")
+    arn = make_cluster_snapshot(rds, "ledger", "ledger-snap")["DBClusterSnapshotArn"]
+    assert error_code(vrds.copy_db_cluster_snapshot, SourceDBClusterSnapshotIdentifier=arn,
+                      TargetDBClusterSnapshotIdentifier="c") == "DBClusterSnapshotNotFoundFault"
+    assert error_code(vrds.restore_db_cluster_from_snapshot, DBClusterIdentifier="r",
+                      SnapshotIdentifier=arn, Engine="aurora-postgresql") \
+        == "DBClusterSnapshotNotFoundFault"
+
+    rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier="ledger-snap",
+                                             AttributeName="restore", ValuesToAdd=[vault.id])
+    copy = vrds.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier=arn,
+                                         TargetDBClusterSnapshotIdentifier="ledger-copy")
+    copy = copy["DBClusterSnapshot"]
+    assert copy["DBClusterSnapshotArn"].split(":")[4] == vault.id
+    # (b) cluster snapshot copies always name their source
+    assert copy["SourceDBClusterSnapshotArn"] == arn
+    restored = vrds.restore_db_cluster_from_snapshot(
+        DBClusterIdentifier="ledger-restored", SnapshotIdentifier=arn, Engine="aurora-postgresql")
+    assert restored["DBCluster"]["DBClusterArn"].split(":")[4] == vault.id
+
+
+# --- (b) copies record their source -------------------------------------------
+def test_copies_report_their_source_and_keep_the_original_create_time(endpoint):
+    owner, vault = Account(endpoint), Account(endpoint)
+    rds = owner.client("rds")
+    make_instance(rds, "orders")
+    snap = make_snapshot(rds, "orders", "orders-snap")
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-snap", AttributeName="restore",
+                                     ValuesToAdd=[vault.id])
+
+    # Same account and region: AWS leaves SourceDBSnapshotIdentifier empty.
+    local = rds.copy_db_snapshot(SourceDBSnapshotIdentifier="orders-snap",
+                                 TargetDBSnapshotIdentifier="local-copy")["DBSnapshot"]
+    assert "SourceDBSnapshotIdentifier" not in local and "SourceRegion" not in local
+
+    # Cross-account: the source ARN, no SourceRegion.
+    vrds = vault.client("rds")
+    copy = vrds.copy_db_snapshot(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"],
+                                 TargetDBSnapshotIdentifier="vault-copy")["DBSnapshot"]
+    assert copy["SourceDBSnapshotIdentifier"] == snap["DBSnapshotArn"]
+    assert "SourceRegion" not in copy
+    assert copy["OriginalSnapshotCreateTime"] == snap["SnapshotCreateTime"]
+
+    # Cross-region (a copy of the copy): SourceRegion too; still the original time.
+    west = vault.client("rds", "us-west-2")
+    copy2 = west.copy_db_snapshot(SourceDBSnapshotIdentifier=copy["DBSnapshotArn"],
+                                  TargetDBSnapshotIdentifier="west-copy",
+                                  SourceRegion="us-east-1")["DBSnapshot"]
+    assert copy2["SourceDBSnapshotIdentifier"] == copy["DBSnapshotArn"]
+    assert copy2["SourceRegion"] == "us-east-1"
+    assert copy2["OriginalSnapshotCreateTime"] == snap["SnapshotCreateTime"]
+    described = west.describe_db_snapshots(DBSnapshotIdentifier="west-copy")["DBSnapshots"][0]
+    assert described["SourceDBSnapshotIdentifier"] == copy["DBSnapshotArn"]
+
+
+# --- (c) per-account clock ----------------------------------------------------
+def test_clock_moves_only_the_chosen_account(endpoint):
+    old, fresh = Account(endpoint), Account(endpoint)
+    control(endpoint, "POST", "/_rdsguard/clock", {"account_id": old.id, "offset_seconds": -30 * 3600})
+    try:
+        for account in (old, fresh):
+            rds = account.client("rds")
+            make_instance(rds, "db1")
+            make_snapshot(rds, "db1", "snap1")
+        state = control(endpoint, "GET", "/_rdsguard/clock")
+        assert state["accounts"][old.id] == -30 * 3600 and fresh.id not in state["accounts"]
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={old.id}")
+
+    old_rds, fresh_rds = old.client("rds"), fresh.client("rds")
+    snap = old_rds.describe_db_snapshots(DBSnapshotIdentifier="snap1")["DBSnapshots"][0]
+    inst = old_rds.describe_db_instances(DBInstanceIdentifier="db1")["DBInstances"][0]
+    for stamp in (snap["SnapshotCreateTime"], snap["OriginalSnapshotCreateTime"],
+                  inst["InstanceCreateTime"]):
+        assert 29.9 * HOUR < age(stamp) < 30.1 * HOUR
+    fresh_snap = fresh_rds.describe_db_snapshots(DBSnapshotIdentifier="snap1")["DBSnapshots"][0]
+    assert age(fresh_snap["SnapshotCreateTime"]) < 0.1 * HOUR
+
+    # A copy made "now" keeps the source's OriginalSnapshotCreateTime.
+    copy = old_rds.copy_db_snapshot(SourceDBSnapshotIdentifier="snap1",
+                                    TargetDBSnapshotIdentifier="copy1")["DBSnapshot"]
+    assert age(copy["SnapshotCreateTime"]) < 0.1 * HOUR
+    assert copy["OriginalSnapshotCreateTime"] == snap["SnapshotCreateTime"]
+
+
+def test_clocks_do_not_leak_between_concurrent_accounts(endpoint):
+    accounts = [Account(endpoint) for _ in range(6)]
+
+    def work(index):  # account i lives i hours in the past
+        account = accounts[index]
+        control(endpoint, "POST", "/_rdsguard/clock",
+                {"account_id": account.id, "offset_seconds": -index * 3600})
+        try:
+            rds = account.client("rds")
+            make_instance(rds, "db1")
+            return [age(make_snapshot(rds, "db1", f"snap{n}")["SnapshotCreateTime"])
+                    for n in range(3)]
+        finally:
+            control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={account.id}")
+
+    with concurrent.futures.ThreadPoolExecutor(len(accounts)) as pool:
+        ages = list(pool.map(work, range(len(accounts))))
+    for index, snapshot_ages in enumerate(ages):
+        for snapshot_age in snapshot_ages:
+            assert abs(snapshot_age - index * HOUR) < datetime.timedelta(minutes=1)
+
+
+def test_clock_accepts_an_absolute_time(endpoint):
+    account = Account(endpoint)
+    control(endpoint, "POST", "/_rdsguard/clock",
+            {"account_id": account.id, "now": "2024-02-29T12:00:00Z"})
+    try:
+        rds = account.client("rds")
+        make_instance(rds, "db1")
+        stamp = make_snapshot(rds, "db1", "snap1")["SnapshotCreateTime"]
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={account.id}")
+    expected = datetime.datetime(2024, 2, 29, 12, tzinfo=datetime.timezone.utc)
+    assert abs(stamp - expected) < datetime.timedelta(minutes=1)
+
+
+# --- (d) fault injection ------------------------------------------------------
+def test_fault_on_query_protocol_with_filters_and_hits(endpoint):
+    account, other = Account(endpoint), Account(endpoint)
+    rds = account.client("rds")
+    fault = control(endpoint, "POST", "/_rdsguard/faults", {
+        "service": "rds", "operation": "DescribeDBInstances", "account_id": account.id,
+        "region": "us-east-1", "code": "Throttling", "message": "slow down", "times": 2})["id"]
+    try:
+        with pytest.raises(ClientError) as info:
+            rds.describe_db_instances()
+        assert info.value.response["Error"] == {"Type": "Sender", "Code": "Throttling",
+                                                "Message": "slow down"}
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # Other account, other region, other operation: untouched.
+        other.client("rds").describe_db_instances()
+        account.client("rds", "eu-west-1").describe_db_instances()
+        rds.describe_db_snapshots()
+        assert error_code(rds.describe_db_instances) == "Throttling"
+        rds.describe_db_instances()  # times=2 used up
+        listed = {f["id"]: f for f in control(endpoint, "GET", "/_rdsguard/faults")["faults"]}
+        assert listed[fault]["hits"] == 2
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/faults/{fault}")
+    assert fault not in {f["id"] for f in control(endpoint, "GET", "/_rdsguard/faults")["faults"]}
+
+
+def test_fault_body_contains_and_forever(endpoint):
+    account = Account(endpoint)
+    rds = account.client("rds")
+    make_instance(rds, "good")
+    make_instance(rds, "bad")
+    fault = control(endpoint, "POST", "/_rdsguard/faults", {
+        "service": "rds", "operation": "DescribeDBInstances", "account_id": account.id,
+        "body_contains": "DBInstanceIdentifier=bad", "code": "InternalFailure",
+        "http_status": 500})["id"]
+    try:
+        for _ in range(3):
+            with pytest.raises(ClientError) as info:
+                rds.describe_db_instances(DBInstanceIdentifier="bad")
+            assert info.value.response["Error"]["Code"] == "InternalFailure"
+            assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        rds.describe_db_instances(DBInstanceIdentifier="good")
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/faults/{fault}")
+    rds.describe_db_instances(DBInstanceIdentifier="bad")
+
+
+@pytest.mark.parametrize("service,operation,code,call", [
+    ("organizations", "ListAccounts", "TooManyRequestsException",
+     lambda a: a.client("organizations").list_accounts()),
+    ("kms", "DescribeKey", "KMSInternalException",
+     lambda a: a.client("kms").describe_key(KeyId="alias/aws/rds")),
+    ("securityhub", "GetFindings", "LimitExceededException",  # rest-json
+     lambda a: a.client("securityhub").get_findings()),
+])
+def test_fault_on_json_protocols(endpoint, service, operation, code, call):
+    account = Account(endpoint)
+    fault = control(endpoint, "POST", "/_rdsguard/faults", {
+        "service": service, "operation": operation, "account_id": account.id, "code": code,
+        "message": "injected", "times": 1})["id"]
+    try:
+        with pytest.raises(ClientError) as info:
+            call(account)
+        assert info.value.response["Error"]["Code"] == code
+        assert info.value.response["Error"]["Message"] == "injected"
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/faults/{fault}")
+
+
+# --- (e) call log ---------------------------------------------------------------
+def test_call_log_records_operations_per_account(endpoint):
+    account = Account(endpoint)
+    account.client("rds").describe_db_instances()
+    account.client("rds", "eu-west-1").describe_db_snapshots()
+    account.client("kms").list_keys()
+    calls = control(endpoint, "GET", f"/_rdsguard/calls?account_id={account.id}")["calls"]
+    assert calls == [
+        {"service": "rds", "operation": "DescribeDBInstances", "account_id": account.id,
+         "region": "us-east-1"},
+        {"service": "rds", "operation": "DescribeDBSnapshots", "account_id": account.id,
+         "region": "eu-west-1"},
+        {"service": "kms", "operation": "ListKeys", "account_id": account.id,
+         "region": "us-east-1"},
+    ]
+    assert len(control(endpoint, "GET", "/_rdsguard/calls")["calls"]) > len(calls)
+    control(endpoint, "DELETE", f"/_rdsguard/calls?account_id={account.id}")
+    assert control(endpoint, "GET", f"/_rdsguard/calls?account_id={account.id}")["calls"] == []
+
+
+# --- (f) aws/rds ----------------------------------------------------------------
+def test_aws_rds_key_is_aws_managed(endpoint):
+    account = Account(endpoint)
+    kms = account.client("kms", "eu-central-1")
+    meta = kms.describe_key(KeyId="alias/aws/rds")["KeyMetadata"]
+    assert meta["KeyManager"] == "AWS"
+    assert meta["Arn"].startswith(f"arn:aws:kms:eu-central-1:{account.id}:key/")
+    assert kms.describe_key(KeyId=meta["Arn"])["KeyMetadata"]["KeyId"] == meta["KeyId"]
+    assert kms.create_key()["KeyMetadata"]["KeyManager"] == "CUSTOMER"
+
+
+# --- (g) paging -----------------------------------------------------------------
+def test_describe_snapshots_pages(endpoint):
+    rds = Account(endpoint).client("rds")
+    make_instance(rds, "db1")  # + 1 automated snapshot
+    for i in range(4):
+        make_snapshot(rds, "db1", f"snap{i}")
+    first = rds.describe_db_snapshots(MaxRecords=2)
+    assert len(first["DBSnapshots"]) == 2 and first["Marker"]
+    pages = rds.get_paginator("describe_db_snapshots").paginate(PaginationConfig={"PageSize": 2})
+    assert [len(p["DBSnapshots"]) for p in pages] == [2, 2, 1]
+    assert "Marker" not in rds.describe_db_snapshots(MaxRecords=20)
+
+    make_cluster_snapshot(rds, "c1", "csnap")  # + 1 automated snapshot
+    pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
+        PaginationConfig={"PageSize": 1})
+    assert [len(p["DBClusterSnapshots"]) for p in pages] == [1, 1]
+
+
+# --- the seeder -------------------------------------------------------------------
+SPEC = {
+    "accounts": [{"key": "vault", "name": "Vault"}, {"key": "prod", "name": "Prod"}],
+    "keys": [{"key": "vault-key", "account": "vault", "alias": "alias/rds-vault",
+              "grant_accounts": ["prod"]},
+             {"key": "prod-key", "account": "prod", "grant_accounts": ["vault"]}],
+    "instances": [{"account": "prod", "id": "orders", "encrypted": True, "kms_key": "prod-key",
+                   "tags": {"env": "prod"}},
+                  {"account": "prod", "id": "legacy", "encrypted": True, "kms_key": "aws/rds"}],
+    "clusters": [{"account": "prod", "id": "ledger", "encrypted": True, "kms_key": "prod-key"}],
+    "snapshots": [{"account": "prod", "id": "orders-snap-1", "instance": "orders", "at": "-30h",
+                   "share_with": ["vault"]}],
+    "cluster_snapshots": [{"account": "prod", "id": "ledger-snap-1", "cluster": "ledger",
+                           "at": "-2d"}],
+    "copies": [
+        {"from": {"account": "prod", "snapshot": "orders-snap-1"}, "account": "vault",
+         "id": "orders-copy-1", "kms_key": "vault-key", "at": "-29h",
+         "tags": {"rdsguard:source-arn": "arn:aws:rds:us-east-1:{account:prod}:db:orders"}},
+        {"from": {"account": "vault", "snapshot": "orders-copy-1"}, "account": "vault",
+         "region": "us-west-2", "id": "orders-copy-1", "kms_key": "alias/aws/rds"},
+        {"from": {"account": "prod", "snapshot": "ledger-snap-1"}, "account": "vault",
+         "id": "ledger-copy-1", "kms_key": "vault-key"},
+    ],
+}
+
+
+def test_seeder_builds_an_organization(endpoint):
+    out = seed(endpoint, SPEC)
+    accounts = out["accounts"]
+    mgmt, vault, prod = accounts["management"], accounts["vault"], accounts["prod"]
+    assert out["management_account"] == mgmt and len({mgmt, vault, prod}) == 3
+
+    creds = out["credentials"]
+    session = dict(region_name="us-east-1", endpoint_url=endpoint,
+                   aws_access_key_id=creds["access_key_id"],
+                   aws_secret_access_key=creds["secret_access_key"],
+                   aws_session_token=creds["session_token"])
+    assert boto3.client("sts", **session).get_caller_identity()["Account"] == mgmt
+    orgs = boto3.client("organizations", **session)
+    assert orgs.describe_organization()["Organization"]["Id"] == out["organization_id"]
+    listed = {a["Id"]: a["Name"] for a in orgs.list_accounts()["Accounts"]}
+    assert listed[vault] == "Vault" and listed[prod] == "Prod" and mgmt in listed
+
+    arns = out["arns"]
+    assert arns["prod/us-east-1/orders"] == f"arn:aws:rds:us-east-1:{prod}:db:orders"
+    assert arns["orders"] == arns["prod/us-east-1/orders"]  # unique id: bare key too
+    assert arns["prod/us-east-1/ledger"] == f"arn:aws:rds:us-east-1:{prod}:cluster:ledger"
+    assert arns["prod/us-east-1/orders-snap-1"].split(":")[4] == prod
+    assert arns["vault/us-east-1/orders-copy-1"] == \
+        f"arn:aws:rds:us-east-1:{vault}:snapshot:orders-copy-1"
+    assert arns["vault/us-west-2/orders-copy-1"].startswith(f"arn:aws:rds:us-west-2:{vault}:")
+    assert "orders-copy-1" not in arns  # ambiguous bare id
+    assert arns["vault/us-east-1/ledger-copy-1"] == \
+        f"arn:aws:rds:us-east-1:{vault}:cluster-snapshot:ledger-copy-1"
+    assert out["keys"]["vault-key"].startswith(f"arn:aws:kms:us-east-1:{vault}:key/")
+
+    # Look at the resources from inside the member accounts.
+    prod_rds = Account(endpoint, prod).client("rds")
+    orders = prod_rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]
+    assert orders["KmsKeyId"] == out["keys"]["prod-key"] and orders["StorageEncrypted"]
+    assert {"Key": "env", "Value": "prod"} in orders["TagList"]
+    legacy = prod_rds.describe_db_instances(DBInstanceIdentifier="legacy")["DBInstances"][0]
+    aws_rds = Account(endpoint, prod).client("kms").describe_key(KeyId="alias/aws/rds")
+    assert legacy["KmsKeyId"] == aws_rds["KeyMetadata"]["Arn"]
+    snap = prod_rds.describe_db_snapshots(DBSnapshotIdentifier="orders-snap-1")["DBSnapshots"][0]
+    assert 29.9 * HOUR < age(snap["SnapshotCreateTime"]) < 30.1 * HOUR
+    attrs = prod_rds.describe_db_snapshot_attributes(DBSnapshotIdentifier="orders-snap-1")
+    restore = attrs["DBSnapshotAttributesResult"]["DBSnapshotAttributes"][0]
+    assert restore["AttributeValues"] == [vault]
+    csnap = prod_rds.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier="ledger-snap-1")["DBClusterSnapshots"][0]
+    assert 47.9 * HOUR < age(csnap["SnapshotCreateTime"]) < 48.1 * HOUR
+
+    vault_rds = Account(endpoint, vault).client("rds")
+    copy = vault_rds.describe_db_snapshots(DBSnapshotIdentifier="orders-copy-1")["DBSnapshots"][0]
+    assert copy["DBSnapshotArn"].split(":")[4] == vault
+    assert copy["SourceDBSnapshotIdentifier"] == arns["prod/us-east-1/orders-snap-1"]
+    assert copy["KmsKeyId"] == out["keys"]["vault-key"]
+    assert 28.9 * HOUR < age(copy["SnapshotCreateTime"]) < 29.1 * HOUR
+    assert copy["OriginalSnapshotCreateTime"] == snap["SnapshotCreateTime"]
+    tags = vault_rds.list_tags_for_resource(ResourceName=copy["DBSnapshotArn"])["TagList"]
+    assert tags == [{"Key": "rdsguard:source-arn",
+                     "Value": f"arn:aws:rds:us-east-1:{prod}:db:orders"}]
+    west = Account(endpoint, vault).client("rds", "us-west-2")
+    west_copy = west.describe_db_snapshots(DBSnapshotIdentifier="orders-copy-1")["DBSnapshots"][0]
+    assert west_copy["SourceRegion"] == "us-east-1"
+    assert west_copy["KmsKeyId"].startswith(f"arn:aws:kms:us-west-2:{vault}:key/")
+    # The clock was put back after seeding.
+    assert control(endpoint, "GET", "/_rdsguard/clock")["accounts"].get(prod) is None
+
+
+def test_seeder_cli(endpoint):
+    spec = {"management_account": new_account(), "accounts": [{"key": "a"}],
+            "instances": [{"account": "a", "id": "db1"}]}
+    run = subprocess.run([sys.executable, os.path.join(HERE, "seed.py"), "--endpoint", endpoint],
+                         input=json.dumps(spec), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["management_account"] == spec["management_account"]
+    assert out["arns"]["a/us-east-1/db1"].split(":")[4] == out["accounts"]["a"]
+
+    bad = dict(spec, management_account=new_account(),
+               snapshots=[{"account": "nobody", "id": "s", "instance": "db1"}])
+    run = subprocess.run([sys.executable, os.path.join(HERE, "seed.py"), "--endpoint", endpoint],
+                         input=json.dumps(bad), capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "unknown account 'nobody'" in run.stderr
+
+
+# --- launcher lifecycle -----------------------------------------------------------
+@pytest.mark.parametrize("stop", ["stdin-eof", "sigterm"])
+def test_launcher_exits_on_stdin_eof_and_sigterm(stop):
+    proc, url = start_launcher()
+    assert control(url, "GET", "/_rdsguard/faults") == {"faults": []}
+    if stop == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        proc.stdin.close()
+    assert proc.wait(timeout=10) == 0

@@ -1,0 +1,437 @@
+//! The audit against an emulated organization: every check's PASS and FAIL, and the linkage traps.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::harness::{calls_by, inject, remove_fault, seed, Org};
+
+const R: &str = "us-east-1";
+
+/// An organization with one source per situation the audit must get right.
+fn scenario() -> Org {
+    let snap = |account: &str, id: &str, instance: &str, at: &str, share: Value| json!({"account": account, "region": R, "id": id, "instance": instance, "at": at, "share_with": share});
+    let copy = |from_account: &str,
+                from: &str,
+                to: &str,
+                id: &str,
+                key: &str,
+                at: &str,
+                tag: Option<&str>| {
+        let tags = match tag {
+            Some(source) => json!({"rdsguard:source-arn": source, "rdsguard:managed": "true"}),
+            None => json!({}),
+        };
+        json!({"from": {"account": from_account, "region": R, "snapshot": from},
+               "account": to, "region": R, "id": id, "kms_key": key, "at": at, "tags": tags})
+    };
+    let db = |account: &str, id: &str, key: Option<&str>, env: Option<&str>| {
+        let tags = env.map(|e| json!({"env": e})).unwrap_or(json!({}));
+        json!({"account": account, "region": R, "id": id, "engine": "postgres",
+               "encrypted": key.is_some(), "kms_key": key, "tags": tags})
+    };
+    let prod_arn = |id: &str| format!("arn:aws:rds:{R}:{{account:prod}}:db:{id}");
+    seed(json!({
+        "accounts": [{"key": "vault", "name": "Vault"}, {"key": "prod", "name": "Prod"},
+                     {"key": "dev", "name": "Dev"}, {"key": "other", "name": "Other"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]},
+            {"key": "nogrant-key", "account": "prod", "region": R, "alias": "alias/nogrant"},
+            {"key": "dev-share", "account": "dev", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [
+            db("prod", "orders", Some("share-key"), Some("prod")),
+            db("dev", "orders", Some("dev-share"), Some("prod")),
+            db("prod", "payments", Some("share-key"), Some("prod")),
+            db("prod", "inventory", None, Some("prod")),
+            db("prod", "analytics", Some("share-key"), Some("prod")),
+            db("prod", "exposed", Some("share-key"), Some("prod")),
+            db("prod", "transit", Some("share-key"), Some("prod")),
+            db("prod", "elsewhere", Some("share-key"), Some("prod")),
+            db("prod", "hoard", Some("share-key"), Some("prod")),
+            db("prod", "mykey", Some("nogrant-key"), Some("prod")),
+            db("prod", "legacy-crm", Some("share-key"), Some("prod")),
+            db("dev", "scratch", Some("dev-share"), None)
+        ],
+        "clusters": [{"account": "prod", "region": R, "id": "ledger", "engine": "aurora-postgresql",
+                      "encrypted": true, "kms_key": "share-key", "tags": {"env": "prod"}}],
+        "snapshots": [
+            snap("prod", "orders-s", "orders", "-2h", json!([])),
+            snap("dev", "orders-s", "orders", "-3h", json!([])),
+            snap("prod", "payments-s", "payments", "-40h", json!([])),
+            snap("prod", "analytics-s", "analytics", "-2h", json!([])),
+            snap("prod", "exposed-s", "exposed", "-2h", json!(["all"])),
+            snap("prod", "transit-s", "transit", "-1h", json!(["vault"])),
+            snap("prod", "elsewhere-s", "elsewhere", "-1h", json!([])),
+            snap("prod", "hoard-s", "hoard", "-1h", json!([])),
+            snap("prod", "mykey-s", "mykey", "-1h", json!([]))
+        ],
+        "cluster_snapshots": [{"account": "prod", "region": R, "id": "ledger-s", "cluster": "ledger", "at": "-2h"}],
+        "copies": [
+            copy("prod", "orders-s", "vault", "orders-c", "vault-key", "-1h", Some(&prod_arn("orders"))),
+            // Another tool's copy: no provenance tag, linked by source ARN + identifier.
+            copy("dev", "orders-s", "vault", "dev-orders-c", "vault-key", "-2h", None),
+            copy("prod", "payments-s", "vault", "payments-c", "vault-key", "-39h", Some(&prod_arn("payments"))),
+            copy("prod", "analytics-s", "vault", "analytics-c", "aws/rds", "-1h", Some(&prod_arn("analytics"))),
+            copy("prod", "exposed-s", "vault", "exposed-c", "vault-key", "-1h", Some(&prod_arn("exposed"))),
+            copy("prod", "elsewhere-s", "other", "elsewhere-c", "aws/rds", "-1h", Some(&prod_arn("elsewhere"))),
+            copy("prod", "hoard-s", "vault", "hoard-c1", "vault-key", "-1h", Some(&prod_arn("hoard"))),
+            copy("prod", "hoard-s", "vault", "hoard-c2", "vault-key", "-1h", Some(&prod_arn("hoard"))),
+            copy("prod", "hoard-s", "vault", "hoard-c3", "vault-key", "-1h", Some(&prod_arn("hoard"))),
+            copy("prod", "hoard-s", "vault", "hoard-c4", "vault-key", "-1h", Some(&prod_arn("hoard"))),
+            copy("prod", "mykey-s", "vault", "mykey-c", "vault-key", "-1h", Some(&prod_arn("mykey"))),
+            copy("prod", "ledger-s", "vault", "ledger-c", "vault-key", "-1h",
+                 Some(&format!("arn:aws:rds:{R}:{{account:prod}}:cluster:ledger")))
+        ]
+    }))
+}
+
+fn rules(org: &Org) -> String {
+    format!(
+        r#"# The scenario's rules.
+[[rule]]
+id = "prod-databases"
+description = "Production: a daily copy in the vault under the vault key"
+select = {{ tags = {{ env = "prod" }}, regions = ["{region}"] }}
+destination = {{ account = "{vault}", region = "same", kms_key = "alias/rds-vault" }}
+source_kms_key = "alias/rds-share"
+max_age = "26h"
+retain = {{ min = 1, max = 3 }}
+severity = "high"
+
+[[exemption]]
+arn = "arn:aws:rds:*:{prod}:db:legacy-*"
+reason = "Decommission ticket OPS-123"
+expires = "2099-01-31"
+"#,
+        vault = org.account("vault"),
+        prod = org.account("prod"),
+        region = R
+    )
+}
+
+/// account key/identifier -> (status, failing check ids).
+fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
+    let names: BTreeMap<String, String> = ["vault", "prod", "dev", "other"]
+        .iter()
+        .map(|k| (org.account(k), k.to_string()))
+        .collect();
+    findings["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| {
+            let account = s["account_id"].as_str().unwrap_or_default();
+            let key = format!(
+                "{}/{}",
+                names.get(account).map(String::as_str).unwrap_or(account),
+                s["identifier"].as_str().unwrap_or_default()
+            );
+            let failing = s["checks"]
+                .as_array()
+                .map(|checks| {
+                    checks
+                        .iter()
+                        .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
+                        .map(|c| {
+                            format!(
+                                "{}={}",
+                                c["id"].as_str().unwrap_or(""),
+                                c["status"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                key,
+                (
+                    s["status"].as_str().unwrap_or_default().to_string(),
+                    failing,
+                ),
+            )
+        })
+        .collect()
+}
+
+fn expected_verdicts() -> BTreeMap<String, (String, Vec<String>)> {
+    let v = |status: &str, failing: &[&str]| {
+        (
+            status.to_string(),
+            failing.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    [
+        ("prod/orders", v("COMPLIANT", &[])),
+        ("dev/orders", v("COMPLIANT", &[])),
+        ("prod/payments", v("NON_COMPLIANT", &["replica-age=FAIL"])),
+        (
+            "prod/inventory",
+            v(
+                "NON_COMPLIANT",
+                &["replica-present=FAIL", "retention-count=FAIL"],
+            ),
+        ),
+        (
+            "prod/analytics",
+            v("NON_COMPLIANT", &["replica-encryption=FAIL"]),
+        ),
+        ("prod/exposed", v("NON_COMPLIANT", &["share-exposure=FAIL"])),
+        (
+            "prod/transit",
+            v(
+                "NON_COMPLIANT",
+                &["replica-present=FAIL", "retention-count=FAIL"],
+            ),
+        ),
+        // A tagged copy in a non-destination account is no replica, and sharing it there is exposure.
+        (
+            "prod/elsewhere",
+            v(
+                "NON_COMPLIANT",
+                &[
+                    "replica-present=FAIL",
+                    "retention-count=FAIL",
+                    "share-exposure=FAIL",
+                ],
+            ),
+        ),
+        ("prod/hoard", v("NON_COMPLIANT", &["retention-count=FAIL"])),
+        (
+            "prod/mykey",
+            v("NON_COMPLIANT", &["source-key-shareable=FAIL"]),
+        ),
+        ("prod/legacy-crm", v("EXEMPT", &[])),
+        ("dev/scratch", v("UNGOVERNED", &[])),
+        ("prod/ledger", v("COMPLIANT", &[])),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn source<'a>(findings: &'a Value, arn: &str) -> &'a Value {
+    findings["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["arn"] == arn))
+        .unwrap_or_else(|| panic!("no source {arn}"))
+}
+
+#[test]
+fn audit_gives_the_right_verdict_for_every_source() {
+    let org = scenario();
+    let mut cmd = org.rdsguard();
+    cmd.file("rules/prod.toml", &rules(&org));
+    let run = cmd.run(&["audit", "--out", "run"]);
+    assert_eq!(run.code, 1, "findings exit 1\n{run}");
+    let findings = cmd.json("run/findings.json");
+    assert_eq!(findings["schema"], "rdsguard.report/v1");
+    assert_eq!(findings["errors"], json!([]), "{run}");
+    assert_eq!(verdicts(&org, &findings), expected_verdicts(), "{run}");
+    assert_eq!(
+        findings["summary"],
+        json!({"sources": 13, "compliant": 3, "non_compliant": 8, "error": 0, "exempt": 1, "ungoverned": 1})
+    );
+
+    // Identifiers repeat across accounts: each `orders` links to its own copy only.
+    let prod_orders = source(&findings, &org.arn("prod", R, "orders"));
+    assert_eq!(prod_orders["replica_count"], 1);
+    assert_eq!(
+        prod_orders["latest_replica"]["arn"],
+        org.arn("vault", R, "orders-c")
+    );
+    let dev_orders = source(&findings, &org.arn("dev", R, "orders"));
+    assert_eq!(
+        dev_orders["latest_replica"]["arn"],
+        org.arn("vault", R, "dev-orders-c")
+    );
+    assert_eq!(
+        dev_orders["latest_replica"]["account_id"],
+        org.account("vault")
+    );
+
+    // Age is the data's time (the source snapshot, 40h ago), not the copy's (39h ago).
+    let payments = source(&findings, &org.arn("prod", R, "payments"));
+    let age = payments["latest_replica"]["age_seconds"]
+        .as_i64()
+        .expect("age");
+    assert!((40 * 3600..41 * 3600).contains(&age), "age {age}");
+
+    // The terminal summary names the failing check with observed vs expected.
+    assert!(
+        run.stdout
+            .contains("13 sources: 3 COMPLIANT, 8 NON_COMPLIANT, 0 ERROR, 1 EXEMPT, 1 UNGOVERNED"),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("replica-age           FAIL  observed 1d16h"),
+        "{run}"
+    );
+
+    // The audit is read-only: no mutating API was called in any account.
+    for account in ["management", "vault", "prod", "dev", "other"] {
+        for call in calls_by(&org.account(account)) {
+            let operation = call.split(':').nth(1).unwrap_or_default().to_string();
+            let read_only = ["Describe", "List", "Get", "AssumeRole"]
+                .iter()
+                .any(|prefix| operation.starts_with(prefix));
+            // The seeder's own calls ran before the audit; only count what rdsguard could have called.
+            let seeding = ["Create", "Copy", "Modify", "AddTags", "Put"]
+                .iter()
+                .any(|p| operation.starts_with(p));
+            assert!(read_only || seeding, "{account}: unexpected call {call}");
+        }
+    }
+
+    // Offline re-evaluation of the saved inventory at the same instant gives the same findings.
+    let as_of = findings["run"]["as_of"]
+        .as_str()
+        .expect("as_of")
+        .to_string();
+    let mut offline = org.rdsguard();
+    offline.file("rules/prod.toml", &rules(&org));
+    let inventory = cmd.path("run/inventory.json");
+    let again = offline.run(&[
+        "evaluate",
+        "--inventory",
+        inventory.to_str().expect("utf-8 path"),
+        "--as-of",
+        &as_of,
+        "--out",
+        "again",
+    ]);
+    assert_eq!(again.code, 1, "{again}");
+    let replayed = offline.json("again/findings.json");
+    assert_eq!(replayed["sources"], findings["sources"]);
+    assert_eq!(replayed["summary"], findings["summary"]);
+}
+
+#[test]
+fn fail_on_threshold_and_as_of() {
+    let org = scenario();
+    let mut cmd = org.rdsguard();
+    cmd.file("rules/prod.toml", &rules(&org));
+    let run = cmd.run(&[
+        "audit",
+        "--out",
+        "run",
+        "--fail-on",
+        "critical",
+        "-q",
+        "--regions",
+        "us-east-1,eu-west-1",
+    ]);
+    assert_eq!(run.code, 0, "high findings pass --fail-on critical\n{run}");
+    assert_eq!(run.stdout, "", "quiet prints no summary");
+    let inventory = cmd.json("run/inventory.json");
+    assert_eq!(inventory["regions"], json!(["eu-west-1", "us-east-1"]));
+    assert_eq!(
+        inventory["scopes"].as_array().map(Vec::len),
+        Some(5 * 2),
+        "5 accounts x 2 regions"
+    );
+
+    // Three days later, every replica is past its 26h RPO.
+    let later = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let run = cmd.run(&["audit", "--out", "later", "--as-of", &later]);
+    assert_eq!(run.code, 1, "{run}");
+    let findings = cmd.json("later/findings.json");
+    let orders = source(&findings, &org.arn("prod", R, "orders"));
+    assert_eq!(orders["status"], "NON_COMPLIANT");
+    assert_eq!(
+        findings["run"]["as_of"].as_str().map(|s| &s[..10]),
+        Some(&later[..10])
+    );
+}
+
+#[test]
+fn an_unreadable_account_is_an_error_never_silently_compliant() {
+    let org = scenario();
+    let dev = org.account("dev");
+    let fault = inject(json!({
+        "service": "sts", "operation": "AssumeRole", "account_id": org.account("management"),
+        "body_contains": dev, "code": "AccessDenied", "message": "not authorized to assume the role",
+        "http_status": 403
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file("rules/prod.toml", &rules(&org));
+    let run = cmd.run(&["audit", "--out", "run"]);
+    remove_fault(fault);
+    assert_eq!(run.code, 3, "{run}");
+    let findings = cmd.json("run/findings.json");
+    let errors = findings["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["account_id"], dev.as_str());
+    assert_eq!(errors[0]["operation"], "AssumeRole");
+    assert_eq!(errors[0]["code"], "AccessDenied");
+    assert_eq!(findings["unreadable_scopes"], json!([format!("{dev}/{R}")]));
+    // Every other account is fully audited: prod's verdicts are unchanged.
+    let mut expected = expected_verdicts();
+    expected.retain(|k, _| !k.starts_with("dev/"));
+    assert_eq!(verdicts(&org, &findings), expected);
+    assert!(run.stdout.contains("INCOMPLETE"), "{run}");
+}
+
+#[test]
+fn an_unreadable_vault_makes_governed_sources_error() {
+    let org = scenario();
+    let fault = inject(json!({
+        "service": "rds", "operation": "DescribeDBSnapshots", "account_id": org.account("vault"),
+        "code": "AccessDenied", "message": "denied by SCP", "http_status": 403
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file("rules/prod.toml", &rules(&org));
+    let run = cmd.run(&["audit", "--out", "run"]);
+    remove_fault(fault);
+    assert_eq!(run.code, 3, "{run}");
+    let findings = cmd.json("run/findings.json");
+    let orders = source(&findings, &org.arn("prod", R, "orders"));
+    assert_eq!(
+        orders["status"], "ERROR",
+        "never COMPLIANT for what could not be read"
+    );
+    let present = orders["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "replica-present"))
+        .expect("replica-present");
+    assert_eq!(present["status"], "ERROR");
+    assert!(present["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("AccessDenied"));
+    // A source that fails on what could be read stays NON_COMPLIANT.
+    let mykey = source(&findings, &org.arn("prod", R, "mykey"));
+    assert_eq!(mykey["status"], "NON_COMPLIANT");
+    assert_eq!(
+        findings["summary"]["compliant"], 1,
+        "only the cluster, whose snapshots were readable"
+    );
+}
+
+#[test]
+fn throttling_is_retried_and_changes_nothing() {
+    let org = scenario();
+    let mut faults = Vec::new();
+    for operation in [
+        "DescribeDBInstances",
+        "DescribeDBSnapshots",
+        "DescribeDBSnapshotAttributes",
+    ] {
+        faults.push(inject(json!({
+            "service": "rds", "operation": operation, "account_id": org.account("prod"),
+            "code": "Throttling", "message": "Rate exceeded", "times": 3
+        })));
+    }
+    let mut cmd = org.rdsguard();
+    cmd.file("rules/prod.toml", &rules(&org));
+    let run = cmd.run(&["audit", "--out", "run"]);
+    for fault in faults {
+        remove_fault(fault);
+    }
+    assert_eq!(run.code, 1, "{run}");
+    let findings = cmd.json("run/findings.json");
+    assert_eq!(findings["errors"], json!([]));
+    assert_eq!(verdicts(&org, &findings), expected_verdicts());
+}

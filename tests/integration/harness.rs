@@ -1,0 +1,288 @@
+//! Test harness: one emulator (moto, wrapped by tests/emulator/launcher.py) per test binary, a fresh
+//! organization per test (tests/emulator/seed.py), and one builder for running the real binary with
+//! `AWS_*` scrubbed from the environment.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let python = std::env::var_os("RDSGUARD_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} not found: run `make setup` (creates .venv with the pinned moto) or set RDSGUARD_PYTHON",
+        python.display()
+    );
+    python
+}
+
+pub struct Emulator {
+    pub endpoint: String,
+    _child: Mutex<Child>,
+    /// Held open: the launcher exits when this pipe closes, i.e. when the test process ends.
+    _stdin: Mutex<ChildStdin>,
+}
+
+/// The emulator shared by every test in this binary, started on first use on a free port.
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/emulator/launcher.py"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator launcher");
+        let stdout = child.stdout.take().expect("launcher stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the launcher's READY line");
+        let endpoint = line
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("launcher did not say READY: {line:?}"))
+            .trim()
+            .to_string();
+        let stdin = child.stdin.take().expect("launcher stdin");
+        Emulator {
+            endpoint,
+            _child: Mutex::new(child),
+            _stdin: Mutex::new(stdin),
+        }
+    })
+}
+
+/// What the seeder built: account ids by key, the management account's credentials, ARNs.
+pub struct Org {
+    pub seeded: Value,
+}
+
+impl Org {
+    pub fn account(&self, key: &str) -> String {
+        self.seeded["accounts"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no account {key} in {}", self.seeded["accounts"]))
+            .to_string()
+    }
+
+    pub fn arn(&self, account_key: &str, region: &str, id: &str) -> String {
+        let key = format!("{account_key}/{region}/{id}");
+        self.seeded["arns"][&key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no ARN for {key}"))
+            .to_string()
+    }
+
+    /// A `rdsguard` command with the management account's credentials and the emulator's endpoint,
+    /// and nothing else from the caller's AWS environment.
+    pub fn rdsguard(&self) -> Cmd {
+        let creds = &self.seeded["credentials"];
+        let mut cmd = Cmd::new();
+        cmd.env("AWS_ENDPOINT_URL", &emulator().endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "AWS_ACCESS_KEY_ID",
+                creds["access_key_id"].as_str().unwrap_or_default(),
+            )
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                creds["secret_access_key"].as_str().unwrap_or_default(),
+            )
+            .env(
+                "AWS_SESSION_TOKEN",
+                creds["session_token"].as_str().unwrap_or_default(),
+            );
+        cmd
+    }
+}
+
+/// Builds an organization from a seeder spec (see tests/emulator/README.md).
+pub fn seed(spec: Value) -> Org {
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/emulator/seed.py"))
+        .args(["--endpoint", &emulator().endpoint])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the seeder");
+    child
+        .stdin
+        .take()
+        .expect("seeder stdin")
+        .write_all(spec.to_string().as_bytes())
+        .expect("send the spec");
+    let output = child.wait_with_output().expect("seeder output");
+    assert!(
+        output.status.success(),
+        "seeding failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Org {
+        seeded: serde_json::from_slice(&output.stdout).expect("seeder JSON"),
+    }
+}
+
+/// Calls a launcher control route (`/_rdsguard/...`) with a JSON body; returns the JSON answer.
+pub fn control(method: &str, path: &str, body: Option<Value>) -> Value {
+    let address = emulator()
+        .endpoint
+        .trim_start_matches("http://")
+        .to_string();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut stream = TcpStream::connect(&address).expect("connect to the emulator");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send control request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read control answer");
+    let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{method} {path}: {head}\n{payload}"
+    );
+    serde_json::from_str(payload.trim()).unwrap_or(Value::Null)
+}
+
+/// Injects a fault; returns its id.
+pub fn inject(fault: Value) -> u64 {
+    control("POST", "/_rdsguard/faults", Some(fault))["id"]
+        .as_u64()
+        .expect("fault id")
+}
+
+pub fn remove_fault(id: u64) {
+    control("DELETE", &format!("/_rdsguard/faults/{id}"), None);
+}
+
+/// The AWS operations the emulator recorded with `account_id` as the caller.
+pub fn calls_by(account_id: &str) -> Vec<String> {
+    let calls = control(
+        "GET",
+        &format!("/_rdsguard/calls?account_id={account_id}"),
+        None,
+    );
+    calls
+        .as_array()
+        .or_else(|| calls["calls"].as_array())
+        .map(|items| {
+            items
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}:{}",
+                        c["service"].as_str().unwrap_or(""),
+                        c["operation"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub struct Cmd {
+    envs: Vec<(String, std::ffi::OsString)>,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cmd {
+    pub fn new() -> Cmd {
+        Cmd {
+            envs: Vec::new(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn env(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.envs
+            .push((key.to_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file into the command's working folder.
+    pub fn file(&mut self, name: &str, text: &str) -> &mut Self {
+        let path = self.path(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write file");
+        self
+    }
+
+    /// Runs the binary in the command's folder, with no `AWS_*` variable but those set with `env`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rdsguard"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env("NO_COLOR", "1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.dir.path())
+            .args(args);
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().expect("run rdsguard");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    pub fn json(&self, path: &str) -> Value {
+        read_json(&self.path(path))
+    }
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}

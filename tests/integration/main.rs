@@ -1,0 +1,9 @@
+//! Integration tests: the real binary against the emulator (moto, wrapped by tests/emulator/launcher.py).
+//! One emulator for this binary; a fresh organization per test, so tests run in parallel.
+
+// Test code: a failed expectation is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit;
+mod cli;
+mod harness;
