@@ -14,7 +14,7 @@ use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS, EXIT_INCOMPLETE};
 use crate::evaluate::evaluate;
 use crate::inventory::{Account, Inventory};
 use crate::output;
-use crate::report::{CheckStatus, Findings, Report, RunInfo, Status};
+use crate::report::{CheckStatus, Findings, Report, RuleSummary, RunInfo, Status};
 use crate::rules::{self, is_account_id, is_region, RuleSet, Severity};
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -28,8 +28,46 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Audit(args) => audit(args, cli.quiet).await,
         Command::Evaluate(args) => evaluate_offline(args, cli.quiet),
+        Command::Report(args) => render_saved(&args.from, args.out.as_deref(), cli.quiet),
         Command::Rules(RulesCommand::Check { paths }) => rules_check(&paths, cli.quiet),
     }
+}
+
+/// `rdsguard report --from findings.json`: every run file but findings.json itself, rendered again.
+fn render_saved(from: &Path, out: Option<&Path>, quiet: bool) -> Result<u8, Error> {
+    let report = output::json::ReportV1::read(from)
+        .map_err(|e| Error::Usage(format!("{}: {e}", from.display())))?;
+    let dir = match out {
+        Some(dir) => prepare_out(Some(dir), Utc::now())?,
+        None => from
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let written = write_outputs(&report, &dir, |name| name != "findings.json")?;
+    if !quiet {
+        let mut stdout = std::io::stdout().lock();
+        for path in written {
+            writeln!(stdout, "{}", path.display()).map_err(|e| Error::io("write", "stdout", e))?;
+        }
+    }
+    Ok(EXIT_COMPLIANT)
+}
+
+/// Writes the run files that `wanted` accepts into `dir`; returns their paths.
+fn write_outputs(
+    report: &output::json::ReportV1,
+    dir: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, Error> {
+    let mut written = Vec::new();
+    for file in output::FILES.iter().filter(|f| wanted(f.name)) {
+        let path = dir.join(file.name);
+        write_file(&path, |w| (file.write)(report, w))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 fn rules_check(paths: &[PathBuf], quiet: bool) -> Result<u8, Error> {
@@ -264,28 +302,29 @@ fn finish(
             rules_sha256: rules.sha256.clone(),
             organization_id: inventory.organization_id.clone(),
             caller: inventory.caller.clone(),
+            accounts: inventory.accounts.clone(),
+            rules: rules.rules.iter().map(RuleSummary::of).collect(),
         },
         findings,
     };
-    let findings_path = out_dir.join("findings.json");
-    write_file(&findings_path, |w| output::json::write(&report, w))?;
+    let exit = exit_code(&report.findings, fail_on);
+    let published = output::json::ReportV1::from_report(&report);
+    let mut files = write_outputs(&published, out_dir, |_| true)?;
+    files.push(out_dir.join("inventory.json"));
     if !quiet {
         let style = output::terminal::Style {
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        let files = [
-            out_dir.join("findings.json"),
-            out_dir.join("inventory.json"),
-        ]
-        .iter()
-        .filter(|p| p.exists())
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>();
+        let files: Vec<String> = files
+            .iter()
+            .filter(|p| p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
         let mut stdout = std::io::stdout().lock();
-        output::terminal::write(&report, &files, &style, &mut stdout)
+        output::terminal::write(&published, &files, &style, &mut stdout)
             .map_err(|e| Error::io("write", "stdout", e))?;
     }
-    Ok(exit_code(&report.findings, fail_on))
+    Ok(exit)
 }
 
 /// 3 when anything could not be read (incomplete beats non-compliant: the report is partial);

@@ -54,9 +54,22 @@ pub enum Command {
     /// Re-evaluate a saved inventory.json offline (no AWS calls), e.g. with changed rules or --as-of.
     #[command(after_help = AFTER_HELP)]
     Evaluate(EvaluateArgs),
+    /// Render the run files (report.html, ...) again from a saved findings.json, e.g. after an upgrade.
+    Report(ReportArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The findings.json of an earlier run.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+
+    /// Folder to write into. Default: the folder of FILE.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

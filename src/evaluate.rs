@@ -73,6 +73,7 @@ fn evaluate_source(
         replica_count: 0,
         checks: Vec::new(),
         exemption: None,
+        tags: source.tags.clone(),
     };
     if let Some(exemption) = rules
         .exemptions

@@ -1,10 +1,12 @@
 //! The report: what evaluation concluded, in the terms of the JSON contract (DESIGN §6).
 //! Outputs (`crate::output`) only read it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{AwsError, Caller, SourceKind};
+use crate::inventory::{Account, AwsError, Caller, SourceKind};
 use crate::rules::Severity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -90,6 +92,9 @@ pub struct SourceReport {
     pub replica_count: usize,
     pub checks: Vec<CheckResult>,
     pub exemption: Option<ExemptionInfo>,
+    /// The database's tags, as read (attacker-controllable text: outputs must escape it).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl SourceReport {
@@ -159,6 +164,38 @@ pub struct RunInfo {
     pub rules_sha256: String,
     pub organization_id: Option<String>,
     pub caller: Option<Caller>,
+    pub accounts: Vec<Account>,
+    pub rules: Vec<RuleSummary>,
+}
+
+/// What a report reader needs to know of a rule (its RPO for charts, its destination).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    pub id: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub max_age_seconds: i64,
+    pub destination_account: String,
+    /// A region name, or `same` (the source's region).
+    pub destination_region: String,
+    pub destination_kms_key: Option<String>,
+}
+
+impl RuleSummary {
+    pub fn of(rule: &crate::rules::Rule) -> Self {
+        RuleSummary {
+            id: rule.id.clone(),
+            description: rule.description.clone(),
+            severity: rule.severity,
+            max_age_seconds: rule.max_age.seconds,
+            destination_account: rule.destination.account.clone(),
+            destination_region: match &rule.destination.region {
+                crate::rules::DestinationRegion::Same => "same".to_string(),
+                crate::rules::DestinationRegion::Named(region) => region.clone(),
+            },
+            destination_kms_key: rule.destination.kms_key.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2,15 +2,17 @@
 //! source, check and summary records serialise from the report types, and the snapshot test in
 //! tests/integration pins the whole document, so a change to the contract is always a reviewed one.
 //! Fields beyond DESIGN §6 (`exemption`, `warnings`, `unreadable_scopes`, `errors[].resource`,
-//! `run.organization_id`, `run.caller_arn`) are additions, allowed within v1.
+//! `run.organization_id`, `run.caller_arn`, `accounts`, `rules`,
+//! `sources[].tags`) are additions, allowed within v1. Every other
+//! output renders from [`ReportV1`], so a saved `findings.json` can be rendered again.
 
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::AwsError;
-use crate::report::{Report, SourceReport, Summary};
+use crate::inventory::{Account, AwsError};
+use crate::report::{Report, RuleSummary, SourceReport, Summary};
 
 pub const SCHEMA: &str = "rdsguard.report/v1";
 
@@ -23,6 +25,12 @@ pub struct ReportV1 {
     pub errors: Vec<AwsError>,
     pub unreadable_scopes: Vec<String>,
     pub warnings: Vec<String>,
+    /// The accounts the run covered, with their organization names where known.
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    /// The rules the run applied, in order.
+    #[serde(default)]
+    pub rules: Vec<RuleSummary>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +46,24 @@ pub struct RunV1 {
 }
 
 impl ReportV1 {
+    /// Reads a saved `findings.json`, refusing other schemas.
+    pub fn read(path: &std::path::Path) -> Result<ReportV1, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+        let report: ReportV1 = serde_json::from_str(&text)
+            .map_err(|e| format!("line {}: not an rdsguard report: {e}", e.line()))?;
+        if report.schema != SCHEMA {
+            return Err(format!("schema `{}` is not `{SCHEMA}`", report.schema));
+        }
+        Ok(report)
+    }
+
+    pub fn account_name(&self, account_id: &str) -> Option<&str> {
+        self.accounts
+            .iter()
+            .find(|a| a.id == account_id)
+            .and_then(|a| a.name.as_deref())
+    }
+
     pub fn from_report(report: &Report) -> Self {
         let findings = &report.findings;
         ReportV1 {
@@ -57,11 +83,13 @@ impl ReportV1 {
             errors: findings.errors.clone(),
             unreadable_scopes: findings.unreadable_scopes.clone(),
             warnings: findings.warnings.clone(),
+            accounts: report.run.accounts.clone(),
+            rules: report.run.rules.clone(),
         }
     }
 }
 
-pub fn write(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &ReportV1::from_report(report))?;
+pub fn write(report: &ReportV1, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")
 }

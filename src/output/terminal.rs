@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use crate::report::{CheckStatus, Report, SourceReport, Status};
+use super::json::ReportV1;
+use crate::report::{CheckStatus, SourceReport, Status};
 
 pub struct Style {
     pub color: bool,
@@ -50,19 +51,20 @@ fn source_line(source: &SourceReport) -> String {
 }
 
 pub fn write(
-    report: &Report,
+    report: &ReportV1,
     files: &[String],
     style: &Style,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    let findings = &report.findings;
+    let findings = report;
     let s = &findings.summary;
     writeln!(
         out,
         "rdsguard {} | run {} | as of {}",
         report.run.tool_version,
         report.run.id,
-        findings
+        report
+            .run
             .as_of
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )?;
