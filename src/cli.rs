@@ -27,15 +27,15 @@ pub struct Cli {
     pub command: Command,
 
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, display_order = 100)]
     pub log_format: LogFormat,
 
     /// More log detail on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 101)]
     pub verbose: u8,
 
     /// Only errors on stderr, and no summary on stdout.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 102)]
     pub quiet: bool,
 }
 

@@ -466,3 +466,35 @@ fn evaluation_is_deterministic() {
     let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
     insta::assert_json_snapshot!("evaluation", findings);
 }
+
+#[test]
+fn keys_kms_says_do_not_exist_fail_rather_than_error() {
+    use crate::inventory::KeyRef;
+    let mut org = Org::new();
+    let mut legacy = org.source(PROD, "legacy");
+    legacy.encrypted = false;
+    legacy.kms_key_id = None;
+    org.inventory.sources[0] = legacy;
+    org.tagged_replica("legacy-copy", &org.inventory.sources[0].clone(), 1);
+    org.inventory.missing_keys.push(KeyRef {
+        account_id: PROD.into(),
+        region: REGION.into(),
+        reference: "alias/missing-share".into(),
+    });
+    org.inventory.missing_keys.push(KeyRef {
+        account_id: VAULT.into(),
+        region: REGION.into(),
+        reference: "alias/missing-vault".into(),
+    });
+    let set = rules(&format!(
+        "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/missing-vault\" }}\nsource_kms_key = \"alias/missing-share\"\nmax_age = \"1d\"\n"
+    ));
+    let report = judge(&org, &set, "legacy");
+    let shareable = check(&report, "source-key-shareable");
+    assert_eq!(shareable.status, CheckStatus::Fail, "{shareable:?}");
+    assert!(shareable.message.contains("does not exist"), "{shareable:?}");
+    let encryption = check(&report, "replica-encryption");
+    assert_eq!(encryption.status, CheckStatus::Fail, "{encryption:?}");
+    assert!(encryption.message.contains("alias/missing-vault does not exist"), "{encryption:?}");
+    assert_eq!(report.status, Status::NonCompliant);
+}

@@ -113,9 +113,11 @@ expires = "2099-01-31"
 
 /// account key/identifier -> (status, failing check ids).
 fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
-    let names: BTreeMap<String, String> = ["vault", "prod", "dev", "other"]
+    let names: BTreeMap<String, String> = org.seeded["accounts"]
+        .as_object()
+        .expect("accounts")
         .iter()
-        .map(|k| (org.account(k), k.to_string()))
+        .map(|(key, id)| (id.as_str().unwrap_or_default().to_string(), key.clone()))
         .collect();
     findings["sources"]
         .as_array()
@@ -434,4 +436,52 @@ fn throttling_is_retried_and_changes_nothing() {
     let findings = cmd.json("run/findings.json");
     assert_eq!(findings["errors"], json!([]));
     assert_eq!(verdicts(&org, &findings), expected_verdicts());
+}
+
+/// `make demo` shows what it claims: the demo organization audited with the demo rules.
+#[test]
+fn the_demo_organization_gives_the_documented_verdicts() {
+    let emulator = crate::harness::repo().join("tests/emulator");
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(emulator.join("demo.json")).expect("demo.json"),
+    )
+    .expect("demo spec");
+    let org = seed(spec);
+    let mut rules = std::fs::read_to_string(emulator.join("demo-rules.toml")).expect("demo rules");
+    for key in ["vault", "payments", "web", "analytics", "sandbox"] {
+        rules = rules.replace(&format!("{{account:{key}}}"), &org.account(key));
+    }
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules);
+    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "demo"]);
+    assert_eq!(run.code, 1, "{run}");
+    let findings = cmd.json("demo/findings.json");
+    let v = |status: &str, failing: &[&str]| {
+        (status.to_string(), failing.iter().map(|f| format!("{f}=FAIL")).collect::<Vec<_>>())
+    };
+    let expected: BTreeMap<String, (String, Vec<String>)> = [
+        ("payments/payments-db", v("COMPLIANT", &[])),
+        ("payments/ledger", v("COMPLIANT", &[])),
+        ("payments/billing", v("NON_COMPLIANT", &["replica-age"])),
+        ("payments/legacy-invoices", v("EXEMPT", &[])),
+        ("web/web-db", v("COMPLIANT", &[])),
+        ("web/sessions", v("NON_COMPLIANT", &["replica-encryption"])),
+        ("web/orders", v("NON_COMPLIANT", &["replica-present", "retention-count"])),
+        ("web/catalog", v("NON_COMPLIANT", &["share-exposure"])),
+        ("analytics/warehouse", v("NON_COMPLIANT", &["source-key-shareable"])),
+        ("analytics/events", v("NON_COMPLIANT", &["retention-count"])),
+        ("analytics/orders", v("COMPLIANT", &[])),
+        ("sandbox/scratch", v("UNGOVERNED", &[])),
+        ("sandbox/playground", v("UNGOVERNED", &[])),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(verdicts(&org, &findings), expected, "{run}");
+    assert_eq!(findings["accounts"].as_array().map(Vec::len), Some(6));
+    assert!(findings["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .any(|a| a["name"] == "Backup Vault"));
 }
