@@ -56,9 +56,27 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Render the run files (report.html, ...) again from a saved findings.json, e.g. after an upgrade.
     Report(ReportArgs),
+    /// Compare two saved runs: new failures, resolved ones, regressions. Exit 1 when things got worse.
+    Diff(DiffArgs),
+    /// Point a database's secret back at an earlier restored copy in the vault (after a bad restore),
+    /// keeping the secret's other keys; the instance it leaves is tagged rdsguard:superseded-at.
+    Rollback(RollbackArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run: a findings.json or a run folder.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later run: a findings.json or a run folder.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// A newest replica whose age grew by more than this was not refreshed: a regression.
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    pub drift_age_threshold: String,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +119,20 @@ pub struct JudgeArgs {
     /// Exit 1 when a failing check has at least this severity (`none`: never exit 1 for findings).
     #[arg(long, value_enum, default_value_t = FailOn::Any, value_name = "SEVERITY")]
     pub fail_on: FailOn,
+
+    /// Compare with an earlier run (its findings.json or folder), or `auto`: the newest earlier run in
+    /// the folder that holds this run's folder. The drift goes into findings.json, the summaries and
+    /// report.html.
+    #[arg(long, value_name = "PATH|auto")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: a newest replica whose age grew by more than this was not refreshed.
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    pub drift_age_threshold: String,
+
+    /// Where docs/checks.md is published; findings link to `URL#<check-id>`.
+    #[arg(long, env = "RDSGUARD_DOCS_URL", value_name = "URL")]
+    pub docs_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +150,46 @@ pub struct AuditArgs {
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
     pub regions: Option<Vec<String>>,
 
+    /// How many account-region scopes (and key look-ups) are read at once.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Import the findings into AWS Security Hub in each database's own account and region (with the
+    /// member role), and resolve rdsguard's earlier findings that now pass. Off by default: without it
+    /// an audit calls no API that changes anything.
+    #[arg(long)]
+    pub security_hub: bool,
+
+    /// Repair every non-compliant database: snapshot, re-encrypt under the rule's source_kms_key if
+    /// needed, share with the vault, copy there under the vault key, clean up, prune to retain.max.
+    /// The plan is printed first; the run folder gets a journal (journal.jsonl).
+    #[arg(long)]
+    pub remediate: bool,
+
+    /// With --remediate: print the plan (names to create, snapshots to delete) and change nothing.
+    #[arg(long, requires = "remediate")]
+    pub dry_run: bool,
+
+    /// With --remediate: how many databases are repaired at once (steps within one run in order).
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_parallel: u16,
+
+    /// Finish an interrupted remediation: replay the plan in RUN_DIR's journal (same names, so nothing
+    /// is made twice), then re-audit. Implies --remediate; the run's files are rewritten in RUN_DIR.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["dry_run", "out"])]
+    pub resume: Option<PathBuf>,
+
+    /// With --remediate: the longest wait for one snapshot or copy to become available.
+    #[arg(long, default_value = "3h", value_name = "DURATION")]
+    pub step_timeout: String,
+}
+
+/// How rdsguard reaches AWS: the member role, and the endpoint.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
     /// Role assumed in each member account (not in the caller's own account, which uses the caller's
     /// credentials).
     #[arg(
@@ -135,13 +207,31 @@ pub struct AuditArgs {
     #[arg(long, default_value = "rdsguard", value_name = "NAME")]
     pub role_session_name: String,
 
-    /// How many account-region scopes (and key look-ups) are read at once.
-    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: u16,
-
     /// AWS endpoint for every service (an emulator, a VPC endpoint). Default: AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The database whose secret to repoint (its ARN).
+    #[arg(value_name = "SOURCE_ARN")]
+    pub source_arn: String,
+
+    /// The earlier restored instance (in the vault) the secret should point at.
+    #[arg(long = "to", value_name = "RESTORED_INSTANCE_ID")]
+    pub to: String,
+
+    /// Rule file or folder: the governing rule names the vault and the secret.
+    #[arg(long = "rules", value_name = "PATH", default_value = "rules")]
+    pub rules: Vec<PathBuf>,
+
+    /// Folder for the rollback's journal. Default: reports/<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,9 @@ pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 
 /// The provenance tag rdsguard sets on everything it creates; also how a replica names its source.
 pub const TAG_SOURCE_ARN: &str = "rdsguard:source-arn";
+/// The point in time of the data, which rdsguard writes on the copies it makes: DB cluster snapshots
+/// have no `OriginalSnapshotCreateTime`, so without it a copy's age would start at the copy.
+pub const TAG_DATA_TIME: &str = "rdsguard:data-time";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Inventory {
@@ -33,6 +36,9 @@ pub struct Inventory {
     /// Key references that KMS answered do not exist (NotFoundException): a fact, not a read failure.
     #[serde(default)]
     pub missing_keys: Vec<KeyRef>,
+    /// Where the rules' database secrets point (endpoint fields only: never the secret's value).
+    #[serde(default)]
+    pub secrets: Vec<SecretFact>,
     pub errors: Vec<AwsError>,
 }
 
@@ -115,9 +121,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The point in time of the data: when the original snapshot was taken, not when this copy was made.
+    /// The point in time of the data: when the original snapshot was taken, not when this copy was
+    /// made. `OriginalSnapshotCreateTime`, else rdsguard's `rdsguard:data-time` tag, else the
+    /// snapshot's own time.
     pub fn replica_time(&self) -> Option<DateTime<Utc>> {
         self.original_snapshot_create_time
+            .or_else(|| {
+                let tagged = self.tags.get(TAG_DATA_TIME)?;
+                DateTime::parse_from_rfc3339(tagged)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            })
             .or(self.snapshot_create_time)
     }
 }
@@ -159,6 +173,22 @@ pub struct KeyFact {
     pub policy: Option<String>,
 }
 
+/// Where a database secret points. Only these fields are kept; the value itself is never stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretFact {
+    pub account_id: String,
+    pub region: String,
+    pub name: String,
+    /// False when Secrets Manager says it does not exist.
+    pub exists: bool,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub instance: Option<String>,
+}
+
+/// The restored instances' tag naming the replica snapshot they came from.
+pub const TAG_RESTORED_FROM: &str = "rdsguard:restored-from";
+
 /// A key reference as used from one account and region (an alias, a key id or an ARN).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KeyRef {
@@ -188,6 +218,43 @@ impl Inventory {
         }
     }
 
+    /// Replaces what this inventory holds for the given account-region pairs with `fresh`'s reading of
+    /// them (remediation re-reads the scopes it touched). Keys and accounts are merged.
+    pub fn replace_scopes(&mut self, fresh: Inventory, scopes: &[(String, String)]) {
+        let touched = |account: &str, region: &str| {
+            scopes
+                .iter()
+                .any(|(a, r)| a == account && (r == region || region == "*"))
+        };
+        self.scopes.retain(|s| !touched(&s.account_id, &s.region));
+        self.sources.retain(|s| !touched(&s.account_id, &s.region));
+        self.snapshots
+            .retain(|s| !touched(&s.account_id, &s.region));
+        self.replica_instances
+            .retain(|s| !touched(&s.account_id, &s.region));
+        self.missing_keys
+            .retain(|k| !touched(&k.account_id, &k.region));
+        self.secrets.retain(|k| !touched(&k.account_id, &k.region));
+        self.errors.retain(|e| !touched(&e.account_id, &e.region));
+        self.scopes.extend(fresh.scopes);
+        self.sources.extend(fresh.sources);
+        self.snapshots.extend(fresh.snapshots);
+        self.replica_instances.extend(fresh.replica_instances);
+        self.missing_keys.extend(fresh.missing_keys);
+        self.secrets.extend(fresh.secrets);
+        self.errors.extend(fresh.errors);
+        for key in fresh.keys {
+            if !self
+                .keys
+                .iter()
+                .any(|k| k.arn == key.arn && k.account_id == key.account_id)
+            {
+                self.keys.push(key);
+            }
+        }
+        self.normalise();
+    }
+
     /// Sorts every list so two inventories of the same state serialise identically.
     pub fn normalise(&mut self) {
         self.accounts.sort_by(|a, b| a.id.cmp(&b.id));
@@ -202,15 +269,22 @@ impl Inventory {
         self.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.missing_keys.sort();
         self.missing_keys.dedup();
-        self.errors.sort_by(|a, b| {
-            (&a.account_id, &a.region, &a.operation, &a.resource).cmp(&(
-                &b.account_id,
-                &b.region,
-                &b.operation,
-                &b.resource,
-            ))
-        });
+        self.secrets.sort();
+        self.secrets.dedup();
+        sort_errors(&mut self.errors);
     }
+}
+
+/// Sorts errors by account, region, operation and resource, so reports diff cleanly.
+pub fn sort_errors(errors: &mut [AwsError]) {
+    errors.sort_by(|a, b| {
+        (&a.account_id, &a.region, &a.operation, &a.resource).cmp(&(
+            &b.account_id,
+            &b.region,
+            &b.operation,
+            &b.resource,
+        ))
+    });
 }
 
 /// The parts of an RDS ARN: `arn:aws:rds:REGION:ACCOUNT:TYPE:NAME`.

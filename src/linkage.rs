@@ -131,7 +131,7 @@ impl<'a> Index<'a> {
     }
 
     /// The replicas of `source` in the destination: available snapshots owned by `dest_account`
-    /// (never the source's own account) in `dest_region`, newest data first.
+    /// (never the source's own account) in `dest_region`, newest data first (ties: latest copy first).
     pub fn replicas(
         &self,
         source: &Source,
@@ -147,9 +147,11 @@ impl<'a> Index<'a> {
             .copied()
             .filter(|s| s.status == "available" && self.is_copy_of(s, source))
             .collect();
+        // Newest data first; among copies of the same data, the latest copy first.
         replicas.sort_by(|a, b| {
             b.replica_time()
                 .cmp(&a.replica_time())
+                .then_with(|| b.snapshot_create_time.cmp(&a.snapshot_create_time))
                 .then_with(|| a.arn.cmp(&b.arn))
         });
         replicas

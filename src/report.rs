@@ -141,7 +141,7 @@ pub struct Findings {
     pub sources: Vec<SourceReport>,
     /// AWS errors met during discovery (copied from the inventory).
     pub errors: Vec<AwsError>,
-    /// Account-region pairs that could not be read at all: their databases are unseen.
+    /// Account-region pairs where at least one read failed: what they hold may be missing or partial.
     pub unreadable_scopes: Vec<String>,
     /// Things a reader must know that are not findings (an expired exemption, an unused rule table).
     pub warnings: Vec<String>,
@@ -166,6 +166,7 @@ pub struct RunInfo {
     pub caller: Option<Caller>,
     pub accounts: Vec<Account>,
     pub rules: Vec<RuleSummary>,
+    pub docs_url: Option<String>,
 }
 
 /// What a report reader needs to know of a rule (its RPO for charts, its destination).

@@ -11,7 +11,7 @@ pub async fn describe(
     region: &str,
     reference: &str,
     want_policy: bool,
-) -> Result<Option<KeyFact>, AwsError> {
+) -> Result<(Option<KeyFact>, Option<AwsError>), AwsError> {
     let with_resource = |mut error: AwsError| {
         error.resource = Some(reference.to_string());
         error
@@ -22,7 +22,7 @@ pub async fn describe(
             if e.as_service_error()
                 .is_some_and(|s| s.is_not_found_exception()) =>
         {
-            return Ok(None)
+            return Ok((None, None))
         }
         Err(e) => {
             return Err(with_resource(aws_error(
@@ -59,14 +59,19 @@ pub async fn describe(
         policy: None,
     };
     if want_policy && key_manager == KeyManager::Customer {
-        let response = client
+        match client
             .get_key_policy()
             .key_id(&arn)
             .policy_name("default")
             .send()
             .await
-            .map_err(|e| with_resource(aws_error(account_id, region, "GetKeyPolicy", &e)))?;
-        fact.policy = response.policy().map(str::to_string);
+        {
+            Ok(response) => fact.policy = response.policy().map(str::to_string),
+            Err(e) => {
+                let error = with_resource(aws_error(account_id, region, "GetKeyPolicy", &e));
+                return Ok((Some(fact), Some(error)));
+            }
+        }
     }
-    Ok(Some(fact))
+    Ok((Some(fact), None))
 }

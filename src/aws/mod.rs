@@ -3,8 +3,12 @@
 
 mod client;
 mod error;
+pub mod instances;
 mod kms;
 mod rds;
+pub mod secrets;
+pub mod securityhub;
+pub mod snapshots;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +18,7 @@ use tracing::{debug, info, warn};
 pub use client::{base_config, ClientFactory, ConnectOptions, RoleOptions, FALLBACK_REGION};
 pub use error::aws_error;
 
-use crate::inventory::{Account, AwsError, Caller, Inventory, KeyFact, KeyRef, Scope};
+use crate::inventory::{Account, AwsError, Caller, Inventory, KeyFact, KeyRef, Scope, SecretFact};
 use crate::rules::RuleSet;
 
 /// The regions RDS offers that every account has enabled by default (opt-in regions are not listed:
@@ -91,9 +95,27 @@ pub async fn organization_accounts(
     Ok((accounts, organization_id))
 }
 
+/// One database, read from its account and region (for commands that act on a single source).
+pub async fn read_source(
+    factory: &ClientFactory,
+    account_id: &str,
+    region: &str,
+    arn: &str,
+) -> Result<Option<crate::inventory::Source>, AwsError> {
+    let config = factory.config(account_id, region).await?;
+    let client = aws_sdk_rds::Client::new(&config);
+    let mut read = rds::read_scope(&client, account_id, region).await;
+    if let Some(error) = read.errors.pop() {
+        return Err(error);
+    }
+    Ok(read.sources.into_iter().find(|s| s.arn == arn))
+}
+
 pub struct Plan {
     pub accounts: Vec<Account>,
     pub regions: Vec<String>,
+    /// Account-region pairs read besides accounts x regions (the rules' named destination regions).
+    pub extra_scopes: Vec<(String, String)>,
     pub concurrency: usize,
 }
 
@@ -102,11 +124,21 @@ pub async fn discover(factory: &ClientFactory, plan: &Plan, rules: &RuleSet) -> 
     let mut inventory = Inventory::new();
     inventory.accounts = plan.accounts.clone();
     inventory.regions = plan.regions.clone();
-    let scopes: Vec<(String, String)> = plan
+    let mut scopes: Vec<(String, String)> = plan
         .accounts
         .iter()
         .flat_map(|a| plan.regions.iter().map(move |r| (a.id.clone(), r.clone())))
         .collect();
+    for extra in &plan.extra_scopes {
+        if !scopes.contains(extra) {
+            scopes.push(extra.clone());
+        }
+    }
+    for (_, region) in &plan.extra_scopes {
+        if !inventory.regions.contains(region) {
+            inventory.regions.push(region.clone());
+        }
+    }
     info!(
         accounts = plan.accounts.len(),
         regions = plan.regions.len(),
@@ -158,13 +190,64 @@ pub async fn discover(factory: &ClientFactory, plan: &Plan, rules: &RuleSet) -> 
     let keys = read_keys(factory, &inventory, rules, plan.concurrency).await;
     for (wanted, result) in keys {
         match result {
-            Ok(Some(fact)) => merge_key(&mut inventory.keys, fact),
-            Ok(None) => inventory.missing_keys.push(wanted),
+            Ok((Some(fact), policy_error)) => {
+                merge_key(&mut inventory.keys, fact);
+                inventory.errors.extend(policy_error);
+            }
+            Ok((None, _)) => inventory.missing_keys.push(wanted),
             Err(error) => inventory.errors.push(error),
         }
     }
+    read_secrets(factory, &mut inventory, rules, plan.concurrency).await;
     inventory.normalise();
     inventory
+}
+
+/// Where each governing rule's `restore.secret` points, read in the destination account and region.
+async fn read_secrets(
+    factory: &ClientFactory,
+    inventory: &mut Inventory,
+    rules: &RuleSet,
+    concurrency: usize,
+) {
+    let mut wanted: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for source in &inventory.sources {
+        let Some(rule) = rules.rule_for(source) else {
+            continue;
+        };
+        if let Some(name) = rule.restore.as_ref().and_then(|r| r.secret_for(source)) {
+            let region = rule.destination.region_for(&source.region).to_string();
+            wanted.insert((rule.destination.account.clone(), region, name));
+        }
+    }
+    let results: Vec<_> = stream::iter(wanted)
+        .map(|(account, region, name)| async move {
+            let result = match factory.config(&account, &region).await {
+                Ok(config) => {
+                    let client = aws_sdk_secretsmanager::Client::new(&config);
+                    secrets::read_endpoint(&client, &account, &region, &name).await
+                }
+                Err(error) => Err(error),
+            };
+            (account, region, name, result)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (account_id, region, name, result) in results {
+        match result {
+            Ok(endpoint) => inventory.secrets.push(SecretFact {
+                account_id,
+                region,
+                name,
+                exists: endpoint.is_some(),
+                host: endpoint.as_ref().and_then(|e| e.host.clone()),
+                port: endpoint.as_ref().and_then(|e| e.port),
+                instance: endpoint.and_then(|e| e.instance),
+            }),
+            Err(error) => inventory.errors.push(error),
+        }
+    }
 }
 
 /// The keys the checks will ask about, looked up where they are used.
@@ -173,16 +256,26 @@ async fn read_keys(
     inventory: &Inventory,
     rules: &RuleSet,
     concurrency: usize,
-) -> Vec<(KeyRef, Result<Option<KeyFact>, AwsError>)> {
+) -> Vec<(
+    KeyRef,
+    Result<(Option<KeyFact>, Option<AwsError>), AwsError>,
+)> {
     // (account, region, reference) -> wants the key policy.
     let mut wanted: BTreeMap<(String, String, String), bool> = BTreeMap::new();
+    let readable: BTreeSet<&str> = inventory.accounts.iter().map(|a| a.id.as_str()).collect();
     let mut want = |account: &str, region: &str, reference: &str, policy: bool| {
+        // A key ARN owned by another account we can read is looked up there: KMS serves key
+        // policies only to the key's own account.
+        let (account, region) = match reference.split(':').collect::<Vec<_>>().as_slice() {
+            ["arn", _, "kms", key_region, owner, _]
+                if *owner != account && readable.contains(owner) =>
+            {
+                (owner.to_string(), key_region.to_string())
+            }
+            _ => (account.to_string(), region.to_string()),
+        };
         let entry = wanted
-            .entry((
-                account.to_string(),
-                region.to_string(),
-                reference.to_string(),
-            ))
+            .entry((account, region, reference.to_string()))
             .or_insert(false);
         *entry |= policy;
     };

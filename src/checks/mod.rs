@@ -12,6 +12,8 @@ mod retention_count;
 mod share_exposure;
 mod source_key_shareable;
 
+pub use replica_encryption::is_aws_managed;
+
 use chrono::{DateTime, Utc};
 
 use crate::inventory::{AwsError, Snapshot, Source};
@@ -104,6 +106,10 @@ pub struct Check {
     pub id: &'static str,
     /// One line for listings and report headers.
     pub title: &'static str,
+    /// What a FAIL means, as a finding title (Security Hub, summaries).
+    pub failure: &'static str,
+    /// How to fix a FAIL, in one paragraph (Security Hub's remediation text; docs/checks.md has more).
+    pub remediation: &'static str,
     pub run: fn(&Ctx<'_>) -> Option<Outcome>,
 }
 
@@ -117,6 +123,11 @@ pub const REGISTRY: &[Check] = &[
     share_exposure::CHECK,
     restore_current::CHECK,
 ];
+
+/// The registry entry of a check id.
+pub fn by_id(id: &str) -> Option<&'static Check> {
+    REGISTRY.iter().find(|c| c.id == id)
+}
 
 #[cfg(test)]
 pub(crate) mod fixtures;

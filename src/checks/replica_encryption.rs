@@ -8,10 +8,12 @@ use crate::inventory::{KeyFact, KeyManager};
 pub const CHECK: Check = Check {
     id: "replica-encryption",
     title: "The newest replica is encrypted with the right customer managed key",
+    failure: "The copy in the vault account is not encrypted with the required key",
+    remediation: "Copy the replica again inside the vault account with --kms-key-id set to the vault's customer managed key (the rule's destination.kms_key), then delete the copy under the wrong key.",
     run,
 };
 
-pub(crate) fn is_aws_managed(key: &KeyFact) -> bool {
+pub fn is_aws_managed(key: &KeyFact) -> bool {
     key.key_manager == KeyManager::Aws || key.lookups.iter().any(|l| l.contains("alias/aws/"))
 }
 

@@ -5,6 +5,8 @@ use super::{Check, Ctx, Outcome};
 pub const CHECK: Check = Check {
     id: "replica-present",
     title: "A replica exists in the destination account",
+    failure: "The database has no copy in the vault account",
+    remediation: "Copy a recent snapshot of the database into the vault account: share a snapshot encrypted with a shareable customer managed key with the vault account, then copy it there by ARN under the vault key (or run rdsguard audit --remediate once available).",
     run,
 };
 

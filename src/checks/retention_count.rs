@@ -5,6 +5,8 @@ use super::{Check, Ctx, Outcome};
 pub const CHECK: Check = Check {
     id: "retention-count",
     title: "The destination keeps the number of replicas the rule asks for",
+    failure: "The vault account keeps the wrong number of copies",
+    remediation: "Below retain.min: copy snapshots more often. Above retain.max: delete the oldest copies in the vault account (never the newest).",
     run,
 };
 

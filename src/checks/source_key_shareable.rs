@@ -14,6 +14,8 @@ use crate::rules::pattern;
 pub const CHECK: Check = Check {
     id: "source-key-shareable",
     title: "The source's data can be shared with the destination under a CMK",
+    failure: "The database's data cannot be shared with the vault account",
+    remediation: "Encrypt shared snapshots with a customer managed key whose key policy grants the vault account kms:Decrypt, kms:DescribeKey and kms:CreateGrant; set the rule's source_kms_key to it for databases under aws/rds or unencrypted.",
     run,
 };
 
@@ -34,6 +36,17 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         .map(|id| (id, ctx.index.key(&source.account_id, &source.region, id)));
     let key = match own_key {
         Some((_, Some(key))) if !is_aws_managed(key) => key,
+        Some((id, None))
+            if ctx
+                .index
+                .key_missing(&source.account_id, &source.region, id) =>
+        {
+            return Some(Outcome::fail(
+                format!("{id} does not exist"),
+                expected,
+                format!("the source's key {id} does not exist (KMS NotFoundException): its data cannot be copied"),
+            ));
+        }
         Some((id, None)) if !id.contains("alias/aws/") => {
             return Some(Outcome::error(
                 expected,

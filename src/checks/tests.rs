@@ -492,9 +492,58 @@ fn keys_kms_says_do_not_exist_fail_rather_than_error() {
     let report = judge(&org, &set, "legacy");
     let shareable = check(&report, "source-key-shareable");
     assert_eq!(shareable.status, CheckStatus::Fail, "{shareable:?}");
-    assert!(shareable.message.contains("does not exist"), "{shareable:?}");
+    assert!(
+        shareable.message.contains("does not exist"),
+        "{shareable:?}"
+    );
     let encryption = check(&report, "replica-encryption");
     assert_eq!(encryption.status, CheckStatus::Fail, "{encryption:?}");
-    assert!(encryption.message.contains("alias/missing-vault does not exist"), "{encryption:?}");
+    assert!(
+        encryption
+            .message
+            .contains("alias/missing-vault does not exist"),
+        "{encryption:?}"
+    );
     assert_eq!(report.status, Status::NonCompliant);
+}
+
+#[test]
+fn a_cluster_copy_is_aged_from_rdsguards_data_time_tag() {
+    let mut org = Org::new();
+    let mut ledger = org.source(PROD, "ledger");
+    ledger.kind = crate::inventory::SourceKind::DbCluster;
+    ledger.arn = format!("arn:aws:rds:{REGION}:{PROD}:cluster:ledger");
+    org.inventory.sources[0] = ledger.clone();
+    let copy = org.tagged_replica("ledger-copy", &ledger, 1);
+    // Cluster snapshots carry no OriginalSnapshotCreateTime; the copy was made an hour ago of data
+    // from 30 hours ago.
+    copy.original_snapshot_create_time = None;
+    copy.tags.insert(
+        crate::inventory::TAG_DATA_TIME.into(),
+        (as_of() - chrono::Duration::hours(30)).to_rfc3339(),
+    );
+    let report = judge(&org, &vault_rule(""), "ledger");
+    let age = check(&report, "replica-age");
+    assert_eq!(
+        (age.status, age.observed.as_str()),
+        (CheckStatus::Fail, "1d6h")
+    );
+}
+
+#[test]
+fn a_source_key_that_does_not_exist_fails() {
+    let mut org = Org::new();
+    let mut orders = org.source(PROD, "orders");
+    orders.kms_key_id = Some(key_arn(PROD, "deleted"));
+    org.inventory.sources[0] = orders.clone();
+    org.tagged_replica("orders-copy", &orders, 1);
+    org.inventory.missing_keys.push(crate::inventory::KeyRef {
+        account_id: PROD.into(),
+        region: REGION.into(),
+        reference: key_arn(PROD, "deleted"),
+    });
+    let report = judge(&org, &vault_rule(""), "orders");
+    let result = check(&report, "source-key-shareable");
+    assert_eq!(result.status, CheckStatus::Fail, "{result:?}");
+    assert!(result.message.contains("does not exist"));
 }

@@ -1,9 +1,9 @@
 //! `findings.json`, schema `rdsguard.report/v1` (DESIGN §6). The envelope is defined here; the nested
-//! source, check and summary records serialise from the report types, and the snapshot test in
-//! tests/integration pins the whole document, so a change to the contract is always a reviewed one.
+//! source, check and summary records serialise from the report types; the `evaluation` snapshot
+//! (src/checks/snapshots) pins their shape, so a change to the contract is always a reviewed one.
 //! Fields beyond DESIGN §6 (`exemption`, `warnings`, `unreadable_scopes`, `errors[].resource`,
 //! `run.organization_id`, `run.caller_arn`, `accounts`, `rules`,
-//! `sources[].tags`) are additions, allowed within v1. Every other
+//! `sources[].tags`, `drift`, `remediation`) are additions, allowed within v1. Every other
 //! output renders from [`ReportV1`], so a saved `findings.json` can be rendered again.
 
 use std::io::Write;
@@ -11,6 +11,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::drift::Drift;
 use crate::inventory::{Account, AwsError};
 use crate::report::{Report, RuleSummary, SourceReport, Summary};
 
@@ -31,6 +32,19 @@ pub struct ReportV1 {
     /// The rules the run applied, in order.
     #[serde(default)]
     pub rules: Vec<RuleSummary>,
+    /// Changes since a baseline run (`--baseline`), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    /// What `--remediate` planned and did (the sources above show the state after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Remediation {
+    pub dry_run: bool,
+    pub plan: crate::remediate::plan::Plan,
+    pub results: Vec<crate::remediate::ItemResult>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +57,9 @@ pub struct RunV1 {
     pub rules_sha256: String,
     pub organization_id: Option<String>,
     pub caller_arn: Option<String>,
+    /// Where docs/checks.md is published (`--docs-url`), for links in findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_url: Option<String>,
 }
 
 impl ReportV1 {
@@ -77,6 +94,7 @@ impl ReportV1 {
                 rules_sha256: report.run.rules_sha256.clone(),
                 organization_id: report.run.organization_id.clone(),
                 caller_arn: report.run.caller.as_ref().map(|c| c.arn.clone()),
+                docs_url: report.run.docs_url.clone(),
             },
             summary: findings.summary.clone(),
             sources: findings.sources.clone(),
@@ -85,6 +103,8 @@ impl ReportV1 {
             warnings: findings.warnings.clone(),
             accounts: report.run.accounts.clone(),
             rules: report.run.rules.clone(),
+            drift: None,
+            remediation: None,
         }
     }
 }

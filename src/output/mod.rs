@@ -3,8 +3,32 @@
 
 use std::io::{self, Write};
 
+pub mod asff;
+pub mod drift;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod plan;
 pub mod terminal;
+
+/// Escapes text for XML and HTML content and attribute values.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters even when escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// A file every run writes into its folder.
 pub struct FileOutput {
@@ -13,7 +37,28 @@ pub struct FileOutput {
 }
 
 /// Every run file, in the order they are written. `findings.json` first: it is the record.
-pub const FILES: &[FileOutput] = &[FileOutput {
-    name: "findings.json",
-    write: json::write,
-}];
+pub const FILES: &[FileOutput] = &[
+    FileOutput {
+        name: "findings.json",
+        write: json::write,
+    },
+    FileOutput {
+        name: "report.html",
+        write: html::write,
+    },
+    FileOutput {
+        name: "junit.xml",
+        write: junit::write,
+    },
+    FileOutput {
+        name: "summary.md",
+        write: markdown::write,
+    },
+    FileOutput {
+        name: "asff.json",
+        write: asff::write,
+    },
+];
+
+#[cfg(test)]
+mod tests;

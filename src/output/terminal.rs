@@ -113,7 +113,7 @@ pub fn write(
             }
         }
     }
-    if !findings.errors.is_empty() {
+    if !findings.errors.is_empty() || s.error > 0 {
         writeln!(out)?;
         writeln!(
             out,
@@ -121,8 +121,9 @@ pub fn write(
             style.paint(
                 "33;1",
                 &format!(
-                    "INCOMPLETE: {} AWS error(s); {} account-region(s) could not be fully read. Unseen databases are not compliant.",
+                    "INCOMPLETE: {} AWS error(s), {} database(s) in ERROR, {} account-region(s) not fully read. What could not be read is not compliant.",
                     findings.errors.len(),
+                    s.error,
                     findings.unreadable_scopes.len()
                 )
             )
@@ -146,6 +147,10 @@ pub fn write(
         for warning in &findings.warnings {
             writeln!(out, "  {warning}")?;
         }
+    }
+    if let Some(drift) = &report.drift {
+        writeln!(out)?;
+        super::drift::write_terminal(drift, out)?;
     }
     if !files.is_empty() {
         writeln!(out)?;

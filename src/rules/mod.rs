@@ -151,9 +151,22 @@ pub struct Retain {
 pub struct Restore {
     pub instance_class: String,
     pub subnet_group: Option<String>,
+    /// The secret to point at the newest restore; `{identifier}` and `{account}` name the source.
     pub secret: Option<String>,
     pub security_groups: Vec<String>,
     pub parameter_group: Option<String>,
+    /// How many restored instances of a source to keep (the current one and rollback targets).
+    pub keep: u32,
+}
+
+impl Restore {
+    /// The secret's name for one source.
+    pub fn secret_for(&self, source: &Source) -> Option<String> {
+        self.secret.as_ref().map(|s| {
+            s.replace("{identifier}", &source.identifier)
+                .replace("{account}", &source.account_id)
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -217,6 +230,24 @@ impl RuleSet {
         regions.sort();
         regions.dedup();
         Some(regions)
+    }
+
+    /// (destination account, named destination region) pairs: always read, even when the region is
+    /// outside `--regions` or the default regions. `same` destinations follow the source's region.
+    pub fn destination_scopes(&self) -> Vec<(String, String)> {
+        let mut scopes: Vec<(String, String)> = self
+            .rules
+            .iter()
+            .filter_map(|r| match &r.destination.region {
+                DestinationRegion::Named(region) => {
+                    Some((r.destination.account.clone(), region.clone()))
+                }
+                DestinationRegion::Same => None,
+            })
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        scopes
     }
 
     /// Destination accounts named by the rules: always read, even when outside `--accounts`.
@@ -308,7 +339,7 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, RulesError> {
     }
     errors.append(&mut parsed.errors);
     let warnings = std::mem::take(&mut parsed.warnings);
-    if errors.is_empty() && parsed.rules.is_empty() && parsed.exemptions.is_empty() {
+    if errors.is_empty() && parsed.rules.is_empty() {
         errors.push(Diagnostic {
             file: paths
                 .iter()

@@ -61,6 +61,7 @@ struct RawRestore {
     secret: Option<String>,
     security_groups: Option<Vec<String>>,
     parameter_group: Option<String>,
+    keep: Option<Spanned<i64>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -105,6 +106,7 @@ const NESTED_KEYS: &[(&str, &[&str])] = &[
             "secret",
             "security_groups",
             "parameter_group",
+            "keep",
         ],
     ),
 ];
@@ -411,18 +413,30 @@ fn parse_rule(ctx: &FileCtx<'_>, start: usize, table: &DeTable<'_>, out: &mut Pa
     };
 
     let restore = raw.restore.map(|r| {
-        let offset = r.span().start;
         let r = r.into_inner();
-        out.warnings.push(ctx.diagnostic(
-            Some(offset),
-            format!("{what}: `restore` is not acted on by this version: the restore-current check reports SKIP"),
-        ));
+        let keep = match r.keep {
+            None => 2,
+            Some(k) => match u32::try_from(*k.get_ref()) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    error(
+                        k.span().start,
+                        format!(
+                            "restore.keep must be at least 1 (the current restore), not {}",
+                            k.get_ref()
+                        ),
+                    );
+                    2
+                }
+            },
+        };
         Restore {
             instance_class: r.instance_class,
             subnet_group: r.subnet_group,
             secret: r.secret,
             security_groups: r.security_groups.unwrap_or_default(),
             parameter_group: r.parameter_group,
+            keep,
         }
     });
 

@@ -181,7 +181,7 @@ fn rejects_empty_folders_huge_files_and_non_utf8() {
 }
 
 #[test]
-fn refuses_aws_managed_keys_and_warns_on_restore() {
+fn refuses_aws_managed_keys_and_validates_restore() {
     let text = r#"
 [[rule]]
 id = "vault"
@@ -202,8 +202,20 @@ max_age = "1d"
 restore = { instance_class = "db.t3.medium" }
 "#;
     let set = load_text(text).expect("valid");
-    assert_eq!(set.warnings.len(), 1);
-    assert!(set.warnings[0].message.contains("not acted on"));
+    assert!(set.warnings.is_empty());
+    let restore = set.rules[0].restore.as_ref().expect("restore");
+    assert_eq!(
+        restore.keep, 2,
+        "the current restore and one rollback target by default"
+    );
+    let found = problems(load_text(
+        &text.replace("\"db.t3.medium\" }", "\"db.t3.medium\", keep = 0 }"),
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("restore.keep must be at least 1"),
+        "{found:?}"
+    );
 }
 
 #[test]

@@ -457,7 +457,13 @@ fn the_demo_organization_gives_the_documented_verdicts() {
     assert_eq!(run.code, 1, "{run}");
     let findings = cmd.json("demo/findings.json");
     let v = |status: &str, failing: &[&str]| {
-        (status.to_string(), failing.iter().map(|f| format!("{f}=FAIL")).collect::<Vec<_>>())
+        (
+            status.to_string(),
+            failing
+                .iter()
+                .map(|f| format!("{f}=FAIL"))
+                .collect::<Vec<_>>(),
+        )
     };
     let expected: BTreeMap<String, (String, Vec<String>)> = [
         ("payments/payments-db", v("COMPLIANT", &[])),
@@ -466,9 +472,15 @@ fn the_demo_organization_gives_the_documented_verdicts() {
         ("payments/legacy-invoices", v("EXEMPT", &[])),
         ("web/web-db", v("COMPLIANT", &[])),
         ("web/sessions", v("NON_COMPLIANT", &["replica-encryption"])),
-        ("web/orders", v("NON_COMPLIANT", &["replica-present", "retention-count"])),
+        (
+            "web/orders",
+            v("NON_COMPLIANT", &["replica-present", "retention-count"]),
+        ),
         ("web/catalog", v("NON_COMPLIANT", &["share-exposure"])),
-        ("analytics/warehouse", v("NON_COMPLIANT", &["source-key-shareable"])),
+        (
+            "analytics/warehouse",
+            v("NON_COMPLIANT", &["source-key-shareable"]),
+        ),
         ("analytics/events", v("NON_COMPLIANT", &["retention-count"])),
         ("analytics/orders", v("COMPLIANT", &[])),
         ("sandbox/scratch", v("UNGOVERNED", &[])),

@@ -18,7 +18,11 @@ fn the_shipped_example_rules_are_valid() {
     let rules = repo().join("rules");
     let run = Cmd::new().run(&["rules", "check", rules.to_str().expect("utf-8")]);
     assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.starts_with("ok: 3 rule(s), 1 exemption(s) in 3 file(s)"), "{run}");
+    assert!(
+        run.stdout
+            .starts_with("ok: 3 rule(s), 1 exemption(s) in 3 file(s)"),
+        "{run}"
+    );
 }
 
 const BAD_RULES: &str = r#"[[rule]]
@@ -53,28 +57,62 @@ fn bad_rules_report_every_problem_and_exit_2() {
     let run = audit.run(&["audit", "--out", "run"]);
     assert_eq!(run.code, 2, "{run}");
     assert!(run.stderr.contains("rules/bad.toml:4:"), "{run}");
-    assert_eq!(calls_by(&management).len(), before, "nothing was sent to AWS");
-    assert!(!audit.path("run").exists(), "no run folder for a run that never started");
+    assert_eq!(
+        calls_by(&management).len(),
+        before,
+        "nothing was sent to AWS"
+    );
+    assert!(
+        !audit.path("run").exists(),
+        "no run folder for a run that never started"
+    );
 }
 
 #[test]
 fn bad_flags_and_paths_exit_2_with_the_reason() {
     let mut cmd = Cmd::new();
-    cmd.file("rules/ok.toml", "[[rule]]\nid = \"all\"\ndestination = { account = \"222222222222\" }\nmax_age = \"1d\"\n")
-        .file("not-a-folder", "x");
+    cmd.file(
+        "rules/ok.toml",
+        "[[rule]]\nid = \"all\"\ndestination = { account = \"222222222222\" }\nmax_age = \"1d\"\n",
+    )
+    .file("not-a-folder", "x");
     let cases: [(&[&str], &str); 7] = [
-        (&["audit", "--out", "not-a-folder"], "--out not-a-folder exists and is not a directory"),
-        (&["audit", "--accounts", "12345"], "--accounts: `12345` is not a 12-digit account id"),
-        (&["audit", "--regions", "us-east-1,Mars"], "--regions: `Mars` is not a region name"),
-        (&["audit", "--as-of", "yesterday"], "--as-of `yesterday` is not an RFC 3339 time"),
-        (&["audit", "--rules", "missing"], "missing: cannot read rules path"),
-        (&["evaluate", "--inventory", "rules/ok.toml"], "rules/ok.toml:1: not an rdsguard inventory"),
-        (&["report", "--from", "not-a-folder"], "not-a-folder: line 1: not an rdsguard report"),
+        (
+            &["audit", "--out", "not-a-folder"],
+            "--out not-a-folder exists and is not a directory",
+        ),
+        (
+            &["audit", "--accounts", "12345"],
+            "--accounts: `12345` is not a 12-digit account id",
+        ),
+        (
+            &["audit", "--regions", "us-east-1,Mars"],
+            "--regions: `Mars` is not a region name",
+        ),
+        (
+            &["audit", "--as-of", "yesterday"],
+            "--as-of `yesterday` is not an RFC 3339 time",
+        ),
+        (
+            &["audit", "--rules", "missing"],
+            "missing: cannot read rules path",
+        ),
+        (
+            &["evaluate", "--inventory", "rules/ok.toml"],
+            "rules/ok.toml:1: not an rdsguard inventory",
+        ),
+        (
+            &["report", "--from", "not-a-folder"],
+            "not-a-folder: line 1: not an rdsguard report",
+        ),
     ];
     for (args, message) in cases {
         let run = cmd.run(args);
         assert_eq!(run.code, 2, "{args:?}\n{run}");
-        assert!(run.stderr.contains(message), "{args:?}: expected {message:?}\n{run}");
+        assert!(
+            run.stderr.contains(message),
+            "{args:?}: expected {message:?}\n{run}"
+        );
     }
     let run = cmd.run(&["audit", "--concurrency", "0"]);
     assert_eq!(run.code, 2, "clap rejects out-of-range values\n{run}");
@@ -88,14 +126,23 @@ fn unreachable_aws_exits_3_without_a_report() {
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
     let mut cmd = Cmd::new();
-    cmd.file("rules/ok.toml", "[[rule]]\nid = \"all\"\ndestination = { account = \"222222222222\" }\nmax_age = \"1d\"\n")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE12")
-        .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-value");
+    cmd.file(
+        "rules/ok.toml",
+        "[[rule]]\nid = \"all\"\ndestination = { account = \"222222222222\" }\nmax_age = \"1d\"\n",
+    )
+    .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+    .env("AWS_REGION", "us-east-1")
+    .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE12")
+    .env("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-value");
     let run = cmd.run(&["audit", "--out", "run", "--regions", "us-east-1"]);
     assert_eq!(run.code, 3, "{run}");
     assert!(run.stderr.contains("cannot identify the caller"), "{run}");
-    assert!(!cmd.path("run/findings.json").exists(), "no report that looks complete");
-    assert!(!run.stderr.contains("not-a-real-secret-value"), "secrets never in errors");
+    assert!(
+        !cmd.path("run/findings.json").exists(),
+        "no report that looks complete"
+    );
+    assert!(
+        !run.stderr.contains("not-a-real-secret-value"),
+        "secrets never in errors"
+    );
 }

@@ -236,11 +236,13 @@ impl Cmd {
         self
     }
 
-    /// Runs the binary in the command's folder, with no `AWS_*` variable but those set with `env`.
+    /// Runs the binary in the command's folder, with no `AWS_*` or `RDSGUARD_*` variable but those set
+    /// with `env`.
     pub fn run(&self, args: &[&str]) -> Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_rdsguard"));
         for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("AWS_") {
+            let name = key.to_string_lossy();
+            if name.starts_with("AWS_") || name.starts_with("RDSGUARD_") {
                 command.env_remove(key);
             }
         }
@@ -284,5 +286,60 @@ impl std::fmt::Display for Run {
             "exit {}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// Runs a future to completion on a small runtime (tests are synchronous).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+impl Org {
+    /// An SDK config acting in `account_key`'s account (role assumed from the management account),
+    /// for tests that look at what rdsguard did.
+    pub fn sdk(&self, account_key: &str, region: &str) -> aws_config::SdkConfig {
+        use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
+        let creds = &self.seeded["credentials"];
+        let management = Credentials::new(
+            creds["access_key_id"].as_str().unwrap_or_default(),
+            creds["secret_access_key"].as_str().unwrap_or_default(),
+            creds["session_token"].as_str().map(str::to_string),
+            None,
+            "test-management",
+        );
+        let account = self.account(account_key);
+        block_on(async {
+            let base = rdsguard::aws::base_config(&rdsguard::aws::ConnectOptions {
+                endpoint_url: Some(emulator().endpoint.clone()),
+                region: Some(region.to_string()),
+            })
+            .await
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(management))
+            .build();
+            let assumed = aws_sdk_sts::Client::new(&base)
+                .assume_role()
+                .role_arn(format!(
+                    "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+                ))
+                .role_session_name("rdsguard-test")
+                .send()
+                .await
+                .expect("assume role for the test");
+            let c = assumed.credentials().expect("credentials");
+            base.into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                    c.access_key_id(),
+                    c.secret_access_key(),
+                    Some(c.session_token().to_string()),
+                    None,
+                    "test-member",
+                )))
+                .build()
+        })
     }
 }

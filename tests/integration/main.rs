@@ -5,5 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod ci;
 mod cli;
 mod harness;
+mod html;
+mod remediate;
+mod restore;
+mod securityhub;

@@ -1,0 +1,188 @@
+//! The DB instance calls remediation makes in the destination: restore a replica, wait for it, tag the
+//! one it supersedes, delete old restores.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_rds::client::Waiters;
+use aws_sdk_rds::types::Tag;
+
+use super::error::aws_error;
+use super::snapshots::Scope;
+use crate::inventory::AwsError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub arn: String,
+    pub identifier: String,
+    pub status: String,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a restored instance is made like (the rule's `restore` table).
+pub struct RestoreSpec<'a> {
+    pub instance_class: &'a str,
+    pub subnet_group: Option<&'a str>,
+    pub security_groups: &'a [String],
+    pub parameter_group: Option<&'a str>,
+}
+
+fn with_resource(mut error: AwsError, resource: &str) -> AwsError {
+    error.resource = Some(resource.to_string());
+    error
+}
+
+pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance>, AwsError> {
+    match scope
+        .client
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().map(|db| Instance {
+            arn: db.db_instance_arn().unwrap_or_default().to_string(),
+            identifier: db.db_instance_identifier().unwrap_or_default().to_string(),
+            status: db.db_instance_status().unwrap_or_default().to_string(),
+            host: db.endpoint().and_then(|e| e.address()).map(str::to_string),
+            port: db
+                .endpoint()
+                .and_then(|e| e.port())
+                .and_then(|p| u16::try_from(p).ok()),
+            deletion_protection: db.deletion_protection().unwrap_or(false),
+            tags: db
+                .tag_list()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(with_resource(
+            aws_error(scope.account_id, scope.region, "DescribeDBInstances", &e),
+            identifier,
+        )),
+    }
+}
+
+pub async fn restore(
+    scope: &Scope<'_>,
+    snapshot: &str,
+    identifier: &str,
+    spec: &RestoreSpec<'_>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    scope
+        .client
+        .restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(snapshot)
+        .db_instance_identifier(identifier)
+        .db_instance_class(spec.instance_class)
+        .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
+        .set_vpc_security_group_ids(
+            (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec()),
+        )
+        .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
+        .deletion_protection(false)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            with_resource(
+                aws_error(
+                    scope.account_id,
+                    scope.region,
+                    "RestoreDBInstanceFromDBSnapshot",
+                    &e,
+                ),
+                identifier,
+            )
+        })
+}
+
+pub async fn wait_available(
+    scope: &Scope<'_>,
+    identifier: &str,
+    max_wait: Duration,
+) -> Result<(), AwsError> {
+    scope
+        .client
+        .wait_until_db_instance_available()
+        .db_instance_identifier(identifier)
+        .wait(max_wait)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
+            AwsError {
+                account_id: scope.account_id.to_string(),
+                region: scope.region.to_string(),
+                operation: "WaitDBInstanceAvailable".into(),
+                code: if message.contains("exceeded the max wait time") {
+                    "WaiterTimeout".into()
+                } else {
+                    "WaiterFailure".into()
+                },
+                message,
+                resource: Some(identifier.to_string()),
+            }
+        })
+}
+
+pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
+    scope
+        .client
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            with_resource(
+                aws_error(scope.account_id, scope.region, "AddTagsToResource", &e),
+                arn,
+            )
+        })
+}
+
+/// Deletes a restored copy (no final snapshot: its data is the replica snapshot it came from).
+pub async fn delete(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
+    match scope
+        .client
+        .delete_db_instance()
+        .db_instance_identifier(identifier)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(with_resource(
+            aws_error(scope.account_id, scope.region, "DeleteDBInstance", &e),
+            identifier,
+        )),
+    }
+}

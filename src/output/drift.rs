@@ -1,0 +1,106 @@
+//! Drift, rendered for the terminal and for Markdown.
+
+use std::io::{self, Write};
+
+use super::markdown::cell;
+use crate::drift::{Drift, RegressionKind};
+
+fn kind(kind: RegressionKind) -> &'static str {
+    match kind {
+        RegressionKind::ReplicaAgeGrew => "replica age grew (not refreshed)",
+        RegressionKind::KeyChanged => "replica key changed",
+        RegressionKind::ReplicaCountDropped => "replica count dropped",
+        RegressionKind::ShareAppeared => "a share appeared",
+    }
+}
+
+fn headline(drift: &Drift) -> String {
+    format!(
+        "{} new failure(s), {} resolved, {} regression(s), {} new and {} removed database(s)",
+        drift.new_failures.len(),
+        drift.resolved.len(),
+        drift.regressions.len(),
+        drift.new_sources.len(),
+        drift.removed_sources.len()
+    )
+}
+
+pub fn write_terminal(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Drift since run {} (as of {}): {}",
+        drift.baseline.run_id,
+        drift
+            .baseline
+            .as_of
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        headline(drift)
+    )?;
+    for i in &drift.new_failures {
+        writeln!(out, "  + {:<21} {}  now {}", i.check, i.arn, i.observed)?;
+    }
+    for i in &drift.resolved {
+        writeln!(out, "  - {:<21} {}  was {}", i.check, i.arn, i.observed)?;
+    }
+    for r in &drift.regressions {
+        writeln!(
+            out,
+            "  ! {:<21} {}  {} -> {}",
+            kind(r.kind),
+            r.arn,
+            r.before,
+            r.after
+        )?;
+    }
+    for arn in &drift.removed_sources {
+        writeln!(out, "  x removed               {arn}")?;
+    }
+    Ok(())
+}
+
+pub fn write_markdown(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "### Drift since run `{}` ({})\n\n{}\n",
+        cell(&drift.baseline.run_id),
+        drift
+            .baseline
+            .as_of
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        headline(drift)
+    )?;
+    if drift.new_failures.is_empty() && drift.resolved.is_empty() && drift.regressions.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "| Change | Database | Check or kind | Detail |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    for i in &drift.new_failures {
+        writeln!(
+            out,
+            "| 🆕 fails | {} | `{}` | {} |",
+            cell(&i.arn),
+            i.check,
+            cell(&i.observed)
+        )?;
+    }
+    for i in &drift.resolved {
+        writeln!(
+            out,
+            "| ✅ resolved | {} | `{}` | was {} |",
+            cell(&i.arn),
+            i.check,
+            cell(&i.observed)
+        )?;
+    }
+    for r in &drift.regressions {
+        writeln!(
+            out,
+            "| ⚠️ regression | {} | {} | {} → {} |",
+            cell(&r.arn),
+            kind(r.kind),
+            cell(&r.before),
+            cell(&r.after)
+        )?;
+    }
+    writeln!(out)
+}

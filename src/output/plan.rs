@@ -1,0 +1,74 @@
+//! The remediation plan and its results, for the terminal.
+
+use std::io::{self, Write};
+
+use crate::remediate::plan::Plan;
+use crate::remediate::ItemResult;
+
+pub fn write_plan(plan: &Plan, dry_run: bool, out: &mut dyn Write) -> io::Result<()> {
+    let mode = if dry_run {
+        "dry run: nothing will change"
+    } else {
+        "executing"
+    };
+    writeln!(
+        out,
+        "Remediation plan ({mode}): {} database(s) to repair, {} left alone",
+        plan.items.len(),
+        plan.blocked.len()
+    )?;
+    for item in &plan.items {
+        writeln!(
+            out,
+            "  {} (rule {}; failing: {})",
+            item.source_arn,
+            item.rule,
+            item.reasons.join(", ")
+        )?;
+        for (n, step) in item.describe().iter().enumerate() {
+            writeln!(out, "    {}. {step}", n + 1)?;
+        }
+        for note in &item.notes {
+            writeln!(out, "    note: {note}")?;
+        }
+    }
+    for blocked in &plan.blocked {
+        writeln!(
+            out,
+            "  {} NOT REPAIRED: {}",
+            blocked.source_arn, blocked.reason
+        )?;
+    }
+    writeln!(out)
+}
+
+pub fn write_results(results: &[ItemResult], out: &mut dyn Write) -> io::Result<()> {
+    let failed = results.iter().filter(|r| !r.ok).count();
+    writeln!(
+        out,
+        "Remediation: {} repaired, {failed} failed",
+        results.len() - failed
+    )?;
+    for result in results {
+        match (&result.failed_step, &result.error) {
+            (Some(step), Some(error)) => writeln!(
+                out,
+                "  FAILED {} at step {step}: {} {} in {}/{}: {}",
+                result.source_arn,
+                error.operation,
+                error.code,
+                error.account_id,
+                error.region,
+                error.message
+            )?,
+            _ => writeln!(
+                out,
+                "  ok     {} (created {}, deleted {})",
+                result.source_arn,
+                result.created.len(),
+                result.deleted.len()
+            )?,
+        }
+    }
+    writeln!(out)
+}

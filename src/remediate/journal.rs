@@ -1,0 +1,113 @@
+//! The journal: one JSON object per line in the run folder (`journal.jsonl`), appended and flushed as
+//! each step starts and ends, so a run killed at any point leaves a readable record, and
+//! `--resume RUN_DIR` can replay its plan. It never holds secret values.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::plan::Item;
+use crate::inventory::AwsError;
+
+pub const FILE: &str = "journal.jsonl";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Entry {
+    /// The plan for one source, written before any of its steps.
+    Plan {
+        at: DateTime<Utc>,
+        run_id: String,
+        item: Box<Item>,
+    },
+    Start {
+        at: DateTime<Utc>,
+        source_arn: String,
+        step: String,
+        detail: String,
+    },
+    Done {
+        at: DateTime<Utc>,
+        source_arn: String,
+        step: String,
+        detail: String,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        source_arn: String,
+        step: String,
+        error: AwsError,
+    },
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Journal {
+    pub fn open(dir: &Path) -> std::io::Result<Journal> {
+        let path = dir.join(FILE);
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Journal {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry and flushes it to the file before returning.
+    pub fn write(&self, entry: &Entry) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(entry)?;
+        line.push(b'\n');
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
+        file.write_all(&line)?;
+        file.sync_data()
+    }
+}
+
+/// Reads a journal; a last line cut short by a kill is ignored, any other bad line is an error.
+pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut entries = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<Entry>(line) {
+            Ok(entry) => entries.push(entry),
+            Err(_) if n + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(format!(
+                    "{}:{}: not a journal entry: {e}",
+                    path.display(),
+                    n + 1
+                ))
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// The plan items of a journal, the last one written for each source.
+pub fn planned_items(entries: &[Entry]) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    for entry in entries {
+        if let Entry::Plan { item, .. } = entry {
+            items.retain(|i| i.source_arn != item.source_arn);
+            items.push((**item).clone());
+        }
+    }
+    items
+}

@@ -1,0 +1,495 @@
+//! The remediation plan: which failing sources get which steps, with every name decided up front.
+//! Pure: a function of the inventory, the rules and the findings, so `--dry-run` shows exactly what a
+//! real run will do, and the journal can replay it after a crash.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{Inventory, Source, SourceKind, TAG_SOURCE_ARN};
+use crate::linkage::Index;
+use crate::report::{CheckStatus, Findings, SourceReport, Status};
+use crate::rules::{DestinationRegion, RuleSet};
+
+pub const TAG_MANAGED: &str = "rdsguard:managed";
+pub const TAG_ROLE: &str = "rdsguard:role";
+pub const TAG_RUN_ID: &str = "rdsguard:run-id";
+
+/// What a snapshot rdsguard made is for (the `rdsguard:role` tag).
+pub const ROLE_TRANSIT: &str = "transit";
+pub const ROLE_STAGE: &str = "stage";
+pub const ROLE_REPLICA: &str = "replica";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Names {
+    /// The manual snapshot in the source account.
+    pub snapshot: String,
+    /// Its copy under the shareable key, when the source is unencrypted or under aws/rds.
+    pub reencrypted: Option<String>,
+    /// The in-region copy in the destination account, for a cross-region destination.
+    pub stage: Option<String>,
+    /// The replica in the destination account and region.
+    pub replica: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub source_arn: String,
+    pub kind: SourceKind,
+    pub account_id: String,
+    pub region: String,
+    pub identifier: String,
+    pub rule: String,
+    pub dest_account: String,
+    pub dest_region: String,
+    /// The destination key reference (an alias: valid in the stage region and the destination region).
+    pub dest_kms_key: String,
+    /// The shareable key in the source account, when the source's own key cannot be shared.
+    pub reencrypt_key: Option<String>,
+    pub names: Names,
+    /// Make a new replica (false: only prune).
+    pub copy: bool,
+    /// Replica snapshots in the destination to delete, oldest first (rdsguard's own only).
+    pub prune: Vec<String>,
+    /// Transit snapshots that earlier runs left in the source account.
+    pub orphans: Vec<String>,
+    /// Restore the replica and repoint the rule's secret, when the rule asks for it.
+    #[serde(default)]
+    pub restore: Option<RestorePlan>,
+    /// Why the source is in the plan: its failing checks.
+    pub reasons: Vec<String>,
+    /// What remediation leaves alone, for a person to decide.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestorePlan {
+    /// The replica snapshot to restore, in the destination (the new replica, or the newest one).
+    pub from_snapshot: String,
+    /// The restored instance: new, or the existing restore of the newest replica.
+    pub instance: String,
+    pub instance_class: String,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub secret: Option<String>,
+    /// Earlier restores to delete (rdsguard's own, unprotected, not the secret's target).
+    pub prune: Vec<String>,
+}
+
+pub const ROLE_RESTORE: &str = "restore";
+pub const TAG_SUPERSEDED_AT: &str = "rdsguard:superseded-at";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub source_arn: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub run_id: String,
+    pub created_at: DateTime<Utc>,
+    pub items: Vec<Item>,
+    pub blocked: Vec<Blocked>,
+}
+
+fn failing<'a>(report: &'a SourceReport, id: &str) -> Option<&'a crate::report::CheckResult> {
+    report
+        .checks
+        .iter()
+        .find(|c| c.id == id && c.status == CheckStatus::Fail)
+}
+
+/// An RDS snapshot identifier: letters, digits and single hyphens, starting with a letter, at most 255.
+fn snapshot_name(parts: &[&str]) -> String {
+    let mut name = String::new();
+    for c in parts.join("-").chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        };
+        if c == '-' && name.ends_with('-') {
+            continue;
+        }
+        name.push(c);
+    }
+    name.truncate(240);
+    name.trim_end_matches('-').to_string()
+}
+
+pub fn build(
+    inventory: &Inventory,
+    rules: &RuleSet,
+    findings: &Findings,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Plan {
+    let index = Index::new(inventory);
+    // Time and run: two runs in the same second never share a name (a step would take the other
+    // run's snapshot for its own), while a resumed run replays the journal's names.
+    let stamp = format!(
+        "{}-{}",
+        now.format("%Y%m%d%H%M%S"),
+        run_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect::<String>()
+    );
+    let sources: BTreeMap<&str, &Source> = inventory
+        .sources
+        .iter()
+        .map(|s| (s.arn.as_str(), s))
+        .collect();
+    let mut plan = Plan {
+        run_id: run_id.to_string(),
+        created_at: now,
+        items: Vec::new(),
+        blocked: Vec::new(),
+    };
+    for report in findings
+        .sources
+        .iter()
+        .filter(|s| s.status == Status::NonCompliant)
+    {
+        let (Some(source), Some(rule)) = (
+            sources.get(report.arn.as_str()),
+            rules
+                .rules
+                .iter()
+                .find(|r| Some(&r.id) == report.rule.as_ref()),
+        ) else {
+            continue;
+        };
+        let block = |reason: String| Blocked {
+            source_arn: source.arn.clone(),
+            reason,
+        };
+        let dest_region = rule.destination.region_for(&source.region).to_string();
+        let replicas = index.replicas(source, &rule.destination.account, &dest_region);
+        let needs_copy = ["replica-present", "replica-age", "replica-encryption"]
+            .iter()
+            .any(|id| failing(report, id).is_some())
+            || rule
+                .retain
+                .min
+                .is_some_and(|min| (replicas.len() as u32) < min);
+        let restorable = rule.restore.is_some() && source.kind == SourceKind::DbInstance;
+        let needs_restore =
+            restorable && (needs_copy || failing(report, "restore-current").is_some());
+        let max = rule.retain.max.map(|m| m as usize);
+        let total_after = replicas.len() + usize::from(needs_copy);
+        let needs_prune = max.is_some_and(|m| total_after > m);
+        let mut notes = Vec::new();
+        if failing(report, "share-exposure").is_some() {
+            notes.push("share-exposure is not remediated: who a snapshot is shared with is a person's decision".to_string());
+        }
+        if rule.restore.is_some() && source.kind == SourceKind::DbCluster {
+            notes.push("restoring Aurora clusters is not performed by this version".to_string());
+        }
+        if !needs_copy && !needs_prune && !needs_restore {
+            if !notes.is_empty() {
+                plan.blocked.push(block(notes.join("; ")));
+            }
+            continue;
+        }
+        if needs_copy {
+            if let Some(check) = failing(report, "source-key-shareable") {
+                plan.blocked.push(block(format!(
+                    "source-key-shareable fails ({}): the destination could not copy what is shared",
+                    check.message
+                )));
+                continue;
+            }
+            let status = source.status.as_deref().unwrap_or("available");
+            if !matches!(
+                status,
+                "available" | "stopped" | "backing-up" | "storage-optimization"
+            ) {
+                plan.blocked.push(block(format!(
+                    "the database is `{status}`: it cannot be snapshotted now"
+                )));
+                continue;
+            }
+        }
+        let Some(dest_key) = rule.destination.kms_key.clone() else {
+            plan.blocked.push(block(format!(
+                "rule `{}` names no destination.kms_key: remediation copies under that key",
+                rule.id
+            )));
+            continue;
+        };
+        let cross_region =
+            matches!(&rule.destination.region, DestinationRegion::Named(r) if *r != source.region);
+        if cross_region && dest_key.starts_with("arn:") {
+            plan.blocked.push(block(format!(
+                "destination.kms_key {dest_key} names one region; a cross-region destination needs an alias that exists in {} and {dest_region}",
+                source.region
+            )));
+            continue;
+        }
+        let own_key_usable = source.encrypted
+            && source.kms_key_id.as_deref().is_some_and(|id| {
+                index
+                    .key(&source.account_id, &source.region, id)
+                    .is_some_and(|k| !crate::checks::is_aws_managed(k))
+            });
+        let reencrypt_key = if own_key_usable {
+            None
+        } else {
+            match &rule.source_kms_key {
+                Some(key) => Some(key.clone()),
+                None if needs_copy => {
+                    plan.blocked.push(block(
+                        "the source is unencrypted or under aws/rds and the rule names no source_kms_key".into(),
+                    ));
+                    continue;
+                }
+                None => None,
+            }
+        };
+        let snapshot = snapshot_name(&["rdsguard", &source.identifier, &stamp]);
+        let names = Names {
+            reencrypted: reencrypt_key.as_ref().map(|_| format!("{snapshot}-cmk")),
+            stage: cross_region.then(|| format!("{snapshot}-stage")),
+            // Identifiers repeat across accounts: the replica's name carries the source account.
+            replica: snapshot_name(&["rdsguard", &source.account_id, &source.identifier, &stamp]),
+            snapshot,
+        };
+        let mut prune = Vec::new();
+        if let Some(max) = max {
+            let newest = replicas.first().map(|s| s.arn.clone());
+            let mut excess = total_after.saturating_sub(max);
+            for old in replicas.iter().rev() {
+                if excess == 0 {
+                    break;
+                }
+                let managed = old.tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
+                    && old.tags.get(TAG_SOURCE_ARN) == Some(&source.arn);
+                if managed && Some(&old.arn) != newest.as_ref() {
+                    prune.push(old.identifier.clone());
+                    excess -= 1;
+                }
+            }
+            if excess > 0 {
+                notes.push(format!(
+                    "{excess} replica(s) beyond retain.max are not rdsguard's (or are the newest) and are kept"
+                ));
+            }
+        }
+        let restore = match (&rule.restore, needs_restore) {
+            (Some(r), true) => Some(plan_restore(
+                inventory,
+                source,
+                r,
+                &names,
+                needs_copy,
+                &replicas,
+                (&rule.destination.account, &dest_region),
+                &stamp,
+                &mut notes,
+            )),
+            _ => None,
+        };
+        let orphans = index
+            .snapshots_in(&source.account_id, &source.region)
+            .iter()
+            .filter(|s| {
+                s.tags.get(TAG_SOURCE_ARN) == Some(&source.arn)
+                    && s.tags.get(TAG_ROLE).map(String::as_str) == Some(ROLE_TRANSIT)
+            })
+            .map(|s| s.identifier.clone())
+            .collect();
+        plan.items.push(Item {
+            source_arn: source.arn.clone(),
+            kind: source.kind,
+            account_id: source.account_id.clone(),
+            region: source.region.clone(),
+            identifier: source.identifier.clone(),
+            rule: rule.id.clone(),
+            dest_account: rule.destination.account.clone(),
+            dest_region,
+            dest_kms_key: dest_key,
+            reencrypt_key,
+            names,
+            copy: needs_copy,
+            prune,
+            orphans,
+            restore,
+            reasons: report.failures().map(|c| c.id.clone()).collect(),
+            notes,
+        });
+    }
+    plan
+}
+
+/// The restore step of one source: what to restore, under which name, and which earlier restores go.
+#[allow(clippy::too_many_arguments)]
+fn plan_restore(
+    inventory: &Inventory,
+    source: &Source,
+    restore: &crate::rules::Restore,
+    names: &Names,
+    needs_copy: bool,
+    replicas: &[&crate::inventory::Snapshot],
+    (dest_account, dest_region): (&str, &str),
+    stamp: &str,
+    notes: &mut Vec<String>,
+) -> RestorePlan {
+    let secret = restore.secret_for(source);
+    let target = secret.as_ref().and_then(|name| {
+        inventory
+            .secrets
+            .iter()
+            .find(|s| s.account_id == dest_account && s.region == dest_region && &s.name == name)
+            .and_then(|s| s.instance.clone())
+    });
+    // Restores of this source in the destination, newest first (names end in a timestamp).
+    let mut restores: Vec<&crate::inventory::ReplicaInstance> = inventory
+        .replica_instances
+        .iter()
+        .filter(|i| {
+            i.account_id == dest_account
+                && i.region == dest_region
+                && i.tags.get(TAG_SOURCE_ARN) == Some(&source.arn)
+        })
+        .collect();
+    restores.sort_by(|a, b| b.identifier.cmp(&a.identifier));
+    let newest_replica = replicas.first();
+    let (from_snapshot, existing) = if needs_copy {
+        (names.replica.clone(), None)
+    } else {
+        let from = newest_replica
+            .map(|r| r.identifier.clone())
+            .unwrap_or_default();
+        let existing = newest_replica.and_then(|r| {
+            restores
+                .iter()
+                .find(|i| i.tags.get(crate::inventory::TAG_RESTORED_FROM) == Some(&r.arn))
+                .map(|i| i.identifier.clone())
+        });
+        (from, existing)
+    };
+    let instance = existing.clone().unwrap_or_else(|| {
+        // DB instance identifiers: at most 63 characters (9 + 30 + 1 + 14 + 1 + 8).
+        let short: String = source.identifier.chars().take(30).collect();
+        snapshot_name(&["rdsguard", &short, stamp])
+    });
+    let keep = restore.keep as usize;
+    let mut kept = usize::from(existing.is_none());
+    let mut prune = Vec::new();
+    for old in &restores {
+        if old.identifier == instance {
+            kept += 1;
+            continue;
+        }
+        let managed = old.tags.get(TAG_MANAGED).map(String::as_str) == Some("true");
+        if kept < keep {
+            kept += 1;
+        } else if !managed {
+            notes.push(format!(
+                "{} is not tagged as rdsguard's: never pruned",
+                old.identifier
+            ));
+        } else if old.deletion_protection {
+            notes.push(format!(
+                "{} has deletion protection: never pruned",
+                old.identifier
+            ));
+        } else if target.as_deref() == Some(old.identifier.as_str()) {
+            notes.push(format!(
+                "{} is where the secret points now: never pruned",
+                old.identifier
+            ));
+        } else {
+            prune.push(old.identifier.clone());
+        }
+    }
+    RestorePlan {
+        from_snapshot,
+        instance,
+        instance_class: restore.instance_class.clone(),
+        subnet_group: restore.subnet_group.clone(),
+        security_groups: restore.security_groups.clone(),
+        parameter_group: restore.parameter_group.clone(),
+        secret,
+        prune,
+    }
+}
+
+impl Item {
+    /// The steps this item runs, in order, as printed by `--dry-run`.
+    pub fn describe(&self) -> Vec<String> {
+        let src = format!("{}/{}", self.account_id, self.region);
+        let dst = format!("{}/{}", self.dest_account, self.dest_region);
+        let mut steps = Vec::new();
+        if self.copy {
+            steps.push(format!("snapshot   in {src}: {}", self.names.snapshot));
+            let shared = match (&self.names.reencrypted, &self.reencrypt_key) {
+                (Some(name), Some(key)) => {
+                    steps.push(format!("re-encrypt in {src}: {name} under {key}"));
+                    name
+                }
+                _ => &self.names.snapshot,
+            };
+            steps.push(format!("share      {shared} with {}", self.dest_account));
+            if let Some(stage) = &self.names.stage {
+                steps.push(format!(
+                    "copy       into {}/{}: {stage} under {}",
+                    self.dest_account, self.region, self.dest_kms_key
+                ));
+            }
+            steps.push(format!(
+                "copy       into {dst}: {} under {}",
+                self.names.replica, self.dest_kms_key
+            ));
+            steps.push(format!(
+                "clean up   unshare and delete the transit snapshots in {src}"
+            ));
+        }
+        for orphan in &self.orphans {
+            steps.push(format!(
+                "clean up   delete {orphan} in {src} (left by an earlier run)"
+            ));
+        }
+        for old in &self.prune {
+            steps.push(format!("prune      delete {old} in {dst}"));
+        }
+        if let Some(r) = &self.restore {
+            steps.push(format!(
+                "restore    in {dst}: {} from {} ({})",
+                r.instance, r.from_snapshot, r.instance_class
+            ));
+            if let Some(secret) = &r.secret {
+                steps.push(format!(
+                    "repoint    secret {secret} to {} (other keys kept)",
+                    r.instance
+                ));
+            }
+            for old in &r.prune {
+                steps.push(format!(
+                    "prune      delete the earlier restore {old} in {dst}"
+                ));
+            }
+        }
+        steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_name;
+
+    #[test]
+    fn names_are_valid_rds_identifiers() {
+        assert_eq!(
+            snapshot_name(&["rdsguard", "Orders_DB", "20261124030000"]),
+            "rdsguard-orders-db-20261124030000"
+        );
+        assert_eq!(snapshot_name(&["rdsguard", "a--b-", ""]), "rdsguard-a-b");
+        assert!(snapshot_name(&["rdsguard", &"x".repeat(300)]).len() <= 240);
+    }
+}
