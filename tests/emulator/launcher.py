@@ -18,6 +18,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import uuid
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -318,13 +319,14 @@ def _control(method, path, query, body):
                                    if filter_account in (None, c["account_id"])]}
         if path == "/_rdsguard/faults":
             if method == "POST":
-                if not body.get("code"):
-                    raise BadRequest("code is required")
+                if not body.get("code") and not body.get("delay_seconds"):
+                    raise BadRequest("code (an error to answer) or delay_seconds is required")
                 fault = {k: None if body.get(k) is None else str(body[k]) for k in
                          ("service", "operation", "account_id", "region", "body_contains")}
-                fault.update(id=next(_fault_ids), code=str(body["code"]), hits=0,
+                fault.update(id=next(_fault_ids), code=body.get("code") and str(body["code"]), hits=0,
+                             delay_seconds=float(body.get("delay_seconds") or 0),
                              times=None if body.get("times") is None else int(body["times"]),
-                             message=body.get("message") or f"Injected fault {body['code']}",
+                             message=body.get("message") or f"Injected fault {body.get('code')}",
                              http_status=int(body.get("http_status") or 400))
                 _faults[fault["id"]] = fault
                 return 200, {"id": fault["id"]}
@@ -355,15 +357,20 @@ class Middleware:
         with _lock:
             _calls.append({k: call[k] for k in ("service", "operation", "account_id", "region")})
         fault = _take_fault(call, body)
-        if fault is not None:
+        if fault is not None and fault["code"]:
             status, headers, text = _fault_response(fault, call)
             start_response(f"{status} Injected", headers)
             return [text.encode()]
         _request.account = call["account_id"]
         try:  # moto builds the whole response inside this call
-            return self.app(environ, start_response)
+            response = self.app(environ, start_response)
         finally:
             _request.account = None
+        if fault is not None:
+            # A delay fault: the request is carried out, but its answer is held back, as when a
+            # client dies after AWS accepted its call (tests kill the client in this window).
+            time.sleep(fault["delay_seconds"])
+        return response
 
     def _control(self, environ, start_response, path):
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -8,6 +8,7 @@ tests also show that per-account state does not leak between users.
 import concurrent.futures
 import datetime
 import json
+import time
 import os
 import random
 import signal
@@ -496,3 +497,18 @@ def test_launcher_exits_on_stdin_eof_and_sigterm(stop):
     else:
         proc.stdin.close()
     assert proc.wait(timeout=10) == 0
+
+
+
+def test_a_delay_fault_carries_the_call_out_and_holds_back_the_answer(endpoint):
+    """delay_seconds without a code: the call happens, its answer comes late."""
+    account = Account(endpoint)
+    rds = account.client("rds")
+    fault = control(endpoint, "POST", "/_rdsguard/faults",
+                    {"service": "rds", "operation": "CreateDBInstance", "account_id": account.id,
+                     "delay_seconds": 1.5})
+    started = time.monotonic()
+    make_instance(rds, "slow")
+    assert time.monotonic() - started >= 1.5
+    assert rds.describe_db_instances(DBInstanceIdentifier="slow")["DBInstances"]
+    control(endpoint, "DELETE", f"/_rdsguard/faults/{fault['id']}")

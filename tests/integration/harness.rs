@@ -236,9 +236,9 @@ impl Cmd {
         self
     }
 
-    /// Runs the binary in the command's folder, with no `AWS_*` or `RDSGUARD_*` variable but those set
+    /// The binary in the command's folder, with no `AWS_*` or `RDSGUARD_*` variable but those set
     /// with `env`.
-    pub fn run(&self, args: &[&str]) -> Run {
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_rdsguard"));
         for (key, _) in std::env::vars_os() {
             let name = key.to_string_lossy();
@@ -256,16 +256,29 @@ impl Cmd {
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path())
             .args(args);
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
         let Output {
             status,
             stdout,
             stderr,
-        } = command.output().expect("run rdsguard");
+        } = self.command(args).output().expect("run rdsguard");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         }
+    }
+
+    /// Starts the binary without waiting (output discarded), e.g. to kill it mid-run.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rdsguard")
     }
 
     pub fn json(&self, path: &str) -> Value {

@@ -296,3 +296,71 @@ fn a_failed_step_is_reported_and_resume_finishes_without_duplicates() {
         );
     }
 }
+
+/// Killed (SIGKILL) after the vault accepted the copy but before rdsguard saw the answer: the
+/// journal does not know the copy exists. The resumed run finds it by name: one replica, no orphan.
+#[test]
+fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    let fault = inject(json!({
+        "service": "rds", "operation": "CopyDBSnapshot", "account_id": org.account("vault"),
+        "delay_seconds": 3
+    }));
+    let mut child = cmd.spawn(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "run",
+        "--remediate",
+    ]);
+    let journal = cmd.path("run/journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"event\":\"start\"") && text.contains("\"step\":\"copy\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy step never started: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The vault has received the copy call (its answer is held back for 3 s).
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    remove_fault(fault);
+    let before = std::fs::read_to_string(&journal).expect("journal");
+    let copy_done = before.lines().any(|line| {
+        let entry: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+        entry["event"] == "done" && entry["step"] == "copy"
+    });
+    assert!(
+        !copy_done,
+        "killed before the copy was recorded as done:\n{before}"
+    );
+
+    let resumed = cmd.run(&["audit", "--rules", "rules.toml", "--resume", "run"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    let inventory = cmd.json("run/inventory.json");
+    let vault = snapshots_of(&inventory, &org.account("vault"));
+    assert_eq!(vault.len(), 1, "exactly one replica: {vault:?}");
+    let prod = snapshots_of(&inventory, &org.account("prod"));
+    assert!(prod.is_empty(), "no transit snapshot left: {prod:?}");
+    let after = std::fs::read_to_string(&journal).expect("journal");
+    assert!(
+        after.len() > before.len(),
+        "the resumed run appends to the same journal"
+    );
+}
