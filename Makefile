@@ -4,8 +4,9 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < tests/emulator/requirements.txt | cut -d' ' -f1)
+BROWSER_STAMP := $(VENV)/.browser-$(shell cksum < tests/browser/requirements.txt | cut -d' ' -f1)
 
-.PHONY: setup demo test test-rust test-emulator lint fmt clean
+.PHONY: setup demo test test-rust test-emulator test-browser bench-html browser-deps lint fmt clean
 
 ## setup: the local virtualenv with the pinned emulator (moto) the tests start themselves
 setup: $(STAMP)
@@ -21,14 +22,34 @@ demo: setup
 	cargo build --quiet
 	$(PYTHON) tests/emulator/demo.py --binary target/debug/rdsguard
 
-## test: unit tests, integration tests against the emulator, and the emulator's own tests
-test: setup test-rust test-emulator
+## test: unit tests, integration tests against the emulator, the emulator's own tests, report.html in Chromium
+test: setup test-rust test-emulator test-browser
 
 test-rust: setup
 	cargo test --all-targets
 
 test-emulator: setup
 	$(PYTHON) -m pytest tests/emulator -q -p no:cacheprovider
+
+## test-browser: report.html in Debian's headless Chromium (tests/browser); installs what it needs
+test-browser: browser-deps
+	cargo build --quiet
+	$(PYTHON) -m pytest tests/browser -q -p no:cacheprovider
+
+## bench-html: size and render/load/filter/sort times of a 10,000-source report.html (docs/html-report.md)
+bench-html: browser-deps
+	cargo build --quiet
+	RDSGUARD_SCALE=10000 $(PYTHON) -m pytest tests/browser -q -p no:cacheprovider -s -k scale
+
+## browser-deps: Debian's chromium and chromium-driver (as root, when missing) and selenium in .venv
+browser-deps: setup $(BROWSER_STAMP)
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+$(BROWSER_STAMP): tests/browser/requirements.txt | setup
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
+	rm -f $(VENV)/.browser-*
+	touch $@
 
 ## lint: formatting and clippy, warnings as errors
 lint:
@@ -37,6 +58,7 @@ lint:
 
 fmt:
 	cargo fmt
+
 
 clean:
 	cargo clean

@@ -329,6 +329,7 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<u8, Error> {
     write_json(&out_dir.join("inventory.json"), &inventory)?;
     let remediation = if args.remediate || resumed.is_some() {
         let options = remediate::Options {
+            progress: None,
             max_parallel: usize::from(args.max_parallel),
             step_timeout: std::time::Duration::from_secs(step_timeout.seconds.unsigned_abs()),
         };
@@ -569,7 +570,25 @@ async fn remediate_run(
     if !dry_run && !plan.items.is_empty() {
         let journal = remediate::journal::Journal::open(out_dir)
             .map_err(|e| Error::io("open the journal in", out_dir, e))?;
-        results = remediate::execute(factory, &plan.items, &judge.run_id, &journal, options).await;
+        let progress = std::sync::Arc::new(output::progress::Progress::new(
+            plan.items
+                .iter()
+                .map(|i| {
+                    let label: String = format!("{}/{} {}", i.account_id, i.region, i.identifier)
+                        .chars()
+                        .take(60)
+                        .collect();
+                    (i.source_arn.clone(), label)
+                })
+                .collect(),
+            judge.quiet,
+        ));
+        let options = remediate::Options {
+            progress: Some(progress),
+            max_parallel: options.max_parallel,
+            step_timeout: options.step_timeout,
+        };
+        results = remediate::execute(factory, &plan.items, &judge.run_id, &journal, &options).await;
         if !judge.quiet {
             let mut stdout = std::io::stdout().lock();
             output::plan::write_results(&results, &mut stdout)

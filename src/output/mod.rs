@@ -10,6 +10,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod plan;
+pub mod progress;
 pub mod terminal;
 
 /// Escapes text for XML and HTML content and attribute values.

@@ -25,6 +25,8 @@ use journal::{Entry, Journal};
 use plan::{Item, ROLE_REPLICA, ROLE_STAGE, ROLE_TRANSIT, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID};
 
 pub struct Options {
+    /// Told of each step as it starts and ends (the terminal's progress display).
+    pub progress: Option<std::sync::Arc<crate::output::progress::Progress>>,
     pub max_parallel: usize,
     /// The longest wait for one snapshot to become available.
     pub step_timeout: Duration,
@@ -70,6 +72,9 @@ pub async fn execute(
                 deleted: Mutex::new(Vec::new()),
             };
             let outcome = run.go(factory).await;
+            if let (Some(p), Ok(())) = (&options.progress, &outcome) {
+                p.update(&item.source_arn, "done");
+            }
             let (ok, failed_step, error) = match outcome {
                 Ok(()) => (true, None, None),
                 Err(failure) => {
@@ -147,7 +152,11 @@ impl ItemRun<'_> {
         work: impl std::future::Future<Output = Result<T, AwsError>>,
     ) -> Result<T, StepError> {
         let source_arn = self.item.source_arn.clone();
-        info!(source = %self.item.identifier, step = name, "{detail}");
+        let progress = self.options.progress.as_ref().filter(|p| p.enabled());
+        match progress {
+            Some(p) => p.update(&source_arn, name),
+            None => info!(source = %self.item.identifier, step = name, "{detail}"),
+        }
         self.record(Entry::Start {
             at: Utc::now(),
             source_arn: source_arn.clone(),
@@ -165,6 +174,9 @@ impl ItemRun<'_> {
                 Ok(value)
             }
             Err(error) => {
+                if let Some(p) = progress {
+                    p.update(&source_arn, &format!("FAILED at {name}: {}", error.code));
+                }
                 warn!(source = %self.item.identifier, step = name, code = %error.code, "step failed: {}", error.message);
                 self.record(Entry::Failed {
                     at: Utc::now(),
