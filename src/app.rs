@@ -36,8 +36,33 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Report(args) => render_saved(&args.from, args.out.as_deref(), cli.quiet),
         Command::Diff(args) => diff(&args),
         Command::Rollback(args) => rollback(args, cli.quiet).await,
+        Command::IamPolicy(args) => iam_policy(&args),
         Command::Rules(RulesCommand::Check { paths }) => rules_check(&paths, cli.quiet),
     }
+}
+
+fn iam_policy(args: &crate::cli::IamPolicyArgs) -> Result<u8, Error> {
+    if let Some(bad) = args.caller_account.as_deref().filter(|a| !is_account_id(a)) {
+        return Err(Error::Usage(format!(
+            "--caller-account: `{bad}` is not a 12-digit account id"
+        )));
+    }
+    let document = crate::iam::policies(&crate::iam::Options {
+        modes: &args.mode,
+        role_name: &args.role_name,
+        caller_account: args.caller_account.as_deref(),
+        external_id: args.external_id.as_deref(),
+    });
+    let key = args.part.map(|part| match part {
+        crate::cli::PolicyPart::CallerPolicy => "caller_policy",
+        crate::cli::PolicyPart::MemberRolePolicy => "member_role_policy",
+        crate::cli::PolicyPart::MemberRoleTrustPolicy => "member_role_trust_policy",
+    });
+    let shown = key.map(|k| &document[k]).unwrap_or(&document);
+    let text = serde_json::to_string_pretty(shown).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}").map_err(|e| Error::io("write", "stdout", e))?;
+    Ok(EXIT_COMPLIANT)
 }
 
 /// `rdsguard report --from findings.json`: every run file but findings.json itself, rendered again.
@@ -389,13 +414,14 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
     use crate::inventory::{parse_rds_arn, TAG_SOURCE_ARN};
     use remediate::plan::{TAG_MANAGED, TAG_SUPERSEDED_AT};
     let arn = parse_rds_arn(&args.source_arn)
-        .filter(|a| a.resource_type == "db")
+        .filter(|a| a.resource_type == "db" || a.resource_type == "cluster")
         .ok_or_else(|| {
             Error::Usage(format!(
-                "`{}` is not the ARN of an RDS DB instance (arn:aws:rds:REGION:ACCOUNT:db:NAME); rollback repoints instance secrets",
+                "`{}` is not the ARN of an RDS DB instance or Aurora cluster (arn:aws:rds:REGION:ACCOUNT:db:NAME)",
                 args.source_arn
             ))
         })?;
+    let cluster = arn.resource_type == "cluster";
     let (account, region) = (arn.account_id.to_string(), arn.region.to_string());
     let rules = rules::load(&args.rules)?;
     let started = Utc::now();
@@ -451,7 +477,17 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
             e.operation, e.code, e.account_id, e.region, e.message
         ))
     };
-    let target = instances::find(&scope, &args.to)
+    let find = |name: String| {
+        let scope = &scope;
+        async move {
+            if cluster {
+                instances::find_cluster(scope, &name).await
+            } else {
+                instances::find(scope, &name).await
+            }
+        }
+    };
+    let target = find(args.to.clone())
         .await
         .map_err(aws_failure)?
         .ok_or_else(|| {
@@ -494,7 +530,7 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
         port: target.port,
         instance: Some(target.identifier.clone()),
     };
-    let before = secrets::repoint(&client, &dest_account, &dest_region, &secret, &to, false)
+    let before = secrets::repoint(&client, &dest_account, &dest_region, &secret, &to, cluster)
         .await
         .map_err(aws_failure)?;
     if let Some(previous) = before
@@ -502,10 +538,7 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
         .as_deref()
         .filter(|p| *p != target.identifier)
     {
-        if let Some(old) = instances::find(&scope, previous)
-            .await
-            .map_err(aws_failure)?
-        {
+        if let Some(old) = find(previous.to_string()).await.map_err(aws_failure)? {
             let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             instances::add_tag(&scope, &old.arn, TAG_SUPERSEDED_AT, &now)
                 .await

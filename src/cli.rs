@@ -61,9 +61,46 @@ pub enum Command {
     /// Point a database's secret back at an earlier restored copy in the vault (after a bad restore),
     /// keeping the secret's other keys; the instance it leaves is tagged rdsguard:superseded-at.
     Rollback(RollbackArgs),
+    /// Print the least-privilege IAM policies a mode needs: the caller's policy, the member role's
+    /// policy and its trust policy (JSON; --part picks one, ready for `aws iam put-role-policy`).
+    IamPolicy(IamPolicyArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// What rdsguard will be run for (repeatable): audit, remediate (includes audit), security-hub.
+    #[arg(long, value_enum, default_value = "audit", value_name = "MODE")]
+    pub mode: Vec<crate::iam::Mode>,
+
+    /// The member role's name (as --role-name of audit).
+    #[arg(
+        long,
+        default_value = "OrganizationAccountAccessRole",
+        value_name = "NAME"
+    )]
+    pub role_name: String,
+
+    /// The account rdsguard runs in, named by the member role's trust policy.
+    #[arg(long, value_name = "ID")]
+    pub caller_account: Option<String>,
+
+    /// Require this external id in the trust policy (as --external-id of audit).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
+    /// Print only one document.
+    #[arg(long, value_enum, value_name = "PART")]
+    pub part: Option<PolicyPart>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyPart {
+    CallerPolicy,
+    MemberRolePolicy,
+    MemberRoleTrustPolicy,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,7 @@ pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) ->
         sources,
         errors: inventory.errors.clone(),
         unreadable_scopes,
+        skipped_scopes: inventory.skipped_scopes.clone(),
         warnings,
     }
 }

@@ -28,6 +28,9 @@ pub struct Inventory {
     pub regions: Vec<String>,
     /// Every (account, region) pair discovery tried to read, and whether it could.
     pub scopes: Vec<Scope>,
+    /// Account-region pairs skipped because the region is not enabled for the account (opt-in).
+    #[serde(default)]
+    pub skipped_scopes: Vec<String>,
     pub sources: Vec<Source>,
     pub snapshots: Vec<Snapshot>,
     /// DB instances that carry the provenance tag: restored copies, not sources.
@@ -236,6 +239,11 @@ impl Inventory {
             .retain(|k| !touched(&k.account_id, &k.region));
         self.secrets.retain(|k| !touched(&k.account_id, &k.region));
         self.errors.retain(|e| !touched(&e.account_id, &e.region));
+        self.skipped_scopes.retain(|s| {
+            let (account, region) = s.split_once('/').unwrap_or((s.as_str(), ""));
+            !touched(account, region)
+        });
+        self.skipped_scopes.extend(fresh.skipped_scopes);
         self.scopes.extend(fresh.scopes);
         self.sources.extend(fresh.sources);
         self.snapshots.extend(fresh.snapshots);
@@ -267,6 +275,8 @@ impl Inventory {
         self.snapshots.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.replica_instances.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.skipped_scopes.sort();
+        self.skipped_scopes.dedup();
         self.missing_keys.sort();
         self.missing_keys.dedup();
         self.secrets.sort();

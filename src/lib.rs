@@ -11,6 +11,7 @@ pub mod cli;
 pub mod drift;
 pub mod error;
 pub mod evaluate;
+pub mod iam;
 pub mod inventory;
 pub mod linkage;
 pub mod output;

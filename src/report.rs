@@ -143,6 +143,8 @@ pub struct Findings {
     pub errors: Vec<AwsError>,
     /// Account-region pairs where at least one read failed: what they hold may be missing or partial.
     pub unreadable_scopes: Vec<String>,
+    /// Account-region pairs skipped: the region is not enabled for the account, so nothing is there.
+    pub skipped_scopes: Vec<String>,
     /// Things a reader must know that are not findings (an expired exemption, an unused rule table).
     pub warnings: Vec<String>,
 }

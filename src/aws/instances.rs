@@ -186,3 +186,191 @@ pub async fn delete(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError>
         )),
     }
 }
+
+/// A restored Aurora cluster, seen as an `Instance` (its writer endpoint is the host).
+pub async fn find_cluster(
+    scope: &Scope<'_>,
+    identifier: &str,
+) -> Result<Option<Instance>, AwsError> {
+    match scope
+        .client
+        .describe_db_clusters()
+        .db_cluster_identifier(identifier)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_clusters().first().map(|c| Instance {
+            arn: c.db_cluster_arn().unwrap_or_default().to_string(),
+            identifier: c.db_cluster_identifier().unwrap_or_default().to_string(),
+            status: c.status().unwrap_or_default().to_string(),
+            host: c.endpoint().map(str::to_string),
+            port: c.port().and_then(|p| u16::try_from(p).ok()),
+            deletion_protection: c.deletion_protection().unwrap_or(false),
+            tags: c
+                .tag_list()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(with_resource(
+            aws_error(scope.account_id, scope.region, "DescribeDBClusters", &e),
+            identifier,
+        )),
+    }
+}
+
+/// The writer instance rdsguard adds to a restored cluster.
+pub fn cluster_member(cluster: &str) -> String {
+    format!("{cluster}-1")
+}
+
+/// Restores an Aurora cluster from a cluster snapshot and adds one instance (a cluster without an
+/// instance cannot serve a connection).
+pub async fn restore_cluster(
+    scope: &Scope<'_>,
+    snapshot: &str,
+    identifier: &str,
+    engine: &str,
+    spec: &RestoreSpec<'_>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let tag_list: Vec<Tag> = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    if find_cluster(scope, identifier).await?.is_none() {
+        scope
+            .client
+            .restore_db_cluster_from_snapshot()
+            .snapshot_identifier(snapshot)
+            .db_cluster_identifier(identifier)
+            .engine(engine)
+            .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
+            .set_vpc_security_group_ids(
+                (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec()),
+            )
+            .deletion_protection(false)
+            .set_tags(Some(tag_list.clone()))
+            .send()
+            .await
+            .map_err(|e| {
+                with_resource(
+                    aws_error(
+                        scope.account_id,
+                        scope.region,
+                        "RestoreDBClusterFromSnapshot",
+                        &e,
+                    ),
+                    identifier,
+                )
+            })?;
+    }
+    let member = cluster_member(identifier);
+    if find(scope, &member).await?.is_none() {
+        scope
+            .client
+            .create_db_instance()
+            .db_instance_identifier(&member)
+            .db_cluster_identifier(identifier)
+            .engine(engine)
+            .db_instance_class(spec.instance_class)
+            .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
+            .set_tags(Some(tag_list))
+            .send()
+            .await
+            .map_err(|e| {
+                with_resource(
+                    aws_error(scope.account_id, scope.region, "CreateDBInstance", &e),
+                    &member,
+                )
+            })?;
+    }
+    Ok(())
+}
+
+pub async fn wait_cluster_available(
+    scope: &Scope<'_>,
+    identifier: &str,
+    max_wait: Duration,
+) -> Result<(), AwsError> {
+    scope
+        .client
+        .wait_until_db_cluster_available()
+        .db_cluster_identifier(identifier)
+        .wait(max_wait)
+        .await
+        .map(drop)
+        .map_err(|e| AwsError {
+            account_id: scope.account_id.to_string(),
+            region: scope.region.to_string(),
+            operation: "WaitDBClusterAvailable".into(),
+            code: "WaiterFailure".into(),
+            message: aws_sdk_rds::error::DisplayErrorContext(e).to_string(),
+            resource: Some(identifier.to_string()),
+        })?;
+    wait_available(scope, &cluster_member(identifier), max_wait).await
+}
+
+/// Deletes a restored cluster: its instances first, then the cluster (no final snapshot).
+pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
+    let members: Vec<String> = match scope
+        .client
+        .describe_db_clusters()
+        .db_cluster_identifier(identifier)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .db_clusters()
+            .iter()
+            .flat_map(|c| c.db_cluster_members())
+            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
+            .collect(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
+        {
+            return Ok(())
+        }
+        Err(e) => {
+            return Err(with_resource(
+                aws_error(scope.account_id, scope.region, "DescribeDBClusters", &e),
+                identifier,
+            ))
+        }
+    };
+    for member in members {
+        delete(scope, &member).await?;
+    }
+    match scope
+        .client
+        .delete_db_cluster()
+        .db_cluster_identifier(identifier)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(with_resource(
+            aws_error(scope.account_id, scope.region, "DeleteDBCluster", &e),
+            identifier,
+        )),
+    }
+}

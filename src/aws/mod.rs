@@ -163,6 +163,14 @@ pub async fn discover(factory: &ClientFactory, plan: &Plan, rules: &RuleSet) -> 
     let mut account_errors: BTreeMap<String, AwsError> = BTreeMap::new();
     for (account, region, read) in reads {
         match read {
+            Ok(read) if read.region_not_enabled => {
+                inventory.skipped_scopes.push(format!("{account}/{region}"));
+                inventory.scopes.push(Scope {
+                    account_id: account,
+                    region,
+                    complete: true,
+                });
+            }
             Ok(mut read) => {
                 inventory.scopes.push(Scope {
                     account_id: account,

@@ -15,8 +15,18 @@ const PAGE_SIZE: i32 = 100;
 /// Attribute reads in flight per scope.
 const ATTRIBUTE_CONCURRENCY: usize = 8;
 
+/// What an RDS call answers in a region the account has not enabled (opt-in regions): the same
+/// credentials work elsewhere. Only believed for opt-in regions, on the scope's first call.
+const REGION_NOT_ENABLED_CODES: &[&str] = &[
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AuthFailure",
+];
+
 #[derive(Default)]
 pub struct ScopeRead {
+    /// The region is not enabled for the account: nothing can live there, nothing else was asked.
+    pub region_not_enabled: bool,
     pub sources: Vec<Source>,
     pub snapshots: Vec<Snapshot>,
     pub replica_instances: Vec<ReplicaInstance>,
@@ -86,8 +96,16 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
                 }
             }
             Err(e) => {
-                out.errors
-                    .push(aws_error(account_id, region, "DescribeDBInstances", &e));
+                let error = aws_error(account_id, region, "DescribeDBInstances", &e);
+                let opt_in = !super::DEFAULT_REGIONS.contains(&region);
+                if opt_in
+                    && out.sources.is_empty()
+                    && REGION_NOT_ENABLED_CODES.contains(&error.code.as_str())
+                {
+                    out.region_not_enabled = true;
+                    return out;
+                }
+                out.errors.push(error);
                 break;
             }
         }
@@ -108,6 +126,17 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
                         .to_string();
                     let tags = tags(cluster.tag_list());
                     if tags.contains_key(TAG_SOURCE_ARN) {
+                        // rdsguard's restore of a cluster: a replica, not a source.
+                        out.replica_instances.push(ReplicaInstance {
+                            arn: cluster.db_cluster_arn().unwrap_or_default().to_string(),
+                            account_id: account_id.to_string(),
+                            region: region.to_string(),
+                            identifier,
+                            status: cluster.status().map(str::to_string),
+                            endpoint: cluster.endpoint().map(str::to_string),
+                            deletion_protection: cluster.deletion_protection().unwrap_or(false),
+                            tags,
+                        });
                         continue;
                     }
                     out.sources.push(Source {

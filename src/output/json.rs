@@ -25,6 +25,9 @@ pub struct ReportV1 {
     pub sources: Vec<SourceReport>,
     pub errors: Vec<AwsError>,
     pub unreadable_scopes: Vec<String>,
+    /// Account-regions skipped because the region is not enabled for the account (opt-in regions).
+    #[serde(default)]
+    pub skipped_scopes: Vec<String>,
     pub warnings: Vec<String>,
     /// The accounts the run covered, with their organization names where known.
     #[serde(default)]
@@ -100,6 +103,7 @@ impl ReportV1 {
             sources: findings.sources.clone(),
             errors: findings.errors.clone(),
             unreadable_scopes: findings.unreadable_scopes.clone(),
+            skipped_scopes: findings.skipped_scopes.clone(),
             warnings: findings.warnings.clone(),
             accounts: report.run.accounts.clone(),
             rules: report.run.rules.clone(),

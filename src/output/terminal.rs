@@ -141,6 +141,15 @@ pub fn write(
             )?;
         }
     }
+    if !findings.skipped_scopes.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Skipped {} account-region(s) whose opt-in region is not enabled: {}",
+            findings.skipped_scopes.len(),
+            findings.skipped_scopes.join(", ")
+        )?;
+    }
     if !findings.warnings.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", style.paint("33", "Warnings:"))?;

@@ -399,22 +399,54 @@ impl ItemRun<'_> {
             security_groups: &plan.security_groups,
             parameter_group: plan.parameter_group.as_deref(),
         };
+        let find = |name: String| async move {
+            if plan.cluster {
+                instances::find_cluster(dst, &name).await
+            } else {
+                instances::find(dst, &name).await
+            }
+        };
         let restored = self
             .step(
                 "restore",
                 format!("restore {} as {}", plan.from_snapshot, plan.instance),
                 async {
-                    if instances::find(dst, &plan.instance).await?.is_none() {
-                        instances::restore(dst, &plan.from_snapshot, &plan.instance, &spec, &tags)
-                            .await?;
-                        note(
-                            &self.created,
-                            format!("{}/{}/{}", dst.account_id, dst.region, plan.instance),
-                        );
-                    }
-                    instances::wait_available(dst, &plan.instance, self.options.step_timeout)
+                    if plan.cluster {
+                        // Also adds the cluster's instance when an earlier run stopped before it.
+                        instances::restore_cluster(
+                            dst,
+                            &plan.from_snapshot,
+                            &plan.instance,
+                            &plan.engine,
+                            &spec,
+                            &tags,
+                        )
                         .await?;
-                    instances::find(dst, &plan.instance).await
+                        instances::wait_cluster_available(
+                            dst,
+                            &plan.instance,
+                            self.options.step_timeout,
+                        )
+                        .await?;
+                    } else {
+                        if instances::find(dst, &plan.instance).await?.is_none() {
+                            instances::restore(
+                                dst,
+                                &plan.from_snapshot,
+                                &plan.instance,
+                                &spec,
+                                &tags,
+                            )
+                            .await?;
+                            note(
+                                &self.created,
+                                format!("{}/{}/{}", dst.account_id, dst.region, plan.instance),
+                            );
+                        }
+                        instances::wait_available(dst, &plan.instance, self.options.step_timeout)
+                            .await?;
+                    }
+                    find(plan.instance.clone()).await
                 },
             )
             .await?;
@@ -453,7 +485,7 @@ impl ItemRun<'_> {
                         dst.region,
                         secret,
                         &to,
-                        false,
+                        plan.cluster,
                     ),
                 )
                 .await?;
@@ -463,7 +495,7 @@ impl ItemRun<'_> {
                     "supersede",
                     format!("tag {previous} {}", plan::TAG_SUPERSEDED_AT),
                     async {
-                        if let Some(old) = instances::find(dst, &previous).await? {
+                        if let Some(old) = find(previous.clone()).await? {
                             instances::add_tag(dst, &old.arn, plan::TAG_SUPERSEDED_AT, &now)
                                 .await?;
                         }
@@ -482,7 +514,7 @@ impl ItemRun<'_> {
             );
             self.step("prune-restores", detail, async {
                 for name in &plan.prune {
-                    let Some(old) = instances::find(dst, name).await? else {
+                    let Some(old) = find(name.clone()).await? else {
                         continue;
                     };
                     // Checked again at the moment of deletion.
@@ -492,7 +524,11 @@ impl ItemRun<'_> {
                         warn!(instance = %name, "not pruned: not rdsguard's restore of this source, protected, or current");
                         continue;
                     }
-                    instances::delete(dst, name).await?;
+                    if plan.cluster {
+                        instances::delete_cluster(dst, name).await?;
+                    } else {
+                        instances::delete(dst, name).await?;
+                    }
                     note(&self.deleted, format!("{}/{}/{name}", dst.account_id, dst.region));
                 }
                 Ok(())

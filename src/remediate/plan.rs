@@ -74,6 +74,12 @@ pub struct RestorePlan {
     pub security_groups: Vec<String>,
     pub parameter_group: Option<String>,
     pub secret: Option<String>,
+    /// An Aurora cluster (restored with one instance) rather than a DB instance.
+    #[serde(default)]
+    pub cluster: bool,
+    /// The source's engine (a cluster restore names it).
+    #[serde(default)]
+    pub engine: String,
     /// Earlier restores to delete (rdsguard's own, unprotected, not the secret's target).
     pub prune: Vec<String>,
 }
@@ -177,7 +183,7 @@ pub fn build(
                 .retain
                 .min
                 .is_some_and(|min| (replicas.len() as u32) < min);
-        let restorable = rule.restore.is_some() && source.kind == SourceKind::DbInstance;
+        let restorable = rule.restore.is_some();
         let needs_restore =
             restorable && (needs_copy || failing(report, "restore-current").is_some());
         let max = rule.retain.max.map(|m| m as usize);
@@ -186,9 +192,6 @@ pub fn build(
         let mut notes = Vec::new();
         if failing(report, "share-exposure").is_some() {
             notes.push("share-exposure is not remediated: who a snapshot is shared with is a person's decision".to_string());
-        }
-        if rule.restore.is_some() && source.kind == SourceKind::DbCluster {
-            notes.push("restoring Aurora clusters is not performed by this version".to_string());
         }
         if !needs_copy && !needs_prune && !needs_restore {
             if !notes.is_empty() {
@@ -416,6 +419,8 @@ fn plan_restore(
         security_groups: restore.security_groups.clone(),
         parameter_group: restore.parameter_group.clone(),
         secret,
+        cluster: source.kind == SourceKind::DbCluster,
+        engine: source.engine.clone(),
         prune,
     }
 }

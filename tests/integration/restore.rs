@@ -234,3 +234,83 @@ fn restore_repoints_the_secret_prunes_old_restores_and_rollback_returns() {
     assert!(after.stdout.contains("restore-current"), "{after}");
     assert_no_secret(&cmd.path("after"), &[&after.stdout, &after.stderr]);
 }
+
+/// Aurora: the replica cluster snapshot is restored as a cluster with one instance, and the secret
+/// points at the cluster (its writer endpoint and dbClusterIdentifier), other keys kept.
+#[test]
+fn an_aurora_cluster_is_restored_with_one_instance_and_the_secret_follows() {
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
+                      "encrypted": true, "kms_key": "share-key"}]
+    }));
+    let client = secrets(&org);
+    let value = json!({"engine": "postgres", "host": "old.example", "port": 5432,
+                       "dbClusterIdentifier": "none-yet", "username": "admin", "password": PASSWORD});
+    block_on(async {
+        client
+            .create_secret()
+            .name("rds/ledger")
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .expect("create secret")
+    });
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    let run = cmd.run(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "run",
+        "--remediate",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    let findings = cmd.json("run/findings.json");
+    let source = &findings["sources"][0];
+    assert_eq!(source["kind"], "db-cluster");
+    assert_eq!(source["status"], "COMPLIANT", "{run}");
+    let secret = {
+        let text = block_on(async {
+            client
+                .get_secret_value()
+                .secret_id("rds/ledger")
+                .send()
+                .await
+                .expect("secret")
+        });
+        serde_json::from_str::<Value>(text.secret_string().unwrap_or_default()).expect("json")
+    };
+    let cluster = secret["dbClusterIdentifier"]
+        .as_str()
+        .expect("cluster id")
+        .to_string();
+    assert!(cluster.starts_with("rdsguard-ledger-"), "{secret}");
+    assert_eq!(secret["password"], PASSWORD);
+    assert_eq!(secret["username"], "admin");
+    let rds = aws_sdk_rds::Client::new(&org.sdk("vault", R));
+    let described = block_on(async {
+        rds.describe_db_clusters()
+            .db_cluster_identifier(&cluster)
+            .send()
+            .await
+            .expect("cluster")
+    });
+    let restored = &described.db_clusters()[0];
+    assert_eq!(
+        secret["host"].as_str(),
+        restored.endpoint(),
+        "the secret names the writer endpoint"
+    );
+    assert_eq!(
+        restored.db_cluster_members().len(),
+        1,
+        "one instance in the restored cluster"
+    );
+    assert_no_secret(&cmd.path("run"), &[&run.stdout, &run.stderr]);
+}
