@@ -479,13 +479,7 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
     };
     let find = |name: String| {
         let scope = &scope;
-        async move {
-            if cluster {
-                instances::find_cluster(scope, &name).await
-            } else {
-                instances::find(scope, &name).await
-            }
-        }
+        async move { instances::find_restored(scope, &name, cluster).await }
     };
     let target = find(args.to.clone())
         .await

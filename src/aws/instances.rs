@@ -8,6 +8,7 @@ use aws_sdk_rds::client::Waiters;
 use aws_sdk_rds::types::Tag;
 
 use super::error::aws_error;
+use super::rds::tags;
 use super::snapshots::Scope;
 use crate::inventory::AwsError;
 
@@ -53,16 +54,7 @@ pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance
                 .and_then(|e| e.port())
                 .and_then(|p| u16::try_from(p).ok()),
             deletion_protection: db.deletion_protection().unwrap_or(false),
-            tags: db
-                .tag_list()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect(),
+            tags: tags(db.tag_list()),
         })),
         Err(e)
             if e.as_service_error()
@@ -206,16 +198,7 @@ pub async fn find_cluster(
             host: c.endpoint().map(str::to_string),
             port: c.port().and_then(|p| u16::try_from(p).ok()),
             deletion_protection: c.deletion_protection().unwrap_or(false),
-            tags: c
-                .tag_list()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect(),
+            tags: tags(c.tag_list()),
         })),
         Err(e)
             if e.as_service_error()
@@ -372,5 +355,18 @@ pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), A
             aws_error(scope.account_id, scope.region, "DeleteDBCluster", &e),
             identifier,
         )),
+    }
+}
+
+/// A restored copy by name: an Aurora cluster when `cluster`, else a DB instance.
+pub async fn find_restored(
+    scope: &Scope<'_>,
+    identifier: &str,
+    cluster: bool,
+) -> Result<Option<Instance>, AwsError> {
+    if cluster {
+        find_cluster(scope, identifier).await
+    } else {
+        find(scope, identifier).await
     }
 }

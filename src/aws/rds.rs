@@ -33,7 +33,8 @@ pub struct ScopeRead {
     pub errors: Vec<AwsError>,
 }
 
-fn tags(list: &[Tag]) -> BTreeMap<String, String> {
+/// An SDK tag list as a map (shared by every RDS reader here).
+pub(super) fn tags(list: &[Tag]) -> BTreeMap<String, String> {
     list.iter()
         .filter_map(|t| {
             Some((
@@ -44,7 +45,10 @@ fn tags(list: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+/// An SDK timestamp as UTC.
+pub(super) fn time(
+    t: Option<&aws_sdk_rds::primitives::DateTime>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
     t.and_then(|t| t.to_chrono_utc().ok())
 }
 

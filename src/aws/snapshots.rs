@@ -10,6 +10,7 @@ use aws_sdk_rds::types::Tag;
 use aws_sdk_rds::Client;
 
 use super::error::aws_error;
+use super::rds::{tags, time};
 use crate::inventory::{AwsError, SourceKind};
 
 /// What a step needs to know of a snapshot it made or found.
@@ -58,25 +59,9 @@ impl Scope<'_> {
     }
 }
 
-fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
-    use aws_smithy_types_convert::date_time::DateTimeExt;
-    t.and_then(|t| t.to_chrono_utc().ok())
-}
-
 fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
         .collect()
 }
 
@@ -103,7 +88,7 @@ pub async fn find(
                             .or(s.snapshot_create_time()),
                     ),
                     kms_key_id: s.kms_key_id().map(str::to_string),
-                    tags: tag_map(s.tag_list()),
+                    tags: tags(s.tag_list()),
                 })),
                 Err(e)
                     if e.as_service_error()
@@ -127,7 +112,7 @@ pub async fn find(
                     status: s.status().unwrap_or_default().to_string(),
                     data_time: time(s.snapshot_create_time()),
                     kms_key_id: s.kms_key_id().map(str::to_string),
-                    tags: tag_map(s.tag_list()),
+                    tags: tags(s.tag_list()),
                 })),
                 Err(e)
                     if e.as_service_error()

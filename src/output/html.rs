@@ -102,24 +102,8 @@ fn error_chain(error: &tera::Error) -> String {
     text
 }
 
-/// Escapes text for HTML and SVG, in element content and in quoted attributes. Control characters
-/// (but tab and newline) are dropped: they have no business in a label.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Markup escaping, shared with the other markup outputs.
+pub use super::escape_xml as escape;
 
 /// Standard base64 (RFC 4648, padded), for the CSP hashes.
 fn base64(bytes: &[u8]) -> String {
@@ -1303,7 +1287,7 @@ mod tests {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
         assert_eq!(escape("plain text, ünïcode"), "plain text, ünïcode");
-        assert_eq!(escape("bell\u{7}\tend\n"), "bell\tend\n");
+        assert_eq!(escape("bell\u{7}\tend\n"), "bell\u{FFFD}\tend\n");
     }
 
     #[test]

@@ -13,7 +13,9 @@ pub mod plan;
 pub mod progress;
 pub mod terminal;
 
-/// Escapes text for XML and HTML content and attribute values.
+/// Escapes text for XML and HTML (and SVG) content and quoted attribute values: the one escaping
+/// function of every markup output. Control characters but tab and line breaks, which XML 1.0 forbids
+/// even escaped, become U+FFFD so the evidence shows that something was there.
 pub fn escape_xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -22,8 +24,7 @@ pub fn escape_xml(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even when escaped.
+            '\'' => out.push_str("&#39;"),
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
             c => out.push(c),
         }

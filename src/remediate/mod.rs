@@ -399,13 +399,8 @@ impl ItemRun<'_> {
             security_groups: &plan.security_groups,
             parameter_group: plan.parameter_group.as_deref(),
         };
-        let find = |name: String| async move {
-            if plan.cluster {
-                instances::find_cluster(dst, &name).await
-            } else {
-                instances::find(dst, &name).await
-            }
-        };
+        let find =
+            |name: String| async move { instances::find_restored(dst, &name, plan.cluster).await };
         let restored = self
             .step(
                 "restore",
