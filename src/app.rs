@@ -49,6 +49,7 @@ fn iam_policy(args: &crate::cli::IamPolicyArgs) -> Result<u8, Error> {
     }
     let document = crate::iam::policies(&crate::iam::Options {
         modes: &args.mode,
+        partition: &args.partition,
         role_name: &args.role_name,
         caller_account: args.caller_account.as_deref(),
         external_id: args.external_id.as_deref(),

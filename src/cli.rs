@@ -9,7 +9,8 @@ Exit codes:
   0  every governed database is compliant (or exempt)
   1  findings at or above --fail-on
   2  bad usage or bad rules (nothing was sent to AWS)
-  3  part of the organization could not be read: the results are incomplete
+  3  part of the organization could not be read (the results are incomplete), or a
+     remediation step or a Security Hub import failed
 
 AWS access uses the standard credential chain (environment, AWS_PROFILE, SSO, web identity, instance
 role). Run `audit` with management-account (or delegated administrator) credentials.
@@ -86,6 +87,10 @@ pub struct IamPolicyArgs {
     /// The account rdsguard runs in, named by the member role's trust policy.
     #[arg(long, value_name = "ID")]
     pub caller_account: Option<String>,
+
+    /// The AWS partition of the accounts (aws, aws-cn, aws-us-gov).
+    #[arg(long, default_value = "aws", value_name = "PARTITION")]
+    pub partition: String,
 
     /// Require this external id in the trust policy (as --external-id of audit).
     #[arg(long, value_name = "ID")]

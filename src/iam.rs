@@ -30,8 +30,10 @@ const AUDIT: &[&str] = &[
     "rds:DescribeDBClusterSnapshotAttributes",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
-    // Only where rules restore: where the secret points (rdsguard keeps the endpoint fields only).
+    // Only where rules restore: where the secret points (rdsguard keeps the endpoint fields only),
+    // and kms:Decrypt for secrets encrypted under a customer managed key.
     "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
 ];
 
 const SECURITY_HUB: &[&str] = &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
@@ -48,12 +50,18 @@ const REMEDIATE: &[&str] = &[
     "rds:AddTagsToResource",
     "rds:RestoreDBInstanceFromDBSnapshot",
     "rds:DeleteDBInstance",
+    // Aurora: a cluster restored from the replica, with one instance.
+    "rds:RestoreDBClusterFromSnapshot",
+    "rds:CreateDBInstance",
+    "rds:DeleteDBCluster",
     // Copies under another key, and copies of snapshots shared under a source account's key.
     "kms:CreateGrant",
     "kms:Decrypt",
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
     "kms:GenerateDataKeyWithoutPlaintext",
+    // Writing a secret encrypted under a customer managed key.
+    "kms:GenerateDataKey",
     "secretsmanager:PutSecretValue",
 ];
 
@@ -73,6 +81,8 @@ pub fn member_actions(modes: &[Mode]) -> Vec<&'static str> {
 
 pub struct Options<'a> {
     pub modes: &'a [Mode],
+    /// `aws`, `aws-cn`, `aws-us-gov`.
+    pub partition: &'a str,
     pub role_name: &'a str,
     /// The account the caller runs in (the member role's trust names it); `*` placeholder when unknown.
     pub caller_account: Option<&'a str>,
@@ -88,7 +98,7 @@ pub fn policies(options: &Options<'_>) -> Value {
         "Statement": [
             {"Sid": "ReadTheOrganization", "Effect": "Allow", "Action": caller_actions, "Resource": "*"},
             {"Sid": "AssumeTheMemberRole", "Effect": "Allow", "Action": "sts:AssumeRole",
-             "Resource": format!("arn:aws:iam::*:role/{}", options.role_name)},
+             "Resource": format!("arn:{}:iam::*:role/{}", options.partition, options.role_name)},
             // The caller's own account is read with the caller's credentials, not through the role.
             {"Sid": "ReadTheCallersOwnAccount", "Effect": "Allow",
              "Action": member_actions(options.modes), "Resource": "*"}
@@ -101,8 +111,8 @@ pub fn policies(options: &Options<'_>) -> Value {
         ]
     });
     let principal = match options.caller_account {
-        Some(account) => format!("arn:aws:iam::{account}:root"),
-        None => "arn:aws:iam::CALLER_ACCOUNT_ID:root".to_string(),
+        Some(account) => format!("arn:{}:iam::{account}:root", options.partition),
+        None => format!("arn:{}:iam::CALLER_ACCOUNT_ID:root", options.partition),
     };
     let mut trust_statement = json!({
         "Effect": "Allow",
@@ -128,7 +138,11 @@ mod tests {
         let audit = member_actions(&[Mode::Audit]);
         assert!(audit.iter().all(|a| {
             let name = a.split(':').nth(1).unwrap_or_default();
-            name.starts_with("Describe") || name.starts_with("Get") || name.starts_with("List")
+            // kms:Decrypt reads a CMK-encrypted secret; it changes nothing.
+            name.starts_with("Describe")
+                || name.starts_with("Get")
+                || name.starts_with("List")
+                || *a == "kms:Decrypt"
         }));
         let remediate = member_actions(&[Mode::Remediate]);
         assert!(
@@ -145,6 +159,7 @@ mod tests {
     fn the_trust_policy_names_the_caller_and_the_external_id() {
         let doc = policies(&Options {
             modes: &[Mode::Audit],
+            partition: "aws",
             role_name: "OrganizationAccountAccessRole",
             caller_account: Some("111111111111"),
             external_id: Some("nightly"),

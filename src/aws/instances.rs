@@ -31,6 +31,15 @@ pub struct RestoreSpec<'a> {
     pub parameter_group: Option<&'a str>,
 }
 
+/// The code of a waiter's failure: it ran out of time, or the resource went to a failed state.
+pub(super) fn waiter_code(message: &str) -> &'static str {
+    if message.contains("exceeded the max wait time") {
+        "WaiterTimeout"
+    } else {
+        "WaiterFailure"
+    }
+}
+
 fn with_resource(mut error: AwsError, resource: &str) -> AwsError {
     error.resource = Some(resource.to_string());
     error
@@ -127,11 +136,7 @@ pub async fn wait_available(
                 account_id: scope.account_id.to_string(),
                 region: scope.region.to_string(),
                 operation: "WaitDBInstanceAvailable".into(),
-                code: if message.contains("exceeded the max wait time") {
-                    "WaiterTimeout".into()
-                } else {
-                    "WaiterFailure".into()
-                },
+                code: waiter_code(&message).into(),
                 message,
                 resource: Some(identifier.to_string()),
             }
@@ -294,13 +299,16 @@ pub async fn wait_cluster_available(
         .wait(max_wait)
         .await
         .map(drop)
-        .map_err(|e| AwsError {
-            account_id: scope.account_id.to_string(),
-            region: scope.region.to_string(),
-            operation: "WaitDBClusterAvailable".into(),
-            code: "WaiterFailure".into(),
-            message: aws_sdk_rds::error::DisplayErrorContext(e).to_string(),
-            resource: Some(identifier.to_string()),
+        .map_err(|e| {
+            let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
+            AwsError {
+                account_id: scope.account_id.to_string(),
+                region: scope.region.to_string(),
+                operation: "WaitDBClusterAvailable".into(),
+                code: waiter_code(&message).into(),
+                message,
+                resource: Some(identifier.to_string()),
+            }
         })?;
     wait_available(scope, &cluster_member(identifier), max_wait).await
 }

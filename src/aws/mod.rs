@@ -218,11 +218,21 @@ async fn read_secrets(
     rules: &RuleSet,
     concurrency: usize,
 ) {
+    // Accounts whose role could not be assumed are already reported.
+    let blocked: BTreeSet<String> = inventory
+        .errors
+        .iter()
+        .filter(|e| e.region == "*")
+        .map(|e| e.account_id.clone())
+        .collect();
     let mut wanted: BTreeSet<(String, String, String)> = BTreeSet::new();
     for source in &inventory.sources {
         let Some(rule) = rules.rule_for(source) else {
             continue;
         };
+        if blocked.contains(&rule.destination.account) {
+            continue;
+        }
         if let Some(name) = rule.restore.as_ref().and_then(|r| r.secret_for(source)) {
             let region = rule.destination.region_for(&source.region).to_string();
             wanted.insert((rule.destination.account.clone(), region, name));

@@ -60,7 +60,9 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
         .max_records(PAGE_SIZE)
         .into_paginator()
         .send();
+    let mut first_page = true;
     while let Some(page) = pages.next().await {
+        let first = std::mem::replace(&mut first_page, false);
         match page {
             Ok(page) => {
                 for db in page.db_instances() {
@@ -102,10 +104,7 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
             Err(e) => {
                 let error = aws_error(account_id, region, "DescribeDBInstances", &e);
                 let opt_in = !super::DEFAULT_REGIONS.contains(&region);
-                if opt_in
-                    && out.sources.is_empty()
-                    && REGION_NOT_ENABLED_CODES.contains(&error.code.as_str())
-                {
+                if opt_in && first && REGION_NOT_ENABLED_CODES.contains(&error.code.as_str()) {
                     out.region_not_enabled = true;
                     return out;
                 }

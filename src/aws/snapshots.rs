@@ -229,11 +229,7 @@ pub async fn wait_available(
         ),
     };
     result.map_err(|message| {
-        let code = if message.contains("exceeded the max wait time") {
-            "WaiterTimeout"
-        } else {
-            "WaiterFailure"
-        };
+        let code = super::instances::waiter_code(&message);
         scope.plain(operation, identifier, code, message)
     })
 }

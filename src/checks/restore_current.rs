@@ -3,7 +3,7 @@
 //! secret points at it (its host or instance id). Only the secret's endpoint fields are read.
 
 use super::{Check, Ctx, Outcome};
-use crate::inventory::TAG_RESTORED_FROM;
+use crate::inventory::{TAG_RESTORED_FROM, TAG_SOURCE_ARN};
 
 pub const CHECK: Check = Check {
     id: "restore-current",
@@ -27,10 +27,41 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let Some(newest) = ctx.replicas.first() else {
         return Some(Outcome::skip(expected, "no replica to restore"));
     };
+    let unread = ctx.index.inventory.errors.iter().find(|e| {
+        e.account_id == ctx.dest_account
+            && (e.region == "*"
+                || (e.region == ctx.dest_region
+                    && matches!(
+                        e.operation.as_str(),
+                        "DescribeDBInstances" | "DescribeDBClusters"
+                    )))
+    });
+    if let Some(error) = unread {
+        return Some(Outcome::error(
+            expected,
+            format!(
+                "could not list the restored copies in {}: {} on {}: {}",
+                ctx.destination(),
+                error.code,
+                error.operation,
+                error.message
+            ),
+        ));
+    }
     let restored = ctx.index.inventory.replica_instances.iter().find(|i| {
         i.account_id == ctx.dest_account
             && i.region == ctx.dest_region
             && i.tags.get(TAG_RESTORED_FROM) == Some(&newest.arn)
+            && i.tags.get(TAG_SOURCE_ARN) == Some(&ctx.source.arn)
+            && !matches!(
+                i.status.as_deref(),
+                Some(
+                    "deleting"
+                        | "failed"
+                        | "incompatible-restore"
+                        | "inaccessible-encryption-credentials"
+                )
+            )
     });
     let Some(restored) = restored else {
         return Some(Outcome::fail(

@@ -357,6 +357,8 @@ struct SourceView {
     failing: usize,
     checks: Vec<CheckView>,
     replica: Option<ReplicaView>,
+    /// The restore link of the chain, from the restore-current check.
+    restore: String,
     expected_key: String,
     severity: String,
     tags: Vec<TagView>,
@@ -616,6 +618,10 @@ impl SourceView {
             // No replica sorts after the oldest one: it is the worst case.
             age_sort: replica.map(|r| r.age_seconds).unwrap_or(i64::MAX / 2),
             replica_count: source.replica_count,
+            restore: match source.checks.iter().find(|c| c.id == "restore-current") {
+                None => "not required by the rule".to_string(),
+                Some(check) => format!("{} ({})", check.message, check.status.as_str()),
+            },
             key: replica
                 .and_then(|r| r.kms_key_arn.as_deref())
                 .map(|k| short_key(k).to_string())
@@ -1392,7 +1398,7 @@ mod tests {
         assert!(html.contains("alias&#x2F;rds-vault"));
         assert!(html.contains("Decommission ticket OPS-123"));
         assert!(html.contains("2027-01-31"));
-        assert!(html.contains("no restored instance"));
+        assert!(html.contains("Restored instance: not required by the rule"));
         // Human ages in the table, raw seconds only as sort keys.
         assert!(html.contains(">3h<"));
         assert!(html.contains("data-s=\"10800\""));

@@ -407,6 +407,15 @@ impl ItemRun<'_> {
                 format!("restore {} as {}", plan.from_snapshot, plan.instance),
                 async {
                     if plan.cluster {
+                        if instances::find_cluster(dst, &plan.instance)
+                            .await?
+                            .is_none()
+                        {
+                            note(
+                                &self.created,
+                                format!("{}/{}/{}", dst.account_id, dst.region, plan.instance),
+                            );
+                        }
                         // Also adds the cluster's instance when an earlier run stopped before it.
                         instances::restore_cluster(
                             dst,

@@ -218,12 +218,17 @@ pub fn build(
                 continue;
             }
         }
-        let Some(dest_key) = rule.destination.kms_key.clone() else {
-            plan.blocked.push(block(format!(
-                "rule `{}` names no destination.kms_key: remediation copies under that key",
-                rule.id
-            )));
-            continue;
+        // Only a copy needs the vault key; pruning and restoring do not.
+        let dest_key = match (rule.destination.kms_key.clone(), needs_copy) {
+            (Some(key), _) => key,
+            (None, false) => String::new(),
+            (None, true) => {
+                plan.blocked.push(block(format!(
+                    "rule `{}` names no destination.kms_key: remediation copies under that key",
+                    rule.id
+                )));
+                continue;
+            }
         };
         let cross_region =
             matches!(&rule.destination.region, DestinationRegion::Named(r) if *r != source.region);
