@@ -20,7 +20,7 @@ $(STAMP): tests/emulator/requirements.txt
 ## demo: build, start the emulator, seed a demo organization, run a real audit, print where the reports are
 demo: setup
 	cargo build --quiet
-	$(PYTHON) tests/emulator/demo.py --binary target/debug/rdsguard
+	$(PYTHON) tests/emulator/demo.py --binary $${CARGO_TARGET_DIR:-target}/debug/rdsguard
 
 ## test: unit tests, integration tests against the emulator, the emulator's own tests, report.html in Chromium
 test: setup test-rust test-emulator test-browser

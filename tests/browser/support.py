@@ -9,7 +9,9 @@ from selenium.webdriver.chrome.service import Service
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "target" / "browser"
-BINARY = pathlib.Path(os.environ.get("RDSGUARD_BINARY", REPO / "target" / "debug" / "rdsguard"))
+# The dev build, wherever cargo puts it (CARGO_TARGET_DIR), unless RDSGUARD_BINARY says otherwise.
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+BINARY = pathlib.Path(os.environ.get("RDSGUARD_BINARY") or TARGET / "debug" / "rdsguard")
 CHROMIUM = os.environ.get("RDSGUARD_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("RDSGUARD_CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM_FLAGS = [
