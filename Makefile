@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < tests/emulator/requirements.txt | cut -d' ' -f1)
 BROWSER_STAMP := $(VENV)/.browser-$(shell cksum < tests/browser/requirements.txt | cut -d' ' -f1)
 
-.PHONY: setup demo test test-rust test-emulator test-browser bench-html browser-deps lint fmt clean
+.PHONY: setup demo test test-rust test-emulator test-browser bench-html browser-deps lint fmt clean bench bench-audit bench-peer bench-scale test-fleetsim
 
 ## setup: the local virtualenv with the pinned emulator (moto) the tests start themselves
 setup: $(STAMP)
@@ -59,6 +59,29 @@ lint:
 fmt:
 	cargo fmt
 
+## bench: the peer comparison, then the scale audit; last line `bench audit: ...` (docs/performance.md)
+bench: bench-peer bench-audit
+
+## bench-audit: release rdsguard against the fleet simulator (tests/fleetsim): 1,000 accounts x 4 regions x
+## 20,000 databases at 40 ms per call; BENCH_* variables change the fleet (see tests/fleetsim/bench.sh)
+bench-audit:
+	tests/fleetsim/bench.sh
+
+## bench-peer: rdsguard vs Cloud Custodian's c7n-org on the emulator, 50 accounts x 10 instances, one run each
+bench-peer: setup
+	cargo build --release --quiet -p rdsguard
+	$(PYTHON) tests/fleetsim/peer.py
+
+## bench-scale: wall time and peak memory at 10, 100 and 1,000 accounts (20 databases per account)
+bench-scale:
+	cargo build --release --quiet -p rdsguard -p fleetsim
+	for n in 10 100 1000; do \
+	  BENCH_NO_BUILD=1 BENCH_ACCOUNTS=$$n BENCH_SOURCES=$$((n * 20)) tests/fleetsim/bench.sh | tail -1 || exit 1; \
+	done
+
+## test-fleetsim: the simulator's own tests, the AWS SDK parsing its answers included
+test-fleetsim:
+	cargo test -p fleetsim
 
 clean:
 	cargo clean

@@ -466,7 +466,7 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
                 e.code, e.message
             ))
         })?;
-    let rds = aws_sdk_rds::Client::new(&config);
+    let rds = aws::rds_client(&config, &dest_account, &dest_region);
     let scope = Scope {
         client: &rds,
         account_id: &dest_account,

@@ -192,8 +192,9 @@ pub struct AuditArgs {
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
     pub regions: Option<Vec<String>>,
 
-    /// How many account-region scopes (and key look-ups) are read at once.
-    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many account-region scopes (and key look-ups) are read at once. Calls to RDS are also paced
+    /// per account and region (250 at once, then 11 per second) under RDS's throttling limits.
+    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     #[command(flatten)]

@@ -17,6 +17,10 @@ pub struct Index<'a> {
     snapshots_by_scope: HashMap<&'a str, HashMap<&'a str, Vec<&'a Snapshot>>>,
     /// name -> keys known by it, where name is the ARN or any name the key was looked up by.
     keys: HashMap<&'a str, Vec<&'a KeyFact>>,
+    /// Provenance tag value (a source ARN) -> the snapshots carrying it.
+    by_tag: HashMap<&'a str, Vec<&'a Snapshot>>,
+    /// (origin account, origin region, database identifier) -> untagged snapshots of that data.
+    by_origin: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Snapshot>>,
 }
 
 impl<'a> Index<'a> {
@@ -39,12 +43,33 @@ impl<'a> Index<'a> {
                 keys.entry(name.as_str()).or_default().push(key);
             }
         }
-        Index {
+        let mut index = Index {
             inventory,
             snapshots_by_arn,
             snapshots_by_scope,
             keys,
+            by_tag: HashMap::new(),
+            by_origin: HashMap::new(),
+        };
+        // Linkage indexes, so finding a source's replicas does not scan every snapshot.
+        for snapshot in &inventory.snapshots {
+            match snapshot.tags.get(TAG_SOURCE_ARN) {
+                Some(tagged) => index
+                    .by_tag
+                    .entry(tagged.as_str())
+                    .or_default()
+                    .push(snapshot),
+                None => {
+                    let (account, region) = index.origin(snapshot);
+                    index
+                        .by_origin
+                        .entry((account, region, snapshot.source_identifier.as_str()))
+                        .or_default()
+                        .push(snapshot);
+                }
+            }
         }
+        index
     }
 
     pub fn snapshots_in(&self, account_id: &str, region: &str) -> &[&'a Snapshot] {
@@ -141,11 +166,23 @@ impl<'a> Index<'a> {
         if dest_account == source.account_id {
             return Vec::new();
         }
-        let mut replicas: Vec<&Snapshot> = self
-            .snapshots_in(dest_account, dest_region)
-            .iter()
+        let tagged = self.by_tag.get(source.arn.as_str());
+        let untagged = self.by_origin.get(&(
+            source.account_id.as_str(),
+            source.region.as_str(),
+            source.identifier.as_str(),
+        ));
+        let mut replicas: Vec<&Snapshot> = tagged
+            .into_iter()
+            .chain(untagged)
+            .flatten()
             .copied()
-            .filter(|s| s.status == "available" && self.is_copy_of(s, source))
+            .filter(|s| {
+                s.account_id == dest_account
+                    && s.region == dest_region
+                    && s.status == "available"
+                    && self.is_copy_of(s, source)
+            })
             .collect();
         // Newest data first; among copies of the same data, the latest copy first.
         replicas.sort_by(|a, b| {

@@ -38,6 +38,13 @@ pub async fn base_config(options: &ConnectOptions) -> SdkConfig {
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
+        // One cache partition per account's credentials: the default (64) evicts them in larger
+        // organizations, and every eviction is another AssumeRole.
+        .identity_cache(
+            aws_config::identity::IdentityCache::lazy()
+                .max_partitions(100_000)
+                .build(),
+        )
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)
@@ -96,6 +103,18 @@ impl ProvideCredentials for PrimedProvider {
 
 type AccountSlot = Arc<OnceCell<Result<SharedCredentialsProvider, AwsError>>>;
 
+/// An RDS client for one account and region, with its own retry budget: the SDK's default budget is
+/// one per service and region for the whole process, so one throttled account (the vault) would use
+/// it up and fail every other account's retries in that region.
+pub fn rds_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_rds::Client {
+    let conf = aws_sdk_rds::config::Builder::from(config)
+        .retry_partition(aws_sdk_rds::config::retry::RetryPartition::new(format!(
+            "rds-{account_id}-{region}"
+        )))
+        .build();
+    aws_sdk_rds::Client::from_conf(conf)
+}
+
 /// Builds per-(account, region) configs. The caller's own account uses the base credentials.
 pub struct ClientFactory {
     base: SdkConfig,
@@ -103,6 +122,7 @@ pub struct ClientFactory {
     partition: String,
     role: RoleOptions,
     accounts: Mutex<HashMap<String, AccountSlot>>,
+    pacers: Mutex<HashMap<(String, String), Arc<super::pace::Pacer>>>,
 }
 
 impl ClientFactory {
@@ -118,7 +138,25 @@ impl ClientFactory {
             partition,
             role,
             accounts: Mutex::new(HashMap::new()),
+            pacers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The RDS pacer of an account and region, shared by every reader of that scope.
+    pub fn pacer(&self, account_id: &str, region: &str) -> Arc<super::pace::Pacer> {
+        let mut pacers = match self.pacers.lock() {
+            Ok(pacers) => pacers,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        pacers
+            .entry((account_id.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                Arc::new(super::pace::Pacer::new(
+                    super::pace::BURST,
+                    super::pace::PER_SECOND,
+                ))
+            })
+            .clone()
     }
 
     pub fn base(&self) -> &SdkConfig {

@@ -5,6 +5,7 @@ mod client;
 mod error;
 pub mod instances;
 mod kms;
+pub mod pace;
 mod rds;
 pub mod secrets;
 pub mod securityhub;
@@ -15,7 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt};
 use tracing::{debug, info, warn};
 
-pub use client::{base_config, ClientFactory, ConnectOptions, RoleOptions, FALLBACK_REGION};
+pub use client::{
+    base_config, rds_client, ClientFactory, ConnectOptions, RoleOptions, FALLBACK_REGION,
+};
 pub use error::aws_error;
 
 use crate::inventory::{Account, AwsError, Caller, Inventory, KeyFact, KeyRef, Scope, SecretFact};
@@ -103,8 +106,9 @@ pub async fn read_source(
     arn: &str,
 ) -> Result<Option<crate::inventory::Source>, AwsError> {
     let config = factory.config(account_id, region).await?;
-    let client = aws_sdk_rds::Client::new(&config);
-    let mut read = rds::read_scope(&client, account_id, region).await;
+    let client = rds_client(&config, account_id, region);
+    let pacer = factory.pacer(account_id, region);
+    let mut read = rds::read_scope(&client, &pacer, account_id, region).await;
     if let Some(error) = read.errors.pop() {
         return Err(error);
     }
@@ -149,9 +153,10 @@ pub async fn discover(factory: &ClientFactory, plan: &Plan, rules: &RuleSet) -> 
         .map(|(account, region)| async move {
             let read = match factory.config(&account, &region).await {
                 Ok(config) => {
-                    let client = aws_sdk_rds::Client::new(&config);
+                    let client = rds_client(&config, &account, &region);
+                    let pacer = factory.pacer(&account, &region);
                     debug!(%account, %region, "reading RDS");
-                    Ok(rds::read_scope(&client, &account, &region).await)
+                    Ok(rds::read_scope(&client, &pacer, &account, &region).await)
                 }
                 Err(error) => Err(error),
             };

@@ -8,6 +8,7 @@ use aws_smithy_types_convert::date_time::DateTimeExt;
 use futures::stream::{self, StreamExt};
 
 use super::error::aws_error;
+use super::pace::Pacer;
 use crate::inventory::{AwsError, ReplicaInstance, Snapshot, Source, SourceKind, TAG_SOURCE_ARN};
 
 /// RDS's largest page for Describe* calls.
@@ -52,7 +53,13 @@ pub(super) fn time(
     t.and_then(|t| t.to_chrono_utc().ok())
 }
 
-pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: &str) -> ScopeRead {
+/// Every call waits for `pacer` first: RDS throttles per account and region.
+pub async fn read_scope(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> ScopeRead {
     let mut out = ScopeRead::default();
     // DB instances: sources, except Aurora members (the cluster is the source) and rdsguard's restores.
     let mut pages = client
@@ -61,7 +68,10 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
         .into_paginator()
         .send();
     let mut first_page = true;
-    while let Some(page) = pages.next().await {
+    while let Some(page) = {
+        pacer.wait().await;
+        pages.next().await
+    } {
         let first = std::mem::replace(&mut first_page, false);
         match page {
             Ok(page) => {
@@ -119,7 +129,10 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
         .max_records(PAGE_SIZE)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
+    while let Some(page) = {
+        pacer.wait().await;
+        pages.next().await
+    } {
         match page {
             Ok(page) => {
                 for cluster in page.db_clusters() {
@@ -176,7 +189,10 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
         .max_records(PAGE_SIZE)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
+    while let Some(page) = {
+        pacer.wait().await;
+        pages.next().await
+    } {
         match page {
             Ok(page) => {
                 for s in page.db_snapshots() {
@@ -219,7 +235,10 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
         .max_records(PAGE_SIZE)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
+    while let Some(page) = {
+        pacer.wait().await;
+        pages.next().await
+    } {
         match page {
             Ok(page) => {
                 for s in page.db_cluster_snapshots() {
@@ -264,6 +283,7 @@ pub async fn read_scope(client: &aws_sdk_rds::Client, account_id: &str, region: 
     // Who each manual snapshot is shared with (the `restore` attribute): one call per snapshot.
     let results: Vec<(Snapshot, Result<Vec<String>, AwsError>)> = stream::iter(snapshots)
         .map(|snapshot| async move {
+            pacer.wait().await;
             let shared = read_restore_attribute(client, account_id, region, &snapshot).await;
             (snapshot, shared)
         })

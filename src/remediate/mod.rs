@@ -233,8 +233,8 @@ impl ItemRun<'_> {
         let dst_config = config(&item.dest_account, &item.dest_region)
             .await
             .map_err(fail("connect"))?;
-        let src_client = aws_sdk_rds::Client::new(&src_config);
-        let dst_client = aws_sdk_rds::Client::new(&dst_config);
+        let src_client = crate::aws::rds_client(&src_config, &item.account_id, &item.region);
+        let dst_client = crate::aws::rds_client(&dst_config, &item.dest_account, &item.dest_region);
         let src = Scope {
             client: &src_client,
             account_id: &item.account_id,
@@ -246,10 +246,12 @@ impl ItemRun<'_> {
             region: &item.dest_region,
         };
         let stage_client = match &item.names.stage {
-            Some(_) => Some(aws_sdk_rds::Client::new(
+            Some(_) => Some(crate::aws::rds_client(
                 &config(&item.dest_account, &item.region)
                     .await
                     .map_err(fail("connect"))?,
+                &item.dest_account,
+                &item.region,
             )),
             None => None,
         };
