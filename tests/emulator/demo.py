@@ -67,7 +67,8 @@ def main():
     if code not in (0, 1):
         sys.exit(f"demo: the audit failed (exit {code})")
     print(f"demo: done. The audit exited {code} ({'findings, as the demo intends' if code == 1 else 'all compliant'}).")
-    print(f"demo: reports in {out}/ : findings.json (the report), inventory.json (what was read), rules.toml")
+    print(f"demo: open {out}/report.html in a browser (the auditors' report); also in {out}/:")
+    print("      findings.json (the record), junit.xml, summary.md, asff.json, inventory.json (what was read), rules.toml")
 
 
 if __name__ == "__main__":
