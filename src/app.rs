@@ -309,6 +309,7 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<u8, Error> {
     )?;
 
     let (factory, caller) = connect(&args.connect).await?;
+    let factory = factory.with_rds_rate(args.rds_rate);
 
     let (mut accounts, organization_id) = match &args.accounts {
         Some(ids) => (

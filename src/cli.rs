@@ -200,6 +200,11 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
+    /// RDS calls per second per account and region (after a burst of 250). The default stays under
+    /// RDS's documented throttling (12/s); raise it where AWS raised the quota (e.g. the vault).
+    #[arg(long, default_value_t = 11.0, value_name = "N", value_parser = parse_rate)]
+    pub rds_rate: f64,
+
     /// Import the findings into AWS Security Hub in each database's own account and region (with the
     /// member role), and resolve rdsguard's earlier findings that now pass. Off by default: without it
     /// an audit calls no API that changes anything.
@@ -285,6 +290,15 @@ pub struct EvaluateArgs {
 
     #[command(flatten)]
     pub judge: JudgeArgs,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && (0.1..=10_000.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a rate from 0.1 to 10000 calls per second"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -123,6 +123,8 @@ pub struct ClientFactory {
     role: RoleOptions,
     accounts: Mutex<HashMap<String, AccountSlot>>,
     pacers: Mutex<HashMap<(String, String), Arc<super::pace::Pacer>>>,
+    /// RDS calls per second per account-region (`--rds-rate`).
+    rds_rate: f64,
 }
 
 impl ClientFactory {
@@ -139,7 +141,14 @@ impl ClientFactory {
             role,
             accounts: Mutex::new(HashMap::new()),
             pacers: Mutex::new(HashMap::new()),
+            rds_rate: super::pace::PER_SECOND,
         }
+    }
+
+    /// Paces RDS at `per_second` per account-region instead of the default (for raised quotas).
+    pub fn with_rds_rate(mut self, per_second: f64) -> Self {
+        self.rds_rate = per_second;
+        self
     }
 
     /// The RDS pacer of an account and region, shared by every reader of that scope.
@@ -150,12 +159,7 @@ impl ClientFactory {
         };
         pacers
             .entry((account_id.to_string(), region.to_string()))
-            .or_insert_with(|| {
-                Arc::new(super::pace::Pacer::new(
-                    super::pace::BURST,
-                    super::pace::PER_SECOND,
-                ))
-            })
+            .or_insert_with(|| Arc::new(super::pace::Pacer::new(super::pace::BURST, self.rds_rate)))
             .clone()
     }
 
