@@ -60,6 +60,8 @@ from moto.rds.exceptions import (  # noqa: E402
 from moto.rds.models import DBClusterSnapshot, DBSnapshot, RDSBackend, rds_backends  # noqa: E402
 from moto.rds.responses import RDSResponse  # noqa: E402
 from moto.rds.utils import split_arn  # noqa: E402
+from moto.sts.models import sts_backends  # noqa: E402
+from moto.utilities.utils import get_partition  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 for _mod in list(sys.modules.values()):
@@ -242,7 +244,7 @@ def _inspect(environ):
             except Exception:
                 operation = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '/')}"
     return dict(service=service, operation=operation, account_id=account,
-                region=region, protocol=protocol,
+                region=region, protocol=protocol, access_key=access_key,
                 json_type=environ.get("CONTENT_TYPE") or "application/x-amz-json-1.1"), body
 
 
@@ -278,7 +280,32 @@ def _fault_response(fault, call):
     return fault["http_status"], headers + [("x-amzn-RequestId", request_id)], body
 
 
-# --- Control routes: /_rdsguard/{clock,faults,calls} ------------------------------
+# --- (h) STS sessions that expire ----------------------------------------------
+# Moto never checks a session's Expiration. For the accounts chosen here, a
+# request signed with the keys of an STS session (AssumeRole) acting in that
+# account is refused once the session has expired, as AWS does. "Now" is the
+# account's clock (real time unless moved). A session issued while the
+# *caller's* clock is moved back expires early in real time: with the
+# management account at -3580 s, AssumeRole hands out 20-second sessions.
+_expiry = set()  # account ids whose sessions expire (None: every account)
+EXPIRED = "The security token included in the request is expired"
+
+
+def _expired_session(call):
+    """An ExpiredToken error (a fault dict) for a request signed by an expired session, else None."""
+    with _lock:
+        if not {call["account_id"], None} & _expiry:
+            return None
+    backend = sts_backends[call["account_id"]][get_partition(call["region"])]
+    session = backend.get_assumed_role_from_access_key(call["access_key"])
+    if session is None or session.expiration > _real_utcnow() + _offset(call["account_id"]):
+        return None
+    if call["protocol"] == "query":
+        return {"code": "ExpiredToken", "message": EXPIRED, "http_status": 403}
+    return {"code": "ExpiredTokenException", "message": EXPIRED, "http_status": 400}
+
+
+# --- Control routes: /_rdsguard/{clock,faults,calls,expiry} -------------------------
 class BadRequest(Exception):
     pass
 
@@ -311,6 +338,16 @@ def _control(method, path, query, body):
                 else:
                     _clock.clear()
             return 200, _clock_state()
+        if path == "/_rdsguard/expiry":
+            if method == "POST":
+                _expiry.add(body.get("account_id"))
+            elif method == "DELETE":
+                if "account_id" in query:
+                    _expiry.discard(filter_account)
+                else:
+                    _expiry.clear()
+            return 200, {"accounts": sorted(a for a in _expiry if a is not None),
+                         "all_accounts": None in _expiry}
         if path == "/_rdsguard/calls":
             if method == "DELETE":
                 _calls[:] = [c for c in _calls if filter_account and c["account_id"] != filter_account]
@@ -356,6 +393,11 @@ class Middleware:
             return self.app(environ, start_response)
         with _lock:
             _calls.append({k: call[k] for k in ("service", "operation", "account_id", "region")})
+        expired = _expired_session(call)
+        if expired is not None:
+            status, headers, text = _fault_response(expired, call)
+            start_response(f"{status} Expired", headers)
+            return [text.encode()]
         fault = _take_fault(call, body)
         if fault is not None and fault["code"]:
             status, headers, text = _fault_response(fault, call)

@@ -512,3 +512,45 @@ def test_a_delay_fault_carries_the_call_out_and_holds_back_the_answer(endpoint):
     assert time.monotonic() - started >= 1.5
     assert rds.describe_db_instances(DBInstanceIdentifier="slow")["DBInstances"]
     control(endpoint, "DELETE", f"/_rdsguard/faults/{fault['id']}")
+
+
+# --- (h) STS sessions that expire ----------------------------------------------------
+def test_sessions_expire_in_the_chosen_accounts_only(endpoint):
+    """A session issued while the caller's clock is moved back expires early in real time; once
+    expired, the launcher refuses it in the accounts chosen with /_rdsguard/expiry, as AWS would."""
+    caller = Account(endpoint)
+    member, other = new_account(), new_account()
+
+    def assume(account):
+        return caller.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/Test",
+                                                RoleSessionName="short")["Credentials"]
+
+    def client(creds, service):
+        return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint,
+                            aws_access_key_id=creds["AccessKeyId"],
+                            aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=creds["SessionToken"], config=NO_RETRIES)
+
+    control(endpoint, "POST", "/_rdsguard/clock", {"account_id": caller.id, "offset_seconds": -3600 + 2})
+    try:
+        short = {account: assume(account) for account in (member, other)}
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={caller.id}")
+    left = short[member]["Expiration"] - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(0) < left < datetime.timedelta(seconds=3)
+
+    state = control(endpoint, "POST", "/_rdsguard/expiry", {"account_id": member})
+    assert state == {"accounts": [member], "all_accounts": False}
+    try:
+        client(short[member], "rds").describe_db_instances()  # not expired yet
+        time.sleep(left.total_seconds() + 0.5)
+        assert error_code(client(short[member], "rds").describe_db_instances) == "ExpiredToken"
+        assert error_code(client(short[member], "kms").list_keys) == "ExpiredTokenException"
+        client(short[other], "rds").describe_db_instances()  # not chosen: moto's behaviour
+        client(assume(member), "rds").describe_db_instances()  # a fresh session works
+        calls = control(endpoint, "GET", f"/_rdsguard/calls?account_id={member}")["calls"]
+        assert [c["operation"] for c in calls].count("DescribeDBInstances") == 3  # refused ones too
+    finally:
+        state = control(endpoint, "DELETE", f"/_rdsguard/expiry?account_id={member}")
+    assert state == {"accounts": [], "all_accounts": False}
+    client(short[member], "rds").describe_db_instances()  # no longer enforced

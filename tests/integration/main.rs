@@ -7,8 +7,11 @@
 mod audit;
 mod ci;
 mod cli;
+mod fuzz;
 mod harness;
 mod html;
+mod iam;
+mod reliability;
 mod remediate;
 mod restore;
 mod securityhub;
