@@ -742,6 +742,18 @@ async fn finish(
         published.errors.extend(outcome.errors);
     }
     crate::inventory::sort_errors(&mut published.errors);
+    // The log says why a run is incomplete, even under -q: a nightly job's log must not show a bare
+    // exit 3. (The summary on stdout says it too, for people.)
+    for e in &published.errors {
+        tracing::error!(
+            account = %e.account_id,
+            region = %e.region,
+            operation = %e.operation,
+            code = %e.code,
+            "could not read or act: {}",
+            e.message
+        );
+    }
     published.run.finished_at = Utc::now();
     let exit = exit_code(&published, judge.args.fail_on);
     let mut files = write_outputs(&published, out_dir, |_| true)?;

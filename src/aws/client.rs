@@ -107,10 +107,15 @@ type AccountSlot = Arc<OnceCell<Result<SharedCredentialsProvider, AwsError>>>;
 /// one per service and region for the whole process, so one throttled account (the vault) would use
 /// it up and fail every other account's retries in that region.
 pub fn rds_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_rds::Client {
+    use aws_sdk_rds::config::retry::{RetryPartition, TokenBucket};
+    // No retry quota either: each call is still bounded by MAX_ATTEMPTS and the pacer bounds the rate,
+    // while the SDK's 500-token quota ran dry after ~100 throttled retries and then failed calls that
+    // had attempts left.
+    let partition = RetryPartition::custom(format!("rds-{account_id}-{region}"))
+        .token_bucket(TokenBucket::unlimited())
+        .build();
     let conf = aws_sdk_rds::config::Builder::from(config)
-        .retry_partition(aws_sdk_rds::config::retry::RetryPartition::new(format!(
-            "rds-{account_id}-{region}"
-        )))
+        .retry_partition(partition)
         .build();
     aws_sdk_rds::Client::from_conf(conf)
 }

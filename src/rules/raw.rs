@@ -124,17 +124,20 @@ pub(super) struct Parsed {
 /// Maps byte offsets in one file to 1-based lines, and records problems against that file.
 struct FileCtx<'a> {
     file: &'a str,
-    text: &'a str,
+    /// Byte offset where each line starts, so a line number is a binary search, not a scan.
+    line_starts: Vec<usize>,
 }
 
-impl FileCtx<'_> {
+impl<'a> FileCtx<'a> {
+    fn new(file: &'a str, text: &str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        FileCtx { file, line_starts }
+    }
+
     fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        self.line_starts.partition_point(|start| *start <= offset)
     }
 
     fn diagnostic(&self, offset: Option<usize>, message: String) -> Diagnostic {
@@ -154,7 +157,7 @@ impl FileCtx<'_> {
 }
 
 pub(super) fn parse_file(file: &str, text: &str, out: &mut Parsed) {
-    let ctx = FileCtx { file, text };
+    let ctx = FileCtx::new(file, text);
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         for error in syntax_errors {
