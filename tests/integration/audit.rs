@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, remove_fault, seed, Org};
+use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -109,52 +109,6 @@ expires = "2099-01-31"
         prod = org.account("prod"),
         region = R
     )
-}
-
-/// account key/identifier -> (status, failing check ids).
-fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
-    let names: BTreeMap<String, String> = org.seeded["accounts"]
-        .as_object()
-        .expect("accounts")
-        .iter()
-        .map(|(key, id)| (id.as_str().unwrap_or_default().to_string(), key.clone()))
-        .collect();
-    findings["sources"]
-        .as_array()
-        .expect("sources")
-        .iter()
-        .map(|s| {
-            let account = s["account_id"].as_str().unwrap_or_default();
-            let key = format!(
-                "{}/{}",
-                names.get(account).map(String::as_str).unwrap_or(account),
-                s["identifier"].as_str().unwrap_or_default()
-            );
-            let failing = s["checks"]
-                .as_array()
-                .map(|checks| {
-                    checks
-                        .iter()
-                        .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
-                        .map(|c| {
-                            format!(
-                                "{}={}",
-                                c["id"].as_str().unwrap_or(""),
-                                c["status"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            (
-                key,
-                (
-                    s["status"].as_str().unwrap_or_default().to_string(),
-                    failing,
-                ),
-            )
-        })
-        .collect()
 }
 
 fn expected_verdicts() -> BTreeMap<String, (String, Vec<String>)> {

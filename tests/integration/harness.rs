@@ -2,6 +2,7 @@
 //! organization per test (tests/emulator/seed.py), and one builder for running the real binary with
 //! `AWS_*` scrubbed from the environment.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -37,24 +38,7 @@ pub struct Emulator {
 pub fn emulator() -> &'static Emulator {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     EMULATOR.get_or_init(|| {
-        let mut child = Command::new(python())
-            .arg(repo().join("tests/emulator/launcher.py"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the emulator launcher");
-        let stdout = child.stdout.take().expect("launcher stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the launcher's READY line");
-        let endpoint = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("launcher did not say READY: {line:?}"))
-            .trim()
-            .to_string();
+        let (mut child, endpoint) = start_launcher(Stdio::inherit());
         let stdin = child.stdin.take().expect("launcher stdin");
         Emulator {
             endpoint,
@@ -110,55 +94,18 @@ impl Org {
 
 /// Builds an organization from a seeder spec (see tests/emulator/README.md).
 pub fn seed(spec: Value) -> Org {
-    let mut child = Command::new(python())
-        .arg(repo().join("tests/emulator/seed.py"))
-        .args(["--endpoint", &emulator().endpoint])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the seeder");
-    child
-        .stdin
-        .take()
-        .expect("seeder stdin")
-        .write_all(spec.to_string().as_bytes())
-        .expect("send the spec");
-    let output = child.wait_with_output().expect("seeder output");
-    assert!(
-        output.status.success(),
-        "seeding failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Org {
-        seeded: serde_json::from_slice(&output.stdout).expect("seeder JSON"),
-    }
+    seed_at(&emulator().endpoint, spec)
 }
 
 /// Calls a launcher control route (`/_rdsguard/...`) with a JSON body; returns the JSON answer.
 pub fn control(method: &str, path: &str, body: Option<Value>) -> Value {
-    let address = emulator()
-        .endpoint
-        .trim_start_matches("http://")
-        .to_string();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = TcpStream::connect(&address).expect("connect to the emulator");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    request_at(
+        &emulator().endpoint,
+        method,
+        path,
+        "application/json",
+        body.map(|b| b.to_string()),
     )
-    .expect("send control request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read control answer");
-    let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{method} {path}: {head}\n{payload}"
-    );
-    serde_json::from_str(payload.trim()).unwrap_or(Value::Null)
 }
 
 /// Injects a fault; returns its id.
@@ -361,15 +308,15 @@ impl Org {
 
 /// Starts a launcher on a free port; returns the child (stdin piped: it exits when that closes) and
 /// its endpoint.
-fn start_launcher() -> (Child, String) {
+fn start_launcher(stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(python())
         .arg(repo().join("tests/emulator/launcher.py"))
         .args(["--host", "127.0.0.1", "--port", "0"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
-        .expect("start a private emulator launcher");
+        .expect("start the emulator launcher");
     let stdout = child.stdout.take().expect("launcher stdout");
     let mut line = String::new();
     BufReader::new(stdout)
@@ -393,7 +340,7 @@ pub struct PrivateEmulator {
 
 impl PrivateEmulator {
     pub fn start() -> PrivateEmulator {
-        let (mut child, endpoint) = start_launcher();
+        let (mut child, endpoint) = start_launcher(Stdio::null());
         let stdin = child.stdin.take();
         PrivateEmulator {
             endpoint,
@@ -656,4 +603,51 @@ pub fn fault_hits(id: u64) -> u64 {
         .and_then(|faults| faults.iter().find(|f| f["id"] == id))
         .and_then(|f| f["hits"].as_u64())
         .unwrap_or(0)
+}
+
+/// `account key/identifier` -> (status, the checks that are not PASS or SKIP, as `id=STATUS`): what
+/// an audit concluded, in the seeded organization's own names.
+pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
+    let names: BTreeMap<String, String> = org.seeded["accounts"]
+        .as_object()
+        .expect("accounts")
+        .iter()
+        .map(|(key, id)| (id.as_str().unwrap_or_default().to_string(), key.clone()))
+        .collect();
+    findings["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| {
+            let account = s["account_id"].as_str().unwrap_or_default();
+            let key = format!(
+                "{}/{}",
+                names.get(account).map(String::as_str).unwrap_or(account),
+                s["identifier"].as_str().unwrap_or_default()
+            );
+            let failing = s["checks"]
+                .as_array()
+                .map(|checks| {
+                    checks
+                        .iter()
+                        .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
+                        .map(|c| {
+                            format!(
+                                "{}={}",
+                                c["id"].as_str().unwrap_or(""),
+                                c["status"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                key,
+                (
+                    s["status"].as_str().unwrap_or_default().to_string(),
+                    failing,
+                ),
+            )
+        })
+        .collect()
 }

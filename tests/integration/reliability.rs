@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    calls_by, control, fault_hits, inject, remove_fault, seed, wait_bounded, Cmd, Org,
+    calls_by, control, fault_hits, inject, remove_fault, seed, verdicts, wait_bounded, Cmd, Org,
     PrivateEmulator,
 };
 
@@ -78,49 +78,6 @@ retain = {{ min = 1, max = 3 }}
 }
 
 type Verdicts = BTreeMap<String, (String, Vec<String>)>;
-
-/// `account key/identifier` -> (status, the checks that are not PASS or SKIP, as `id=STATUS`).
-fn verdicts(org: &Org, findings: &Value) -> Verdicts {
-    let names: BTreeMap<String, String> = org.seeded["accounts"]
-        .as_object()
-        .expect("accounts")
-        .iter()
-        .map(|(key, id)| (id.as_str().unwrap_or_default().to_string(), key.clone()))
-        .collect();
-    findings["sources"]
-        .as_array()
-        .expect("sources")
-        .iter()
-        .map(|s| {
-            let account = s["account_id"].as_str().unwrap_or_default();
-            let key = format!(
-                "{}/{}",
-                names.get(account).map(String::as_str).unwrap_or(account),
-                s["identifier"].as_str().unwrap_or_default()
-            );
-            let failing = s["checks"]
-                .as_array()
-                .expect("checks")
-                .iter()
-                .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
-                .map(|c| {
-                    format!(
-                        "{}={}",
-                        c["id"].as_str().unwrap_or(""),
-                        c["status"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
-            (
-                key,
-                (
-                    s["status"].as_str().unwrap_or_default().to_string(),
-                    failing,
-                ),
-            )
-        })
-        .collect()
-}
 
 fn expected() -> Verdicts {
     let v = |status: &str, failing: &[&str]| {
