@@ -87,7 +87,8 @@ fn scenario() -> Org {
     }))
 }
 
-fn rules(org: &Org) -> String {
+/// The scenario's rules (also used by the HTML report's tests).
+pub(crate) fn rules(org: &Org) -> String {
     format!(
         r#"# The scenario's rules.
 [[rule]]

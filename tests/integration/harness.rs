@@ -462,41 +462,29 @@ fn request_at(
 
 /// Builds an organization from a seeder spec in the emulator at `endpoint`.
 pub fn seed_at(endpoint: &str, spec: Value) -> Org {
-    let mut child = Command::new(python())
-        .arg(repo().join("tests/emulator/seed.py"))
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the seeder");
-    child
-        .stdin
-        .take()
-        .expect("seeder stdin")
-        .write_all(spec.to_string().as_bytes())
-        .expect("send the spec");
-    let output = child.wait_with_output().expect("seeder output");
-    assert!(
-        output.status.success(),
-        "seeding failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let seeder = repo().join("tests/emulator/seed.py");
+    let args = [seeder.to_str().expect("utf-8 path"), "--endpoint", endpoint];
     Org {
-        seeded: serde_json::from_slice(&output.stdout).expect("seeder JSON"),
+        seeded: run_python(&args, &spec, "seeding"),
     }
 }
 
 /// Runs a Python program with the emulator's interpreter (boto3 and moto installed): `input` as JSON on
 /// stdin, its stdout parsed as JSON. For test set-up the Rust SDK here cannot do (IAM).
 pub fn python_json(program: &str, input: &Value) -> Value {
+    run_python(&["-c", program], input, "python")
+}
+
+/// The emulator's Python with `args`, `input` as JSON on stdin; its stdout as JSON. `what` names it in
+/// failures (with its stderr).
+fn run_python(args: &[&str], input: &Value, what: &str) -> Value {
     let mut child = Command::new(python())
-        .args(["-c", program])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start python");
+        .unwrap_or_else(|e| panic!("{what}: cannot start python: {e}"));
     child
         .stdin
         .take()
@@ -506,10 +494,11 @@ pub fn python_json(program: &str, input: &Value) -> Value {
     let output = child.wait_with_output().expect("python output");
     assert!(
         output.status.success(),
-        "python failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).expect("python printed JSON")
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{what}: stdout is not JSON: {e}"))
 }
 
 impl Org {

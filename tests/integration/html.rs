@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use crate::audit::rules;
 use crate::harness::{inject, remove_fault, seed, Org};
 
 const R: &str = "us-east-1";
@@ -34,27 +35,6 @@ fn scenario() -> Org {
                     "account": "vault", "region": R, "id": "orders-c", "kms_key": "vault-key", "at": "-1h",
                     "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
     }))
-}
-
-fn rules(org: &Org) -> String {
-    format!(
-        r#"[[rule]]
-id = "prod-databases"
-select = {{ tags = {{ env = "prod" }}, regions = ["{R}"] }}
-destination = {{ account = "{vault}", region = "same", kms_key = "alias/rds-vault" }}
-source_kms_key = "alias/rds-share"
-max_age = "26h"
-retain = {{ min = 1, max = 3 }}
-severity = "high"
-
-[[exemption]]
-arn = "arn:aws:rds:*:{prod}:db:legacy-*"
-reason = "Decommission ticket OPS-123"
-expires = "2099-01-31"
-"#,
-        vault = org.account("vault"),
-        prod = org.account("prod"),
-    )
 }
 
 fn source_rows(html: &str) -> usize {
