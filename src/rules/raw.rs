@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::de::{Deserialize, IntoDeserializer};
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::{
@@ -226,6 +226,41 @@ fn unknown_keys(
     found
 }
 
+/// Reports every TOML date or time in a rule (or an exemption, but for `expires`), where no key takes one (toml's own error for it would
+/// describe its internal representation of dates). Returns true if there was one.
+fn dates_in(
+    ctx: &FileCtx<'_>,
+    value: &Spanned<DeValue<'_>>,
+    path: &str,
+    what: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> bool {
+    match value.get_ref() {
+        DeValue::Datetime(date) => {
+            errors.push(ctx.diagnostic(
+                Some(value.span().start),
+                format!(
+                    "{what}: `{path}` is a TOML date/time ({date}), and only an exemption's `expires` takes a date (durations are quoted strings like \"26h\")"
+                ),
+            ));
+            true
+        }
+        DeValue::Table(table) => table.iter().fold(false, |found, (key, value)| {
+            dates_in(
+                ctx,
+                value,
+                &format!("{path}.{}", key.get_ref()),
+                what,
+                errors,
+            ) | found
+        }),
+        DeValue::Array(items) => items.iter().enumerate().fold(false, |found, (i, item)| {
+            dates_in(ctx, item, &format!("{path}[{i}]"), what, errors) | found
+        }),
+        _ => false,
+    }
+}
+
 /// Deserialises one table with spans intact; a type error is reported at its own line.
 fn deserialize_table<T: for<'de> Deserialize<'de>>(
     ctx: &FileCtx<'_>,
@@ -268,6 +303,9 @@ fn parse_rule(ctx: &FileCtx<'_>, start: usize, table: &DeTable<'_>, out: &mut Pa
             let within = format!("`{name}` of {what}");
             bad_keys |= unknown_keys(ctx, nested, allowed, &within, &mut out.errors);
         }
+    }
+    for (key, value) in table.iter() {
+        bad_keys |= dates_in(ctx, value, key.get_ref(), &what, &mut out.errors);
     }
     if bad_keys {
         return;
@@ -518,7 +556,11 @@ fn validate_select(raw: RawSelect, error: &mut impl FnMut(usize, String)) -> Sel
 
 fn parse_exemption(ctx: &FileCtx<'_>, start: usize, table: &DeTable<'_>, out: &mut Parsed) {
     let what = "exemption";
-    if unknown_keys(ctx, table, EXEMPTION_KEYS, what, &mut out.errors) {
+    let mut bad_keys = unknown_keys(ctx, table, EXEMPTION_KEYS, what, &mut out.errors);
+    for (key, value) in table.iter().filter(|(key, _)| key.get_ref() != "expires") {
+        bad_keys |= dates_in(ctx, value, key.get_ref(), what, &mut out.errors);
+    }
+    if bad_keys {
         return;
     }
     let Some(raw) = deserialize_table::<RawExemption>(ctx, start, table, what, &mut out.errors)

@@ -1028,8 +1028,6 @@ fn conflicting_flags_and_unreadable_paths_exit_2_before_any_aws_call() {
 /// A TOML date or time where a string, a number or a table is expected is a wrong type like any other;
 /// the message must say so, not describe toml's internal representation of dates.
 #[test]
-#[ignore = "bug: a TOML datetime of the wrong type is reported as `invalid type: map` or as `unknown field \
-            `$__toml_private_datetime`` (src/rules/raw.rs deserialize_table)"]
 fn a_date_of_the_wrong_type_is_reported_as_a_date() {
     let head = "[[rule]]\nid = \"x\"\ndestination = { account = \"222222222222\" }\n";
     for (name, text) in [
