@@ -88,19 +88,31 @@ fn render_saved(from: &Path, out: Option<&Path>, quiet: bool) -> Result<u8, Erro
     Ok(EXIT_COMPLIANT)
 }
 
-/// Writes the run files that `wanted` accepts into `dir`; returns their paths.
+/// Writes the run files that `wanted` accepts into `dir`, each on its own thread (a large
+/// organization's files are hundreds of MB); returns their paths.
 fn write_outputs(
     report: &output::json::ReportV1,
     dir: &Path,
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<PathBuf>, Error> {
-    let mut written = Vec::new();
-    for file in output::FILES.iter().filter(|f| wanted(f.name)) {
-        let path = dir.join(file.name);
-        write_file(&path, |w| (file.write)(report, w))?;
-        written.push(path);
-    }
-    Ok(written)
+    std::thread::scope(|threads| {
+        let writers: Vec<_> = output::FILES
+            .iter()
+            .filter(|f| wanted(f.name))
+            .map(|file| {
+                let path = dir.join(file.name);
+                threads.spawn(move || write_file(&path, |w| (file.write)(report, w)).map(|()| path))
+            })
+            .collect();
+        writers
+            .into_iter()
+            .map(|writer| {
+                writer
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 fn rules_check(paths: &[PathBuf], quiet: bool) -> Result<u8, Error> {
@@ -309,47 +321,61 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<u8, Error> {
     )?;
 
     let (factory, caller) = connect(&args.connect).await?;
-    let factory = factory.with_rds_rate(args.rds_rate);
+    let factory = args.account_rds_rates.iter().fold(
+        factory.with_rds_rate(args.rds_rate),
+        |f, (account, rate)| f.with_account_rds_rate(account, *rate),
+    );
 
-    let (mut accounts, organization_id) = match &args.accounts {
-        Some(ids) => (
-            ids.iter()
-                .map(|id| Account {
-                    id: id.clone(),
-                    name: None,
-                })
-                .collect(),
-            None,
-        ),
-        None => aws::organization_accounts(factory.base()).await.map_err(|e| {
-            Error::Aws(format!(
-                "cannot list the organization's accounts ({} {}: {}). Run with management-account or \
-                 delegated-administrator credentials, or name the accounts with --accounts.",
-                e.operation, e.code, e.message
-            ))
-        })?,
-    };
-    for destination in rules.destination_accounts() {
-        if !accounts.iter().any(|a| a.id == destination) {
-            accounts.push(Account {
-                id: destination,
-                name: None,
-            });
-        }
-    }
     let regions: Vec<String> = match &args.regions {
         Some(regions) => regions.clone(),
         None => rules
             .pinned_regions()
             .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect()),
     };
-    let plan = Plan {
-        accounts,
-        regions,
-        extra_scopes: rules.destination_scopes(),
-        concurrency: usize::from(args.concurrency),
+    // The vault's reads bound a large audit: they start while the organization is being listed.
+    let mut read_regions = regions.clone();
+    read_regions.extend(rules.destination_scopes().into_iter().map(|(_, r)| r));
+    let (ahead_work, ahead) = aws::read_destinations_ahead(&factory, rules, &read_regions);
+    let audit = async {
+        let (mut accounts, organization_id) = match &args.accounts {
+            Some(ids) => (
+                ids.iter()
+                    .map(|id| Account {
+                        id: id.clone(),
+                        name: None,
+                    })
+                    .collect(),
+                None,
+            ),
+            None => aws::organization_accounts(factory.base()).await.map_err(|e| {
+                Error::Aws(format!(
+                    "cannot list the organization's accounts ({} {}: {}). Run with management-account \
+                     or delegated-administrator credentials, or name the accounts with --accounts.",
+                    e.operation, e.code, e.message
+                ))
+            })?,
+        };
+        for destination in rules.destination_accounts() {
+            if !accounts.iter().any(|a| a.id == destination) {
+                accounts.push(Account {
+                    id: destination,
+                    name: None,
+                });
+            }
+        }
+        let plan = Plan {
+            accounts,
+            regions,
+            extra_scopes: rules.destination_scopes(),
+            concurrency: usize::from(args.concurrency),
+            today: judge.as_of.unwrap_or(judge.started).date_naive(),
+            also_judge: Vec::new(),
+        };
+        let inventory = aws::discover(&factory, &plan, rules, ahead).await;
+        Ok::<_, Error>((plan, inventory, organization_id))
     };
-    let mut inventory = aws::discover(&factory, &plan, rules).await;
+    let ((), discovered) = tokio::join!(ahead_work, audit);
+    let (plan, mut inventory, organization_id) = discovered?;
     inventory.collected_at = Some(Utc::now());
     inventory.caller = Some(caller);
     inventory.organization_id = organization_id;
@@ -644,12 +670,24 @@ async fn remediate_run(
             regions: regions.clone(),
             extra_scopes: Vec::new(),
             concurrency: discovery.concurrency,
+            today: discovery.today,
+            also_judge: Vec::new(),
         };
-        let fresh = aws::discover(factory, &again, &judge.rules).await;
         let scopes: Vec<(String, String)> = accounts
             .iter()
             .flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone())))
             .collect();
+        // Databases elsewhere may keep replicas in the re-read scopes: they are judged there too.
+        let again = Plan {
+            also_judge: inventory
+                .sources
+                .iter()
+                .filter(|s| !scopes.contains(&(s.account_id.clone(), s.region.clone())))
+                .cloned()
+                .collect(),
+            ..again
+        };
+        let fresh = aws::discover(factory, &again, &judge.rules, aws::Ahead::none()).await;
         inventory.replace_scopes(fresh, &scopes);
         write_json(&out_dir.join("inventory.json"), inventory)?;
     }

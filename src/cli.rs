@@ -192,9 +192,11 @@ pub struct AuditArgs {
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
     pub regions: Option<Vec<String>>,
 
-    /// How many account-region scopes (and key look-ups) are read at once. Calls to RDS are also paced
-    /// per account and region (250 at once, then 11 per second) under RDS's throttling limits.
-    #[arg(long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many account-region scopes (and key look-ups) are read at once. Discovery waits on the
+    /// network far more than on the CPU, so this is what makes a large organization fast; the load on
+    /// AWS is bounded by pacing RDS per account and region (250 at once, then --rds-rate per second)
+    /// under RDS's throttling limits.
+    #[arg(long, default_value_t = 128, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     #[command(flatten)]
@@ -204,6 +206,12 @@ pub struct AuditArgs {
     /// RDS's documented throttling (12/s); raise it where AWS raised the quota (e.g. the vault).
     #[arg(long, default_value_t = 11.0, value_name = "N", value_parser = parse_rate)]
     pub rds_rate: f64,
+
+    /// RDS calls per second in one account (every region), overriding --rds-rate there: for an account
+    /// whose RDS API quota AWS raised, typically the vault, which holds every replica and so gets the
+    /// most calls (one per replica, to read who it is shared with). Repeatable.
+    #[arg(long = "account-rds-rate", value_name = "ACCOUNT=N", value_parser = parse_account_rate)]
+    pub account_rds_rates: Vec<(String, f64)>,
 
     /// Import the findings into AWS Security Hub in each database's own account and region (with the
     /// member role), and resolve rdsguard's earlier findings that now pass. Off by default: without it
@@ -299,6 +307,16 @@ fn parse_rate(text: &str) -> Result<f64, String> {
             "`{text}` is not a rate from 0.1 to 10000 calls per second"
         )),
     }
+}
+
+fn parse_account_rate(text: &str) -> Result<(String, f64), String> {
+    let Some((account, rate)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not ACCOUNT=N, e.g. 222222222222=100"));
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{account}` is not a 12-digit AWS account id"));
+    }
+    Ok((account.to_string(), parse_rate(rate)?))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -76,11 +76,7 @@ fn evaluate_source(
         exemption: None,
         tags: source.tags.clone(),
     };
-    if let Some(exemption) = rules
-        .exemptions
-        .iter()
-        .find(|e| !e.is_expired(today) && pattern::matches(&e.arn, &source.arn))
-    {
+    if let Some(exemption) = rules.exemption_for(source, today) {
         report.status = Status::Exempt;
         report.exemption = Some(ExemptionInfo {
             arn_pattern: exemption.arn.clone(),

@@ -63,6 +63,12 @@ pub struct Scope {
     pub region: String,
     /// True when every read in this scope succeeded.
     pub complete: bool,
+    /// The kinds whose manual snapshots were listed here. Discovery lists them only where a judged
+    /// database or its replicas can be; `evaluate --inventory` with other rules reports ERROR, never a
+    /// verdict, for a database whose snapshots were not listed. Inventories written before this field
+    /// listed both kinds everywhere.
+    #[serde(default = "SourceKind::both")]
+    pub snapshot_kinds: Vec<SourceKind>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,6 +76,20 @@ pub struct Scope {
 pub enum SourceKind {
     DbInstance,
     DbCluster,
+}
+
+impl SourceKind {
+    pub fn both() -> Vec<SourceKind> {
+        vec![SourceKind::DbInstance, SourceKind::DbCluster]
+    }
+
+    /// The RDS operation that lists this kind's manual snapshots.
+    pub fn snapshot_list_operation(self) -> &'static str {
+        match self {
+            SourceKind::DbInstance => "DescribeDBSnapshots",
+            SourceKind::DbCluster => "DescribeDBClusterSnapshots",
+        }
+    }
 }
 
 impl SourceKind {
@@ -219,6 +239,37 @@ impl Inventory {
             schema: INVENTORY_SCHEMA.to_string(),
             ..Default::default()
         }
+    }
+
+    /// Records that the manual snapshots of `kinds` were listed in `scope`, with the errors met.
+    pub fn record_listing(
+        &mut self,
+        scope: &(String, String),
+        kinds: Vec<SourceKind>,
+        errors: Vec<AwsError>,
+    ) {
+        if let Some(known) = self
+            .scopes
+            .iter_mut()
+            .find(|s| s.account_id == scope.0 && s.region == scope.1)
+        {
+            known.snapshot_kinds = kinds;
+        }
+        self.record_errors(errors);
+    }
+
+    /// Adds errors met in discovery; each makes its scope incomplete.
+    pub fn record_errors(&mut self, errors: Vec<AwsError>) {
+        for error in &errors {
+            if let Some(scope) = self
+                .scopes
+                .iter_mut()
+                .find(|s| s.account_id == error.account_id && s.region == error.region)
+            {
+                scope.complete = false;
+            }
+        }
+        self.errors.extend(errors);
     }
 
     /// Replaces what this inventory holds for the given account-region pairs with `fresh`'s reading of

@@ -99,18 +99,18 @@ impl<'a> Index<'a> {
             .any(|k| k.account_id == account_id && k.region == region && k.reference == reference)
     }
 
-    /// Errors that make the snapshots of `account_id`/`region` unknown for sources of `kind`.
+    /// Why the snapshots of `kind` in `account_id`/`region` are unknown, if they are: the account could
+    /// not be entered, listing them failed, or discovery did not list them (no judged database needed
+    /// them under the rules it ran with).
     pub fn snapshot_read_errors(
         &self,
         account_id: &str,
         region: &str,
         kind: SourceKind,
-    ) -> Vec<&'a AwsError> {
-        let operation = match kind {
-            SourceKind::DbInstance => "DescribeDBSnapshots",
-            SourceKind::DbCluster => "DescribeDBClusterSnapshots",
-        };
-        self.inventory
+    ) -> Vec<AwsError> {
+        let operation = kind.snapshot_list_operation();
+        let mut errors: Vec<AwsError> = self
+            .inventory
             .errors
             .iter()
             .filter(|e| e.account_id == account_id)
@@ -118,7 +118,22 @@ impl<'a> Index<'a> {
                 e.region == "*"
                     || (e.region == region && e.operation == operation && e.resource.is_none())
             })
-            .collect()
+            .cloned()
+            .collect();
+        let unlisted = self.inventory.scopes.iter().any(|s| {
+            s.account_id == account_id && s.region == region && !s.snapshot_kinds.contains(&kind)
+        });
+        if errors.is_empty() && unlisted {
+            errors.push(AwsError {
+                account_id: account_id.to_string(),
+                region: region.to_string(),
+                operation: operation.to_string(),
+                code: "NotRead".to_string(),
+                message: "discovery did not list these snapshots: no database its rules judged needed them (re-run the audit with these rules)".to_string(),
+                resource: None,
+            });
+        }
+        errors
     }
 
     /// The account and region a snapshot's data came from, following copies inside one account.

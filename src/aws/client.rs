@@ -130,6 +130,8 @@ pub struct ClientFactory {
     pacers: Mutex<HashMap<(String, String), Arc<super::pace::Pacer>>>,
     /// RDS calls per second per account-region (`--rds-rate`).
     rds_rate: f64,
+    /// Per-account overrides of `rds_rate` (`--account-rds-rate`).
+    account_rds_rates: HashMap<String, f64>,
 }
 
 impl ClientFactory {
@@ -147,12 +149,20 @@ impl ClientFactory {
             accounts: Mutex::new(HashMap::new()),
             pacers: Mutex::new(HashMap::new()),
             rds_rate: super::pace::PER_SECOND,
+            account_rds_rates: HashMap::new(),
         }
     }
 
     /// Paces RDS at `per_second` per account-region instead of the default (for raised quotas).
     pub fn with_rds_rate(mut self, per_second: f64) -> Self {
         self.rds_rate = per_second;
+        self
+    }
+
+    /// Paces RDS in `account_id` at `per_second` (every region), overriding the default rate there.
+    pub fn with_account_rds_rate(mut self, account_id: &str, per_second: f64) -> Self {
+        self.account_rds_rates
+            .insert(account_id.to_string(), per_second);
         self
     }
 
@@ -164,7 +174,14 @@ impl ClientFactory {
         };
         pacers
             .entry((account_id.to_string(), region.to_string()))
-            .or_insert_with(|| Arc::new(super::pace::Pacer::new(super::pace::BURST, self.rds_rate)))
+            .or_insert_with(|| {
+                let rate = self
+                    .account_rds_rates
+                    .get(account_id)
+                    .copied()
+                    .unwrap_or(self.rds_rate);
+                Arc::new(super::pace::Pacer::new(super::pace::BURST, rate))
+            })
             .clone()
     }
 

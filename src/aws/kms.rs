@@ -5,12 +5,16 @@ use aws_sdk_kms::types::KeyManagerType;
 use super::error::aws_error;
 use crate::inventory::{AwsError, KeyFact, KeyManager};
 
+/// DescribeKey of `reference` in `account_id`/`region`, and GetKeyPolicy when `want_policy` and the key is
+/// customer managed, unless `has_policy` says that key's policy was already read. `Ok((None, _))`: KMS
+/// says the key does not exist.
 pub async fn describe(
     client: &aws_sdk_kms::Client,
     account_id: &str,
     region: &str,
     reference: &str,
     want_policy: bool,
+    has_policy: impl Fn(&str) -> bool,
 ) -> Result<(Option<KeyFact>, Option<AwsError>), AwsError> {
     let with_resource = |mut error: AwsError| {
         error.resource = Some(reference.to_string());
@@ -58,7 +62,7 @@ pub async fn describe(
         enabled: meta.enabled(),
         policy: None,
     };
-    if want_policy && key_manager == KeyManager::Customer {
+    if want_policy && key_manager == KeyManager::Customer && !has_policy(&arn) {
         match client
             .get_key_policy()
             .key_id(&arn)

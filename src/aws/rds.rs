@@ -1,5 +1,6 @@
-//! Reads one (account, region): DB instances, DB clusters, manual snapshots with their `restore`
-//! attribute. Every page at the maximum size; every failure becomes an error entry and the rest goes on.
+//! Reads of one (account, region): DB instances and clusters, manual snapshots, and who a snapshot is
+//! shared with. Every page at the maximum size; every failure becomes an error entry and the rest goes
+//! on. Discovery (`super::discover`) decides which of these each scope needs.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +14,9 @@ use crate::inventory::{AwsError, ReplicaInstance, Snapshot, Source, SourceKind, 
 
 /// RDS's largest page for Describe* calls.
 const PAGE_SIZE: i32 = 100;
-/// Attribute reads in flight per scope.
-const ATTRIBUTE_CONCURRENCY: usize = 8;
+/// Attribute reads in flight per scope: enough to use a raised RDS quota (400/s at 40 ms per call needs
+/// 16, with no slack); under the default quota the scope's pacer is what limits them.
+const ATTRIBUTE_CONCURRENCY: usize = 32;
 
 /// What an RDS call answers in a region the account has not enabled (opt-in regions): the same
 /// credentials work elsewhere. Only believed for opt-in regions, on the scope's first call.
@@ -29,7 +31,6 @@ pub struct ScopeRead {
     /// The region is not enabled for the account: nothing can live there, nothing else was asked.
     pub region_not_enabled: bool,
     pub sources: Vec<Source>,
-    pub snapshots: Vec<Snapshot>,
     pub replica_instances: Vec<ReplicaInstance>,
     pub errors: Vec<AwsError>,
 }
@@ -53,8 +54,9 @@ pub(super) fn time(
     t.and_then(|t| t.to_chrono_utc().ok())
 }
 
-/// Every call waits for `pacer` first: RDS throttles per account and region.
-pub async fn read_scope(
+/// The databases of one account-region: DB instances (sources, and rdsguard's restores) and DB
+/// clusters. Every call waits for `pacer` first: RDS throttles per account and region.
+pub async fn read_databases(
     client: &aws_sdk_rds::Client,
     pacer: &Pacer,
     account_id: &str,
@@ -182,6 +184,30 @@ pub async fn read_scope(
         }
     }
 
+    out
+}
+
+/// The manual snapshots of one kind in one account-region, without their sharing (see [`read_shares`]).
+/// On a failed page: what was read so far, and the error.
+pub async fn read_snapshots(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+    kind: SourceKind,
+) -> (Vec<Snapshot>, Option<AwsError>) {
+    match kind {
+        SourceKind::DbInstance => read_db_snapshots(client, pacer, account_id, region).await,
+        SourceKind::DbCluster => read_cluster_snapshots(client, pacer, account_id, region).await,
+    }
+}
+
+async fn read_db_snapshots(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> (Vec<Snapshot>, Option<AwsError>) {
     let mut snapshots = Vec::new();
     let mut pages = client
         .describe_db_snapshots()
@@ -222,13 +248,21 @@ pub async fn read_scope(
                 }
             }
             Err(e) => {
-                out.errors
-                    .push(aws_error(account_id, region, "DescribeDBSnapshots", &e));
-                break;
+                let error = aws_error(account_id, region, "DescribeDBSnapshots", &e);
+                return (snapshots, Some(error));
             }
         }
     }
+    (snapshots, None)
+}
 
+async fn read_cluster_snapshots(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> (Vec<Snapshot>, Option<AwsError>) {
+    let mut snapshots = Vec::new();
     let mut pages = client
         .describe_db_cluster_snapshots()
         .snapshot_type("manual")
@@ -269,18 +303,24 @@ pub async fn read_scope(
                 }
             }
             Err(e) => {
-                out.errors.push(aws_error(
-                    account_id,
-                    region,
-                    "DescribeDBClusterSnapshots",
-                    &e,
-                ));
-                break;
+                let error = aws_error(account_id, region, "DescribeDBClusterSnapshots", &e);
+                return (snapshots, Some(error));
             }
         }
     }
+    (snapshots, None)
+}
 
-    // Who each manual snapshot is shared with (the `restore` attribute): one call per snapshot.
+/// Who each snapshot is shared with (its `restore` attribute): one paced call per snapshot, up to
+/// [`ATTRIBUTE_CONCURRENCY`] at once. A snapshot whose attribute could not be read keeps
+/// `shared_with: None`, and the error says which.
+pub async fn read_shares(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+    snapshots: Vec<Snapshot>,
+) -> (Vec<Snapshot>, Vec<AwsError>) {
     let results: Vec<(Snapshot, Result<Vec<String>, AwsError>)> = stream::iter(snapshots)
         .map(|snapshot| async move {
             pacer.wait().await;
@@ -290,14 +330,18 @@ pub async fn read_scope(
         .buffer_unordered(ATTRIBUTE_CONCURRENCY)
         .collect()
         .await;
-    for (mut snapshot, shared) in results {
-        match shared {
-            Ok(accounts) => snapshot.shared_with = Some(accounts),
-            Err(error) => out.errors.push(error),
-        }
-        out.snapshots.push(snapshot);
-    }
-    out
+    let mut errors = Vec::new();
+    let snapshots = results
+        .into_iter()
+        .map(|(mut snapshot, shared)| {
+            match shared {
+                Ok(accounts) => snapshot.shared_with = Some(accounts),
+                Err(error) => errors.push(error),
+            }
+            snapshot
+        })
+        .collect();
+    (snapshots, errors)
 }
 
 async fn read_restore_attribute(

@@ -48,6 +48,7 @@ impl Org {
                 account_id: account.into(),
                 region: REGION.into(),
                 complete: true,
+                snapshot_kinds: SourceKind::both(),
             });
         }
         let mut org = Org { inventory };

@@ -31,7 +31,7 @@ pub struct Ctx<'a> {
     /// Replicas in the destination, newest data first.
     pub replicas: &'a [&'a Snapshot],
     /// Why the destination's snapshots are unknown, if they are.
-    pub dest_errors: &'a [&'a AwsError],
+    pub dest_errors: &'a [AwsError],
     pub as_of: DateTime<Utc>,
 }
 

@@ -65,10 +65,21 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         ));
     }
     if let Some(first) = unknown.first() {
+        let failed = ctx
+            .index
+            .inventory
+            .errors
+            .iter()
+            .any(|e| e.resource.as_deref() == Some(*first));
+        let why = if failed {
+            "could not read"
+        } else {
+            "the audit that wrote this inventory did not read (no rule judged them then)"
+        };
         return Some(Outcome::error(
             expected,
             format!(
-                "could not read who {} snapshot(s) are shared with (first: {first})",
+                "{why} who {} snapshot(s) are shared with (first: {first})",
                 unknown.len()
             ),
         ));

@@ -2,7 +2,7 @@
 
 use super::fixtures::*;
 use crate::evaluate::evaluate;
-use crate::inventory::{AwsError, KeyManager, Scope};
+use crate::inventory::{AwsError, KeyManager, Scope, SourceKind};
 use crate::report::{CheckStatus, SourceReport, Status};
 use crate::rules::{self, RuleSet};
 
@@ -384,6 +384,7 @@ fn unreadable_destination_is_error_never_compliant() {
         account_id: VAULT.into(),
         region: REGION.into(),
         complete: false,
+        snapshot_kinds: SourceKind::both(),
     });
     let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
     let report = &findings.sources[0];

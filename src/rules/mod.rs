@@ -217,6 +217,21 @@ impl RuleSet {
         self.rules.iter().find(|rule| rule.select.selects(source))
     }
 
+    /// The exemption in force on `today` that covers `source`, if any.
+    pub fn exemption_for(&self, source: &Source, today: chrono::NaiveDate) -> Option<&Exemption> {
+        self.exemptions
+            .iter()
+            .find(|e| !e.is_expired(today) && pattern::matches(&e.arn, &source.arn))
+    }
+
+    /// The rule whose checks run on `source` on `today`: its rule, unless an exemption covers it.
+    pub fn judging_rule(&self, source: &Source, today: chrono::NaiveDate) -> Option<&Rule> {
+        match self.exemption_for(source, today) {
+            Some(_) => None,
+            None => self.rule_for(source),
+        }
+    }
+
     /// Every region the rules name, for selection and as destinations; `None` if some rule matches any
     /// region (then the caller must choose the regions to walk).
     pub fn pinned_regions(&self) -> Option<Vec<String>> {

@@ -32,6 +32,7 @@ RDSGUARD=${BENCH_RDSGUARD:-$ROOT/target/release/rdsguard}
 FLEETSIM=$ROOT/target/release/fleetsim
 
 mkdir -p "$OUT"
+rm -f "$OUT/addr"  # a reused run folder's address would point at a simulator that has exited
 "$FLEETSIM" rules "${FLEET[@]}" > "$OUT/rules.toml"
 "$FLEETSIM" expected "${FLEET[@]}" > "$OUT/expected.json"
 

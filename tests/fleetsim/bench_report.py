@@ -72,12 +72,12 @@ def main():
           f"{errors.get(('GetKeyPolicy', 'AccessDeniedException'), 0)} other={other or 0}")
 
     by_op = counts.get("by_operation", {})
-    print("bench calls: operation rdsguard(throttled) / minimal / rdsguard-model")
+    print("bench calls: operation rdsguard(throttled) / minimal")
     ops = sorted(set(by_op) | set(expected["min_calls_by_operation"]))
     for op in ops:
         c = by_op.get(op, {})
         print(f"  {op:<38} {c.get('calls', 0):>8} ({c.get('throttled', 0):>6}) / "
-              f"{expected['min_calls_by_operation'].get(op, 0):>8} / {expected['model_calls_by_operation'].get(op, 0):>8}")
+              f"{expected['min_calls_by_operation'].get(op, 0):>8}")
     print(f"bench sim: throttled={counts['throttled']} busiest={counts.get('rds_scope_busiest')} "
           f"busiest_calls={counts.get('rds_scope_max_calls')} peak_in_flight={counts.get('peak_in_flight')} "
           f"aws_busy_s={counts.get('busy_s')} throttle_floor_s={expected['throttle_floor_s']:.0f} "

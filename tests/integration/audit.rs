@@ -65,7 +65,9 @@ fn scenario() -> Org {
             snap("prod", "transit-s", "transit", "-1h", json!(["vault"])),
             snap("prod", "elsewhere-s", "elsewhere", "-1h", json!([])),
             snap("prod", "hoard-s", "hoard", "-1h", json!([])),
-            snap("prod", "mykey-s", "mykey", "-1h", json!([]))
+            snap("prod", "mykey-s", "mykey", "-1h", json!([])),
+            // An ungoverned database's snapshot, and a copy in the vault: no check judges them.
+            snap("dev", "scratch-s", "scratch", "-1h", json!([]))
         ],
         "cluster_snapshots": [{"account": "prod", "region": R, "id": "ledger-s", "cluster": "ledger", "at": "-2h"}],
         "copies": [
@@ -81,6 +83,7 @@ fn scenario() -> Org {
             copy("prod", "hoard-s", "vault", "hoard-c3", "vault-key", "-1h", Some(&prod_arn("hoard"))),
             copy("prod", "hoard-s", "vault", "hoard-c4", "vault-key", "-1h", Some(&prod_arn("hoard"))),
             copy("prod", "mykey-s", "vault", "mykey-c", "vault-key", "-1h", Some(&prod_arn("mykey"))),
+            copy("dev", "scratch-s", "vault", "scratch-c", "vault-key", "-1h", None),
             copy("prod", "ledger-s", "vault", "ledger-c", "vault-key", "-1h",
                  Some(&format!("arn:aws:rds:{R}:{{account:prod}}:cluster:ledger")))
         ]
@@ -175,12 +178,28 @@ fn source<'a>(findings: &'a Value, arn: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no source {arn}"))
 }
 
+/// How often each account called each operation so far (the emulator's call log).
+fn call_counts(org: &Org, accounts: &[&str]) -> BTreeMap<(String, String), i64> {
+    let mut counts = BTreeMap::new();
+    for account in accounts {
+        for call in calls_by(&org.account(account)) {
+            let operation = call.split(':').nth(1).unwrap_or_default().to_string();
+            *counts.entry((account.to_string(), operation)).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+const ACCOUNTS: [&str; 5] = ["management", "vault", "prod", "dev", "other"];
+
 #[test]
 fn audit_gives_the_right_verdict_for_every_source() {
     let org = scenario();
     let mut cmd = org.rdsguard();
     cmd.file("rules/prod.toml", &rules(&org));
+    let before = call_counts(&org, &ACCOUNTS);
     let run = cmd.run(&["audit", "--out", "run"]);
+    let after = call_counts(&org, &ACCOUNTS);
     assert_eq!(run.code, 1, "findings exit 1\n{run}");
     let findings = cmd.json("run/findings.json");
     assert_eq!(findings["schema"], "rdsguard.report/v1");
@@ -227,8 +246,33 @@ fn audit_gives_the_right_verdict_for_every_source() {
         "{run}"
     );
 
+    // The audit reads what the checks judge and nothing else: who each snapshot is shared with only
+    // for the judged databases' own snapshots and their replicas (not dev's ungoverned `scratch-s`,
+    // nor its copy in the vault), snapshot lists only where a judged database or its replicas can be.
+    let during = |account: &str, operation: &str| {
+        let key = (account.to_string(), operation.to_string());
+        after.get(&key).unwrap_or(&0) - before.get(&key).unwrap_or(&0)
+    };
+    let reads = |account: &str| {
+        [
+            "DescribeDBSnapshots",
+            "DescribeDBClusterSnapshots",
+            "DescribeDBSnapshotAttributes",
+            "DescribeDBClusterSnapshotAttributes",
+        ]
+        .map(|operation| during(account, operation))
+    };
+    // prod: 8 own snapshots of judged instances, ledger's cluster snapshot (legacy-crm is exempt).
+    assert_eq!(reads("prod"), [1, 1, 8, 1], "{run}");
+    // vault: 10 instance replicas and ledger-c; not scratch-c.
+    assert_eq!(reads("vault"), [1, 1, 10, 1], "{run}");
+    // dev: orders-s, not scratch-s; no judged cluster lives in dev.
+    assert_eq!(reads("dev"), [1, 0, 1, 0], "{run}");
+    // other: no database, no rule's destination.
+    assert_eq!(reads("other"), [0, 0, 0, 0], "{run}");
+
     // The audit is read-only: no mutating API was called in any account.
-    for account in ["management", "vault", "prod", "dev", "other"] {
+    for account in ACCOUNTS {
         for call in calls_by(&org.account(account)) {
             let operation = call.split(':').nth(1).unwrap_or_default().to_string();
             let read_only = ["Describe", "List", "Get", "AssumeRole"]
@@ -263,6 +307,64 @@ fn audit_gives_the_right_verdict_for_every_source() {
     let replayed = offline.json("again/findings.json");
     assert_eq!(replayed["sources"], findings["sources"]);
     assert_eq!(replayed["summary"], findings["summary"]);
+
+    // Re-evaluated under rules the audit did not run with, what it did not read is ERROR, never a
+    // verdict: `other` was not listed (no rule's destination then), and nobody read who dev's
+    // ungoverned scratch-s is shared with.
+    let evaluate_with = |name: &str, destination: &str| {
+        let mut cmd = org.rdsguard();
+        cmd.file(
+            "rules/all.toml",
+            &format!(
+                "[[rule]]\nid = \"all\"\nselect = {{ regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", region = \"same\" }}\nmax_age = \"26h\"\n",
+                org.account(destination)
+            ),
+        );
+        let run = cmd.run(&[
+            "evaluate",
+            "--inventory",
+            inventory.to_str().expect("utf-8 path"),
+            "--as-of",
+            &as_of,
+            "--out",
+            name,
+        ]);
+        (cmd.json(&format!("{name}/findings.json")), run)
+    };
+    let check = |report: &Value, id: &str| -> Value {
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {report}"))
+    };
+    let (judged, run) = evaluate_with("to-other", "other");
+    assert_eq!(judged["summary"]["compliant"], 0, "{run}");
+    for report in judged["sources"].as_array().expect("sources") {
+        let present = check(report, "replica-present");
+        assert_eq!(present["status"], "ERROR", "{}: {present}", report["arn"]);
+        assert!(
+            present["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("NotRead"),
+            "{present}"
+        );
+    }
+    let (judged, run) = evaluate_with("to-vault", "vault");
+    let scratch = source(&judged, &org.arn("dev", R, "scratch"));
+    assert_eq!(scratch["status"], "ERROR", "{run}");
+    let exposure = check(scratch, "share-exposure");
+    assert_eq!(exposure["status"], "ERROR", "{exposure}");
+    assert!(
+        exposure["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not read"),
+        "{exposure}"
+    );
 }
 
 #[test]

@@ -378,10 +378,11 @@ fn the_same_codes_in_a_default_region_or_on_a_later_call_are_errors() {
         "{errors:?}"
     );
 
-    // In an opt-in region, but on a later call than the scope's first: an error, not a skip.
+    // In an opt-in region, but on a later call than the scope's first (its cluster list, the only
+    // other call an empty scope gets): an error, not a skip.
     let regions = format!("{R},{OPT_IN}");
     let fault = inject(json!({
-        "service": "rds", "operation": "DescribeDBSnapshots", "account_id": prod, "region": OPT_IN,
+        "service": "rds", "operation": "DescribeDBClusters", "account_id": prod, "region": OPT_IN,
         "code": "InvalidClientTokenId", "http_status": 403
     }));
     let (run, findings, _) = audit(&org, &["--regions", &regions]);
@@ -546,10 +547,11 @@ fn member_credentials_that_expire_mid_run_are_refreshed_not_failed() {
         "/_rdsguard/clock",
         Some(json!({"account_id": management, "offset_seconds": -3580})),
     );
-    // prod's snapshot listing answers after 22 s: every member's first session is dead by the time the
-    // audit reads the rest of prod, and the KMS keys (after all scopes) in every member.
+    // prod's cluster list answers after 22 s: every member's first session is dead by the time the
+    // audit goes on (the members' snapshots and keys, the replicas' sharing: all wait for every
+    // scope's databases).
     let delay = inject(json!({
-        "service": "rds", "operation": "DescribeDBSnapshots", "account_id": org.account("prod"),
+        "service": "rds", "operation": "DescribeDBClusters", "account_id": org.account("prod"),
         "delay_seconds": 22, "times": 1
     }));
     let assumed_before = calls_by(&management)
@@ -624,7 +626,7 @@ fn an_expired_session_that_cannot_be_renewed_is_an_error() {
         Some(json!({"account_id": management, "offset_seconds": -3580})),
     );
     let delay = inject(json!({
-        "service": "rds", "operation": "DescribeDBSnapshots", "account_id": org.account("prod"),
+        "service": "rds", "operation": "DescribeDBClusters", "account_id": org.account("prod"),
         "delay_seconds": 22, "times": 1
     }));
     let assumed = || {

@@ -415,9 +415,6 @@ pub struct Truth {
     pub summary: BTreeMap<&'static str, u64>,
     /// The minimal audit, per operation (see [`Fleet::truth`]).
     pub min_calls: BTreeMap<&'static str, u64>,
-    /// The calls rdsguard's current discovery makes (src/aws, read on this fleet), per operation,
-    /// retries not counted.
-    pub model_calls: BTreeMap<&'static str, u64>,
     /// The busiest account-region's RDS calls in the minimal audit, and the wall-time floor they
     /// impose under RDS's throttle (burst 300, 12/s): no client can finish sooner.
     pub max_scope_rds_calls: u64,
@@ -428,9 +425,6 @@ pub struct Truth {
 impl Truth {
     pub fn total_min(&self) -> u64 {
         self.min_calls.values().sum()
-    }
-    pub fn total_model(&self) -> u64 {
-        self.model_calls.values().sum()
     }
 }
 
@@ -453,8 +447,6 @@ pub struct Fleet {
 struct SourceFacts {
     account: u32,
     region: u8,
-    /// A rule selects it (exempt or not): rdsguard reads its keys.
-    ruled: bool,
     governed: bool,
     prod: bool,
     cluster: bool,
@@ -878,7 +870,6 @@ impl Fleet {
                     fleet_sources.push(SourceFacts {
                         account: account as u32,
                         region: r as u8,
-                        ruled: env != Env::Dev,
                         governed,
                         prod,
                         cluster,
@@ -989,16 +980,17 @@ impl Fleet {
         }
         let pages = |n: usize| n.div_ceil(MAX_RECORDS).max(1) as u64;
         let mut min: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let mut model: BTreeMap<&'static str, u64> = BTreeMap::new();
         let add = |m: &mut BTreeMap<&'static str, u64>, op: &'static str, n: u64| {
             *m.entry(op).or_default() += n;
         };
-        for m in [&mut min, &mut model] {
-            add(m, "GetCallerIdentity", 1);
-            add(m, "ListAccounts", an.div_ceil(LIST_ACCOUNTS_MAX) as u64);
-            add(m, "DescribeOrganization", 1);
-            add(m, "AssumeRole", an as u64 - 1);
-        }
+        add(&mut min, "GetCallerIdentity", 1);
+        add(
+            &mut min,
+            "ListAccounts",
+            an.div_ceil(LIST_ACCOUNTS_MAX) as u64,
+        );
+        add(&mut min, "DescribeOrganization", 1);
+        add(&mut min, "AssumeRole", an as u64 - 1);
         // Per scope: governed instance / cluster sources, and which encryptions they use.
         #[derive(Default, Clone)]
         struct ScopeNeeds {
@@ -1039,22 +1031,6 @@ impl Fleet {
                 }
             }
         }
-        // rdsguard asks for every governed source's own key and its rule's source_kms_key.
-        let mut model_source_keys = vec![(false, false, false); an * rn];
-        let mut model_dest = vec![(false, false); rn];
-        for s in &self.sources {
-            if s.ruled {
-                model_dest[s.region as usize].0 = true;
-                model_dest[s.region as usize].1 |= s.prod;
-                let i = s.account as usize * rn + s.region as usize;
-                match s.enc {
-                    Enc::Cmk => model_source_keys[i].0 = true,
-                    Enc::AwsManaged => model_source_keys[i].1 = true,
-                    Enc::None => {}
-                }
-                model_source_keys[i].2 = true;
-            }
-        }
         let mut max_scope = 0u64;
         for a in 0..an {
             for r in 0..rn {
@@ -1066,8 +1042,6 @@ impl Fleet {
                 let clus = pages(scope.clusters.len());
                 add(&mut min, "DescribeDBInstances", inst);
                 add(&mut min, "DescribeDBClusters", clus);
-                add(&mut model, "DescribeDBInstances", inst);
-                add(&mut model, "DescribeDBClusters", clus);
                 rds += inst + clus;
                 let manual: Vec<&Snap> = scope.snaps.iter().filter(|s| s.manual).collect();
                 let manual_c: Vec<&Snap> =
@@ -1084,48 +1058,14 @@ impl Fleet {
                     );
                     rds += pages(manual_c.len());
                 }
-                add(&mut model, "DescribeDBSnapshots", pages(manual.len()));
-                add(
-                    &mut model,
-                    "DescribeDBClusterSnapshots",
-                    pages(manual_c.len()),
-                );
                 let judged = manual.iter().filter(|s| s.judged).count() as u64;
                 let judged_c = manual_c.iter().filter(|s| s.judged).count() as u64;
                 add(&mut min, "DescribeDBSnapshotAttributes", judged);
                 add(&mut min, "DescribeDBClusterSnapshotAttributes", judged_c);
                 rds += judged + judged_c;
-                add(
-                    &mut model,
-                    "DescribeDBSnapshotAttributes",
-                    manual.len() as u64,
-                );
-                add(
-                    &mut model,
-                    "DescribeDBClusterSnapshotAttributes",
-                    manual_c.len() as u64,
-                );
                 max_scope = max_scope.max(rds);
 
                 if a == VAULT {
-                    let (m_dest, m_prod) = model_dest[r];
-                    if m_dest {
-                        // rdsguard: the pinned alias, plus every distinct key of encrypted vault
-                        // snapshots in a destination scope.
-                        let mut distinct: Vec<&str> = Vec::new();
-                        for s in scope.snaps.iter().chain(scope.cluster_snaps.iter()) {
-                            if let Some(k) = s.key.as_deref() {
-                                if !distinct.contains(&k) {
-                                    distinct.push(k);
-                                }
-                            }
-                        }
-                        add(
-                            &mut model,
-                            "DescribeKey",
-                            distinct.len() as u64 + u64::from(m_prod),
-                        );
-                    }
                     if need.any_source {
                         let mut described = 0u64;
                         if need.prod {
@@ -1159,21 +1099,9 @@ impl Fleet {
                 }
                 add(&mut min, "DescribeKey", describe);
                 add(&mut min, "GetKeyPolicy", policy);
-                let (m_cmk, m_aws, m_rule) = model_source_keys[i];
-                add(
-                    &mut model,
-                    "DescribeKey",
-                    u64::from(m_cmk) + u64::from(m_aws) + u64::from(m_rule),
-                );
-                add(
-                    &mut model,
-                    "GetKeyPolicy",
-                    u64::from(m_cmk) + u64::from(m_rule),
-                );
             }
         }
         t.min_calls = min;
-        t.model_calls = model;
         t.max_scope_rds_calls = max_scope;
         t.floor_s = (max_scope.saturating_sub(300)) as f64 / 12.0;
         let count = |f: &dyn Fn(&Scope) -> usize| self.scopes.iter().map(f).sum::<usize>() as u64;
@@ -1253,8 +1181,6 @@ expires = "2099-12-31"
             "summary": t.summary,
             "min_calls": t.total_min(),
             "min_calls_by_operation": t.min_calls,
-            "model_calls": t.total_model(),
-            "model_calls_by_operation": t.model_calls,
             "max_scope_rds_calls": t.max_scope_rds_calls,
             "throttle_floor_s": t.floor_s,
             "counts": t.counts,
@@ -1292,7 +1218,6 @@ mod tests {
         .sum();
         assert_eq!(parts, s["sources"]);
         assert!(s["compliant"] > 0 && s["non_compliant"] > 0 && s["ungoverned"] > 0);
-        assert!(a.truth.total_model() >= a.truth.total_min());
     }
 
     #[test]
