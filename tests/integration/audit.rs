@@ -291,35 +291,10 @@ fn audit_gives_the_right_verdict_for_every_source() {
         .as_str()
         .expect("as_of")
         .to_string();
-    let mut offline = org.rdsguard();
-    offline.file("rules/prod.toml", &rules(&org));
     let inventory = cmd.path("run/inventory.json");
-    let again = offline.run(&[
-        "evaluate",
-        "--inventory",
-        inventory.to_str().expect("utf-8 path"),
-        "--as-of",
-        &as_of,
-        "--out",
-        "again",
-    ]);
-    assert_eq!(again.code, 1, "{again}");
-    let replayed = offline.json("again/findings.json");
-    assert_eq!(replayed["sources"], findings["sources"]);
-    assert_eq!(replayed["summary"], findings["summary"]);
-
-    // Re-evaluated under rules the audit did not run with, what it did not read is ERROR, never a
-    // verdict: `other` was not listed (no rule's destination then), and nobody read who dev's
-    // ungoverned scratch-s is shared with.
-    let evaluate_with = |name: &str, destination: &str| {
+    let evaluate_with = |name: &str, rules: &str| {
         let mut cmd = org.rdsguard();
-        cmd.file(
-            "rules/all.toml",
-            &format!(
-                "[[rule]]\nid = \"all\"\nselect = {{ regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", region = \"same\" }}\nmax_age = \"26h\"\n",
-                org.account(destination)
-            ),
-        );
+        cmd.file("rules/rules.toml", rules);
         let run = cmd.run(&[
             "evaluate",
             "--inventory",
@@ -331,6 +306,20 @@ fn audit_gives_the_right_verdict_for_every_source() {
         ]);
         (cmd.json(&format!("{name}/findings.json")), run)
     };
+    let (replayed, again) = evaluate_with("again", &rules(&org));
+    assert_eq!(again.code, 1, "{again}");
+    assert_eq!(replayed["sources"], findings["sources"]);
+    assert_eq!(replayed["summary"], findings["summary"]);
+
+    // Re-evaluated under rules the audit did not run with, what it did not read is ERROR, never a
+    // verdict: `other` was not listed (no rule's destination then), and nobody read who dev's
+    // ungoverned scratch-s is shared with.
+    let all_to = |destination: &str| {
+        format!(
+            "[[rule]]\nid = \"all\"\nselect = {{ regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", region = \"same\" }}\nmax_age = \"26h\"\n",
+            org.account(destination)
+        )
+    };
     let check = |report: &Value, id: &str| -> Value {
         report["checks"]
             .as_array()
@@ -340,7 +329,7 @@ fn audit_gives_the_right_verdict_for_every_source() {
             .cloned()
             .unwrap_or_else(|| panic!("no {id} in {report}"))
     };
-    let (judged, run) = evaluate_with("to-other", "other");
+    let (judged, run) = evaluate_with("to-other", &all_to("other"));
     assert_eq!(judged["summary"]["compliant"], 0, "{run}");
     for report in judged["sources"].as_array().expect("sources") {
         let present = check(report, "replica-present");
@@ -353,7 +342,7 @@ fn audit_gives_the_right_verdict_for_every_source() {
             "{present}"
         );
     }
-    let (judged, run) = evaluate_with("to-vault", "vault");
+    let (judged, run) = evaluate_with("to-vault", &all_to("vault"));
     let scratch = source(&judged, &org.arn("dev", R, "scratch"));
     assert_eq!(scratch["status"], "ERROR", "{run}");
     let exposure = check(scratch, "share-exposure");
