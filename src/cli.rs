@@ -192,10 +192,11 @@ pub struct AuditArgs {
     #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
     pub regions: Option<Vec<String>>,
 
-    /// How many account-region scopes (and key look-ups) are read at once. Discovery waits on the
-    /// network far more than on the CPU, so this is what makes a large organization fast; the load on
-    /// AWS is bounded by pacing RDS per account and region (250 at once, then --rds-rate per second)
-    /// under RDS's throttling limits.
+    /// How many account-region scopes are read at once (and, while discovery overlaps its steps, as
+    /// many snapshot reads and key look-ups besides). Discovery waits on the network far more than on
+    /// the CPU, so this is what makes a large organization fast; the load on AWS is bounded by pacing
+    /// RDS per account and region (250 at once, then --rds-rate per second) under RDS's throttling
+    /// limits.
     #[arg(long, default_value_t = 128, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 

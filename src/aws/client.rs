@@ -103,21 +103,47 @@ impl ProvideCredentials for PrimedProvider {
 
 type AccountSlot = Arc<OnceCell<Result<SharedCredentialsProvider, AwsError>>>;
 
-/// An RDS client for one account and region, with its own retry budget: the SDK's default budget is
-/// one per service and region for the whole process, so one throttled account (the vault) would use
-/// it up and fail every other account's retries in that region.
+/// A client of one SDK crate for one account and region, with a retry budget of its own and no retry
+/// quota: the SDK's default budget is one per service and region for the whole process, so one
+/// throttled account (the vault) would use it up and fail every other account's retries in that
+/// region, and its 500-token quota ran dry after ~100 throttled retries and then failed calls that had
+/// attempts left. Each call is still bounded by MAX_ATTEMPTS (and RDS calls by the scope's pacer).
+macro_rules! scoped_client {
+    ($sdk:ident, $service:literal, $config:expr, $account_id:expr, $region:expr) => {{
+        use $sdk::config::retry::{RetryPartition, TokenBucket};
+        let partition = RetryPartition::custom(format!("{}-{}-{}", $service, $account_id, $region))
+            .token_bucket(TokenBucket::unlimited())
+            .build();
+        let conf = $sdk::config::Builder::from($config)
+            .retry_partition(partition)
+            .build();
+        $sdk::Client::from_conf(conf)
+    }};
+}
+
+/// An RDS client for one account and region (see `scoped_client!`).
 pub fn rds_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_rds::Client {
-    use aws_sdk_rds::config::retry::{RetryPartition, TokenBucket};
-    // No retry quota either: each call is still bounded by MAX_ATTEMPTS and the pacer bounds the rate,
-    // while the SDK's 500-token quota ran dry after ~100 throttled retries and then failed calls that
-    // had attempts left.
-    let partition = RetryPartition::custom(format!("rds-{account_id}-{region}"))
-        .token_bucket(TokenBucket::unlimited())
-        .build();
-    let conf = aws_sdk_rds::config::Builder::from(config)
-        .retry_partition(partition)
-        .build();
-    aws_sdk_rds::Client::from_conf(conf)
+    scoped_client!(aws_sdk_rds, "rds", config, account_id, region)
+}
+
+/// A KMS client for one account and region (see `scoped_client!`).
+pub fn kms_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_kms::Client {
+    scoped_client!(aws_sdk_kms, "kms", config, account_id, region)
+}
+
+/// A Security Hub client for one account and region (see `scoped_client!`).
+pub fn securityhub_client(
+    config: &SdkConfig,
+    account_id: &str,
+    region: &str,
+) -> aws_sdk_securityhub::Client {
+    scoped_client!(
+        aws_sdk_securityhub,
+        "securityhub",
+        config,
+        account_id,
+        region
+    )
 }
 
 /// Builds per-(account, region) configs. The caller's own account uses the base credentials.

@@ -17,7 +17,8 @@ use futures::stream::{self, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use client::{
-    base_config, rds_client, ClientFactory, ConnectOptions, RoleOptions, FALLBACK_REGION,
+    base_config, kms_client, rds_client, securityhub_client, ClientFactory, ConnectOptions,
+    RoleOptions, FALLBACK_REGION,
 };
 pub use error::aws_error;
 
@@ -28,7 +29,7 @@ use crate::inventory::{
     SourceKind,
 };
 use crate::linkage::Index;
-use crate::rules::{DestinationRegion, Rule, RuleSet};
+use crate::rules::{Rule, RuleSet};
 
 /// The regions RDS offers that every account has enabled by default (opt-in regions are not listed:
 /// name them with `--regions`). Walked when a rule matches any region and `--regions` is not given.
@@ -181,6 +182,7 @@ pub async fn discover(
         .into_iter()
         .filter(|scope| scopes.contains(scope))
         .collect();
+    let planned: BTreeSet<(String, String)> = scopes.iter().cloned().collect();
 
     // 1. Databases everywhere; snapshots in the destinations (once their region answered as
     // enabled), which start first, unless they were started ahead.
@@ -200,15 +202,30 @@ pub async fn discover(
         .collect::<Vec<FirstRead>>();
     let ahead = async {
         match ahead {
-            Some(reads) => reads.await.unwrap_or_default(),
+            Some(reads) => match reads.await {
+                Ok(reads) => reads,
+                // The work started ahead was dropped: read those scopes now, never leave them out.
+                Err(_) => {
+                    let again = started
+                        .iter()
+                        .filter(|s| planned.contains(*s))
+                        .map(|(a, r)| {
+                            first_read(
+                                factory,
+                                a.clone(),
+                                r.clone(),
+                                destinations_ref.contains(&(a.clone(), r.clone())),
+                            )
+                        });
+                    futures::future::join_all(again).await
+                }
+            },
             None => Vec::new(),
         }
     };
     let (mut reads, ahead) = tokio::join!(here, ahead);
-    reads.extend(ahead.into_iter().filter(|f| {
-        // Started before the plan was known: kept for the plan's scopes only.
-        plan.accounts.iter().any(|a| a.id == f.scope.0) && inventory.regions.contains(&f.scope.1)
-    }));
+    // Started before the plan was known: kept for the plan's scopes only.
+    reads.extend(ahead.into_iter().filter(|f| planned.contains(&f.scope)));
     let mut account_errors: BTreeMap<String, AwsError> = BTreeMap::new();
     let mut readable: BTreeSet<(String, String)> = BTreeSet::new();
     let mut destination_lists = Vec::new();
@@ -333,11 +350,8 @@ pub async fn discover(
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
-    // Keys are read in the plan's accounts and regions (a key ARN of another account is read there).
-    let in_plan = |account: &str, region: &str| {
-        inventory.regions.iter().any(|r| r == region)
-            && inventory.accounts.iter().any(|a| a.id == account)
-    };
+    let where_readable = Readable::of(&inventory);
+    let in_plan = |account: &str, region: &str| where_readable.allows(account, region);
     let (destination_shares, sources_scopes, keys) = tokio::join!(
         destination_shares,
         sources_scopes,
@@ -369,28 +383,19 @@ pub async fn discover(
         "read the snapshots' sharing and the keys"
     );
     // 3. Secrets.
-    read_secrets(factory, &mut inventory, rules, concurrency).await;
+    read_secrets(factory, &mut inventory, plan, rules, &where_readable).await;
     inventory.normalise();
     inventory
 }
 
-/// The rules' destination scopes in `regions` (every one of them for `region = "same"`; the rules'
-/// named destination regions must be among them to count).
+/// The destination scopes: every rule's destination account in every region read (`regions`, the
+/// walked regions and the rules' named destination regions). Not only where replicas must be: a copy
+/// made in another region of the vault and copied on is linked through it.
 pub fn destination_scopes(rules: &RuleSet, regions: &[String]) -> BTreeSet<(String, String)> {
     rules
-        .rules
-        .iter()
-        .flat_map(|rule| {
-            let account = rule.destination.account.clone();
-            let wanted: Vec<String> = match &rule.destination.region {
-                DestinationRegion::Named(region) => vec![region.clone()],
-                DestinationRegion::Same => regions.to_vec(),
-            };
-            wanted
-                .into_iter()
-                .filter(|r| regions.contains(r))
-                .map(move |r| (account.clone(), r))
-        })
+        .destination_accounts()
+        .into_iter()
+        .flat_map(|account| regions.iter().map(move |r| (account.clone(), r.clone())))
         .collect()
 }
 
@@ -520,6 +525,30 @@ async fn read_shares(
     }
 }
 
+/// Where keys and secrets are read: the plan's accounts and regions (a key ARN of another account
+/// rdsguard reads is read there), not regions an account has not enabled.
+struct Readable {
+    accounts: BTreeSet<String>,
+    regions: BTreeSet<String>,
+    skipped: BTreeSet<String>,
+}
+
+impl Readable {
+    fn of(inventory: &Inventory) -> Readable {
+        Readable {
+            accounts: inventory.accounts.iter().map(|a| a.id.clone()).collect(),
+            regions: inventory.regions.iter().cloned().collect(),
+            skipped: inventory.skipped_scopes.iter().cloned().collect(),
+        }
+    }
+
+    fn allows(&self, account: &str, region: &str) -> bool {
+        self.accounts.contains(account)
+            && self.regions.contains(region)
+            && !self.skipped.contains(&format!("{account}/{region}"))
+    }
+}
+
 /// The databases the checks will judge (a rule governs them and no exemption covers them on the
 /// plan's day, or the next: a run may end after midnight), with their rule: those read now and those
 /// the plan names from elsewhere.
@@ -541,8 +570,9 @@ fn judged<'a>(
 async fn read_secrets(
     factory: &ClientFactory,
     inventory: &mut Inventory,
+    plan: &Plan,
     rules: &RuleSet,
-    concurrency: usize,
+    readable: &Readable,
 ) {
     // Accounts whose role could not be assumed are already reported.
     let blocked: BTreeSet<String> = inventory
@@ -552,16 +582,14 @@ async fn read_secrets(
         .map(|e| e.account_id.clone())
         .collect();
     let mut wanted: BTreeSet<(String, String, String)> = BTreeSet::new();
-    for source in &inventory.sources {
-        let Some(rule) = rules.rule_for(source) else {
-            continue;
-        };
-        if blocked.contains(&rule.destination.account) {
+    for (source, rule) in judged(&inventory.sources, plan, rules) {
+        let region = rule.destination.region_for(&source.region);
+        let account = rule.destination.account.as_str();
+        if blocked.contains(account) || !readable.allows(account, region) {
             continue;
         }
         if let Some(name) = rule.restore.as_ref().and_then(|r| r.secret_for(source)) {
-            let region = rule.destination.region_for(&source.region).to_string();
-            wanted.insert((rule.destination.account.clone(), region, name));
+            wanted.insert((account.to_string(), region.to_string(), name));
         }
     }
     let results: Vec<_> = stream::iter(wanted)
@@ -575,7 +603,7 @@ async fn read_secrets(
             };
             (account, region, name, result)
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(plan.concurrency.max(1))
         .collect()
         .await;
     for (account_id, region, name, result) in results {
@@ -728,6 +756,7 @@ async fn read_keys(
         first,
         later,
     } = wants;
+    let asked = first.clone();
     let mut results = lookup_keys(factory, first, &blocked, in_plan, &[], concurrency).await;
     // (account, region, ARN or name looked up) -> what the first round found.
     let mut found: HashMap<(&str, &str, &str), &KeyFact> = HashMap::new();
@@ -773,6 +802,12 @@ async fn read_keys(
             }
         }
     }
+    // Nothing the first round asked is asked again (its answer, or its error, is already in hand),
+    // unless the first round did not ask for a policy the second wants.
+    second.retain(|wanted, policy| match asked.get(wanted) {
+        Some(asked_policy) => *policy && !asked_policy,
+        None => true,
+    });
     // Keys whose policy the first round read (or was refused): not asked for it again.
     let policy_asked: Vec<(String, String, String)> = results
         .iter()
@@ -819,7 +854,7 @@ async fn lookup_keys(
         };
         let result = match factory.config(&account, &region).await {
             Ok(config) => {
-                let client = aws_sdk_kms::Client::new(&config);
+                let client = kms_client(&config, &account, &region);
                 kms::describe(&client, &account, &region, &reference, policy, has_policy).await
             }
             Err(error) => Err(error),

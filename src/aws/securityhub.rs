@@ -194,7 +194,7 @@ async fn publish_scope(
         Ok(config) => config,
         Err(error) => return (0, 0, vec![error]),
     };
-    let client = aws_sdk_securityhub::Client::new(&config);
+    let client = super::securityhub_client(&config, account, region);
     let partition = report
         .sources
         .iter()

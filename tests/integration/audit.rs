@@ -543,3 +543,57 @@ fn the_demo_organization_gives_the_documented_verdicts() {
         .iter()
         .any(|a| a["name"] == "Backup Vault"));
 }
+
+/// Another tool copied a snapshot into the vault in the source's region, then on into the rule's
+/// destination region, without tags. The relay's region is no destination, but the vault is listed in
+/// every region read, so the far copy is linked through it: a replica, and its public share is seen.
+#[test]
+fn a_copy_relayed_through_another_vault_region_is_still_a_replica() {
+    const FAR: &str = "eu-west-1";
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-near", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "vault-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [{"account": "prod", "region": R, "id": "orders", "engine": "postgres",
+                       "encrypted": true, "kms_key": "share-key", "tags": {"env": "prod"}}],
+        "snapshots": [{"account": "prod", "region": R, "id": "orders-s", "instance": "orders", "at": "-2h"}],
+        "copies": [
+            {"from": {"account": "prod", "region": R, "snapshot": "orders-s"},
+             "account": "vault", "region": R, "id": "orders-relay", "kms_key": "vault-near", "at": "-1h"},
+            {"from": {"account": "vault", "region": R, "snapshot": "orders-relay"},
+             "account": "vault", "region": FAR, "id": "orders-far", "kms_key": "vault-far", "at": "-1h",
+             "share_with": ["all"]}
+        ]
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file(
+        "rules/far.toml",
+        &format!(
+            "[[rule]]\nid = \"far\"\nselect = {{ tags = {{ env = \"prod\" }}, regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", region = \"{FAR}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n",
+            org.account("vault")
+        ),
+    );
+    let run = cmd.run(&["audit", "--out", "run"]);
+    let findings = cmd.json("run/findings.json");
+    assert_eq!(findings["errors"], json!([]), "{run}");
+    let orders = source(&findings, &org.arn("prod", R, "orders"));
+    assert_eq!(
+        orders["latest_replica"]["arn"],
+        format!(
+            "arn:aws:rds:{FAR}:{}:snapshot:orders-far",
+            org.account("vault")
+        ),
+        "{run}"
+    );
+    let failing: Vec<&str> = orders["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(failing, ["share-exposure"], "{run}");
+}
