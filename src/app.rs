@@ -333,9 +333,7 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<u8, Error> {
             .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect()),
     };
     // The vault's reads bound a large audit: they start while the organization is being listed.
-    let mut read_regions = regions.clone();
-    read_regions.extend(rules.destination_scopes().into_iter().map(|(_, r)| r));
-    let (ahead_work, ahead) = aws::read_destinations_ahead(&factory, rules, &read_regions);
+    let (ahead_work, ahead) = aws::read_destinations_ahead(&factory, rules, &regions);
     let audit = async {
         let (mut accounts, organization_id) = match &args.accounts {
             Some(ids) => (

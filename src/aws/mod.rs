@@ -139,7 +139,7 @@ pub struct Plan {
 /// vault: it holds every database's replicas, and who each replica is shared with costs one RDS call,
 /// paced under the vault's quota. So the vault's work starts first and everything else overlaps it:
 /// 1. at once: every scope's DB instances and clusters, and the manual snapshots of the rules'
-///    destination scopes (where replicas must be);
+///    destination accounts, in every region walked and in the rules' named destination regions;
 /// 2. then, together: who each replica of a judged database (one a rule governs and no exemption
 ///    covers) and each judged database's own snapshot in a destination scope is shared with; in every
 ///    other scope where a judged database lives, its snapshots (of the kinds needed) and then their
@@ -178,11 +178,11 @@ pub async fn discover(
         scopes.len()
     );
     let concurrency = plan.concurrency.max(1);
-    let destinations: BTreeSet<(String, String)> = destination_scopes(rules, &inventory.regions)
-        .into_iter()
-        .filter(|scope| scopes.contains(scope))
-        .collect();
     let planned: BTreeSet<(String, String)> = scopes.iter().cloned().collect();
+    let destinations: BTreeSet<(String, String)> = destination_scopes(rules, &plan.regions)
+        .into_iter()
+        .filter(|scope| planned.contains(scope))
+        .collect();
 
     // 1. Databases everywhere; snapshots in the destinations (once their region answered as
     // enabled), which start first, unless they were started ahead.
@@ -388,15 +388,17 @@ pub async fn discover(
     inventory
 }
 
-/// The destination scopes: every rule's destination account in every region read (`regions`, the
-/// walked regions and the rules' named destination regions). Not only where replicas must be: a copy
-/// made in another region of the vault and copied on is linked through it.
-pub fn destination_scopes(rules: &RuleSet, regions: &[String]) -> BTreeSet<(String, String)> {
-    rules
+/// The destination scopes: every rule's destination account in every walked region, and in the rules'
+/// named destination regions. Not only where replicas must be: a copy made in another region of the
+/// vault and copied on is linked through it.
+fn destination_scopes(rules: &RuleSet, walked: &[String]) -> BTreeSet<(String, String)> {
+    let mut scopes: BTreeSet<(String, String)> = rules
         .destination_accounts()
         .into_iter()
-        .flat_map(|account| regions.iter().map(move |r| (account.clone(), r.clone())))
-        .collect()
+        .flat_map(|account| walked.iter().map(move |r| (account.clone(), r.clone())))
+        .collect();
+    scopes.extend(rules.destination_scopes());
+    scopes
 }
 
 /// Step 1 of discovery in one scope: its databases, and, in a destination scope whose region is
@@ -449,16 +451,16 @@ impl Ahead {
     }
 }
 
-/// Step 1 of [`discover`] for the rules' destination scopes in `regions`: the vault holds every
-/// replica, so its reads bound a large audit and can start while the organization's accounts are
-/// still being listed. Returns the work, to be run alongside the listing and `discover`, and its
-/// handle for `discover`.
+/// Step 1 of [`discover`] for the rules' destination scopes (`walked`: the regions the plan walks).
+/// The vault holds every replica, so its reads bound a large audit and can start while the
+/// organization's accounts are still being listed. Returns the work, to be run alongside the listing
+/// and `discover`, and its handle for `discover`.
 pub fn read_destinations_ahead<'a>(
     factory: &'a ClientFactory,
     rules: &RuleSet,
-    regions: &[String],
+    walked: &[String],
 ) -> (impl std::future::Future<Output = ()> + 'a, Ahead) {
-    let scopes = destination_scopes(rules, regions);
+    let scopes = destination_scopes(rules, walked);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let work = {
         let scopes = scopes.clone();

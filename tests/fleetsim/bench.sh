@@ -7,7 +7,7 @@
 #
 # Knobs (environment): BENCH_ACCOUNTS (1000) BENCH_REGIONS (4) BENCH_SOURCES (20000) BENCH_SEED (1)
 # BENCH_LATENCY_MS (40) BENCH_SIM_ARGS (extra fleetsim flags, e.g. "--no-throttle")
-# BENCH_RDSGUARD_ARGS (extra audit flags, e.g. "--concurrency 64") BENCH_OUT (run folder)
+# BENCH_RDSGUARD_ARGS (extra audit flags, e.g. "--account-rds-rate 200000000001=390") BENCH_OUT (run folder)
 # BENCH_TIMEOUT_S (3600: the audit is stopped after this) BENCH_STRICT=1 (exit 1 on a missed target)
 # BENCH_RDSGUARD (the rdsguard binary to measure; default target/release/rdsguard).
 set -euo pipefail
