@@ -6,8 +6,9 @@ use crate::harness::{seed, Org};
 
 const R: &str = "us-east-1";
 
-/// Prod with a fresh copy of `orders` and a 30-hour-old copy of `billing`.
-fn org() -> Org {
+/// Prod with a fresh copy of `orders` and a 30-hour-old copy of `billing` (also the Security Hub
+/// tests' organization).
+pub(crate) fn org() -> Org {
     let arn = |id: &str| format!("arn:aws:rds:{R}:{{account:prod}}:db:{id}");
     seed(json!({
         "accounts": [{"key": "vault", "name": "Vault"}, {"key": "prod", "name": "Prod"}],

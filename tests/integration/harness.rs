@@ -72,23 +72,7 @@ impl Org {
     /// A `rdsguard` command with the management account's credentials and the emulator's endpoint,
     /// and nothing else from the caller's AWS environment.
     pub fn rdsguard(&self) -> Cmd {
-        let creds = &self.seeded["credentials"];
-        let mut cmd = Cmd::new();
-        cmd.env("AWS_ENDPOINT_URL", &emulator().endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env(
-                "AWS_ACCESS_KEY_ID",
-                creds["access_key_id"].as_str().unwrap_or_default(),
-            )
-            .env(
-                "AWS_SECRET_ACCESS_KEY",
-                creds["secret_access_key"].as_str().unwrap_or_default(),
-            )
-            .env(
-                "AWS_SESSION_TOKEN",
-                creds["session_token"].as_str().unwrap_or_default(),
-            );
-        cmd
+        self.rdsguard_at(&emulator().endpoint)
     }
 }
 
@@ -502,7 +486,7 @@ fn run_python(args: &[&str], input: &Value, what: &str) -> Value {
 }
 
 impl Org {
-    /// Like [`Org::rdsguard`], against another emulator (a [`PrivateEmulator`]'s endpoint).
+    /// Like [`Org::rdsguard`], against the emulator at `endpoint` (e.g. a [`PrivateEmulator`]'s).
     pub fn rdsguard_at(&self, endpoint: &str) -> Cmd {
         let creds = &self.seeded["credentials"];
         let mut cmd = Cmd::new();

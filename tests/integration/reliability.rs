@@ -524,66 +524,93 @@ fn the_emulator_dying_while_keys_are_read_leaves_no_complete_looking_report() {
     assert_dead_emulator_reported(&run, findings.as_ref());
 }
 
+/// Member sessions that last 20 s, and an audit that outlives them.
+struct ShortSessions {
+    management: String,
+    members: Vec<String>,
+    /// The fault that holds the audit back for 22 s.
+    delay: u64,
+}
+
+impl ShortSessions {
+    /// The emulator refuses expired sessions acting in the members (launcher feature h), and the
+    /// management account's clock runs 3580 s late, so every AssumeRole hands out a session that
+    /// expires 20 s later in real time (moto's default one hour, from the caller's clock). prod's
+    /// cluster list answers after 22 s: every member's first session is dead by the time the audit
+    /// goes on (the members' snapshots and keys, the replicas' sharing: all wait for every scope's
+    /// databases).
+    fn start(org: &Org) -> ShortSessions {
+        let management = org.account("management");
+        let members: Vec<String> = ["vault", "prod", "dev"]
+            .iter()
+            .map(|a| org.account(a))
+            .collect();
+        for account in &members {
+            control(
+                "POST",
+                "/_rdsguard/expiry",
+                Some(json!({"account_id": account})),
+            );
+        }
+        control(
+            "POST",
+            "/_rdsguard/clock",
+            Some(json!({"account_id": management, "offset_seconds": -3580})),
+        );
+        let delay = inject(json!({
+            "service": "rds", "operation": "DescribeDBClusters", "account_id": org.account("prod"),
+            "delay_seconds": 22, "times": 1
+        }));
+        ShortSessions {
+            management,
+            members,
+            delay,
+        }
+    }
+
+    /// AssumeRole calls the management account made so far.
+    fn assumed(&self) -> usize {
+        calls_by(&self.management)
+            .iter()
+            .filter(|c| *c == "sts:AssumeRole")
+            .count()
+    }
+
+    /// Undoes `start`; returns how often the delay was served.
+    fn end(self) -> u64 {
+        let delayed = fault_hits(self.delay);
+        remove_fault(self.delay);
+        control(
+            "DELETE",
+            &format!("/_rdsguard/clock?account_id={}", self.management),
+            None,
+        );
+        for account in &self.members {
+            control(
+                "DELETE",
+                &format!("/_rdsguard/expiry?account_id={account}"),
+                None,
+            );
+        }
+        delayed
+    }
+}
+
 #[test]
 fn member_credentials_that_expire_mid_run_are_refreshed_not_failed() {
     let org = seed(spec());
-    let management = org.account("management");
-    let members: Vec<String> = ["vault", "prod", "dev"]
-        .iter()
-        .map(|a| org.account(a))
-        .collect();
-    // The emulator refuses expired sessions acting in the members (launcher feature h), and the
-    // management account's clock runs 3580 s late, so every AssumeRole hands out a session that
-    // expires 20 s later in real time (moto's default one hour, from the caller's clock).
-    for account in &members {
-        control(
-            "POST",
-            "/_rdsguard/expiry",
-            Some(json!({"account_id": account})),
-        );
-    }
-    control(
-        "POST",
-        "/_rdsguard/clock",
-        Some(json!({"account_id": management, "offset_seconds": -3580})),
-    );
-    // prod's cluster list answers after 22 s: every member's first session is dead by the time the
-    // audit goes on (the members' snapshots and keys, the replicas' sharing: all wait for every
-    // scope's databases).
-    let delay = inject(json!({
-        "service": "rds", "operation": "DescribeDBClusters", "account_id": org.account("prod"),
-        "delay_seconds": 22, "times": 1
-    }));
-    let assumed_before = calls_by(&management)
-        .iter()
-        .filter(|c| *c == "sts:AssumeRole")
-        .count();
+    let sessions = ShortSessions::start(&org);
+    let members = sessions.members.len();
+    let assumed_before = sessions.assumed();
     let started = Instant::now();
     let (run, findings, _) = audit(&org, &[]);
     let elapsed = started.elapsed();
-    let delayed = fault_hits(delay);
-    remove_fault(delay);
-    control(
-        "DELETE",
-        &format!("/_rdsguard/clock?account_id={management}"),
-        None,
-    );
-    for account in &members {
-        control(
-            "DELETE",
-            &format!("/_rdsguard/expiry?account_id={account}"),
-            None,
-        );
-    }
-    let assumed = calls_by(&management)
-        .iter()
-        .filter(|c| *c == "sts:AssumeRole")
-        .count()
-        - assumed_before;
+    let assumed = sessions.assumed() - assumed_before;
+    let delayed = sessions.end();
     eprintln!(
         "sessions of 20 s, audit of {:.1}s: {assumed} AssumeRole calls for {} members",
         elapsed.as_secs_f64(),
-        members.len()
+        members
     );
     assert_eq!(delayed, 1, "the delay was served");
     assert!(
@@ -598,7 +625,7 @@ fn member_credentials_that_expire_mid_run_are_refreshed_not_failed() {
     assert_eq!(run.code, 1, "{run}");
     assert_eq!(verdicts(&org, &findings), expected(), "{run}");
     assert!(
-        assumed >= 2 * members.len(),
+        assumed >= 2 * members,
         "each member's session was renewed at least once: {assumed} AssumeRole calls"
     );
 }
@@ -608,40 +635,14 @@ fn member_credentials_that_expire_mid_run_are_refreshed_not_failed() {
 #[test]
 fn an_expired_session_that_cannot_be_renewed_is_an_error() {
     let org = seed(spec());
-    let management = org.account("management");
-    let members: Vec<String> = ["vault", "prod", "dev"]
-        .iter()
-        .map(|a| org.account(a))
-        .collect();
-    for account in &members {
-        control(
-            "POST",
-            "/_rdsguard/expiry",
-            Some(json!({"account_id": account})),
-        );
-    }
-    control(
-        "POST",
-        "/_rdsguard/clock",
-        Some(json!({"account_id": management, "offset_seconds": -3580})),
-    );
-    let delay = inject(json!({
-        "service": "rds", "operation": "DescribeDBClusters", "account_id": org.account("prod"),
-        "delay_seconds": 22, "times": 1
-    }));
-    let assumed = || {
-        calls_by(&management)
-            .iter()
-            .filter(|c| *c == "sts:AssumeRole")
-            .count()
-    };
-    let before = assumed();
+    let sessions = ShortSessions::start(&org);
+    let before = sessions.assumed();
     let mut cmd = org.rdsguard();
     cmd.file("rules/all.toml", &rules(&org));
     let child = cmd.spawn_captured(&["audit", "--out", "run"]);
     // Once every member has its first session, AssumeRole is denied: no renewal is possible.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while assumed() < before + members.len() {
+    while sessions.assumed() < before + sessions.members.len() {
         assert!(
             Instant::now() < deadline,
             "the audit never assumed the member roles"
@@ -649,24 +650,12 @@ fn an_expired_session_that_cannot_be_renewed_is_an_error() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let denied = inject(json!({
-        "service": "sts", "operation": "AssumeRole", "account_id": management,
+        "service": "sts", "operation": "AssumeRole", "account_id": sessions.management,
         "code": "AccessDenied", "message": "renewal denied", "http_status": 403
     }));
     let run = wait_bounded(child, Duration::from_secs(300));
     remove_fault(denied);
-    remove_fault(delay);
-    control(
-        "DELETE",
-        &format!("/_rdsguard/clock?account_id={management}"),
-        None,
-    );
-    for account in &members {
-        control(
-            "DELETE",
-            &format!("/_rdsguard/expiry?account_id={account}"),
-            None,
-        );
-    }
+    sessions.end();
     assert_eq!(run.code, 3, "{run}");
     let findings = cmd.json("run/findings.json");
     let errors = findings["errors"].as_array().expect("errors");

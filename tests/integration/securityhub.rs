@@ -7,34 +7,10 @@ use aws_sdk_securityhub::types::{
 };
 use serde_json::json;
 
-use crate::harness::{block_on, inject, remove_fault, seed, Org};
+use crate::ci::org;
+use crate::harness::{block_on, inject, remove_fault, Org};
 
 const R: &str = "us-east-1";
-
-fn org() -> Org {
-    let arn = |id: &str| format!("arn:aws:rds:{R}:{{account:prod}}:db:{id}");
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
-            {"account": "prod", "id": "billing", "engine": "postgres", "encrypted": true, "kms_key": "share-key"}
-        ],
-        "snapshots": [
-            {"account": "prod", "id": "orders-s", "instance": "orders", "at": "-2h"},
-            {"account": "prod", "id": "billing-s", "instance": "billing", "at": "-30h"}
-        ],
-        "copies": [
-            {"from": {"account": "prod", "snapshot": "orders-s"}, "account": "vault", "id": "orders-c",
-             "kms_key": "vault-key", "tags": {"rdsguard:source-arn": arn("orders")}},
-            {"from": {"account": "prod", "snapshot": "billing-s"}, "account": "vault", "id": "billing-c",
-             "kms_key": "vault-key", "tags": {"rdsguard:source-arn": arn("billing")}}
-        ]
-    }))
-}
 
 fn rules(org: &Org, max_age: &str) -> String {
     format!(
