@@ -9,11 +9,15 @@
 # BENCH_LATENCY_MS (40) BENCH_SIM_ARGS (extra fleetsim flags, e.g. "--no-throttle")
 # BENCH_RDSGUARD_ARGS (extra audit flags, e.g. "--account-rds-rate 200000000001=390") BENCH_OUT (run folder)
 # BENCH_TIMEOUT_S (3600: the audit is stopped after this) BENCH_STRICT=1 (exit 1 on a missed target)
-# BENCH_RDSGUARD (the rdsguard binary to measure; default target/release/rdsguard).
+# BENCH_RDSGUARD (the rdsguard binary to measure; default $CARGO_TARGET_DIR/release/rdsguard, where
+# CARGO_TARGET_DIR defaults to target/, as for cargo itself).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+# Where cargo builds: CARGO_TARGET_DIR (relative to the repository, as cargo takes it), else target/.
+TARGET=${CARGO_TARGET_DIR:-target}
+case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 ACCOUNTS=${BENCH_ACCOUNTS:-1000}
 REGIONS=${BENCH_REGIONS:-4}
 SOURCES=${BENCH_SOURCES:-20000}
@@ -21,15 +25,15 @@ SEED=${BENCH_SEED:-1}
 LATENCY=${BENCH_LATENCY_MS:-40}
 TIMEOUT=${BENCH_TIMEOUT_S:-3600}
 AS_OF=2026-06-01T06:00:00Z
-OUT=${BENCH_OUT:-$ROOT/target/bench/$(date -u +%Y%m%dT%H%M%SZ)-a$ACCOUNTS}
+OUT=${BENCH_OUT:-$TARGET/bench/$(date -u +%Y%m%dT%H%M%SZ)-a$ACCOUNTS}
 FLEET=(--accounts "$ACCOUNTS" --regions "$REGIONS" --sources "$SOURCES" --seed "$SEED" --as-of "$AS_OF")
 
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     echo "bench: cargo build --release -p rdsguard -p fleetsim" >&2
     cargo build --release --quiet -p rdsguard -p fleetsim
 fi
-RDSGUARD=${BENCH_RDSGUARD:-$ROOT/target/release/rdsguard}
-FLEETSIM=$ROOT/target/release/fleetsim
+RDSGUARD=${BENCH_RDSGUARD:-$TARGET/release/rdsguard}
+FLEETSIM=$TARGET/release/fleetsim
 
 mkdir -p "$OUT"
 rm -f "$OUT/addr"  # a reused run folder's address would point at a simulator that has exited

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where cargo builds: CARGO_TARGET_DIR (relative paths are relative to the repository), else target/.
+TARGET = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 from seed import seed  # noqa: E402
 
@@ -120,8 +122,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--instances", type=int, default=10)
-    parser.add_argument("--rdsguard", default=str(ROOT / "target" / "release" / "rdsguard"))
-    parser.add_argument("--out", default=str(ROOT / "target" / "bench" / f"peer-{time.strftime('%Y%m%dT%H%M%S')}"))
+    parser.add_argument("--rdsguard", default=str(TARGET / "release" / "rdsguard"))
+    parser.add_argument("--out", default=str(TARGET / "bench" / f"peer-{time.strftime('%Y%m%dT%H%M%S')}"))
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
