@@ -1,6 +1,6 @@
 //! `evaluate(inventory, rules, as_of) -> Findings`: pure, no I/O, no clock.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::checks::{Ctx, REGISTRY};
 use crate::inventory::{Inventory, Source};
@@ -30,12 +30,20 @@ pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) ->
                 .unwrap_or_default(),
         ));
     }
+    // Evidence from after `as_of` exists only when the inventory was read after it (re-judging the
+    // past); then what was made later is left out. A live audit judges at or after its own reads, and
+    // a snapshot that seems newer than that is only the clocks of AWS and this machine disagreeing.
+    let cutoff = match inventory.collected_at {
+        Some(read) if as_of >= read.trunc_subsecs(0) => None,
+        _ => Some(as_of),
+    };
     let mut sources: Vec<SourceReport> = inventory
         .sources
         .iter()
-        .map(|source| evaluate_source(&index, rules, source, as_of))
+        .map(|source| evaluate_source(&index, rules, source, as_of, cutoff))
         .collect();
     sources.sort_by(|a, b| a.arn.cmp(&b.arn));
+    warnings.extend(evidence_warnings(inventory, &sources, as_of));
     let unreadable_scopes = inventory
         .scopes
         .iter()
@@ -58,6 +66,7 @@ fn evaluate_source(
     rules: &RuleSet,
     source: &Source,
     as_of: DateTime<Utc>,
+    cutoff: Option<DateTime<Utc>>,
 ) -> SourceReport {
     let today = as_of.date_naive();
     let rule = rules.rule_for(source);
@@ -75,6 +84,7 @@ fn evaluate_source(
         checks: Vec::new(),
         exemption: None,
         tags: source.tags.clone(),
+        replicas_after_as_of: 0,
     };
     if let Some(exemption) = rules.exemption_for(source, today) {
         report.status = Status::Exempt;
@@ -90,7 +100,11 @@ fn evaluate_source(
     };
     let dest_account = rule.destination.account.as_str();
     let dest_region = rule.destination.region_for(&source.region);
-    let replicas = index.replicas(source, dest_account, dest_region);
+    // What the inventory holds now, less what did not exist yet at `as_of`.
+    let (replicas, later): (Vec<_>, Vec<_>) = index
+        .replicas(source, dest_account, dest_region)
+        .into_iter()
+        .partition(|s| cutoff.is_none_or(|at| s.existed_at(at)));
     let dest_errors = index.snapshot_read_errors(dest_account, dest_region, source.kind);
     let ctx = Ctx {
         index,
@@ -99,6 +113,8 @@ fn evaluate_source(
         dest_account,
         dest_region,
         replicas: &replicas,
+        later: &later,
+        cutoff,
         dest_errors: &dest_errors,
         as_of,
     };
@@ -125,6 +141,7 @@ fn evaluate_source(
         Status::Compliant
     };
     report.replica_count = replicas.len();
+    report.replicas_after_as_of = later.len();
     report.latest_replica = replicas.first().and_then(|newest| {
         let time = newest.replica_time()?;
         Some(LatestReplica {
@@ -142,4 +159,39 @@ fn evaluate_source(
         })
     });
     report
+}
+
+/// What a reader must know when `as_of` is earlier than the evidence: the inventory was read later
+/// than the instant judged (re-judging an old inventory, or `--as-of` in the past), and how many
+/// replicas were left out because they were made after `as_of`.
+fn evidence_warnings(
+    inventory: &Inventory,
+    sources: &[SourceReport],
+    as_of: DateTime<Utc>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    // Whole seconds: a live audit's as_of (now, in whole seconds) is never "before" its own reads.
+    if let Some(read) = inventory.collected_at.map(|t| t.trunc_subsecs(0)) {
+        if as_of < read {
+            warnings.push(format!(
+                "the evidence was read at {}, later than the instant judged ({}): snapshots, keys, sharing and secrets are as they were when read, not as they were then",
+                stamp(read),
+                stamp(as_of)
+            ));
+        }
+    }
+    let later: Vec<&SourceReport> = sources
+        .iter()
+        .filter(|s| s.replicas_after_as_of > 0)
+        .collect();
+    if !later.is_empty() {
+        let snapshots: usize = later.iter().map(|s| s.replicas_after_as_of).sum();
+        warnings.push(format!(
+            "{snapshots} replica snapshot(s) of {} database(s) were made after {} and are left out: they did not exist at the instant judged, so they are neither replicas nor counted for retention",
+            later.len(),
+            stamp(as_of)
+        ));
+    }
+    warnings
 }

@@ -157,6 +157,14 @@ impl Snapshot {
             })
             .or(self.snapshot_create_time)
     }
+
+    /// True when this snapshot existed at `at`: neither its data nor the snapshot itself is from
+    /// later. Evidence from after an instant proves nothing about that instant, so a snapshot made
+    /// after the instant judged is no replica at that instant.
+    pub fn existed_at(&self, at: DateTime<Utc>) -> bool {
+        self.replica_time().is_none_or(|t| t <= at)
+            && self.snapshot_create_time.is_none_or(|t| t <= at)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -95,6 +95,14 @@ pub struct SourceReport {
     /// The database's tags, as read (attacker-controllable text: outputs must escape it).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Replica snapshots in the destination made after `as_of`: left out of every check, since they
+    /// did not exist at the instant judged (only when re-judging with an earlier `--as-of`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replicas_after_as_of: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SourceReport {

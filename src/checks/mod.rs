@@ -28,8 +28,13 @@ pub struct Ctx<'a> {
     pub rule: &'a Rule,
     pub dest_account: &'a str,
     pub dest_region: &'a str,
-    /// Replicas in the destination, newest data first.
+    /// Replicas in the destination that existed at `as_of`, newest data first.
     pub replicas: &'a [&'a Snapshot],
+    /// Replicas made after `as_of`, when the inventory was read after it: left out, since they did
+    /// not exist at the instant judged.
+    pub later: &'a [&'a Snapshot],
+    /// `as_of` when the inventory was read after it (what is newer did not exist then), else `None`.
+    pub cutoff: Option<DateTime<Utc>>,
     /// Why the destination's snapshots are unknown, if they are.
     pub dest_errors: &'a [AwsError],
     pub as_of: DateTime<Utc>,
@@ -39,6 +44,19 @@ impl Ctx<'_> {
     /// `account/region`, as the destination is named in messages.
     pub fn destination(&self) -> String {
         format!("{}/{}", self.dest_account, self.dest_region)
+    }
+
+    /// Why fewer replicas are judged than the destination holds now, for messages: `""` when none
+    /// were left out.
+    pub fn left_out(&self) -> String {
+        match self.later.len() {
+            0 => String::new(),
+            n => format!(
+                " ({n} later snapshot(s) left out: made after {}, so not a replica then)",
+                self.as_of
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
     }
 
     /// An ERROR outcome when the destination could not be read, for the checks that need it.

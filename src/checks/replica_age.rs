@@ -18,7 +18,10 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         return Some(error);
     }
     let Some(newest) = ctx.replicas.first() else {
-        return Some(Outcome::skip(expected, "no replica to measure"));
+        return Some(Outcome::skip(
+            expected,
+            format!("no replica to measure{}", ctx.left_out()),
+        ));
     };
     let Some(time) = newest.replica_time() else {
         return Some(Outcome::error(

@@ -20,7 +20,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         return Some(Outcome::pass(
             format!("{count} in {}", ctx.destination()),
             expected,
-            format!("{count} replica(s) in the destination"),
+            format!("{count} replica(s) in the destination{}", ctx.left_out()),
         ));
     }
     let message = if ctx.dest_account == ctx.source.account_id {
@@ -28,11 +28,12 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             .to_string()
     } else {
         format!(
-            "no available snapshot in {} is linked to this source (by the rdsguard:source-arn tag, or by a source ARN naming {}/{} and identifier {})",
+            "no available snapshot in {} is linked to this source (by the rdsguard:source-arn tag, or by a source ARN naming {}/{} and identifier {}){}",
             ctx.destination(),
             ctx.source.account_id,
             ctx.source.region,
-            ctx.source.identifier
+            ctx.source.identifier,
+            ctx.left_out()
         )
     };
     Some(Outcome::fail(

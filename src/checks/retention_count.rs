@@ -28,8 +28,9 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             observed,
             expected,
             format!(
-                "{count} replica(s) in {}, fewer than retain.min = {min}",
-                ctx.destination()
+                "{count} replica(s) in {}, fewer than retain.min = {min}{}",
+                ctx.destination(),
+                ctx.left_out()
             ),
         ));
     }
@@ -38,14 +39,19 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             observed,
             expected,
             format!(
-                "{count} replica(s) in {}, more than retain.max = {max}: older copies are kept beyond policy",
-                ctx.destination()
+                "{count} replica(s) in {}, more than retain.max = {max}: older copies are kept beyond policy{}",
+                ctx.destination(),
+                ctx.left_out()
             ),
         ));
     }
     Some(Outcome::pass(
         observed,
         expected,
-        format!("{count} replica(s) in {}", ctx.destination()),
+        format!(
+            "{count} replica(s) in {}{}",
+            ctx.destination(),
+            ctx.left_out()
+        ),
     ))
 }

@@ -30,7 +30,14 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if let Some(error) = ctx.unreadable_destination(&expected) {
         return Some(error);
     }
-    let mut snapshots: Vec<&Snapshot> = ctx.index.own_snapshots(source);
+    // Only what existed at the instant judged (when judging before the inventory was read): a
+    // snapshot made later was shared with nobody then.
+    let mut snapshots: Vec<&Snapshot> = ctx
+        .index
+        .own_snapshots(source)
+        .into_iter()
+        .filter(|s| ctx.cutoff.is_none_or(|at| s.existed_at(at)))
+        .collect();
     snapshots.extend(ctx.replicas.iter().copied());
     let mut exposed = Vec::new();
     let mut unknown = Vec::new();

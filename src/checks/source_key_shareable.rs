@@ -1,13 +1,18 @@
-//! `source-key-shareable`: the key remediation would share the source's data under can be used by the
-//! destination account. That is the source's own customer managed key, or, for an unencrypted source or
-//! one under the AWS managed key, the rule's `source_kms_key` (remediation re-encrypts under it).
-//! The key policy must allow the destination `kms:Decrypt`, `kms:DescribeKey` and `kms:CreateGrant`.
+//! `source-key-shareable`: what remediation shares with the destination can be copied there. That is
+//! the source's own customer managed key, whose policy must allow the destination `kms:Decrypt`,
+//! `kms:DescribeKey` and `kms:CreateGrant`; or, for a source under the AWS managed key (which AWS
+//! cannot share), the rule's `source_kms_key` (remediation re-encrypts under it). An unencrypted DB
+//! instance needs no key: AWS shares an unencrypted manual snapshot as it is, and the destination
+//! encrypts it under its own key on `CopyDBSnapshot`; with a `source_kms_key` the rule asks for
+//! encryption in transit too, and that key is judged. An unencrypted Aurora cluster cannot be
+//! protected by a copy at all: `CopyDBClusterSnapshot` refuses a `KmsKeyId` for an unencrypted
+//! cluster snapshot.
 
 use serde_json::Value;
 
 use super::replica_encryption::{is_aws_managed, unusable};
 use super::{Check, Ctx, Outcome};
-use crate::inventory::KeyFact;
+use crate::inventory::{KeyFact, SourceKind};
 use crate::report::CheckStatus;
 use crate::rules::pattern;
 
@@ -54,12 +59,34 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             ));
         }
         _ => {
+            if !source.encrypted && source.kind == SourceKind::DbCluster {
+                return Some(Outcome::fail(
+                    "unencrypted Aurora cluster",
+                    expected,
+                    "the cluster is not encrypted, and a copy cannot encrypt an Aurora cluster snapshot (CopyDBClusterSnapshot refuses a KmsKeyId for an unencrypted one): encrypt the cluster itself (restore a snapshot into a cluster with a customer managed key)",
+                ));
+            }
             let why = if source.encrypted {
                 "the source is encrypted with the AWS managed key, which cannot be shared"
             } else {
                 "the source is not encrypted"
             };
             let Some(reference) = ctx.rule.source_kms_key.as_deref() else {
+                if !source.encrypted {
+                    // Shared as it is; the destination's copy encrypts it under the vault key.
+                    return Some(Outcome::pass(
+                        "unencrypted: shared as is, encrypted on copy into the vault",
+                        format!(
+                            "a snapshot {} can copy: unencrypted (encrypted on the copy), or under a key that grants it {}",
+                            ctx.dest_account,
+                            REQUIRED_ACTIONS.join(", ")
+                        ),
+                        format!(
+                            "the source is not encrypted: its snapshot is shared with {} as it is and encrypted under the destination's key when copied there (set source_kms_key to encrypt it in transit too)",
+                            ctx.dest_account
+                        ),
+                    ));
+                }
                 return Some(Outcome::fail(
                     "no shareable key",
                     expected,

@@ -210,6 +210,133 @@ fn encryption_failures() {
     }
 }
 
+/// What remediation shares must be copyable by the vault (issue 11): an unencrypted instance needs no
+/// source key (shared as it is, encrypted on the copy); a `source_kms_key` asks for encryption in
+/// transit and is judged; the AWS managed key and an unencrypted Aurora cluster cannot be shared
+/// usefully whatever the rule says.
+#[test]
+fn source_key_shareable_for_unencrypted_and_aws_managed_sources() {
+    let rule = |source_kms_key: &str| {
+        rules(&format!(
+            "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"1d\"\n{source_kms_key}"
+        ))
+    };
+    let judge_source = |encrypted: bool, key: Option<&str>, kind: SourceKind, set: &RuleSet| {
+        let mut org = Org::new();
+        let mut source = org.source(PROD, "orders");
+        source.encrypted = encrypted;
+        source.kms_key_id = key.map(str::to_string);
+        source.kind = kind;
+        org.inventory.sources[0] = source.clone();
+        org.tagged_replica("orders-copy", &source, 1);
+        let report = judge(&org, set, "orders");
+        (
+            report.status,
+            check(&report, "source-key-shareable").clone(),
+        )
+    };
+    let instance = SourceKind::DbInstance;
+
+    // Unencrypted, no source_kms_key: shared as is, encrypted under the vault key on the copy.
+    let (status, result) = judge_source(false, None, instance, &rule(""));
+    assert_eq!(result.status, CheckStatus::Pass, "{result:?}");
+    assert_eq!(
+        result.observed,
+        "unencrypted: shared as is, encrypted on copy into the vault"
+    );
+    assert_eq!(status, Status::Compliant);
+
+    // With a source_kms_key, the rule asks for encryption in transit: that key is judged.
+    let granted = rule("source_kms_key = \"alias/rds-share\"\n");
+    let (_, result) = judge_source(false, None, instance, &granted);
+    assert_eq!(result.status, CheckStatus::Pass, "{result:?}");
+    assert_eq!(result.observed, key_arn(PROD, "prod-cmk"));
+    let (_, result) = judge_source(
+        false,
+        None,
+        instance,
+        &rule("source_kms_key = \"alias/not-there\"\n"),
+    );
+    assert_eq!(result.status, CheckStatus::Error, "unresolved: {result:?}");
+
+    // The AWS managed key cannot be shared: without a source_kms_key it fails.
+    let aws = key_arn(PROD, "prod-aws");
+    let (status, result) = judge_source(true, Some(&aws), instance, &rule(""));
+    assert_eq!(result.status, CheckStatus::Fail, "{result:?}");
+    assert!(result.message.contains("AWS managed"), "{result:?}");
+    assert_eq!(status, Status::NonCompliant);
+
+    // An unencrypted Aurora cluster: no copy can encrypt it, with or without a source_kms_key.
+    for set in [rule(""), granted] {
+        let (_, result) = judge_source(false, None, SourceKind::DbCluster, &set);
+        assert_eq!(result.status, CheckStatus::Fail, "{result:?}");
+        assert!(
+            result.message.contains("CopyDBClusterSnapshot"),
+            "{result:?}"
+        );
+    }
+}
+
+/// Evidence from after `as_of` proves nothing about `as_of` (issue 11): judged at an instant before its
+/// only replica existed, a database has no replica then, whatever the inventory holds now; the
+/// report says how many were left out and that the evidence was read later.
+#[test]
+fn replicas_made_after_as_of_are_left_out() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-old", &orders, 20);
+    org.tagged_replica("orders-new", &orders, 2);
+    org.inventory.collected_at = Some(as_of());
+    let set = vault_rule("");
+
+    // Six hours earlier: orders-new did not exist, orders-old was 14 h old.
+    let earlier = as_of() - chrono::Duration::hours(6);
+    let findings = evaluate(&org.inventory, &set, earlier);
+    let report = &findings.sources[0];
+    assert_eq!(report.replica_count, 1);
+    assert_eq!(report.replicas_after_as_of, 1);
+    let latest = report.latest_replica.as_ref().expect("orders-old");
+    assert!(latest.arn.ends_with(":snapshot:orders-old"), "{latest:?}");
+    assert_eq!(latest.age_seconds, 14 * 3600);
+    let present = check(report, "replica-present");
+    assert!(
+        present.message.contains("1 later snapshot(s) left out"),
+        "{present:?}"
+    );
+    assert_eq!(check(report, "retention-count").observed, "1");
+
+    // Before either existed: no replica at all, never a negative age.
+    let before = as_of() - chrono::Duration::hours(21);
+    let findings = evaluate(&org.inventory, &set, before);
+    let report = &findings.sources[0];
+    assert_eq!(report.status, Status::NonCompliant);
+    assert_eq!(check(report, "replica-present").status, CheckStatus::Fail);
+    assert_eq!(check(report, "retention-count").status, CheckStatus::Fail);
+    assert_eq!(check(report, "replica-age").status, CheckStatus::Skip);
+    assert!(report.latest_replica.is_none());
+    assert_eq!(report.replicas_after_as_of, 2);
+    assert!(
+        findings
+            .warnings
+            .iter()
+            .any(|w| w.contains("the evidence was read at 2026-11-24T12:00:00Z, later than the instant judged (2026-11-23T15:00:00Z)")),
+        "{:?}",
+        findings.warnings
+    );
+    assert!(
+        findings.warnings.iter().any(|w| w.starts_with(
+            "2 replica snapshot(s) of 1 database(s) were made after 2026-11-23T15:00:00Z"
+        )),
+        "{:?}",
+        findings.warnings
+    );
+
+    // At or after the read, nothing is left out and nothing is said.
+    let findings = evaluate(&org.inventory, &set, as_of());
+    assert_eq!(findings.sources[0].replicas_after_as_of, 0);
+    assert!(findings.warnings.is_empty(), "{:?}", findings.warnings);
+}
+
 #[test]
 fn a_key_pending_deletion_fails_and_an_unresolvable_pinned_alias_is_an_error() {
     let mut org = Org::new();

@@ -1182,6 +1182,7 @@ mod tests {
             checks: Vec::new(),
             exemption: None,
             tags: BTreeMap::new(),
+            replicas_after_as_of: 0,
         }
     }
 

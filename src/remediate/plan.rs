@@ -250,9 +250,11 @@ pub fn build(
         } else {
             match &rule.source_kms_key {
                 Some(key) => Some(key.clone()),
+                // Unencrypted: shared as it is, encrypted under the vault key by the copy.
+                None if !source.encrypted => None,
                 None if needs_copy => {
                     plan.blocked.push(block(
-                        "the source is unencrypted or under aws/rds and the rule names no source_kms_key".into(),
+                        "the source is under aws/rds and the rule names no source_kms_key".into(),
                     ));
                     continue;
                 }

@@ -7,6 +7,7 @@
 pub mod duration;
 pub mod pattern;
 mod raw;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::{Source, SourceKind};
 pub use duration::{format_seconds, parse_duration, Duration};
-pub use raw::{is_account_id, is_region};
+pub use validate::{is_account_id, is_region};
 
 /// Rule files larger than this are refused: a rules folder is configuration, not data.
 pub const MAX_RULE_FILE_BYTES: u64 = 1024 * 1024;

@@ -115,6 +115,75 @@ expires = "someday"
     );
 }
 
+/// One run shows every problem of a rule: an unknown key does not hide a missing key, a bad duration
+/// or bad bounds, and a missing key does not hide the rest either (issue 11).
+#[test]
+fn every_problem_of_one_rule_is_reported_at_once() {
+    let text = r#"[[rule]]
+id = "x"
+max_age = "26 parsecs"
+retain = { min = 3, max = 1 }
+bogus_key = 1
+select = { accounts = ["1234"], kinds = ["aurora"], regoin = ["us-east-1"] }
+"#;
+    assert_eq!(
+        problems(load_text(text)),
+        vec![
+            "1: rule `x`: missing required key `destination` (for example destination = { account = \"222222222222\" })",
+            "3: rule `x`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
+            "4: rule `x`: retain.min (3) is greater than retain.max (1)",
+            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, retain, restore, severity)",
+            "6: rule `x`: select.accounts: `1234` is not a 12-digit account id or a pattern like \"*\"",
+            "6: rule `x`: select.kinds: `aurora` is not `db-instance` or `db-cluster`",
+            "6: unknown key `regoin` in `select` of rule `x` (expected one of: tags, engines, accounts, regions, identifiers, kinds)",
+        ]
+    );
+    // Wrong types are reported each at its line, with the rest of the rule.
+    let text = r#"[[rule]]
+id = 7
+max_age = 26
+retain = { min = "three" }
+destination = { kms_key = "alias/aws/rds" }
+restore = { keep = 0 }
+"#;
+    assert_eq!(
+        problems(load_text(text)),
+        vec![
+            "2: in a rule: invalid type: integer `7`, expected a string",
+            "3: in a rule: invalid type: integer `26`, expected a string",
+            "4: in a rule: invalid type: string \"three\", expected i64",
+            "5: a rule: destination.kms_key `alias/aws/rds` is an AWS managed key; pin a customer managed key",
+            "5: a rule: destination: missing required key `account` (the vault's 12-digit account id)",
+            "6: a rule: restore.keep must be at least 1 (the current restore), not 0",
+            "6: a rule: restore: missing required key `instance_class` (for example instance_class = \"db.t3.medium\")",
+        ]
+    );
+}
+
+/// The keys a table accepts are its raw type's fields, read from the type (no list to keep in step).
+#[test]
+fn accepted_keys_come_from_the_raw_types() {
+    use super::raw::{fields_of, RawDestination, RawRule};
+    assert_eq!(
+        fields_of::<RawRule>(),
+        [
+            "id",
+            "description",
+            "select",
+            "destination",
+            "source_kms_key",
+            "max_age",
+            "retain",
+            "restore",
+            "severity"
+        ]
+    );
+    assert_eq!(
+        fields_of::<RawDestination>(),
+        ["account", "region", "kms_key"]
+    );
+}
+
 #[test]
 fn reports_all_syntax_errors_and_bad_structure() {
     let found = problems(load_text("[[rule]\nid = \n"));

@@ -13,6 +13,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -29,6 +30,21 @@ def start_launcher():
     return proc, line.split(" ", 1)[1]
 
 
+def emulator_today(endpoint):
+    """The emulator's date (its default clock), which the seeded data is placed relative to."""
+    with urllib.request.urlopen(endpoint + "/_rdsguard/clock") as response:
+        state = json.load(response)
+    now = datetime.datetime.fromisoformat(state["real_now"].rstrip("Z"))
+    return (now + datetime.timedelta(seconds=state["default_offset_seconds"] or 0)).date()
+
+
+def fill(rules, accounts, today):
+    """The demo rules with `{account:KEY}` and `{date:+Nd}` replaced."""
+    rules = re.sub(r"\{account:([a-z0-9-]+)\}", lambda m: accounts[m.group(1)], rules)
+    return re.sub(r"\{date:\+(\d+)d\}",
+                  lambda m: (today + datetime.timedelta(days=int(m.group(1)))).isoformat(), rules)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default="target/debug/rdsguard")
@@ -43,8 +59,7 @@ def main():
         accounts = org["accounts"]
         out = pathlib.Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        rules = re.sub(r"\{account:([a-z0-9-]+)\}", lambda m: accounts[m.group(1)],
-                       (HERE / "demo-rules.toml").read_text())
+        rules = fill((HERE / "demo-rules.toml").read_text(), accounts, emulator_today(endpoint))
         (out / "rules.toml").write_text(rules)
         print(f"demo: organization {org['organization_id']}, management account {org['management_account']}")
         for key, account_id in accounts.items():

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Org};
+use crate::harness::{calls_by, emulator_now, inject, remove_fault, rfc3339, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -381,8 +381,8 @@ fn fail_on_threshold_and_as_of() {
         "5 accounts x 2 regions"
     );
 
-    // Three days later, every replica is past its 26h RPO.
-    let later = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    // Three days later on the emulator's clock, every replica is past its 26h RPO.
+    let later = rfc3339(emulator_now(&org.account("prod")) + chrono::Duration::days(3));
     let run = cmd.run(&["audit", "--out", "later", "--as-of", &later]);
     assert_eq!(run.code, 1, "{run}");
     let findings = cmd.json("later/findings.json");
@@ -484,6 +484,33 @@ fn throttling_is_retried_and_changes_nothing() {
     assert_eq!(verdicts(&org, &findings), expected_verdicts());
 }
 
+/// `{date:+N}d` placeholders (N digits) replaced with the day N days after `today`, as
+/// tests/emulator/demo.py fills the demo rules; anything else is left as it is.
+fn fill_dates(text: &str, today: chrono::NaiveDate) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{date:+") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "{date:+".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        match (
+            after[..digits].parse::<i64>(),
+            after[digits..].starts_with("d}"),
+        ) {
+            (Ok(days), true) => {
+                out.push_str(&(today + chrono::Duration::days(days)).to_string());
+                rest = &after[digits + 2..];
+            }
+            _ => {
+                out.push_str("{date:+");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `make demo` shows what it claims: the demo organization audited with the demo rules.
 #[test]
 fn the_demo_organization_gives_the_documented_verdicts() {
@@ -497,6 +524,7 @@ fn the_demo_organization_gives_the_documented_verdicts() {
     for key in ["vault", "payments", "web", "analytics", "sandbox"] {
         rules = rules.replace(&format!("{{account:{key}}}"), &org.account(key));
     }
+    let rules = fill_dates(&rules, emulator_now(&org.account("payments")).date_naive());
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules);
     let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "demo"]);
@@ -596,4 +624,51 @@ fn a_copy_relayed_through_another_vault_region_is_still_a_replica() {
         .filter_map(|c| c["id"].as_str())
         .collect();
     assert_eq!(failing, ["share-exposure"], "{run}");
+}
+
+/// Re-judging an inventory at an instant before its replicas existed (issue 11): a snapshot made after
+/// `as_of` (by its data time or its own creation time) is no replica then, so nothing is COMPLIANT on
+/// the strength of later evidence; the terminal and report.html say the evidence was read later.
+#[test]
+fn evaluate_as_of_before_the_replicas_existed_counts_none_of_them() {
+    let org = crate::ci::org();
+    let mut cmd = org.rdsguard();
+    cmd.file(
+        "rules.toml",
+        &format!(
+            "[[rule]]\nid = \"prod\"\nselect = {{ accounts = [\"{}\"], regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"2d\"\n",
+            org.account("prod"),
+            org.account("vault")
+        ),
+    );
+    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 0, "both copies are fresh enough now\n{run}");
+
+    // Three hours before the emulator's now: orders' snapshot (2 h old) did not exist yet, and both
+    // copies in the vault were made just now.
+    let earlier = rfc3339(emulator_now(&org.account("prod")) - chrono::Duration::hours(3));
+    let run = cmd.run(&[
+        "evaluate",
+        "--inventory",
+        "run/inventory.json",
+        "--rules",
+        "rules.toml",
+        "--as-of",
+        &earlier,
+        "--out",
+        "earlier",
+    ]);
+    assert_eq!(run.code, 1, "{run}");
+    let findings = cmd.json("earlier/findings.json");
+    for source in findings["sources"].as_array().expect("sources") {
+        assert_eq!(source["status"], "NON_COMPLIANT", "{source}");
+        assert_eq!(source["replica_count"], 0, "{source}");
+        assert_eq!(source["replicas_after_as_of"], 1, "{source}");
+        assert!(source["latest_replica"].is_null(), "{source}");
+    }
+    let warned = "later than the instant judged";
+    assert!(run.stdout.contains(warned), "{run}");
+    assert!(run.stdout.contains("were made after"), "{run}");
+    let html = std::fs::read_to_string(cmd.path("earlier/report.html")).expect("report.html");
+    assert!(html.contains(warned), "report.html says it too");
 }

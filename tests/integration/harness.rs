@@ -92,6 +92,31 @@ pub fn control(method: &str, path: &str, body: Option<Value>) -> Value {
     )
 }
 
+/// "Now" in the shared emulator for `account_id` (its own clock offset, else the default one): what
+/// every timestamp it hands out is measured against. Tests derive `--as-of` and other instants from
+/// this, never from the calendar, so they pass whatever day they run on.
+pub fn emulator_now(account_id: &str) -> chrono::DateTime<chrono::Utc> {
+    clock_now(&control("GET", "/_rdsguard/clock", None), account_id)
+}
+
+/// The instant a `/_rdsguard/clock` state says it is for `account_id`.
+pub fn clock_now(state: &Value, account_id: &str) -> chrono::DateTime<chrono::Utc> {
+    let real = state["real_now"].as_str().expect("real_now");
+    let real = chrono::DateTime::parse_from_rfc3339(real)
+        .unwrap_or_else(|e| panic!("real_now {real}: {e}"))
+        .with_timezone(&chrono::Utc);
+    let offset = state["accounts"][account_id]
+        .as_f64()
+        .or_else(|| state["default_offset_seconds"].as_f64())
+        .unwrap_or(0.0);
+    real + chrono::Duration::milliseconds((offset * 1000.0) as i64)
+}
+
+/// An RFC 3339 instant in whole seconds, as `--as-of` takes it.
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Injects a fault; returns its id.
 pub fn inject(fault: Value) -> u64 {
     control("POST", "/_rdsguard/faults", Some(fault))["id"]

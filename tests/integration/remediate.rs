@@ -364,3 +364,75 @@ fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
         "the resumed run appends to the same journal"
     );
 }
+
+/// An unencrypted instance under a rule with no `source_kms_key` (issue 11): AWS shares an
+/// unencrypted manual snapshot as it is, and the vault's copy encrypts it under the vault key. The
+/// audit passes `source-key-shareable`; `--remediate` snapshots, shares and copies with no
+/// re-encryption step, and the replica in the vault is under the vault's key.
+#[test]
+fn an_unencrypted_source_is_shared_as_is_and_encrypted_on_the_copy() {
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [{"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"}],
+        "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
+    }));
+    let rules = format!(
+        "[[rule]]\nid = \"prod\"\nselect = {{ accounts = [\"{}\"], regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n",
+        org.account("prod"),
+        org.account("vault")
+    );
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules);
+    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    assert_eq!(run.code, 1, "{run}");
+    let findings = cmd.json("before/findings.json");
+    let check = |findings: &Value, id: &str| -> Value {
+        findings["sources"][0]["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let shareable = check(&findings, "source-key-shareable");
+    assert_eq!(shareable["status"], "PASS", "{shareable}");
+    assert_eq!(
+        shareable["observed"],
+        "unencrypted: shared as is, encrypted on copy into the vault"
+    );
+    assert_eq!(check(&findings, "replica-present")["status"], "FAIL");
+
+    let run = cmd.run(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "fixed",
+        "--remediate",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    let journal = std::fs::read_to_string(cmd.path("fixed/journal.jsonl")).expect("journal");
+    let steps: Vec<String> = journal
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|e| e["event"] == "done")
+        .map(|e| e["step"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        steps,
+        ["find-replica", "snapshot", "share", "copy", "cleanup"],
+        "no re-encryption: {journal}"
+    );
+    let findings = cmd.json("fixed/findings.json");
+    assert_eq!(findings["sources"][0]["status"], "COMPLIANT", "{findings}");
+    let encryption = check(&findings, "replica-encryption");
+    assert_eq!(encryption["status"], "PASS", "{encryption}");
+    let vault_key = org.seeded["keys"]["vault-key"].as_str().expect("vault key");
+    assert_eq!(encryption["observed"], vault_key);
+    let inventory = cmd.json("fixed/inventory.json");
+    assert!(
+        snapshots_of(&inventory, &org.account("prod")).is_empty(),
+        "the unencrypted transit snapshot is unshared and deleted"
+    );
+}

@@ -8,7 +8,7 @@ use aws_sdk_securityhub::types::{
 use serde_json::json;
 
 use crate::ci::org;
-use crate::harness::{block_on, inject, remove_fault, Org};
+use crate::harness::{block_on, emulator_now, inject, remove_fault, rfc3339, Org};
 
 const R: &str = "us-east-1";
 
@@ -81,7 +81,12 @@ fn findings_are_imported_updated_and_resolved_in_the_source_account() {
     let mut cmd = org.rdsguard();
     cmd.file("strict.toml", &rules(&org, "26h"))
         .file("lenient.toml", &rules(&org, "2d"));
-    let t1 = "2026-11-24T03:00:00Z";
+    // Instants from the emulator's clock (billing's copy holds data from 30 h before it), never from
+    // the calendar: the seeded data is placed relative to that clock. A minute on, so the copies the
+    // seeder just made exist at t1.
+    let now = emulator_now(&prod) + chrono::Duration::minutes(1);
+    let t1 = rfc3339(now);
+    let t1 = t1.as_str();
     let first = cmd.run(&[
         "audit",
         "--rules",
@@ -122,7 +127,8 @@ fn findings_are_imported_updated_and_resolved_in_the_source_account() {
     );
 
     // Again, later: updated in place, first-seen time kept.
-    let t2 = "2026-11-24T04:00:00Z";
+    let t2 = rfc3339(now + chrono::Duration::hours(1));
+    let t2 = t2.as_str();
     let again = cmd.run(&[
         "audit",
         "--rules",
