@@ -2,7 +2,7 @@
 //! evaluate and write the run's files.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -798,9 +798,7 @@ async fn finish(
         append_step_summary(Path::new(&summary), &out_dir.join("summary.md"))?;
     }
     if !judge.quiet {
-        let style = output::terminal::Style {
-            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-        };
+        let style = output::terminal::Style::for_stdout(judge.args.show);
         let files: Vec<String> = files
             .iter()
             .filter(|p| p.exists())

@@ -46,6 +46,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk the organization, link every database to its replicas in the vault, evaluate the rules and
@@ -171,6 +173,13 @@ pub struct JudgeArgs {
     /// With --baseline: a newest replica whose age grew by more than this was not refreshed.
     #[arg(long, default_value = "12h", value_name = "DURATION")]
     pub drift_age_threshold: String,
+
+    /// How many failing sources the terminal summary lists, one line each (most severe first), or
+    /// `all`: every failing source with every failing check's full message. The summary also counts
+    /// the failures by check and by account; the full detail is always in report.html,
+    /// findings.json and summary.md.
+    #[arg(long, default_value = "20", value_name = "N|all", value_parser = crate::output::terminal::Show::parse)]
+    pub show: crate::output::terminal::Show,
 
     /// Where docs/checks.md is published; findings link to `URL#<check-id>`.
     #[arg(long, env = "RDSGUARD_DOCS_URL", value_name = "URL")]

@@ -408,7 +408,7 @@ class Middleware:
             response = self.app(environ, start_response)
         finally:
             _request.account = None
-        if fault is not None:
+        if fault is not None and fault["delay_seconds"] > 0:
             # A delay fault: the request is carried out, but its answer is held back, as when a
             # client dies after AWS accepted its call (tests kill the client in this window).
             time.sleep(fault["delay_seconds"])
