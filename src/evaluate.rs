@@ -85,6 +85,7 @@ fn evaluate_source(
         exemption: None,
         tags: source.tags.clone(),
         replicas_after_as_of: 0,
+        ungoverned_reason: None,
     };
     if let Some(exemption) = rules.exemption_for(source, today) {
         report.status = Status::Exempt;
@@ -96,6 +97,9 @@ fn evaluate_source(
         return report;
     }
     let Some(rule) = rule else {
+        report.ungoverned_reason = source.read_replica_of.as_ref().map(|of| {
+            format!("read replica of {of}: its data is that database's, judged there (a rule selects read replicas with select.read_replicas = true)")
+        });
         return report;
     };
     let dest_account = rule.destination.account.as_str();

@@ -116,6 +116,14 @@ pub struct Source {
     pub kms_key_id: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `InstanceCreateTime` / `ClusterCreateTime`: when the database was created (for `grace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// The ARN of the database this one replicates, for a read replica
+    /// (`ReadReplicaSourceDBInstanceIdentifier`, or a cluster's `ReplicationSourceIdentifier`). Its data
+    /// is its source's: not a source by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_replica_of: Option<String>,
 }
 
 /// A manual DB snapshot or DB cluster snapshot, in any account discovery read.

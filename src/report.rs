@@ -99,6 +99,10 @@ pub struct SourceReport {
     /// did not exist at the instant judged (only when re-judging with an earlier `--as-of`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replicas_after_as_of: usize,
+    /// Why no rule governs an `UNGOVERNED` source, when there is more to say than "no rule selects
+    /// it" (a read replica: its data is its source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ungoverned_reason: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -99,6 +99,13 @@ pub async fn read_databases(
                         });
                         continue;
                     }
+                    // In-region replicas name their source by identifier, cross-region ones by ARN.
+                    let read_replica_of =
+                        db.read_replica_source_db_instance_identifier()
+                            .map(|source| match source.starts_with("arn:") {
+                                true => source.to_string(),
+                                false => format!("arn:aws:rds:{region}:{account_id}:db:{source}"),
+                            });
                     out.sources.push(Source {
                         arn,
                         kind: SourceKind::DbInstance,
@@ -110,6 +117,8 @@ pub async fn read_databases(
                         encrypted: db.storage_encrypted().unwrap_or(false),
                         kms_key_id: db.kms_key_id().map(str::to_string),
                         tags,
+                        created_at: time(db.instance_create_time()),
+                        read_replica_of,
                     });
                 }
             }
@@ -173,6 +182,10 @@ pub async fn read_databases(
                         encrypted: cluster.storage_encrypted().unwrap_or(false),
                         kms_key_id: cluster.kms_key_id().map(str::to_string),
                         tags,
+                        created_at: time(cluster.cluster_create_time()),
+                        read_replica_of: cluster
+                            .replication_source_identifier()
+                            .map(str::to_string),
                     });
                 }
             }

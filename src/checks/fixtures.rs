@@ -118,6 +118,8 @@ impl Org {
             encrypted: true,
             kms_key_id: Some(key_arn(PROD, "prod-cmk")),
             tags: [("env".to_string(), "prod".to_string())].into(),
+            created_at: Some(as_of() - Duration::days(365)),
+            read_replica_of: None,
         };
         self.inventory.sources.push(source.clone());
         source

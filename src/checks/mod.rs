@@ -5,6 +5,7 @@
 //! JSON `id`, the section in docs/checks.md and (later) the Security Hub `GeneratorId`.
 
 mod replica_age;
+mod replica_cadence;
 mod replica_encryption;
 mod replica_present;
 mod restore_current;
@@ -57,6 +58,24 @@ impl Ctx<'_> {
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         }
+    }
+
+    /// Why the replica checks do not judge this source yet, if so: it was created less than the rule's
+    /// `grace` before `as_of` and has no replica yet (its first copy could not exist). A replica that
+    /// exists is always judged.
+    pub fn in_grace(&self) -> Option<String> {
+        if !self.replicas.is_empty() {
+            return None;
+        }
+        let created = self.source.created_at?;
+        let age = (self.as_of - created).num_seconds().max(0);
+        (age < self.rule.grace.seconds).then(|| {
+            format!(
+                "created {} ago, within the {} grace: no replica is expected yet",
+                crate::rules::format_seconds(age),
+                self.rule.grace
+            )
+        })
     }
 
     /// An ERROR outcome when the destination could not be read, for the checks that need it.
@@ -137,6 +156,7 @@ pub const REGISTRY: &[Check] = &[
     replica_age::CHECK,
     replica_encryption::CHECK,
     retention_count::CHECK,
+    replica_cadence::CHECK,
     source_key_shareable::CHECK,
     share_exposure::CHECK,
     restore_current::CHECK,

@@ -17,6 +17,9 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if let Some(error) = ctx.unreadable_destination(&expected) {
         return Some(error);
     }
+    if let Some(grace) = ctx.in_grace() {
+        return Some(Outcome::skip(expected, grace));
+    }
     let Some(newest) = ctx.replicas.first() else {
         return Some(Outcome::skip(
             expected,

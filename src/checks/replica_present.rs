@@ -15,6 +15,9 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if let Some(error) = ctx.unreadable_destination(&expected) {
         return Some(error);
     }
+    if let Some(grace) = ctx.in_grace() {
+        return Some(Outcome::skip(expected, grace));
+    }
     let count = ctx.replicas.len();
     if count > 0 {
         return Some(Outcome::pass(

@@ -21,6 +21,9 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if let Some(error) = ctx.unreadable_destination(&expected) {
         return Some(error);
     }
+    if let Some(grace) = ctx.in_grace() {
+        return Some(Outcome::skip(expected, grace));
+    }
     let count = ctx.replicas.len() as u32;
     let observed = count.to_string();
     if let Some(min) = retain.min.filter(|min| count < *min) {

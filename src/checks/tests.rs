@@ -675,3 +675,102 @@ fn a_source_key_that_does_not_exist_fails() {
     assert_eq!(result.status, CheckStatus::Fail, "{result:?}");
     assert!(result.message.contains("does not exist"));
 }
+
+/// A database created within the rule's `grace` with no replica yet is not failed for it; once a
+/// replica exists it is judged in full, and an older database with none fails (issue 17).
+#[test]
+fn a_new_database_gets_a_grace_period_but_never_hides_a_wrong_replica() {
+    let mut org = Org::new();
+    let mut fresh = org.source(PROD, "fresh");
+    fresh.created_at = Some(as_of() - chrono::Duration::hours(3));
+    org.inventory.sources[0] = fresh.clone();
+    let set = vault_rule("");
+    let report = judge(&org, &set, "fresh");
+    assert_eq!(report.status, Status::Compliant, "{:#?}", report.checks);
+    for id in ["replica-present", "replica-age", "retention-count"] {
+        let result = check(&report, id);
+        assert_eq!(result.status, CheckStatus::Skip, "{id}: {result:?}");
+        assert_eq!(
+            result.message,
+            "created 3h ago, within the 1d2h grace: no replica is expected yet"
+        );
+    }
+
+    // A replica under the wrong key is judged, grace or not.
+    org.tagged_replica("fresh-copy", &fresh, 1).kms_key_id = Some(key_arn(VAULT, "vault-other"));
+    let report = judge(&org, &set, "fresh");
+    assert_eq!(
+        check(&report, "replica-encryption").status,
+        CheckStatus::Fail
+    );
+    assert_eq!(check(&report, "replica-present").status, CheckStatus::Pass);
+    assert_eq!(report.status, Status::NonCompliant);
+
+    // Older than the grace (an explicit one here): no replica is a failure.
+    let mut org = Org::new();
+    let mut old = org.source(PROD, "old");
+    old.created_at = Some(as_of() - chrono::Duration::hours(3));
+    org.inventory.sources[0] = old;
+    let report = judge(&org, &vault_rule("grace = \"2h\"\n"), "old");
+    assert_eq!(check(&report, "replica-present").status, CheckStatus::Fail);
+}
+
+/// `replica-cadence`: the newest retain.min replicas must reach back retain.min - 1 cadences with no
+/// gap over one cadence (+10%); copies made one afternoon are not days of history (issue 17).
+#[test]
+fn replica_cadence_wants_history_not_a_burst() {
+    let cadence = |hours: &[i64]| {
+        let mut org = Org::new();
+        let orders = org.source(PROD, "orders");
+        for (i, h) in hours.iter().enumerate() {
+            org.tagged_replica(&format!("copy-{i}"), &orders, *h);
+        }
+        let set = rules(&format!(
+            "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\ncadence = \"24h\"\nretain = {{ min = 4 }}\n"
+        ));
+        check(&judge(&org, &set, "orders"), "replica-cadence").clone()
+    };
+    // Daily, with a little jitter: passes.
+    let daily = cadence(&[2, 25, 50, 73]);
+    assert_eq!(daily.status, CheckStatus::Pass, "{daily:?}");
+    assert_eq!(daily.observed, "4 replica(s) over 3d1h, largest gap 1d1h");
+    // Seven copies of one afternoon.
+    let burst = cadence(&[2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(burst.status, CheckStatus::Fail, "{burst:?}");
+    assert_eq!(burst.observed, "4 replica(s) span 5h");
+    // A missed day.
+    let gap = cadence(&[2, 26, 75, 98]);
+    assert_eq!(gap.status, CheckStatus::Fail, "{gap:?}");
+    assert_eq!(gap.observed, "largest gap 2d1h");
+    // Too few.
+    let few = cadence(&[2, 26]);
+    assert_eq!(few.status, CheckStatus::Fail);
+    assert_eq!(few.observed, "2 replica(s)");
+}
+
+/// A read replica is no source by default: UNGOVERNED with the reason; a rule can opt them in.
+#[test]
+fn read_replicas_are_ungoverned_unless_a_rule_selects_them() {
+    let mut org = Org::new();
+    let primary = org.source(PROD, "orders");
+    let mut replica = org.source(PROD, "orders-replica");
+    replica.read_replica_of = Some(primary.arn.clone());
+    org.inventory.sources[1] = replica;
+    org.tagged_replica("orders-copy", &primary, 2);
+    let report = judge(&org, &vault_rule(""), "orders-replica");
+    assert_eq!(report.status, Status::Ungoverned);
+    assert!(report.checks.is_empty());
+    assert!(
+        report
+            .ungoverned_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(&format!("read replica of {}", primary.arn))),
+        "{report:?}"
+    );
+    let opted_in = rules(&format!(
+        "[[rule]]\nid = \"replicas\"\nselect = {{ read_replicas = true }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
+    ));
+    let report = judge(&org, &opted_in, "orders-replica");
+    assert_eq!(report.rule.as_deref(), Some("replicas"));
+    assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
+}

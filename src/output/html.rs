@@ -1183,6 +1183,7 @@ mod tests {
             exemption: None,
             tags: BTreeMap::new(),
             replicas_after_as_of: 0,
+            ungoverned_reason: None,
         }
     }
 

@@ -318,21 +318,27 @@ fn write_by_check(
         "{}",
         style.line(
             None,
-            "Failing checks (sources failing each, worst severity first):"
+            "Failing checks, worst severity first (sources per check):"
+        )
+    )?;
+    writeln!(
+        out,
+        "{}",
+        style.line(
+            None,
+            &format!(
+                "  {:<21} {:>7} {:>10}  severity",
+                "check", "failing", "not judged"
+            )
         )
     )?;
     for (id, (severity, fail, error)) in rows {
-        let errors = if error > 0 {
-            format!(", {error} could not be judged")
-        } else {
-            String::new()
-        };
         writeln!(
             out,
             "{}",
             style.line(
                 None,
-                &format!("  {id:<21} {fail:>6} {:<9}{errors}", severity.as_str())
+                &format!("  {id:<21} {fail:>7} {error:>10}  {}", severity.as_str())
             )
         )?;
     }
@@ -501,12 +507,18 @@ fn write_unread(report: &ReportV1, style: &Style, out: &mut impl Write) -> std::
                 .map(|r| format!(" [{r}]"))
                 .unwrap_or_default();
             let text = format!(
-                "  {}/{} {} {}{resource}: {}",
+                "{}/{} {} {}{resource}: {}",
                 error.account_id, error.region, error.operation, error.code, error.message
             );
+            // Wrapped, not cut: the message is why the run is incomplete.
             match style.show {
-                Show::All => writeln!(out, "{text}")?,
-                Show::Count(_) => writeln!(out, "{}", style.line(None, &text))?,
+                Show::All => writeln!(out, "  {text}")?,
+                Show::Count(_) => {
+                    for (i, line) in wrap(&text, "    ", style.width).iter().enumerate() {
+                        let line = if i == 0 { &line[2..] } else { line.as_str() };
+                        writeln!(out, "{line}")?;
+                    }
+                }
             }
         }
         if shown < report.errors.len() {
@@ -624,11 +636,15 @@ mod tests {
         assert_eq!(lines[1], counts, "counts first");
         assert_eq!(lines.last().copied(), Some(counts.as_str()), "and last");
         assert!(
-            text.contains(&format!("  replica-present       {missing:>6} high")),
+            text.contains(&format!(
+                "  replica-present       {missing:>7}          0  high"
+            )),
             "{text}"
         );
         assert!(
-            text.contains(&format!("  replica-age           {stale:>6} high")),
+            text.contains(&format!(
+                "  replica-age           {stale:>7}          0  high"
+            )),
             "{text}"
         );
         assert!(

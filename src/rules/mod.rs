@@ -87,6 +87,9 @@ pub struct Selector {
     pub regions: Vec<String>,
     pub identifiers: Vec<String>,
     pub kinds: Vec<SourceKind>,
+    /// Select read replicas too (`read_replicas = true`). By default a read replica is no source: its
+    /// data is its source database's, judged there.
+    pub read_replicas: bool,
 }
 
 fn any_matches(patterns: &[String], text: &str) -> bool {
@@ -95,7 +98,8 @@ fn any_matches(patterns: &[String], text: &str) -> bool {
 
 impl Selector {
     pub fn selects(&self, source: &Source) -> bool {
-        any_matches(&self.accounts, &source.account_id)
+        (self.read_replicas || source.read_replica_of.is_none())
+            && any_matches(&self.accounts, &source.account_id)
             && any_matches(&self.regions, &source.region)
             && any_matches(&self.engines, &source.engine)
             && any_matches(&self.identifiers, &source.identifier)
@@ -179,6 +183,10 @@ pub struct Rule {
     /// A CMK in each source account, granted to the destination; remediation shares under it.
     pub source_kms_key: Option<String>,
     pub max_age: Duration,
+    /// A database younger than this with no replica yet is not failed for it (default: `max_age`).
+    pub grace: Duration,
+    /// The longest gap allowed between the newest `retain.min` replicas (`replica-cadence`).
+    pub cadence: Option<Duration>,
     pub retain: Retain,
     pub restore: Option<Restore>,
     pub severity: Severity,

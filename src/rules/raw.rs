@@ -22,6 +22,8 @@ pub(super) struct RawRule {
     pub destination: Option<Spanned<RawDestination>>,
     pub source_kms_key: Option<Spanned<String>>,
     pub max_age: Option<Spanned<String>>,
+    pub grace: Option<Spanned<String>>,
+    pub cadence: Option<Spanned<String>>,
     pub retain: Option<Spanned<RawRetain>>,
     pub restore: Option<Spanned<RawRestore>>,
     pub severity: Option<Spanned<String>>,
@@ -36,6 +38,7 @@ pub(super) struct RawSelect {
     pub regions: Option<Vec<Spanned<String>>>,
     pub identifiers: Option<Vec<String>>,
     pub kinds: Option<Vec<Spanned<String>>>,
+    pub read_replicas: Option<bool>,
 }
 
 #[derive(serde::Deserialize)]

@@ -106,7 +106,7 @@ expires = "someday"
             "5: rule `Prod_Rule`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "6: rule `Prod_Rule`: retain.min (5) is greater than retain.max (2)",
             "7: rule `Prod_Rule`: severity `urgent` is not one of: informational, low, medium, high, critical",
-            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, retain, restore, severity)",
+            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, severity)",
             "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key)",
             "18: in rule `third`: invalid type: integer `26`, expected a string",
             "20: exemption for `arn:aws:rds:*:*:db:x` has no reason: add reason = \"...\" for the auditors",
@@ -132,10 +132,10 @@ select = { accounts = ["1234"], kinds = ["aurora"], regoin = ["us-east-1"] }
             "1: rule `x`: missing required key `destination` (for example destination = { account = \"222222222222\" })",
             "3: rule `x`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "4: rule `x`: retain.min (3) is greater than retain.max (1)",
-            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, retain, restore, severity)",
+            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, severity)",
             "6: rule `x`: select.accounts: `1234` is not a 12-digit account id or a pattern like \"*\"",
             "6: rule `x`: select.kinds: `aurora` is not `db-instance` or `db-cluster`",
-            "6: unknown key `regoin` in `select` of rule `x` (expected one of: tags, engines, accounts, regions, identifiers, kinds)",
+            "6: unknown key `regoin` in `select` of rule `x` (expected one of: tags, engines, accounts, regions, identifiers, kinds, read_replicas)",
         ]
     );
     // Wrong types are reported each at its line, with the rest of the rule.
@@ -173,6 +173,8 @@ fn accepted_keys_come_from_the_raw_types() {
             "destination",
             "source_kms_key",
             "max_age",
+            "grace",
+            "cadence",
             "retain",
             "restore",
             "severity"
@@ -317,6 +319,8 @@ max_age = "1d"
         tags: env
             .map(|e| [("env".to_string(), e.to_string())].into())
             .unwrap_or_default(),
+        created_at: None,
+        read_replica_of: None,
     };
     let rule_of = |s: &Source| set.rule_for(s).map(|r| r.id.clone());
     assert_eq!(

@@ -75,6 +75,19 @@ pub(super) fn rule(
         },
     };
 
+    let mut duration = |key: &str, text: &Option<Spanned<String>>| {
+        let text = text.as_ref()?;
+        match parse_duration(text.get_ref()) {
+            Ok(duration) => Some(duration),
+            Err(message) => {
+                error(text.span().start, format!("{key}: {message}"));
+                None
+            }
+        }
+    };
+    let grace = duration("grace", &raw.grace);
+    let cadence = duration("cadence", &raw.cadence);
+
     let select = raw
         .select
         .map(|s| select(s.into_inner(), &mut error))
@@ -146,6 +159,13 @@ pub(super) fn rule(
         }
     }
 
+    if let (Some(span), None) = (raw.cadence.as_ref().map(|c| c.span().start), retain.min) {
+        error(
+            span,
+            "cadence needs retain.min: how many of the newest replicas must be spaced at most one cadence apart".to_string(),
+        );
+    }
+
     let severity = match &raw.severity {
         None => Severity::High,
         Some(s) => Severity::parse(s.get_ref()).unwrap_or_else(|| {
@@ -202,6 +222,7 @@ pub(super) fn rule(
     else {
         return;
     };
+    let grace = grace.unwrap_or(max_age);
     out.rules.push(Rule {
         id,
         description: raw.description,
@@ -209,6 +230,8 @@ pub(super) fn rule(
         destination,
         source_kms_key: raw.source_kms_key.map(Spanned::into_inner),
         max_age,
+        grace,
+        cadence,
         retain,
         restore,
         severity,
@@ -325,6 +348,7 @@ fn select(raw: RawSelect, error: &mut impl FnMut(usize, String)) -> Selector {
         regions,
         identifiers: raw.identifiers.unwrap_or_default(),
         kinds,
+        read_replicas: raw.read_replicas.unwrap_or(false),
     }
 }
 

@@ -19,8 +19,11 @@ import botocore.config
 import botocore.exceptions
 
 ROLE = "OrganizationAccountAccessRole"
-SPEC_KEYS = {"management_account", "accounts", "keys", "instances", "clusters",
+SPEC_KEYS = {"management_account", "accounts", "keys", "instances", "clusters", "read_replicas",
              "snapshots", "cluster_snapshots", "copies"}
+# Databases in a seeded organization have existed this long unless their `at` says otherwise: older
+# than any rule's grace period, as in an organization being audited (a test of new databases says so).
+DATABASE_AGE = "-90d"
 _CONFIG = botocore.config.Config(retries={"total_max_attempts": 1})
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -181,6 +184,8 @@ class Seeder:
             self.create_instance(inst)
         for cluster in spec.get("clusters", []):
             self.create_cluster(cluster)
+        for replica in spec.get("read_replicas", []):
+            self.create_read_replica(replica)
         for snap in spec.get("snapshots", []):
             self.create_snapshot("snapshot", snap)
         for snap in spec.get("cluster_snapshots", []):
@@ -238,7 +243,7 @@ class Seeder:
                       MasterUsername="rdsguard", MasterUserPassword="not-a-secret-1",
                       AllocatedStorage=spec.get("allocated_storage", 20), Tags=_tags(spec.get("tags")),
                       **self._encryption(spec, account, region), **spec.get("params", {}))
-        with self.clock(account, spec.get("at")):
+        with self.clock(account, spec.get("at", DATABASE_AGE)):
             inst = self.client("rds", account, region).create_db_instance(**params)["DBInstance"]
         self.record(account, region, spec["id"], inst["DBInstanceArn"])
 
@@ -248,9 +253,22 @@ class Seeder:
                       MasterUsername="rdsguard", MasterUserPassword="not-a-secret-1",
                       Tags=_tags(spec.get("tags")), **self._encryption(spec, account, region),
                       **spec.get("params", {}))
-        with self.clock(account, spec.get("at")):
+        with self.clock(account, spec.get("at", DATABASE_AGE)):
             cluster = self.client("rds", account, region).create_db_cluster(**params)["DBCluster"]
         self.record(account, region, spec["id"], cluster["DBClusterArn"])
+
+    def create_read_replica(self, spec):
+        """A read replica of `source`: an instance identifier in the same account and region, or an
+        instance ARN (another region of the same account)."""
+        account, region = self.account(spec["account"]), spec.get("region", "us-east-1")
+        params = dict(DBInstanceIdentifier=spec["id"], SourceDBInstanceIdentifier=spec["source"],
+                      Tags=_tags(spec.get("tags")))
+        if spec["source"].startswith("arn:"):
+            params["SourceRegion"] = spec["source"].split(":")[3]
+        with self.clock(account, spec.get("at", DATABASE_AGE)):
+            inst = self.client("rds", account, region).create_db_instance_read_replica(
+                **params)["DBInstance"]
+        self.record(account, region, spec["id"], inst["DBInstanceArn"])
 
     def create_snapshot(self, kind, spec):
         account, region = self.account(spec["account"]), spec.get("region", "us-east-1")

@@ -672,3 +672,85 @@ fn evaluate_as_of_before_the_replicas_existed_counts_none_of_them() {
     let html = std::fs::read_to_string(cmd.path("earlier/report.html")).expect("report.html");
     assert!(html.contains(warned), "report.html says it too");
 }
+
+/// What real organizations have (issue 17): read replicas, in-region and cross-region, are not
+/// sources (UNGOVERNED, with the reason); a database created within the rule's grace with no replica
+/// yet is not failed for it, one created long ago is.
+#[test]
+fn read_replicas_are_not_sources_and_new_databases_get_a_grace_period() {
+    const FAR: &str = "eu-west-1";
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [
+            {"account": "prod", "id": "orders", "kms_key": "share-key"},
+            {"account": "prod", "id": "brand-new", "kms_key": "share-key", "at": "-2h"},
+            {"account": "prod", "id": "forgotten", "kms_key": "share-key"}
+        ],
+        "read_replicas": [
+            {"account": "prod", "id": "orders-r", "source": "orders"},
+            {"account": "prod", "region": FAR, "id": "orders-far", "source": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}
+        ],
+        "snapshots": [{"account": "prod", "id": "orders-s", "instance": "orders", "at": "-3h"}],
+        "copies": [{"from": {"account": "prod", "snapshot": "orders-s"}, "account": "vault", "id": "orders-c",
+                    "kms_key": "vault-key"}]
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file(
+        "rules.toml",
+        &format!(
+            "[[rule]]\nid = \"prod\"\nselect = {{ accounts = [\"{}\"], regions = [\"{R}\", \"{FAR}\"] }}\ndestination = {{ account = \"{}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n",
+            org.account("prod"),
+            org.account("vault")
+        ),
+    );
+    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 1, "{run}");
+    let findings = cmd.json("run/findings.json");
+    let expected: BTreeMap<String, (String, Vec<String>)> = [
+        ("prod/orders", ("COMPLIANT", vec![])),
+        ("prod/orders-r", ("UNGOVERNED", vec![])),
+        ("prod/orders-far", ("UNGOVERNED", vec![])),
+        ("prod/brand-new", ("COMPLIANT", vec![])),
+        (
+            "prod/forgotten",
+            ("NON_COMPLIANT", vec!["replica-present=FAIL"]),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, (s, f))| {
+        (
+            k.to_string(),
+            (s.to_string(), f.into_iter().map(str::to_string).collect()),
+        )
+    })
+    .collect();
+    assert_eq!(verdicts(&org, &findings), expected, "{run}");
+    for (id, region) in [("orders-r", R), ("orders-far", FAR)] {
+        let replica = source(&findings, &org.arn("prod", region, id));
+        assert_eq!(
+            replica["ungoverned_reason"].as_str().map(
+                |r| r.starts_with(&format!("read replica of {}", org.arn("prod", R, "orders")))
+            ),
+            Some(true),
+            "{replica}"
+        );
+    }
+    let fresh = source(&findings, &org.arn("prod", R, "brand-new"));
+    let present = fresh["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "replica-present")
+        .expect("replica-present");
+    assert_eq!(present["status"], "SKIP", "{present}");
+    assert!(
+        present["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ago, within the 1d2h grace")),
+        "{present}"
+    );
+}

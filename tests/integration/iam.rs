@@ -740,12 +740,11 @@ fn the_printed_audit_policies_are_enough_and_every_action_is_needed() {
     let enforced = Enforced::new(spec, &variants, secrets);
     let rules = rules(&enforced.org);
     let compliant = (String::from("COMPLIANT"), Vec::new());
+    // plain is unencrypted and its rule names no source_kms_key: shareable as it is (encrypted on the
+    // copy), but its copy in the management account is unencrypted.
     let plain = (
         String::from("NON_COMPLIANT"),
-        vec![
-            String::from("replica-encryption=FAIL"),
-            String::from("source-key-shareable=FAIL"),
-        ],
+        vec![String::from("replica-encryption=FAIL")],
     );
     let want: BTreeMap<String, (String, Vec<String>)> = [
         ("admin", compliant.clone()),
