@@ -436,7 +436,8 @@ async fn connect(args: &ConnectArgs) -> Result<(ClientFactory, crate::inventory:
 
 /// `rdsguard rollback SOURCE_ARN --to INSTANCE`: the secret points at an earlier restore again.
 async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
-    use crate::aws::{instances, secrets, snapshots::Scope};
+    use crate::aws::rds::{write::instances, Scope};
+    use crate::aws::secrets;
     use crate::inventory::{parse_rds_arn, TAG_SOURCE_ARN};
     use remediate::plan::{TAG_MANAGED, TAG_SUPERSEDED_AT};
     let arn = parse_rds_arn(&args.source_arn)

@@ -17,8 +17,8 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::aws::instances;
-use crate::aws::snapshots::{self, Scope};
+use crate::aws::rds::write::{instances, snapshots};
+use crate::aws::rds::Scope;
 use crate::aws::ClientFactory;
 use crate::inventory::{AwsError, TAG_DATA_TIME, TAG_SOURCE_ARN};
 use journal::{Entry, Journal};
