@@ -498,12 +498,7 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
         account_id: &dest_account,
         region: &dest_region,
     };
-    let aws_failure = |e: crate::inventory::AwsError| {
-        Error::Aws(format!(
-            "{} {} in {}/{}: {}",
-            e.operation, e.code, e.account_id, e.region, e.message
-        ))
-    };
+    let aws_failure = |e: crate::inventory::AwsError| Error::Aws(e.to_string());
     let find = |name: String| {
         let scope = &scope;
         async move { instances::find_restored(scope, &name, cluster).await }
