@@ -436,7 +436,8 @@ async fn connect(args: &ConnectArgs) -> Result<(ClientFactory, crate::inventory:
 
 /// `rdsguard rollback SOURCE_ARN --to INSTANCE`: the secret points at an earlier restore again.
 async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
-    use crate::aws::{instances, secrets, snapshots::Scope};
+    use crate::aws::rds::{write::instances, Scope};
+    use crate::aws::secrets;
     use crate::inventory::{parse_rds_arn, TAG_SOURCE_ARN};
     use remediate::plan::{TAG_MANAGED, TAG_SUPERSEDED_AT};
     let arn = parse_rds_arn(&args.source_arn)
@@ -497,12 +498,7 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
         account_id: &dest_account,
         region: &dest_region,
     };
-    let aws_failure = |e: crate::inventory::AwsError| {
-        Error::Aws(format!(
-            "{} {} in {}/{}: {}",
-            e.operation, e.code, e.account_id, e.region, e.message
-        ))
-    };
+    let aws_failure = |e: crate::inventory::AwsError| Error::Aws(e.to_string());
     let find = |name: String| {
         let scope = &scope;
         async move { instances::find_restored(scope, &name, cluster).await }

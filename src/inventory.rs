@@ -237,7 +237,9 @@ pub struct KeyRef {
 }
 
 /// One AWS error met during discovery. The audit goes on; checks that needed the data report ERROR.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Displayed as `OPERATION CODE in ACCOUNT/REGION: MESSAGE`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, thiserror::Error)]
+#[error("{operation} {code} in {account_id}/{region}: {message}")]
 pub struct AwsError {
     pub account_id: String,
     pub region: String,
@@ -399,6 +401,22 @@ pub fn parse_rds_arn(arn: &str) -> Option<RdsArn<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_error_displays_operation_code_scope_and_message() {
+        let error = AwsError {
+            account_id: "111111111111".into(),
+            region: "eu-west-1".into(),
+            operation: "DescribeDBSnapshots".into(),
+            code: "AccessDenied".into(),
+            message: "not authorized".into(),
+            resource: Some("orders".into()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "DescribeDBSnapshots AccessDenied in 111111111111/eu-west-1: not authorized"
+        );
+    }
 
     #[test]
     fn parses_rds_arns_and_rejects_others() {

@@ -3,13 +3,11 @@
 
 mod client;
 mod error;
-pub mod instances;
 mod kms;
 pub mod pace;
-mod rds;
+pub mod rds;
 pub mod secrets;
 pub mod securityhub;
-pub mod snapshots;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -115,7 +113,7 @@ pub async fn read_source(
     let config = factory.config(account_id, region).await?;
     let client = rds_client(&config, account_id, region);
     let pacer = factory.pacer(account_id, region);
-    let mut read = rds::read_databases(&client, &pacer, account_id, region).await;
+    let mut read = rds::read::read_databases(&client, &pacer, account_id, region).await;
     if let Some(error) = read.errors.pop() {
         return Err(error);
     }
@@ -405,7 +403,7 @@ fn destination_scopes(rules: &RuleSet, walked: &[String]) -> BTreeSet<(String, S
 /// enabled, its manual snapshots of both kinds.
 struct FirstRead {
     scope: (String, String),
-    read: Result<rds::ScopeRead, AwsError>,
+    read: Result<rds::read::ScopeRead, AwsError>,
     listing: Option<(Vec<Snapshot>, Vec<AwsError>)>,
 }
 
@@ -420,7 +418,7 @@ async fn first_read(
             let client = rds_client(&config, &account, &region);
             let pacer = factory.pacer(&account, &region);
             debug!(%account, %region, "reading RDS");
-            Ok(rds::read_databases(&client, &pacer, &account, &region).await)
+            Ok(rds::read::read_databases(&client, &pacer, &account, &region).await)
         }
         Err(error) => Err(error),
     };
@@ -497,7 +495,7 @@ async fn list_snapshots(
     let pacer = factory.pacer(account, region);
     let reads = kinds
         .iter()
-        .map(|kind| rds::read_snapshots(&client, &pacer, account, region, *kind));
+        .map(|kind| rds::read::read_snapshots(&client, &pacer, account, region, *kind));
     let mut snapshots = Vec::new();
     let mut errors = Vec::new();
     for (mut read, error) in futures::future::join_all(reads).await {
@@ -521,7 +519,7 @@ async fn read_shares(
         Ok(config) => {
             let client = rds_client(&config, account, region);
             let pacer = factory.pacer(account, region);
-            rds::read_shares(&client, &pacer, account, region, snapshots).await
+            rds::read::read_shares(&client, &pacer, account, region, snapshots).await
         }
         Err(error) => (snapshots, vec![error]),
     }

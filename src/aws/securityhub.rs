@@ -202,7 +202,7 @@ async fn publish_scope(
         .and_then(|s| s.arn.split(':').nth(1))
         .unwrap_or("aws");
     let product = asff::product_arn(partition, region, account);
-    let generators: BTreeSet<&str> = REGISTRY.iter().map(|c| c.id).collect();
+    let generators: BTreeSet<&str> = REGISTRY.iter().map(|c| c.id.as_str()).collect();
 
     // rdsguard's active findings in this account and region. The filters go to the service; the same
     // conditions are checked again here so nothing else is ever touched.

@@ -4,6 +4,7 @@
 //! [`Outcome`]. [`REGISTRY`] lists them all, in order; the id is the module name in kebab-case, the
 //! JSON `id`, the section in docs/checks.md and (later) the Security Hub `GeneratorId`.
 
+mod id;
 mod replica_age;
 mod replica_cadence;
 mod replica_encryption;
@@ -13,6 +14,7 @@ mod retention_count;
 mod share_exposure;
 mod source_key_shareable;
 
+pub use id::CheckId;
 pub use replica_encryption::is_aws_managed;
 
 use chrono::{DateTime, Utc};
@@ -140,7 +142,7 @@ impl Outcome {
 }
 
 pub struct Check {
-    pub id: &'static str,
+    pub id: CheckId,
     /// One line for listings and report headers.
     pub title: &'static str,
     /// What a FAIL means, as a finding title (Security Hub, summaries).
@@ -162,7 +164,7 @@ pub const REGISTRY: &[Check] = &[
     restore_current::CHECK,
 ];
 
-/// The registry entry of a check id.
+/// The registry entry of a check id read as a string (from a published report).
 pub fn by_id(id: &str) -> Option<&'static Check> {
     REGISTRY.iter().find(|c| c.id == id)
 }

@@ -1,11 +1,11 @@
 //! `replica-age`: the newest replica's data is no older than the rule's `max_age` (the RPO).
 //! Age is measured from the data's point in time (`OriginalSnapshotCreateTime`), not the copy's.
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Outcome};
 use crate::rules::format_seconds;
 
 pub const CHECK: Check = Check {
-    id: "replica-age",
+    id: CheckId::REPLICA_AGE,
     title: "The newest replica is within the RPO",
     failure: "The newest copy in the vault account is older than the RPO",
     remediation: "Find why the copy job stopped (scheduler, permissions, key grants), then copy a fresh snapshot into the vault account. The age counts from the original snapshot's time, so re-copying an old snapshot does not help.",

@@ -2,11 +2,11 @@
 //! gap longer than the cadence (plus a tolerance), so seven copies made one afternoon are not taken for
 //! seven days of history. Only for rules with `cadence`.
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Outcome};
 use crate::rules::{format_seconds, Duration};
 
 pub const CHECK: Check = Check {
-    id: "replica-cadence",
+    id: CheckId::REPLICA_CADENCE,
     title: "The newest replicas are spread one cadence apart",
     failure: "The copies in the vault account do not cover the history the rule asks for",
     remediation: "Copy into the vault account on the rule's cadence (a scheduler that runs every cadence, e.g. daily), and keep at least retain.min copies; copies made close together do not add history.",

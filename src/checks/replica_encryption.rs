@@ -2,11 +2,11 @@
 //! and, where the rule pins `destination.kms_key`, with exactly that key (aliases resolved in the
 //! destination account and region).
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Outcome};
 use crate::inventory::{KeyFact, KeyManager};
 
 pub const CHECK: Check = Check {
-    id: "replica-encryption",
+    id: CheckId::REPLICA_ENCRYPTION,
     title: "The newest replica is encrypted with the right customer managed key",
     failure: "The copy in the vault account is not encrypted with the required key",
     remediation: "Copy the replica again inside the vault account with --kms-key-id set to the vault's customer managed key (the rule's destination.kms_key), then delete the copy under the wrong key.",

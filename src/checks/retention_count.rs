@@ -1,9 +1,9 @@
 //! `retention-count`: the number of replica snapshots is within the rule's `retain` bounds.
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Outcome};
 
 pub const CHECK: Check = Check {
-    id: "retention-count",
+    id: CheckId::RETENTION_COUNT,
     title: "The destination keeps the number of replicas the rule asks for",
     failure: "The vault account keeps the wrong number of copies",
     remediation: "Below retain.min: copy snapshots more often. Above retain.max: delete the oldest copies in the vault account (never the newest).",

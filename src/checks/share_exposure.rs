@@ -1,11 +1,11 @@
 //! `share-exposure`: no snapshot of the source (in its own account, or a replica in the destination) is
 //! public or shared with an account other than the rule's destination.
 
-use super::{Check, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Outcome};
 use crate::inventory::Snapshot;
 
 pub const CHECK: Check = Check {
-    id: "share-exposure",
+    id: CheckId::SHARE_EXPOSURE,
     title: "No snapshot of the source is public or shared outside the destinations",
     failure: "A snapshot of the database is shared outside the vault account",
     remediation: "Remove the extra accounts (or 'all') from the snapshot's restore attribute: aws rds modify-db-snapshot-attribute --attribute-name restore --values-to-remove ACCOUNT.",

@@ -19,6 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::json::ReportV1;
+use crate::checks::CheckId;
 use crate::drift::Drift;
 use crate::report::{CheckStatus, SourceReport, Status};
 use crate::rules::format_seconds;
@@ -618,7 +619,11 @@ impl SourceView {
             // No replica sorts after the oldest one: it is the worst case.
             age_sort: replica.map(|r| r.age_seconds).unwrap_or(i64::MAX / 2),
             replica_count: source.replica_count,
-            restore: match source.checks.iter().find(|c| c.id == "restore-current") {
+            restore: match source
+                .checks
+                .iter()
+                .find(|c| c.id == CheckId::RESTORE_CURRENT)
+            {
                 None => "not required by the rule".to_string(),
                 Some(check) => format!("{} ({})", check.message, check.status.as_str()),
             },
@@ -973,7 +978,7 @@ fn age_chart(report: &ReportV1) -> ChartView {
         match source
             .checks
             .iter()
-            .find(|c| c.id == "replica-age")
+            .find(|c| c.id == CheckId::REPLICA_AGE)
             .map(|c| c.status)
         {
             Some(CheckStatus::Pass) => within[bin] += 1,

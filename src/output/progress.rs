@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
+use crate::remediate;
+
 pub struct Progress {
     state: Mutex<State>,
 }
@@ -32,13 +34,15 @@ impl Progress {
             }),
         }
     }
+}
 
-    pub fn enabled(&self) -> bool {
+impl remediate::Progress for Progress {
+    fn enabled(&self) -> bool {
         self.state.lock().map(|s| s.enabled).unwrap_or(false)
     }
 
     /// Sets the status of one database (by key) and redraws the block.
-    pub fn update(&self, key: &str, status: &str) {
+    fn update(&self, key: &str, status: &str) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };

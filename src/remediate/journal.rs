@@ -76,24 +76,44 @@ impl Journal {
     }
 }
 
+/// Why a journal could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: not a journal entry: {source}", path.display())]
+    Entry {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+}
+
 /// Reads a journal; a last line cut short by a kill is ignored, any other bad line is an error.
-pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn read(path: &Path) -> Result<Vec<Entry>, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
     let lines: Vec<String> = BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(io)?;
     let mut entries = Vec::new();
     for (n, line) in lines.iter().enumerate() {
         match serde_json::from_str::<Entry>(line) {
             Ok(entry) => entries.push(entry),
             Err(_) if n + 1 == lines.len() => break,
-            Err(e) => {
-                return Err(format!(
-                    "{}:{}: not a journal entry: {e}",
-                    path.display(),
-                    n + 1
-                ))
+            Err(source) => {
+                return Err(ReadError::Entry {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    source,
+                })
             }
         }
     }

@@ -9,7 +9,7 @@ pub mod journal;
 pub mod plan;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -17,16 +17,26 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::aws::instances;
-use crate::aws::snapshots::{self, Scope};
+use crate::aws::rds::write::{instances, snapshots};
+use crate::aws::rds::Scope;
 use crate::aws::ClientFactory;
 use crate::inventory::{AwsError, TAG_DATA_TIME, TAG_SOURCE_ARN};
 use journal::{Entry, Journal};
 use plan::{Item, ROLE_REPLICA, ROLE_STAGE, ROLE_TRANSIT, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID};
 
+/// Told of each source's step as it starts, fails, and of the source when it is done. Remediation owns
+/// this trait and the terminal's display (`output::progress`) implements it, so `remediate` depends on
+/// no output module.
+pub trait Progress {
+    /// Whether updates are shown; when they are not, each step is logged instead.
+    fn enabled(&self) -> bool;
+    /// The source `source_arn` is now at `step` (a step name, `done`, or `FAILED at STEP: CODE`).
+    fn update(&self, source_arn: &str, step: &str);
+}
+
 pub struct Options {
     /// Told of each step as it starts and ends (the terminal's progress display).
-    pub progress: Option<std::sync::Arc<crate::output::progress::Progress>>,
+    pub progress: Option<Arc<dyn Progress + Send + Sync>>,
     pub max_parallel: usize,
     /// The longest wait for one snapshot to become available.
     pub step_timeout: Duration,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::CheckId;
 use crate::inventory::{Inventory, Source, SourceKind, TAG_SOURCE_ARN};
 use crate::linkage::Index;
 use crate::report::{CheckStatus, Findings, SourceReport, Status};
@@ -101,7 +102,7 @@ pub struct Plan {
     pub blocked: Vec<Blocked>,
 }
 
-fn failing<'a>(report: &'a SourceReport, id: &str) -> Option<&'a crate::report::CheckResult> {
+fn failing(report: &SourceReport, id: CheckId) -> Option<&crate::report::CheckResult> {
     report
         .checks
         .iter()
@@ -176,22 +177,29 @@ pub fn build(
         };
         let dest_region = rule.destination.region_for(&source.region).to_string();
         let replicas = index.replicas(source, &rule.destination.account, &dest_region);
-        let needs_copy = ["replica-present", "replica-age", "replica-encryption"]
-            .iter()
-            .any(|id| failing(report, id).is_some())
+        let needs_copy = [
+            CheckId::REPLICA_PRESENT,
+            CheckId::REPLICA_AGE,
+            CheckId::REPLICA_ENCRYPTION,
+        ]
+        .into_iter()
+        .any(|id| failing(report, id).is_some())
             || rule
                 .retain
                 .min
                 .is_some_and(|min| (replicas.len() as u32) < min);
         let restorable = rule.restore.is_some();
         let needs_restore =
-            restorable && (needs_copy || failing(report, "restore-current").is_some());
+            restorable && (needs_copy || failing(report, CheckId::RESTORE_CURRENT).is_some());
         let max = rule.retain.max.map(|m| m as usize);
         let total_after = replicas.len() + usize::from(needs_copy);
         let needs_prune = max.is_some_and(|m| total_after > m);
         let mut notes = Vec::new();
-        if failing(report, "share-exposure").is_some() {
-            notes.push("share-exposure is not remediated: who a snapshot is shared with is a person's decision".to_string());
+        if failing(report, CheckId::SHARE_EXPOSURE).is_some() {
+            notes.push(format!(
+                "{} is not remediated: who a snapshot is shared with is a person's decision",
+                CheckId::SHARE_EXPOSURE
+            ));
         }
         if !needs_copy && !needs_prune && !needs_restore {
             if !notes.is_empty() {
@@ -200,9 +208,10 @@ pub fn build(
             continue;
         }
         if needs_copy {
-            if let Some(check) = failing(report, "source-key-shareable") {
+            if let Some(check) = failing(report, CheckId::SOURCE_KEY_SHAREABLE) {
                 plan.blocked.push(block(format!(
-                    "source-key-shareable fails ({}): the destination could not copy what is shared",
+                    "{} fails ({}): the destination could not copy what is shared",
+                    CheckId::SOURCE_KEY_SHAREABLE,
                     check.message
                 )));
                 continue;

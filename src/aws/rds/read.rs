@@ -1,15 +1,12 @@
 //! Reads of one (account, region): DB instances and clusters, manual snapshots, and who a snapshot is
 //! shared with. Every page at the maximum size; every failure becomes an error entry and the rest goes
-//! on. Discovery (`super::discover`) decides which of these each scope needs.
+//! on. Discovery (`crate::aws::discover`) decides which of these each scope needs.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_rds::types::Tag;
-use aws_smithy_types_convert::date_time::DateTimeExt;
 use futures::stream::{self, StreamExt};
 
-use super::error::aws_error;
-use super::pace::Pacer;
+use super::{tags, time, with_resource};
+use crate::aws::error::aws_error;
+use crate::aws::pace::Pacer;
 use crate::inventory::{AwsError, ReplicaInstance, Snapshot, Source, SourceKind, TAG_SOURCE_ARN};
 
 /// RDS's largest page for Describe* calls.
@@ -33,25 +30,6 @@ pub struct ScopeRead {
     pub sources: Vec<Source>,
     pub replica_instances: Vec<ReplicaInstance>,
     pub errors: Vec<AwsError>,
-}
-
-/// An SDK tag list as a map (shared by every RDS reader here).
-pub(super) fn tags(list: &[Tag]) -> BTreeMap<String, String> {
-    list.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
-}
-
-/// An SDK timestamp as UTC.
-pub(super) fn time(
-    t: Option<&aws_sdk_rds::primitives::DateTime>,
-) -> Option<chrono::DateTime<chrono::Utc>> {
-    t.and_then(|t| t.to_chrono_utc().ok())
 }
 
 /// The databases of one account-region: DB instances (sources, and rdsguard's restores) and DB
@@ -124,7 +102,7 @@ pub async fn read_databases(
             }
             Err(e) => {
                 let error = aws_error(account_id, region, "DescribeDBInstances", &e);
-                let opt_in = !super::DEFAULT_REGIONS.contains(&region);
+                let opt_in = !crate::aws::DEFAULT_REGIONS.contains(&region);
                 if opt_in && first && REGION_NOT_ENABLED_CODES.contains(&error.code.as_str()) {
                     out.region_not_enabled = true;
                     return out;
@@ -363,10 +341,6 @@ async fn read_restore_attribute(
     region: &str,
     snapshot: &Snapshot,
 ) -> Result<Vec<String>, AwsError> {
-    let with_resource = |mut error: AwsError| {
-        error.resource = Some(snapshot.arn.clone());
-        error
-    };
     let values: Vec<String> = match snapshot.kind {
         SourceKind::DbInstance => {
             let response = client
@@ -375,12 +349,10 @@ async fn read_restore_attribute(
                 .send()
                 .await
                 .map_err(|e| {
-                    with_resource(aws_error(
-                        account_id,
-                        region,
-                        "DescribeDBSnapshotAttributes",
-                        &e,
-                    ))
+                    with_resource(
+                        aws_error(account_id, region, "DescribeDBSnapshotAttributes", &e),
+                        &snapshot.arn,
+                    )
                 })?;
             response
                 .db_snapshot_attributes_result()
@@ -400,12 +372,15 @@ async fn read_restore_attribute(
                 .send()
                 .await
                 .map_err(|e| {
-                    with_resource(aws_error(
-                        account_id,
-                        region,
-                        "DescribeDBClusterSnapshotAttributes",
-                        &e,
-                    ))
+                    with_resource(
+                        aws_error(
+                            account_id,
+                            region,
+                            "DescribeDBClusterSnapshotAttributes",
+                            &e,
+                        ),
+                        &snapshot.arn,
+                    )
                 })?;
             response
                 .db_cluster_snapshot_attributes_result()

@@ -7,9 +7,7 @@ use std::time::Duration;
 use aws_sdk_rds::client::Waiters;
 use aws_sdk_rds::types::Tag;
 
-use super::error::aws_error;
-use super::rds::tags;
-use super::snapshots::Scope;
+use super::super::{tag_list, tags, Scope};
 use crate::inventory::AwsError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,20 +27,6 @@ pub struct RestoreSpec<'a> {
     pub subnet_group: Option<&'a str>,
     pub security_groups: &'a [String],
     pub parameter_group: Option<&'a str>,
-}
-
-/// The code of a waiter's failure: it ran out of time, or the resource went to a failed state.
-pub(super) fn waiter_code(message: &str) -> &'static str {
-    if message.contains("exceeded the max wait time") {
-        "WaiterTimeout"
-    } else {
-        "WaiterFailure"
-    }
-}
-
-fn with_resource(mut error: AwsError, resource: &str) -> AwsError {
-    error.resource = Some(resource.to_string());
-    error
 }
 
 pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance>, AwsError> {
@@ -71,10 +55,7 @@ pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance
         {
             Ok(None)
         }
-        Err(e) => Err(with_resource(
-            aws_error(scope.account_id, scope.region, "DescribeDBInstances", &e),
-            identifier,
-        )),
+        Err(e) => Err(scope.error("DescribeDBInstances", identifier, &e)),
     }
 }
 
@@ -97,25 +78,11 @@ pub async fn restore(
         )
         .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
         .deletion_protection(false)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(tag_list(tags)))
         .send()
         .await
         .map(drop)
-        .map_err(|e| {
-            with_resource(
-                aws_error(
-                    scope.account_id,
-                    scope.region,
-                    "RestoreDBInstanceFromDBSnapshot",
-                    &e,
-                ),
-                identifier,
-            )
-        })
+        .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))
 }
 
 pub async fn wait_available(
@@ -132,14 +99,7 @@ pub async fn wait_available(
         .map(drop)
         .map_err(|e| {
             let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
-            AwsError {
-                account_id: scope.account_id.to_string(),
-                region: scope.region.to_string(),
-                operation: "WaitDBInstanceAvailable".into(),
-                code: waiter_code(&message).into(),
-                message,
-                resource: Some(identifier.to_string()),
-            }
+            scope.waiter_error("WaitDBInstanceAvailable", identifier, message)
         })
 }
 
@@ -152,12 +112,7 @@ pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Re
         .send()
         .await
         .map(drop)
-        .map_err(|e| {
-            with_resource(
-                aws_error(scope.account_id, scope.region, "AddTagsToResource", &e),
-                arn,
-            )
-        })
+        .map_err(|e| scope.error("AddTagsToResource", arn, &e))
 }
 
 /// Deletes a restored copy (no final snapshot: its data is the replica snapshot it came from).
@@ -177,10 +132,7 @@ pub async fn delete(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError>
         {
             Ok(())
         }
-        Err(e) => Err(with_resource(
-            aws_error(scope.account_id, scope.region, "DeleteDBInstance", &e),
-            identifier,
-        )),
+        Err(e) => Err(scope.error("DeleteDBInstance", identifier, &e)),
     }
 }
 
@@ -211,10 +163,7 @@ pub async fn find_cluster(
         {
             Ok(None)
         }
-        Err(e) => Err(with_resource(
-            aws_error(scope.account_id, scope.region, "DescribeDBClusters", &e),
-            identifier,
-        )),
+        Err(e) => Err(scope.error("DescribeDBClusters", identifier, &e)),
     }
 }
 
@@ -233,10 +182,7 @@ pub async fn restore_cluster(
     spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let tag_list: Vec<Tag> = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
+    let tag_list = tag_list(tags);
     if find_cluster(scope, identifier).await?.is_none() {
         scope
             .client
@@ -252,17 +198,7 @@ pub async fn restore_cluster(
             .set_tags(Some(tag_list.clone()))
             .send()
             .await
-            .map_err(|e| {
-                with_resource(
-                    aws_error(
-                        scope.account_id,
-                        scope.region,
-                        "RestoreDBClusterFromSnapshot",
-                        &e,
-                    ),
-                    identifier,
-                )
-            })?;
+            .map_err(|e| scope.error("RestoreDBClusterFromSnapshot", identifier, &e))?;
     }
     let member = cluster_member(identifier);
     if find(scope, &member).await?.is_none() {
@@ -277,12 +213,7 @@ pub async fn restore_cluster(
             .set_tags(Some(tag_list))
             .send()
             .await
-            .map_err(|e| {
-                with_resource(
-                    aws_error(scope.account_id, scope.region, "CreateDBInstance", &e),
-                    &member,
-                )
-            })?;
+            .map_err(|e| scope.error("CreateDBInstance", &member, &e))?;
     }
     Ok(())
 }
@@ -301,14 +232,7 @@ pub async fn wait_cluster_available(
         .map(drop)
         .map_err(|e| {
             let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
-            AwsError {
-                account_id: scope.account_id.to_string(),
-                region: scope.region.to_string(),
-                operation: "WaitDBClusterAvailable".into(),
-                code: waiter_code(&message).into(),
-                message,
-                resource: Some(identifier.to_string()),
-            }
+            scope.waiter_error("WaitDBClusterAvailable", identifier, message)
         })?;
     wait_available(scope, &cluster_member(identifier), max_wait).await
 }
@@ -334,12 +258,7 @@ pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), A
         {
             return Ok(())
         }
-        Err(e) => {
-            return Err(with_resource(
-                aws_error(scope.account_id, scope.region, "DescribeDBClusters", &e),
-                identifier,
-            ))
-        }
+        Err(e) => return Err(scope.error("DescribeDBClusters", identifier, &e)),
     };
     for member in members {
         delete(scope, &member).await?;
@@ -359,10 +278,7 @@ pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), A
         {
             Ok(())
         }
-        Err(e) => Err(with_resource(
-            aws_error(scope.account_id, scope.region, "DeleteDBCluster", &e),
-            identifier,
-        )),
+        Err(e) => Err(scope.error("DeleteDBCluster", identifier, &e)),
     }
 }
 

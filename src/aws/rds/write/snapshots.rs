@@ -1,4 +1,4 @@
-//! The RDS calls remediation makes, one function per action, for DB snapshots and DB cluster
+//! The snapshot calls remediation makes, one function per action, for DB snapshots and DB cluster
 //! snapshots alike. Each creating action is paired with [`find`], so a step can look for its own
 //! earlier result before acting.
 
@@ -6,11 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_rds::client::Waiters;
-use aws_sdk_rds::types::Tag;
-use aws_sdk_rds::Client;
 
-use super::error::aws_error;
-use super::rds::{tags, time};
+use super::super::{tag_list, tags, time, Scope};
 use crate::inventory::{AwsError, SourceKind};
 
 /// What a step needs to know of a snapshot it made or found.
@@ -22,47 +19,6 @@ pub struct Found {
     pub data_time: Option<chrono::DateTime<chrono::Utc>>,
     pub kms_key_id: Option<String>,
     pub tags: BTreeMap<String, String>,
-}
-
-/// Where the calls go: one client, for one account and region.
-pub struct Scope<'a> {
-    pub client: &'a Client,
-    pub account_id: &'a str,
-    pub region: &'a str,
-}
-
-impl Scope<'_> {
-    fn error<E, R>(
-        &self,
-        operation: &str,
-        resource: &str,
-        e: &aws_sdk_rds::error::SdkError<E, R>,
-    ) -> AwsError
-    where
-        E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        let mut error = aws_error(self.account_id, self.region, operation, e);
-        error.resource = Some(resource.to_string());
-        error
-    }
-
-    fn plain(&self, operation: &str, resource: &str, code: &str, message: String) -> AwsError {
-        AwsError {
-            account_id: self.account_id.to_string(),
-            region: self.region.to_string(),
-            operation: operation.to_string(),
-            code: code.to_string(),
-            message,
-            resource: Some(resource.to_string()),
-        }
-    }
-}
-
-fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 /// The snapshot named `identifier` in this scope, if it exists.
@@ -228,10 +184,7 @@ pub async fn wait_available(
                 .map_err(|e| aws_sdk_rds::error::DisplayErrorContext(e).to_string()),
         ),
     };
-    result.map_err(|message| {
-        let code = super::instances::waiter_code(&message);
-        scope.plain(operation, identifier, code, message)
-    })
+    result.map_err(|message| scope.waiter_error(operation, identifier, message))
 }
 
 /// Adds (or removes) `account` in the snapshot's `restore` attribute.
