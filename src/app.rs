@@ -13,12 +13,13 @@ use crate::cli::{
     AuditArgs, Cli, Command, ConnectArgs, DiffArgs, EvaluateArgs, FailOn, JudgeArgs, RollbackArgs,
     RulesCommand,
 };
-use crate::drift;
 use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS, EXIT_INCOMPLETE};
 use crate::evaluate::evaluate;
 use crate::inventory::{Account, Inventory};
-use crate::output::{self, json::ReportV1};
+use crate::output;
 use crate::remediate;
+use crate::report::drift;
+use crate::report::v1::{self, ReportV1};
 use crate::report::{CheckStatus, Report, RuleSummary, RunInfo, Status};
 use crate::rules::{self, is_account_id, is_region, parse_duration, RuleSet, Severity};
 
@@ -68,8 +69,8 @@ fn iam_policy(args: &crate::cli::IamPolicyArgs) -> Result<u8, Error> {
 
 /// `rdsguard report --from findings.json`: every run file but findings.json itself, rendered again.
 fn render_saved(from: &Path, out: Option<&Path>, quiet: bool) -> Result<u8, Error> {
-    let report = output::json::ReportV1::read(from)
-        .map_err(|e| Error::Usage(format!("{}: {e}", from.display())))?;
+    let report =
+        ReportV1::read(from).map_err(|e| Error::Usage(format!("{}: {e}", from.display())))?;
     let dir = match out {
         Some(dir) => prepare_out(Some(dir), Utc::now())?,
         None => from
@@ -91,7 +92,7 @@ fn render_saved(from: &Path, out: Option<&Path>, quiet: bool) -> Result<u8, Erro
 /// Writes the run files that `wanted` accepts into `dir`, each on its own thread (a large
 /// organization's files are hundreds of MB); returns their paths.
 fn write_outputs(
-    report: &output::json::ReportV1,
+    report: &ReportV1,
     dir: &Path,
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<PathBuf>, Error> {
@@ -600,7 +601,7 @@ async fn remediate_run(
     dry_run: bool,
     options: &remediate::Options,
     out_dir: &Path,
-) -> Result<output::json::Remediation, Error> {
+) -> Result<v1::Remediation, Error> {
     let plan = match resumed {
         Some(items) => remediate::plan::Plan {
             run_id: judge.run_id.clone(),
@@ -689,7 +690,7 @@ async fn remediate_run(
         inventory.replace_scopes(fresh, &scopes);
         write_json(&out_dir.join("inventory.json"), inventory)?;
     }
-    Ok(output::json::Remediation {
+    Ok(v1::Remediation {
         dry_run,
         plan,
         results,
@@ -725,7 +726,7 @@ async fn finish(
     inventory: &Inventory,
     out_dir: &Path,
     security_hub: Option<(&ClientFactory, usize)>,
-    remediation: Option<output::json::Remediation>,
+    remediation: Option<v1::Remediation>,
 ) -> Result<u8, Error> {
     let as_of = judge.as_of.unwrap_or_else(now);
     let findings = evaluate(inventory, &judge.rules, as_of);

@@ -8,7 +8,6 @@ pub mod app;
 pub mod aws;
 pub mod checks;
 pub mod cli;
-pub mod drift;
 pub mod error;
 pub mod evaluate;
 pub mod iam;

@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use super::markdown::cell;
-use crate::drift::{Drift, RegressionKind};
+use super::escape::markdown_cell as cell;
+use crate::report::v1::{Drift, RegressionKind};
 
 fn kind(kind: RegressionKind) -> &'static str {
     match kind {

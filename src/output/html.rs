@@ -18,8 +18,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::json::ReportV1;
-use crate::drift::Drift;
+use crate::report::v1::Drift;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport, Status};
 use crate::rules::format_seconds;
 
@@ -103,7 +103,7 @@ fn error_chain(error: &tera::Error) -> String {
 }
 
 /// Markup escaping, shared with the other markup outputs.
-pub use super::escape_xml as escape;
+pub use super::escape::escape_xml as escape;
 
 /// Standard base64 (RFC 4648, padded), for the CSP hashes.
 fn base64(bytes: &[u8]) -> String {
@@ -252,7 +252,7 @@ struct StatusChangeView {
 
 impl DriftView {
     fn of(drift: &Drift) -> DriftView {
-        let item = |i: &crate::drift::DriftItem| DriftItemView {
+        let item = |i: &crate::report::v1::DriftItem| DriftItemView {
             identifier: i.identifier.clone(),
             arn: i.arn.clone(),
             check: i.check.clone(),
@@ -1188,7 +1188,7 @@ mod tests {
     /// Built from JSON, so fields added to the model later (with serde defaults) need no change here.
     fn empty() -> ReportV1 {
         serde_json::from_value(serde_json::json!({
-            "schema": crate::output::json::SCHEMA,
+            "schema": crate::report::v1::SCHEMA,
             "run": {
                 "id": "run-1",
                 "as_of": at(6),

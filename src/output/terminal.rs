@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::json::ReportV1;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport, Status};
 
 pub struct Style {
