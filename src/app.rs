@@ -437,9 +437,9 @@ async fn connect(args: &ConnectArgs) -> Result<(ClientFactory, crate::inventory:
 
 /// `rdsguard rollback SOURCE_ARN --to INSTANCE`: the secret points at an earlier restore again.
 async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
-    use crate::aws::{instances, secrets, snapshots::Scope};
+    use crate::aws::{instances, snapshots::Scope};
     use crate::inventory::{parse_rds_arn, TAG_SOURCE_ARN};
-    use remediate::plan::{TAG_MANAGED, TAG_SUPERSEDED_AT};
+    use remediate::plan::TAG_MANAGED;
     let arn = parse_rds_arn(&args.source_arn)
         .filter(|a| a.resource_type == "db" || a.resource_type == "cluster")
         .ok_or_else(|| {
@@ -545,27 +545,17 @@ async fn rollback(args: RollbackArgs, quiet: bool) -> Result<u8, Error> {
         step: "rollback".into(),
         detail: detail.clone(),
     })?;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let to = secrets::Endpoint {
-        host: target.host.clone(),
-        port: target.port,
-        instance: Some(target.identifier.clone()),
-    };
-    let before = secrets::repoint(&client, &dest_account, &dest_region, &secret, &to, cluster)
-        .await
-        .map_err(aws_failure)?;
-    if let Some(previous) = before
-        .instance
-        .as_deref()
-        .filter(|p| *p != target.identifier)
-    {
-        if let Some(old) = find(previous.to_string()).await.map_err(aws_failure)? {
-            let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            instances::add_tag(&scope, &old.arn, TAG_SUPERSEDED_AT, &now)
-                .await
-                .map_err(aws_failure)?;
-        }
-    }
+    let client = aws::secrets_client(&config, &dest_account, &dest_region);
+    let before = remediate::repoint::repoint_and_supersede(
+        &remediate::repoint::Plain,
+        &client,
+        &scope,
+        &secret,
+        &target,
+        cluster,
+    )
+    .await
+    .map_err(aws_failure)?;
     let was = before
         .instance
         .or(before.host)

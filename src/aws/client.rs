@@ -131,6 +131,21 @@ pub fn kms_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk
     scoped_client!(aws_sdk_kms, "kms", config, account_id, region)
 }
 
+/// A Secrets Manager client for one account and region (see `scoped_client!`).
+pub fn secrets_client(
+    config: &SdkConfig,
+    account_id: &str,
+    region: &str,
+) -> aws_sdk_secretsmanager::Client {
+    scoped_client!(
+        aws_sdk_secretsmanager,
+        "secretsmanager",
+        config,
+        account_id,
+        region
+    )
+}
+
 /// A Security Hub client for one account and region (see `scoped_client!`).
 pub fn securityhub_client(
     config: &SdkConfig,
