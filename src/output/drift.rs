@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::escape::markdown_cell as cell;
+use crate::error::Error;
 use crate::report::v1::{Drift, RegressionKind};
 
 fn kind(kind: RegressionKind) -> &'static str {
@@ -103,4 +104,9 @@ pub fn write_markdown(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out)
+}
+
+/// Prints [`write_terminal`] on stdout (`rdsguard diff`).
+pub fn print_terminal(drift: &Drift) -> Result<(), Error> {
+    super::print(|out| write_terminal(drift, out))
 }

@@ -2,8 +2,10 @@
 //! checks (observed vs expected), what could not be read, and warnings. Colour only when asked
 //! (a TTY without `NO_COLOR`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
+use crate::error::Error;
 use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport, Status};
 
@@ -12,6 +14,14 @@ pub struct Style {
 }
 
 impl Style {
+    /// Colour on a terminal, unless `NO_COLOR` is set.
+    #[allow(clippy::disallowed_methods)]
+    pub fn detect() -> Style {
+        Style {
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -169,4 +179,26 @@ pub fn write(
         }
     }
     Ok(())
+}
+
+/// Prints the summary of a run ([`write`]) on stdout, coloured on a terminal; `files` are the run's
+/// files, listed when they exist.
+pub fn print(report: &ReportV1, files: &[PathBuf]) -> Result<(), Error> {
+    let files: Vec<String> = files
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    let style = Style::detect();
+    super::print(|mut out| write(report, &files, &style, &mut out))
+}
+
+/// Prints paths, one a line (the files `rdsguard report` wrote).
+pub fn print_paths(paths: &[impl AsRef<Path>]) -> Result<(), Error> {
+    super::print(|out| {
+        for path in paths {
+            writeln!(out, "{}", path.as_ref().display())?;
+        }
+        Ok(())
+    })
 }
