@@ -209,3 +209,6 @@ pub struct Report {
     pub run: RunInfo,
     pub findings: Findings,
 }
+
+#[cfg(test)]
+mod tests;
