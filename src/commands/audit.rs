@@ -4,8 +4,8 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::judge::{finish, Judge, Judged};
-use super::{connect, now};
+use super::connect::connect;
+use super::judge::{finish, now, Judge, Judged};
 use crate::aws::{self, ClientFactory, Plan, DEFAULT_REGIONS};
 use crate::cli::AuditArgs;
 use crate::error::Error;

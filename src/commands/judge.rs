@@ -3,10 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tracing::warn;
 
-use super::{now, TOOL_VERSION};
 use crate::aws::{self, ClientFactory};
 use crate::cli::{FailOn, JudgeArgs};
 use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS, EXIT_INCOMPLETE};
@@ -17,6 +16,13 @@ use crate::report::v1::{self, ReportV1};
 use crate::report::{CheckStatus, Report, RuleSummary, RunInfo, Status};
 use crate::rules::{self, parse_duration, RuleSet, Severity};
 use crate::run_dir::{append_step_summary, find_baseline, load_report, write_outputs};
+
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Now, in whole seconds: `as_of` is written to the report and must replay exactly with `--as-of`.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
 
 fn parse_as_of(text: Option<&str>) -> Result<Option<DateTime<Utc>>, Error> {
     text.map(|t| {

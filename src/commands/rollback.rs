@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::connect;
+use super::connect::connect;
 use crate::aws::{self, instances, snapshots::Scope};
 use crate::cli::RollbackArgs;
 use crate::error::Error;

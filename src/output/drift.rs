@@ -108,5 +108,5 @@ pub fn write_markdown(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
 
 /// Prints [`write_terminal`] on stdout (`rdsguard diff`).
 pub fn print_terminal(drift: &Drift) -> Result<(), Error> {
-    super::print(|out| write_terminal(drift, out))
+    super::stdout::print(|out| write_terminal(drift, out))
 }

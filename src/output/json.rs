@@ -13,5 +13,5 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> std::io::Result<()> {
 /// Prints a JSON document (`rdsguard iam-policy`) on stdout, pretty.
 pub fn print_value(value: &serde_json::Value) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?;
-    super::print(|out| writeln!(out, "{text}"))
+    super::stdout::print(|out| writeln!(out, "{text}"))
 }

@@ -4,7 +4,6 @@
 
 use std::io::{self, Write};
 
-use crate::error::Error;
 use crate::report::v1::ReportV1;
 
 pub mod asff;
@@ -18,14 +17,8 @@ pub mod plan;
 pub mod progress;
 pub mod rollback;
 pub mod rules;
+mod stdout;
 pub mod terminal;
-
-/// Runs `write` on the locked stdout: the one way the outputs' `print` functions reach it.
-#[allow(clippy::disallowed_methods)]
-fn print(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Error> {
-    let mut stdout = io::stdout().lock();
-    write(&mut stdout).map_err(|e| Error::io("write", "stdout", e))
-}
 
 /// A file every run writes into its folder.
 pub struct FileOutput {

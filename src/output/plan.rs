@@ -76,10 +76,10 @@ pub fn write_results(results: &[ItemResult], out: &mut dyn Write) -> io::Result<
 
 /// Prints [`write_plan`] on stdout.
 pub fn print_plan(plan: &Plan, dry_run: bool) -> Result<(), Error> {
-    super::print(|out| write_plan(plan, dry_run, out))
+    super::stdout::print(|out| write_plan(plan, dry_run, out))
 }
 
 /// Prints [`write_results`] on stdout.
 pub fn print_results(results: &[ItemResult]) -> Result<(), Error> {
-    super::print(|out| write_results(results, out))
+    super::stdout::print(|out| write_results(results, out))
 }

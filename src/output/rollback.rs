@@ -22,5 +22,5 @@ pub fn write(
 
 /// Prints [`write`] on stdout.
 pub fn print(secret: &str, instance: &str, was: &str, journal: &Path) -> Result<(), Error> {
-    super::print(|out| write(secret, instance, was, journal, out))
+    super::stdout::print(|out| write(secret, instance, was, journal, out))
 }

@@ -45,5 +45,5 @@ pub fn write(set: &RuleSet, today: NaiveDate, quiet: bool, out: &mut dyn Write) 
 
 /// Prints [`write`] on stdout.
 pub fn print(set: &RuleSet, today: NaiveDate, quiet: bool) -> Result<(), Error> {
-    super::print(|out| write(set, today, quiet, out))
+    super::stdout::print(|out| write(set, today, quiet, out))
 }

@@ -190,12 +190,12 @@ pub fn print(report: &ReportV1, files: &[PathBuf]) -> Result<(), Error> {
         .map(|p| p.display().to_string())
         .collect();
     let style = Style::detect();
-    super::print(|mut out| write(report, &files, &style, &mut out))
+    super::stdout::print(|mut out| write(report, &files, &style, &mut out))
 }
 
 /// Prints paths, one a line (the files `rdsguard report` wrote).
 pub fn print_paths(paths: &[impl AsRef<Path>]) -> Result<(), Error> {
-    super::print(|out| {
+    super::stdout::print(|out| {
         for path in paths {
             writeln!(out, "{}", path.as_ref().display())?;
         }
