@@ -598,7 +598,7 @@ async fn read_secrets(
         .map(|(account, region, name)| async move {
             let result = match factory.config(&account, &region).await {
                 Ok(config) => {
-                    let client = secrets_client(&config, &account, &region);
+                    let client = secrets_client(&config);
                     secrets::read_endpoint(&client, &account, &region, &name).await
                 }
                 Err(error) => Err(error),

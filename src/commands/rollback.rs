@@ -125,7 +125,7 @@ pub async fn run(args: RollbackArgs) -> Result<Outcome, Error> {
         step: "rollback".into(),
         detail: detail.clone(),
     })?;
-    let client = aws::secrets_client(&config, &dest_account, &dest_region);
+    let client = aws::secrets_client(&config);
     let before = remediate::repoint::repoint_and_supersede(
         &remediate::repoint::Plain,
         &client,

@@ -488,7 +488,7 @@ impl ItemRun<'_> {
                 .config(dst.account_id, dst.region)
                 .await
                 .map_err(fail("repoint"))?;
-            let client = crate::aws::secrets_client(&config, dst.account_id, dst.region);
+            let client = crate::aws::secrets_client(&config);
             repoint::repoint_and_supersede(self, &client, dst, secret, &restored, plan.cluster)
                 .await?;
         }
