@@ -4,11 +4,10 @@
 //! The pipeline is `discover (aws) -> Inventory -> evaluate (pure) -> Report -> outputs`. Only [`aws`]
 //! talks to AWS; [`evaluate`] is a pure function of the inventory, the rules and an instant.
 
-pub mod app;
 pub mod aws;
 pub mod checks;
 pub mod cli;
-pub mod drift;
+pub mod commands;
 pub mod error;
 pub mod evaluate;
 pub mod iam;
@@ -18,3 +17,4 @@ pub mod output;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+pub mod run_dir;

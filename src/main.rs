@@ -7,6 +7,8 @@ use rdsguard::cli::{Cli, LogFormat};
 use rdsguard::error::EXIT_INCOMPLETE;
 use tracing_subscriber::EnvFilter;
 
+/// Logs go to stderr (stdout is the commands' output).
+#[allow(clippy::disallowed_methods)]
 fn init_logging(cli: &Cli) {
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
@@ -42,7 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INCOMPLETE);
         }
     };
-    match runtime.block_on(rdsguard::app::run(cli)) {
+    match runtime.block_on(rdsguard::commands::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             #[allow(clippy::print_stderr)]

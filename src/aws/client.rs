@@ -131,6 +131,12 @@ pub fn kms_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk
     scoped_client!(aws_sdk_kms, "kms", config, account_id, region)
 }
 
+/// A Secrets Manager client for one account and region's config. Unlike the clients above it keeps the
+/// SDK's default retry budget per region: rdsguard makes only a few Secrets Manager calls.
+pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
+}
+
 /// A Security Hub client for one account and region (see `scoped_client!`).
 pub fn securityhub_client(
     config: &SdkConfig,

@@ -15,8 +15,8 @@ use futures::stream::{self, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use client::{
-    base_config, kms_client, rds_client, securityhub_client, ClientFactory, ConnectOptions,
-    RoleOptions, FALLBACK_REGION,
+    base_config, kms_client, rds_client, secrets_client, securityhub_client, ClientFactory,
+    ConnectOptions, RoleOptions, FALLBACK_REGION,
 };
 pub use error::aws_error;
 
@@ -596,7 +596,7 @@ async fn read_secrets(
         .map(|(account, region, name)| async move {
             let result = match factory.config(&account, &region).await {
                 Ok(config) => {
-                    let client = aws_sdk_secretsmanager::Client::new(&config);
+                    let client = secrets_client(&config);
                     secrets::read_endpoint(&client, &account, &region, &name).await
                 }
                 Err(error) => Err(error),

@@ -17,7 +17,7 @@ use super::ClientFactory;
 use crate::checks::REGISTRY;
 use crate::inventory::AwsError;
 use crate::output::asff::{self, Finding};
-use crate::output::json::ReportV1;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, Status};
 
 /// BatchImportFindings takes at most 100 findings per call.

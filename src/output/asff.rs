@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::json::ReportV1;
 use crate::checks;
 use crate::inventory::{parse_rds_arn, SourceKind};
+use crate::report::v1::ReportV1;
 use crate::report::{CheckResult, CheckStatus, SourceReport};
 use crate::rules::Severity;
 

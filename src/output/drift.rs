@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::markdown::cell;
-use crate::drift::{Drift, RegressionKind};
+use super::escape::markdown_cell as cell;
+use crate::error::Error;
+use crate::report::v1::{Drift, RegressionKind};
 
 fn kind(kind: RegressionKind) -> &'static str {
     match kind {
@@ -103,4 +104,9 @@ pub fn write_markdown(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out)
+}
+
+/// Prints [`write_terminal`] on stdout (`rdsguard diff`).
+pub fn print_terminal(drift: &Drift) -> Result<(), Error> {
+    super::stdout::print(|out| write_terminal(drift, out))
 }

@@ -1,119 +1,17 @@
-//! `findings.json`, schema `rdsguard.report/v1` (DESIGN §6). The envelope is defined here; the nested
-//! source, check and summary records serialise from the report types; the `evaluation` snapshot
-//! (src/checks/snapshots) pins their shape, so a change to the contract is always a reviewed one.
-//! Fields beyond DESIGN §6 (`exemption`, `warnings`, `unreadable_scopes`, `errors[].resource`,
-//! `run.organization_id`, `run.caller_arn`, `accounts`, `rules`,
-//! `sources[].tags`, `drift`, `remediation`) are additions, allowed within v1. Every other
-//! output renders from [`ReportV1`], so a saved `findings.json` can be rendered again.
+//! `findings.json`: the published report ([`ReportV1`], schema `rdsguard.report/v1`), as pretty JSON.
 
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use crate::drift::Drift;
-use crate::inventory::{Account, AwsError};
-use crate::report::{Report, RuleSummary, SourceReport, Summary};
-
-pub const SCHEMA: &str = "rdsguard.report/v1";
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ReportV1 {
-    pub schema: String,
-    pub run: RunV1,
-    pub summary: Summary,
-    pub sources: Vec<SourceReport>,
-    pub errors: Vec<AwsError>,
-    pub unreadable_scopes: Vec<String>,
-    /// Account-regions skipped because the region is not enabled for the account (opt-in regions).
-    #[serde(default)]
-    pub skipped_scopes: Vec<String>,
-    pub warnings: Vec<String>,
-    /// The accounts the run covered, with their organization names where known.
-    #[serde(default)]
-    pub accounts: Vec<Account>,
-    /// The rules the run applied, in order.
-    #[serde(default)]
-    pub rules: Vec<RuleSummary>,
-    /// Changes since a baseline run (`--baseline`), when one was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift: Option<Drift>,
-    /// What `--remediate` planned and did (the sources above show the state after it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<Remediation>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Remediation {
-    pub dry_run: bool,
-    pub plan: crate::remediate::plan::Plan,
-    pub results: Vec<crate::remediate::ItemResult>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RunV1 {
-    pub id: String,
-    pub as_of: DateTime<Utc>,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub tool_version: String,
-    pub rules_sha256: String,
-    pub organization_id: Option<String>,
-    pub caller_arn: Option<String>,
-    /// Where docs/checks.md is published (`--docs-url`), for links in findings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docs_url: Option<String>,
-}
-
-impl ReportV1 {
-    /// Reads a saved `findings.json`, refusing other schemas.
-    pub fn read(path: &std::path::Path) -> Result<ReportV1, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-        let report: ReportV1 = serde_json::from_str(&text)
-            .map_err(|e| format!("line {}: not an rdsguard report: {e}", e.line()))?;
-        if report.schema != SCHEMA {
-            return Err(format!("schema `{}` is not `{SCHEMA}`", report.schema));
-        }
-        Ok(report)
-    }
-
-    pub fn account_name(&self, account_id: &str) -> Option<&str> {
-        self.accounts
-            .iter()
-            .find(|a| a.id == account_id)
-            .and_then(|a| a.name.as_deref())
-    }
-
-    pub fn from_report(report: &Report) -> Self {
-        let findings = &report.findings;
-        ReportV1 {
-            schema: SCHEMA.to_string(),
-            run: RunV1 {
-                id: report.run.id.clone(),
-                as_of: findings.as_of,
-                started_at: report.run.started_at,
-                finished_at: report.run.finished_at,
-                tool_version: report.run.tool_version.clone(),
-                rules_sha256: report.run.rules_sha256.clone(),
-                organization_id: report.run.organization_id.clone(),
-                caller_arn: report.run.caller.as_ref().map(|c| c.arn.clone()),
-                docs_url: report.run.docs_url.clone(),
-            },
-            summary: findings.summary.clone(),
-            sources: findings.sources.clone(),
-            errors: findings.errors.clone(),
-            unreadable_scopes: findings.unreadable_scopes.clone(),
-            skipped_scopes: findings.skipped_scopes.clone(),
-            warnings: findings.warnings.clone(),
-            accounts: report.run.accounts.clone(),
-            rules: report.run.rules.clone(),
-            drift: None,
-            remediation: None,
-        }
-    }
-}
+use crate::error::Error;
+use crate::report::v1::ReportV1;
 
 pub fn write(report: &ReportV1, out: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")
+}
+
+/// Prints a JSON document (`rdsguard iam-policy`) on stdout, pretty.
+pub fn print_value(value: &serde_json::Value) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Usage(e.to_string()))?;
+    super::stdout::print(|out| writeln!(out, "{text}"))
 }

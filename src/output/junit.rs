@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::escape_xml as x;
-use super::json::ReportV1;
+use super::escape::escape_xml as x;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, Status};
 
 pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {

@@ -2,30 +2,10 @@
 
 use std::io::{self, Write};
 
-use super::json::ReportV1;
+use super::escape::markdown_cell as cell;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, Status};
 use crate::rules::format_seconds;
-
-/// Makes text safe inside a Markdown table cell: no HTML, no cell breaks, no line breaks.
-pub fn cell(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '|' => out.push_str("\\|"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '`' => out.push_str("\\`"),
-            '*' | '_' | '[' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
     let s = &report.summary;

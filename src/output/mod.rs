@@ -1,41 +1,29 @@
-//! Outputs: each format is one module that reads the published report ([`json::ReportV1`]) and writes
-//! to a `Write`. Only this module and `main` print.
+//! Outputs: each format is one module that reads the published report ([`ReportV1`]) and writes
+//! to a `Write`. Only this module and `main` print: the commands hand their results to a `print`
+//! function here, and clippy.toml forbids `std::io::stdout`/`stderr` everywhere else.
 
 use std::io::{self, Write};
 
+use crate::report::v1::ReportV1;
+
 pub mod asff;
 pub mod drift;
+pub mod escape;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod plan;
 pub mod progress;
+pub mod rollback;
+pub mod rules;
+mod stdout;
 pub mod terminal;
-
-/// Escapes text for XML and HTML (and SVG) content and quoted attribute values: the one escaping
-/// function of every markup output. Control characters but tab and line breaks, which XML 1.0 forbids
-/// even escaped, become U+FFFD so the evidence shows that something was there.
-pub fn escape_xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A file every run writes into its folder.
 pub struct FileOutput {
     pub name: &'static str,
-    pub write: fn(&json::ReportV1, &mut dyn Write) -> io::Result<()>,
+    pub write: fn(&ReportV1, &mut dyn Write) -> io::Result<()>,
 }
 
 /// Every run file, in the order they are written. `findings.json` first: it is the record.

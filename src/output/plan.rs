@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use crate::error::Error;
 use crate::remediate::plan::Plan;
 use crate::remediate::ItemResult;
 
@@ -71,4 +72,14 @@ pub fn write_results(results: &[ItemResult], out: &mut dyn Write) -> io::Result<
         }
     }
     writeln!(out)
+}
+
+/// Prints [`write_plan`] on stdout.
+pub fn print_plan(plan: &Plan, dry_run: bool) -> Result<(), Error> {
+    super::stdout::print(|out| write_plan(plan, dry_run, out))
+}
+
+/// Prints [`write_results`] on stdout.
+pub fn print_results(results: &[ItemResult]) -> Result<(), Error> {
+    super::stdout::print(|out| write_results(results, out))
 }

@@ -20,6 +20,7 @@ struct State {
 impl Progress {
     /// `names`: (key, short label) per database, in plan order. Draws only when stderr is a terminal.
     /// Lines stay short (label and step name only): a wrapped line would break the redraw.
+    #[allow(clippy::disallowed_methods)]
     pub fn new(names: Vec<(String, String)>, quiet: bool) -> Progress {
         let enabled =
             !quiet && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -42,6 +43,7 @@ impl remediate::Progress for Progress {
     }
 
     /// Sets the status of one database (by key) and redraws the block.
+    #[allow(clippy::disallowed_methods)]
     fn update(&self, key: &str, status: &str) {
         let Ok(mut state) = self.state.lock() else {
             return;

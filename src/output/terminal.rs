@@ -8,8 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use super::json::ReportV1;
+use crate::error::Error;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport, Status};
 use crate::rules::Severity;
 
@@ -54,6 +56,7 @@ pub struct Style {
 
 impl Style {
     /// The style for stdout: colour on a TTY without `NO_COLOR`, the terminal's width.
+    #[allow(clippy::disallowed_methods)]
     pub fn for_stdout(show: Show) -> Style {
         let stdout = std::io::stdout();
         let tty = stdout.is_terminal();
@@ -542,6 +545,28 @@ fn write_unread(report: &ReportV1, style: &Style, out: &mut impl Write) -> std::
         }
     }
     Ok(())
+}
+
+/// Prints the summary of a run ([`write`]) on stdout, as wide as the terminal; `files` are the run's
+/// files, listed when they exist.
+pub fn print(report: &ReportV1, files: &[PathBuf], show: Show) -> Result<(), Error> {
+    let files: Vec<String> = files
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    let style = Style::for_stdout(show);
+    super::stdout::print(|mut out| write(report, &files, &style, &mut out))
+}
+
+/// Prints paths, one a line (the files `rdsguard report` wrote).
+pub fn print_paths(paths: &[impl AsRef<Path>]) -> Result<(), Error> {
+    super::stdout::print(|out| {
+        for path in paths {
+            writeln!(out, "{}", path.as_ref().display())?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

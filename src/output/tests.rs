@@ -2,7 +2,7 @@
 
 use crate::checks::fixtures::*;
 use crate::evaluate::evaluate;
-use crate::output::json::ReportV1;
+use crate::report::v1::ReportV1;
 use crate::report::{Report, RunInfo};
 use crate::rules;
 
@@ -93,7 +93,10 @@ fn junit_has_a_case_per_check_and_escapes_everything() {
 
 #[test]
 fn markdown_cells_cannot_break_the_table_or_inject_html() {
-    assert_eq!(super::markdown::cell("a|b<i>\nc"), "a\\|b&lt;i&gt; c");
+    assert_eq!(
+        super::escape::markdown_cell("a|b<i>\nc"),
+        "a\\|b&lt;i&gt; c"
+    );
     let text = render(super::markdown::write, &report());
     assert!(text.contains("⚠️ **Incomplete**"), "{text}");
     assert!(text.contains("| 4 | 1 | 1 | 0 | 1 | 1 |"), "{text}");
@@ -185,7 +188,7 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
         .expect("share");
     share.status = crate::report::CheckStatus::Pass;
     new.sources.retain(|s| s.identifier != "loose");
-    let drift = crate::drift::compare(&old, &new, None, 12 * 3600);
+    let drift = crate::report::drift::compare(&old, &new, None, 12 * 3600);
     let new_failures: Vec<(&str, &str)> = drift
         .new_failures
         .iter()
@@ -199,13 +202,13 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
         .collect();
     assert_eq!(resolved, vec![("stale", "share-exposure")]);
     let kinds: Vec<_> = drift.regressions.iter().map(|r| r.kind).collect();
-    use crate::drift::RegressionKind::*;
+    use crate::report::drift::RegressionKind::*;
     assert_eq!(kinds, vec![ReplicaAgeGrew, KeyChanged, ReplicaCountDropped]);
     assert_eq!(
         drift.removed_sources,
         vec![format!("arn:aws:rds:us-east-1:{OTHER}:db:loose")]
     );
     assert!(drift.is_worse());
-    let same = crate::drift::compare(&old, &old, None, 12 * 3600);
+    let same = crate::report::drift::compare(&old, &old, None, 12 * 3600);
     assert!(!same.is_worse() && same.resolved.is_empty() && same.regressions.is_empty());
 }

@@ -7,6 +7,7 @@
 
 pub mod journal;
 pub mod plan;
+pub mod repoint;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -122,6 +123,18 @@ struct ItemRun<'a> {
 fn note(log: &Mutex<Vec<String>>, entry: String) {
     if let Ok(mut log) = log.lock() {
         log.push(entry);
+    }
+}
+
+impl repoint::Steps for ItemRun<'_> {
+    type Error = StepError;
+    async fn step<T>(
+        &self,
+        name: &str,
+        detail: String,
+        work: impl std::future::Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, StepError> {
+        ItemRun::step(self, name, detail, work).await
     }
 }
 
@@ -485,41 +498,9 @@ impl ItemRun<'_> {
                 .config(dst.account_id, dst.region)
                 .await
                 .map_err(fail("repoint"))?;
-            let client = aws_sdk_secretsmanager::Client::new(&config);
-            let to = crate::aws::secrets::Endpoint {
-                host: restored.host.clone(),
-                port: restored.port,
-                instance: Some(restored.identifier.clone()),
-            };
-            let before = self
-                .step(
-                    "repoint",
-                    format!("point secret {secret} at {}", restored.identifier),
-                    crate::aws::secrets::repoint(
-                        &client,
-                        dst.account_id,
-                        dst.region,
-                        secret,
-                        &to,
-                        plan.cluster,
-                    ),
-                )
+            let client = crate::aws::secrets_client(&config);
+            repoint::repoint_and_supersede(self, &client, dst, secret, &restored, plan.cluster)
                 .await?;
-            if let Some(previous) = before.instance.filter(|p| *p != restored.identifier) {
-                let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                self.step(
-                    "supersede",
-                    format!("tag {previous} {}", plan::TAG_SUPERSEDED_AT),
-                    async {
-                        if let Some(old) = find(previous.clone()).await? {
-                            instances::add_tag(dst, &old.arn, plan::TAG_SUPERSEDED_AT, &now)
-                                .await?;
-                        }
-                        Ok(())
-                    },
-                )
-                .await?;
-            }
         }
         if !plan.prune.is_empty() {
             let detail = format!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{account_label, percent, STATUSES};
 use crate::checks::CheckId;
-use crate::output::json::ReportV1;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, Status};
 use crate::rules::format_seconds;
 

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use super::json::ReportV1;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, Status};
 
 mod charts;

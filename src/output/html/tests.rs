@@ -1,7 +1,7 @@
 use super::charts::{self, age_bin, age_position, Plot, AGE_BINS, MAX_CHART_ROWS};
 use super::*;
 use crate::inventory::AwsError;
-use crate::output::escape_xml;
+use crate::output::escape::escape_xml;
 use crate::report::Summary;
 
 mod fixtures;

@@ -9,8 +9,8 @@ use super::{
     status_rank, STATUSES,
 };
 use crate::checks::CheckId;
-use crate::drift::Drift;
-use crate::output::json::ReportV1;
+use crate::report::v1::Drift;
+use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport, Status};
 use crate::rules::format_seconds;
 
@@ -116,7 +116,7 @@ struct StatusChangeView {
 
 impl DriftView {
     fn of(drift: &Drift) -> DriftView {
-        let item = |i: &crate::drift::DriftItem| DriftItemView {
+        let item = |i: &crate::report::v1::DriftItem| DriftItemView {
             identifier: i.identifier.clone(),
             arn: i.arn.clone(),
             check: i.check.clone(),

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::inventory::{Account, SourceKind};
 use crate::output::html::rfc3339;
-use crate::output::json::ReportV1;
+use crate::report::v1::ReportV1;
 use crate::report::{
     CheckResult, CheckStatus, ExemptionInfo, LatestReplica, RuleSummary, SourceReport, Status,
     Summary,
@@ -53,7 +53,7 @@ pub(super) fn source(account: &str, id: &str, status: Status) -> SourceReport {
 /// Built from JSON, so fields added to the model later (with serde defaults) need no change here.
 pub(super) fn empty() -> ReportV1 {
     serde_json::from_value(serde_json::json!({
-        "schema": crate::output::json::SCHEMA,
+        "schema": crate::report::v1::SCHEMA,
         "run": {
             "id": "run-1",
             "as_of": at(6),

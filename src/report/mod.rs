@@ -1,6 +1,9 @@
 //! The report: what evaluation concluded, in the terms of the JSON contract (DESIGN §6).
 //! Outputs (`crate::output`) only read it.
 
+pub mod drift;
+pub mod v1;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -218,3 +221,6 @@ pub struct Report {
     pub run: RunInfo,
     pub findings: Findings,
 }
+
+#[cfg(test)]
+mod tests;

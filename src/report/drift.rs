@@ -1,83 +1,16 @@
 //! Drift between two published reports: what newly fails, what was fixed, and what got worse without
-//! (yet) failing. Pure: `compare(old, new)`.
+//! (yet) failing. Pure: `compare(old, new)`. The `drift` object itself is part of the published report
+//! ([`super::v1`]).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-use crate::output::json::ReportV1;
-use crate::report::{CheckStatus, SourceReport, Status};
+use super::v1::ReportV1;
+pub use super::v1::{Baseline, Drift, DriftItem, Regression, RegressionKind, StatusChange};
+use super::{CheckStatus, SourceReport, Status};
 
 /// Default for `--drift-age-threshold`: a nightly copy that refreshes keeps its age roughly flat;
 /// growth beyond this means the newest replica was not refreshed since the baseline.
 pub const DEFAULT_AGE_THRESHOLD_SECONDS: i64 = 12 * 3600;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Drift {
-    pub baseline: Baseline,
-    pub age_threshold_seconds: i64,
-    /// Checks that fail now and did not before (including on databases that are new).
-    pub new_failures: Vec<DriftItem>,
-    /// Checks that failed before and pass (or are exempt) now.
-    pub resolved: Vec<DriftItem>,
-    pub regressions: Vec<Regression>,
-    pub status_changes: Vec<StatusChange>,
-    pub new_sources: Vec<String>,
-    pub removed_sources: Vec<String>,
-}
-
-impl Drift {
-    pub fn is_worse(&self) -> bool {
-        !self.new_failures.is_empty() || !self.regressions.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
-    pub run_id: String,
-    pub as_of: DateTime<Utc>,
-    pub path: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DriftItem {
-    pub arn: String,
-    pub identifier: String,
-    pub check: String,
-    /// The observed value that failed (now for new failures, then for resolved ones).
-    pub observed: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RegressionKind {
-    /// The newest replica's age grew by more than the threshold: it was not refreshed.
-    ReplicaAgeGrew,
-    /// The newest replica is under another key than before.
-    KeyChanged,
-    /// Fewer replicas than before.
-    ReplicaCountDropped,
-    /// A snapshot of the database became shared beyond the destination.
-    ShareAppeared,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Regression {
-    pub arn: String,
-    pub identifier: String,
-    pub kind: RegressionKind,
-    pub before: String,
-    pub after: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusChange {
-    pub arn: String,
-    pub identifier: String,
-    pub before: Status,
-    pub after: Status,
-}
 
 fn check_status(source: &SourceReport, id: &str) -> Option<CheckStatus> {
     source.checks.iter().find(|c| c.id == id).map(|c| c.status)

@@ -1,0 +1,259 @@
+//! `rdsguard audit`: discover the organization, remediate on request, then judge.
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::connect::connect;
+use super::judge::{finish, now, Judge, Judged};
+use crate::aws::{self, ClientFactory, Plan, DEFAULT_REGIONS};
+use crate::cli::AuditArgs;
+use crate::error::Error;
+use crate::evaluate::evaluate;
+use crate::inventory::{Account, Inventory};
+use crate::output;
+use crate::remediate;
+use crate::report::v1;
+use crate::rules::{is_account_id, is_region, parse_duration};
+use crate::run_dir::{prepare_out, write_json};
+
+pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
+    let mut judge = Judge::new(&args.judge, quiet)?;
+    let step_timeout = parse_duration(&args.step_timeout)
+        .map_err(|e| Error::Usage(format!("--step-timeout: {e}")))?;
+    // --resume: the plan comes from the interrupted run's journal, and so does its run id.
+    let resumed = match &args.resume {
+        Some(dir) => {
+            let entries = remediate::journal::read(&dir.join(remediate::journal::FILE))
+                .map_err(|e| Error::Usage(format!("--resume: {e}")))?;
+            let items = remediate::journal::planned_items(&entries);
+            if let Some(run_id) = entries.iter().find_map(|e| match e {
+                remediate::journal::Entry::Plan { run_id, .. } => Some(run_id.clone()),
+                _ => None,
+            }) {
+                judge.run_id = run_id;
+            }
+            Some(items)
+        }
+        None => None,
+    };
+    let judge = judge;
+    let rules = &judge.rules;
+    if let Some(accounts) = &args.accounts {
+        if let Some(bad) = accounts.iter().find(|a| !is_account_id(a)) {
+            return Err(Error::Usage(format!(
+                "--accounts: `{bad}` is not a 12-digit account id"
+            )));
+        }
+    }
+    if let Some(regions) = &args.regions {
+        if let Some(bad) = regions.iter().find(|r| !is_region(r)) {
+            return Err(Error::Usage(format!(
+                "--regions: `{bad}` is not a region name"
+            )));
+        }
+    }
+    let out_dir = prepare_out(
+        args.resume.as_deref().or(args.judge.out.as_deref()),
+        judge.started,
+    )?;
+
+    let (factory, caller) = connect(&args.connect).await?;
+    let factory = args.account_rds_rates.iter().fold(
+        factory.with_rds_rate(args.rds_rate),
+        |f, (account, rate)| f.with_account_rds_rate(account, *rate),
+    );
+
+    let regions: Vec<String> = match &args.regions {
+        Some(regions) => regions.clone(),
+        None => rules
+            .pinned_regions()
+            .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect()),
+    };
+    // The vault's reads bound a large audit: they start while the organization is being listed.
+    let (ahead_work, ahead) = aws::read_destinations_ahead(&factory, rules, &regions);
+    let audit = async {
+        let (mut accounts, organization_id) = match &args.accounts {
+            Some(ids) => (
+                ids.iter()
+                    .map(|id| Account {
+                        id: id.clone(),
+                        name: None,
+                    })
+                    .collect(),
+                None,
+            ),
+            None => aws::organization_accounts(factory.base()).await.map_err(|e| {
+                Error::Aws(format!(
+                    "cannot list the organization's accounts ({} {}: {}). Run with management-account \
+                     or delegated-administrator credentials, or name the accounts with --accounts.",
+                    e.operation, e.code, e.message
+                ))
+            })?,
+        };
+        for destination in rules.destination_accounts() {
+            if !accounts.iter().any(|a| a.id == destination) {
+                accounts.push(Account {
+                    id: destination,
+                    name: None,
+                });
+            }
+        }
+        let plan = Plan {
+            accounts,
+            regions,
+            extra_scopes: rules.destination_scopes(),
+            concurrency: usize::from(args.concurrency),
+            today: judge.as_of.unwrap_or(judge.started).date_naive(),
+            also_judge: Vec::new(),
+        };
+        let inventory = aws::discover(&factory, &plan, rules, ahead).await;
+        Ok::<_, Error>((plan, inventory, organization_id))
+    };
+    let ((), discovered) = tokio::join!(ahead_work, audit);
+    let (plan, mut inventory, organization_id) = discovered?;
+    inventory.collected_at = Some(Utc::now());
+    inventory.caller = Some(caller);
+    inventory.organization_id = organization_id;
+    write_json(&out_dir.join("inventory.json"), &inventory)?;
+    let remediation = if args.remediate || resumed.is_some() {
+        let options = remediate::Options {
+            progress: None,
+            max_parallel: usize::from(args.max_parallel),
+            step_timeout: std::time::Duration::from_secs(step_timeout.seconds.unsigned_abs()),
+        };
+        let outcome = remediate_run(
+            &judge,
+            &factory,
+            &plan,
+            &mut inventory,
+            resumed,
+            args.dry_run,
+            &options,
+            &out_dir,
+        )
+        .await?;
+        Some(outcome)
+    } else {
+        None
+    };
+    let security_hub = args
+        .security_hub
+        .then_some((&factory, usize::from(args.concurrency)));
+    finish(&judge, &inventory, &out_dir, security_hub, remediation).await
+}
+
+/// Plans (or takes the resumed plan), prints it, executes it unless `dry_run`, then re-reads the
+/// account-regions it touched so the report shows the state after remediation.
+#[allow(clippy::too_many_arguments)]
+async fn remediate_run(
+    judge: &Judge<'_>,
+    factory: &ClientFactory,
+    discovery: &Plan,
+    inventory: &mut Inventory,
+    resumed: Option<Vec<remediate::plan::Item>>,
+    dry_run: bool,
+    options: &remediate::Options,
+    out_dir: &Path,
+) -> Result<v1::Remediation, Error> {
+    let plan = match resumed {
+        Some(items) => remediate::plan::Plan {
+            run_id: judge.run_id.clone(),
+            created_at: now(),
+            items,
+            blocked: Vec::new(),
+        },
+        None => {
+            let findings = evaluate(inventory, &judge.rules, judge.as_of.unwrap_or_else(now));
+            remediate::plan::build(inventory, &judge.rules, &findings, &judge.run_id, now())
+        }
+    };
+    write_json(&out_dir.join("plan.json"), &plan)?;
+    if !judge.quiet {
+        output::plan::print_plan(&plan, dry_run)?;
+    }
+    let mut results = Vec::new();
+    if !dry_run && !plan.items.is_empty() {
+        let journal = remediate::journal::Journal::open(out_dir)
+            .map_err(|e| Error::io("open the journal in", out_dir, e))?;
+        let progress = std::sync::Arc::new(output::progress::Progress::new(
+            plan.items
+                .iter()
+                .map(|i| {
+                    let label: String = format!("{}/{} {}", i.account_id, i.region, i.identifier)
+                        .chars()
+                        .take(60)
+                        .collect();
+                    (i.source_arn.clone(), label)
+                })
+                .collect(),
+            judge.quiet,
+        ));
+        let options = remediate::Options {
+            progress: Some(progress),
+            max_parallel: options.max_parallel,
+            step_timeout: options.step_timeout,
+        };
+        results = remediate::execute(factory, &plan.items, &judge.run_id, &journal, &options).await;
+        if !judge.quiet {
+            output::plan::print_results(&results)?;
+        }
+        // Re-read what remediation touched.
+        let (again, scopes) = rediscovery(&plan.items, discovery, inventory);
+        let fresh = aws::discover(factory, &again, &judge.rules, aws::Ahead::none()).await;
+        inventory.replace_scopes(fresh, &scopes);
+        write_json(&out_dir.join("inventory.json"), inventory)?;
+    }
+    Ok(v1::Remediation {
+        dry_run,
+        plan,
+        results,
+    })
+}
+
+/// What to read again after remediation: every account-region pair the plan touched (the sources'
+/// and the destinations'), as a discovery plan and as the list of scopes it replaces.
+fn rediscovery(
+    items: &[remediate::plan::Item],
+    discovery: &Plan,
+    inventory: &Inventory,
+) -> (Plan, Vec<(String, String)>) {
+    let mut accounts: Vec<String> = Vec::new();
+    let mut regions: Vec<String> = Vec::new();
+    for item in items {
+        accounts.extend([item.account_id.clone(), item.dest_account.clone()]);
+        regions.extend([item.region.clone(), item.dest_region.clone()]);
+    }
+    accounts.sort();
+    accounts.dedup();
+    regions.sort();
+    regions.dedup();
+    let again = Plan {
+        accounts: discovery
+            .accounts
+            .iter()
+            .filter(|a| accounts.contains(&a.id))
+            .cloned()
+            .collect(),
+        regions: regions.clone(),
+        extra_scopes: Vec::new(),
+        concurrency: discovery.concurrency,
+        today: discovery.today,
+        also_judge: Vec::new(),
+    };
+    let scopes: Vec<(String, String)> = accounts
+        .iter()
+        .flat_map(|a| regions.iter().map(move |r| (a.clone(), r.clone())))
+        .collect();
+    // Databases elsewhere may keep replicas in the re-read scopes: they are judged there too.
+    let again = Plan {
+        also_judge: inventory
+            .sources
+            .iter()
+            .filter(|s| !scopes.contains(&(s.account_id.clone(), s.region.clone())))
+            .cloned()
+            .collect(),
+        ..again
+    };
+    (again, scopes)
+}
