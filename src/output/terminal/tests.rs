@@ -1,0 +1,152 @@
+//! The terminal summary as a user reads it: one screen at organization scale, no wrapped line.
+
+use super::*;
+use crate::checks::fixtures::*;
+use crate::evaluate::evaluate;
+use crate::report::{Report, RunInfo};
+
+/// An organization of 40 accounts x 10 databases: every third one without a replica, every
+/// fifth one with a stale one, the rest compliant.
+fn large() -> ReportV1 {
+    let mut org = Org::new();
+    for a in 0..40 {
+        let account = format!("{:012}", 100_000_000_000u64 + a);
+        for i in 0..10 {
+            let source = org.source(&account, &format!("database-with-a-long-name-{a}-{i}"));
+            match (a * 10 + i) % 15 {
+                0 | 3 | 6 | 9 | 12 => {}
+                5 | 10 => {
+                    org.tagged_replica(&format!("copy-{a}-{i}"), &source, 40);
+                }
+                _ => {
+                    org.tagged_replica(&format!("copy-{a}-{i}"), &source, 2);
+                }
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.toml");
+    std::fs::write(
+        &path,
+        format!("[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\nretain = {{ min = 1 }}\n"),
+    )
+    .expect("write");
+    let set = crate::rules::load(&[path]).expect("rules");
+    ReportV1::from_report(&Report {
+        run: RunInfo {
+            id: "run-1".into(),
+            started_at: as_of(),
+            finished_at: as_of(),
+            tool_version: "0.0.0".into(),
+            rules_sha256: set.sha256.clone(),
+            organization_id: None,
+            caller: None,
+            accounts: Vec::new(),
+            rules: Vec::new(),
+            docs_url: None,
+        },
+        findings: evaluate(&org.inventory, &set, as_of()),
+    })
+}
+
+fn render(report: &ReportV1, show: Show, width: usize) -> String {
+    let style = Style {
+        color: false,
+        width,
+        show,
+    };
+    let files = vec![
+        "reports/run/findings.json".to_string(),
+        "reports/run/report.html".to_string(),
+    ];
+    let mut out = Vec::new();
+    write(report, &files, &style, &mut out).expect("render");
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[test]
+fn the_default_summary_fits_one_screen_and_no_line_wraps_at_80_columns() {
+    let report = large();
+    // The generator's shares: a third without a replica, two in fifteen with a stale one.
+    let missing = (0..400).filter(|n| n % 15 % 3 == 0 && n % 15 < 13).count();
+    let stale = (0..400).filter(|n| matches!(n % 15, 5 | 10)).count();
+    assert_eq!(
+        report.summary.non_compliant,
+        missing + stale,
+        "{:?}",
+        report.summary
+    );
+    let text = render(&report, Show::DEFAULT, 80);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() <= 45, "{} lines:\n{text}", lines.len());
+    for line in &lines {
+        assert!(line.chars().count() <= 80, "wraps: {line:?}");
+    }
+    let counts = format!(
+        "400 sources: {} COMPLIANT, {} NON_COMPLIANT, 0 ERROR, 0 EXEMPT, 0 UNGOVERNED",
+        400 - missing - stale,
+        missing + stale
+    );
+    assert_eq!(lines[1], counts, "counts first");
+    assert_eq!(lines.last().copied(), Some(counts.as_str()), "and last");
+    assert!(
+        text.contains(&format!(
+            "  replica-present       {missing:>7}          0  high"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  replica-age           {stale:>7}          0  high"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("Accounts with failing sources (top 10 of 40):"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Failing sources, most severe first (20 of {}; --show all lists every one):",
+            missing + stale
+        )),
+        "{text}"
+    );
+    let listed = lines
+        .iter()
+        .filter(|l| l.starts_with("  NON_COMPLIANT "))
+        .count();
+    assert_eq!(listed, 20);
+    assert!(text.contains("reports/run/report.html"));
+}
+
+#[test]
+fn show_all_lists_every_failing_source_with_full_messages() {
+    let report = large();
+    let text = render(&report, Show::All, 80);
+    for source in report
+        .sources
+        .iter()
+        .filter(|s| s.status == Status::NonCompliant)
+    {
+        assert!(text.contains(&source_line(source)), "{}", source.identifier);
+    }
+    assert!(text.contains("no available snapshot in 222222222222/us-east-1 is linked"));
+    let narrow = render(&report, Show::Count(5), 40);
+    let long: Vec<&str> = narrow.lines().filter(|l| l.chars().count() > 40).collect();
+    assert!(long.is_empty(), "{long:?}");
+    assert_eq!(
+        narrow
+            .lines()
+            .filter(|l| l.starts_with("  NON_COMPLIANT"))
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn show_takes_a_count_or_all() {
+    assert_eq!(Show::parse("all"), Ok(Show::All));
+    assert_eq!(Show::parse("7"), Ok(Show::Count(7)));
+    assert!(Show::parse("many").is_err());
+}
