@@ -210,13 +210,13 @@ pub fn write(
         style.line(
             None,
             &format!(
-                "rdsguard {} | run {} | as of {}",
+                "rdsguard {} | as of {} | run {}",
                 report.run.tool_version,
-                report.run.id,
                 report
                     .run
                     .as_of
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                report.run.id
             )
         )
     )?;
