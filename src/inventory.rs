@@ -225,6 +225,10 @@ pub struct SecretFact {
     pub instance: Option<String>,
 }
 
+/// The code of the error for a rule's destination that is not an ACTIVE account of the organization:
+/// every check of its sources is ERROR (the rule is wrong, not each database).
+pub const DESTINATION_NOT_IN_ORGANIZATION: &str = "DestinationNotInOrganization";
+
 /// The restored instances' tag naming the replica snapshot they came from.
 pub const TAG_RESTORED_FROM: &str = "rdsguard:restored-from";
 

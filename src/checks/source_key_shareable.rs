@@ -34,6 +34,14 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         ctx.dest_account,
         REQUIRED_ACTIONS.join(", ")
     );
+    // Against a destination outside the organization there is nothing to judge the key for.
+    if let Some(outside) = ctx
+        .dest_errors
+        .iter()
+        .find(|e| e.code == crate::inventory::DESTINATION_NOT_IN_ORGANIZATION)
+    {
+        return Some(Outcome::error(expected, outside.message.clone()));
+    }
     let own_key = source
         .kms_key_id
         .as_deref()

@@ -91,8 +91,19 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
                 ))
             })?,
         };
+        // A destination must be an ACTIVE account of the organization (sharing with the vault and
+        // AWS Backup's cross-account copies assume it). One that is not is left out of the plan (the
+        // reads started ahead there are dropped); the report names it, and its sources' destination
+        // checks are ERROR, never a FAIL each.
+        let listed = args.accounts.is_none();
+        let mut outside = Vec::new();
         for destination in rules.destination_accounts() {
-            if !accounts.iter().any(|a| a.id == destination) {
+            if accounts.iter().any(|a| a.id == destination) {
+                continue;
+            }
+            if listed {
+                outside.push(destination);
+            } else {
                 accounts.push(Account {
                     id: destination,
                     name: None,
@@ -102,12 +113,23 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
         let plan = Plan {
             accounts,
             regions,
-            extra_scopes: rules.destination_scopes(),
+            extra_scopes: rules
+                .destination_scopes()
+                .into_iter()
+                .filter(|(account, _)| !outside.contains(account))
+                .collect(),
             concurrency: usize::from(args.concurrency),
             today: judge.as_of.unwrap_or(judge.started).date_naive(),
             also_judge: Vec::new(),
         };
-        let inventory = aws::discover(&factory, &plan, rules, ahead).await;
+        let mut inventory = aws::discover(&factory, &plan, rules, ahead).await;
+        for account in outside {
+            inventory.errors.push(outside_organization(
+                rules,
+                &account,
+                organization_id.as_deref(),
+            ));
+        }
         Ok::<_, Error>((plan, inventory, organization_id))
     };
     let ((), discovered) = tokio::join!(ahead_work, audit);
@@ -256,4 +278,30 @@ fn rediscovery(
         ..again
     };
     (again, scopes)
+}
+
+/// The error for a rule's destination account that is not an ACTIVE account of the organization.
+fn outside_organization(
+    rules: &crate::rules::RuleSet,
+    account: &str,
+    organization_id: Option<&str>,
+) -> crate::inventory::AwsError {
+    let naming: Vec<&str> = rules
+        .rules
+        .iter()
+        .filter(|r| r.destination.account == account)
+        .map(|r| r.id.as_str())
+        .collect();
+    let organization = organization_id.unwrap_or("the organization");
+    crate::inventory::AwsError {
+        account_id: account.to_string(),
+        region: "*".to_string(),
+        operation: "ListAccounts".to_string(),
+        code: crate::inventory::DESTINATION_NOT_IN_ORGANIZATION.to_string(),
+        message: format!(
+            "rule(s) {} name {account} as their destination, but it is not an ACTIVE account of {organization} (not a member, suspended or closed): nothing read there is used; move the vault into the organization or correct destination.account",
+            naming.join(", ")
+        ),
+        resource: None,
+    }
 }

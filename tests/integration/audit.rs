@@ -753,3 +753,37 @@ fn read_replicas_are_not_sources_and_new_databases_get_a_grace_period() {
         "{present}"
     );
 }
+
+/// A rule whose destination is not an ACTIVE account of the organization (issue 17): the report names
+/// it as an error, nothing read there is used, and its sources are ERROR, never NON_COMPLIANT each.
+#[test]
+fn a_destination_outside_the_organization_is_an_error_not_a_failure_per_source() {
+    let org = crate::ci::org();
+    let stranger = "999999999999";
+    let mut cmd = org.rdsguard();
+    cmd.file(
+        "rules.toml",
+        &format!(
+            "[[rule]]\nid = \"elsewhere\"\nselect = {{ accounts = [\"{}\"], regions = [\"{R}\"] }}\ndestination = {{ account = \"{stranger}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"2d\"\n",
+            org.account("prod")
+        ),
+    );
+    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 3, "{run}");
+    let findings = cmd.json("run/findings.json");
+    let errors = findings["errors"].as_array().expect("errors");
+    let named = errors
+        .iter()
+        .find(|e| e["code"] == "DestinationNotInOrganization")
+        .unwrap_or_else(|| panic!("{errors:?}"));
+    assert_eq!(named["account_id"], stranger);
+    assert!(
+        named["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("rule(s) elsewhere name 999999999999")),
+        "{named}"
+    );
+    assert_eq!(findings["summary"]["error"], 2, "{run}");
+    assert_eq!(findings["summary"]["non_compliant"], 0, "{run}");
+    assert!(run.stdout.contains("DestinationNotInOrganization"), "{run}");
+}
