@@ -428,8 +428,10 @@ def _page(items, max_results, next_token, key):
     start = 0
     if next_token:
         keys = [key(i) for i in items]
-        token = base64.urlsafe_b64decode(next_token.encode()).decode() if re.fullmatch(
-            r"[A-Za-z0-9_=-]+", next_token) else None
+        try:
+            token = base64.urlsafe_b64decode(next_token.encode()).decode()
+        except (ValueError, UnicodeDecodeError):
+            token = None
         if token not in keys:
             raise _invalid("Invalid NextToken")
         start = keys.index(token)
@@ -515,7 +517,11 @@ def start_backup_job(self):
     if key == "default_kms_key_id":  # moto's stand-in for "encrypted with aws/rds"
         kms = kms_backends[self.current_account][self.region]
         key = kms.keys[kms.get_key_id_from_alias("alias/aws/rds")].arn
-    created = snapshot.created
+    # AWS reports both sides in milliseconds; keep the snapshot's time equal to the point's.
+    created = snapshot.created = snapshot.created.replace(
+        microsecond=snapshot.created.microsecond // 1000 * 1000)
+    if kind == "db":
+        snapshot.original_snapshot_create_time = created
     point = {"RecoveryPointArn": snapshot.arn, "BackupVaultName": vault.backup_vault_name,
              "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource.arn,
              "ResourceType": job["ResourceType"], "ResourceName": job["ResourceName"],
