@@ -889,3 +889,85 @@ def test_logically_air_gapped_vault(endpoint):
     assert backup_error(stranger.client("backup").list_recovery_points_by_backup_vault,
                         BackupVaultName="lag", BackupVaultAccountId=owner.id)[0] \
         == "AccessDeniedException"
+
+
+BACKUP_SPEC = {
+    "accounts": [{"key": "prod", "name": "Prod"}, {"key": "vault", "name": "Vault"},
+                 {"key": "reader", "name": "Reader"}],
+    "keys": [{"key": "prod-key", "account": "prod"}, {"key": "vault-key", "account": "vault"}],
+    "instances": [{"account": "prod", "id": "orders", "kms_key": "prod-key"}],
+    "clusters": [{"account": "prod", "id": "ledger", "kms_key": "prod-key"}],
+    "backup_vaults": [
+        {"account": "prod", "name": "Default"},
+        {"account": "vault", "name": "central", "kms_key": "vault-key", "at": "-4d",
+         "lock": {"min_retention_days": 7, "max_retention_days": 365, "changeable_for_days": 3},
+         "access_policy": ["organization"]},
+        {"account": "vault", "name": "governed", "lock": {"min_retention_days": 7}},
+        {"account": "vault", "name": "bunker", "air_gapped": True, "access_policy": ["prod"],
+         "lock": {"min_retention_days": 7, "max_retention_days": 100}, "share_with": ["reader"]},
+    ],
+    "backups": [
+        {"id": "orders-1", "account": "prod", "vault": "Default", "resource": "orders", "at": "-30h",
+         "delete_after_days": 35},
+        {"id": "ledger-1", "account": "prod", "vault": "Default", "resource": "ledger"},
+    ],
+    "backup_copies": [
+        {"id": "orders-1-central", "from": "orders-1", "account": "vault", "vault": "central",
+         "at": "-29h", "delete_after_days": 35},
+        {"id": "ledger-1-central", "from": "ledger-1", "account": "vault", "vault": "central",
+         "delete_after_days": 30},
+        {"id": "orders-1-bunker", "from": "orders-1-central", "account": "vault", "vault": "bunker",
+         "delete_after_days": 14},
+    ],
+}
+
+
+def test_seeder_builds_backups(endpoint):
+    out = seed(endpoint, BACKUP_SPEC)
+    prod, vault, reader = (out["accounts"][k] for k in ("prod", "vault", "reader"))
+    points, vaults = out["recovery_points"], out["backup_vaults"]
+    assert vaults["vault/us-east-1/central"] == f"arn:aws:backup:us-east-1:{vault}:backup-vault:central"
+    assert points["orders-1"].startswith(f"arn:aws:rds:us-east-1:{prod}:snapshot:awsbackup:job-")
+    assert points["ledger-1"].startswith(f"arn:aws:rds:us-east-1:{prod}:cluster-snapshot:awsbackup:job-")
+    assert points["orders-1-central"].startswith(
+        f"arn:aws:rds:us-east-1:{vault}:snapshot:awsbackup:copyjob-")
+    assert points["orders-1-bunker"].startswith(f"arn:aws:backup:us-east-1:{vault}:recovery-point:")
+
+    vbackup = Account(endpoint, vault).client("backup")
+    central = vbackup.describe_backup_vault(BackupVaultName="central")
+    assert central["Locked"] and central["EncryptionKeyArn"] == out["keys"]["vault-key"]
+    assert age(central["LockDate"]) > 23 * HOUR  # compliance mode, past its cooling-off
+    assert backup_error(vbackup.put_backup_vault_lock_configuration, BackupVaultName="central",
+                        MinRetentionDays=1)[0] == "InvalidRequestException"
+    governed = vbackup.describe_backup_vault(BackupVaultName="governed")
+    assert governed["Locked"] and "LockDate" not in governed  # governance mode
+    policy = json.loads(vbackup.get_backup_vault_access_policy(BackupVaultName="central")["Policy"])
+    assert policy["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": out["organization_id"]}}
+
+    source = Account(endpoint, prod).client("backup").describe_recovery_point(
+        BackupVaultName="Default", RecoveryPointArn=points["orders-1"])
+    copy = vbackup.describe_recovery_point(BackupVaultName="central",
+                                           RecoveryPointArn=points["orders-1-central"])
+    assert 29.9 * HOUR < age(source["CreationDate"]) < 30.1 * HOUR
+    assert copy["CreationDate"] == source["CreationDate"]
+    assert 28.9 * HOUR < age(copy["CompletionDate"]) < 29.1 * HOUR
+    assert copy["ResourceArn"] == out["arns"]["orders"]
+    assert copy["EncryptionKeyArn"] == out["keys"]["vault-key"]
+    listed = vbackup.list_recovery_points_by_backup_vault(BackupVaultName="central",
+                                                          ByResourceType="Aurora")
+    assert [p["RecoveryPointArn"] for p in listed["RecoveryPoints"]] == [points["ledger-1-central"]]
+    shared = Account(endpoint, reader).client("backup").list_recovery_points_by_backup_vault(
+        BackupVaultName="bunker", BackupVaultAccountId=vault)["RecoveryPoints"]
+    assert [(p["RecoveryPointArn"], p["ResourceArn"]) for p in shared] == \
+        [(points["orders-1-bunker"], out["arns"]["orders"])]
+    assert control(endpoint, "GET", "/_rdsguard/clock")["accounts"].get(prod) is None
+
+    # A copy the destination vault does not allow stops the seeder with AWS's reason.
+    refused = {"accounts": [{"key": "a"}, {"key": "b"}],
+               "instances": [{"account": "a", "id": "db1"}],
+               "backup_vaults": [{"account": "a", "name": "Default"}, {"account": "b", "name": "closed"}],
+               "backups": [{"id": "p", "account": "a", "vault": "Default", "resource": "db1"}],
+               "backup_copies": [{"from": "p", "account": "b", "vault": "closed"}]}
+    with pytest.raises(Exception, match="FAILED: Access Denied"):
+        seed(endpoint, refused)
