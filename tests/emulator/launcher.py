@@ -725,6 +725,19 @@ def list_backup_vaults(self):
     return ActionResult(result)
 
 
+def delete_backup_vault(self):
+    """AWS refuses to delete a vault that still holds recovery points (moto drops it)."""
+    name = _params(self).get("BackupVaultName")
+    vault = self.backup_backend.vaults.get(name)
+    if vault is None:
+        raise _not_found(f"Backup vault {name} not found")
+    if vault.recovery_points:
+        raise _backup_error("InvalidRequestException",
+                            "Backup vault cannot be deleted because it contains recovery points")
+    self.backup_backend.delete_backup_vault(name)
+    return EmptyResult()
+
+
 def put_backup_vault_access_policy(self):
     vault = _vault_for(self, _params(self).get("BackupVaultName"))
     policy = _params(self).get("Policy")
@@ -753,6 +766,7 @@ def delete_backup_vault_access_policy(self):
 for _handler in (start_backup_job, describe_backup_job, start_copy_job, describe_copy_job,
                  list_recovery_points_by_backup_vault, describe_recovery_point,
                  create_logically_air_gapped_backup_vault, describe_backup_vault, list_backup_vaults,
+                 delete_backup_vault,
                  put_backup_vault_access_policy, get_backup_vault_access_policy,
                  delete_backup_vault_access_policy):
     setattr(BackupResponse, _handler.__name__, _handler)

@@ -626,6 +626,9 @@ def test_backup_job_makes_a_recovery_point_that_is_an_awsbackup_snapshot(endpoin
     assert [(s["DBSnapshotArn"], s["SnapshotType"], s["DBInstanceIdentifier"], s["KmsKeyId"])
             for s in snaps] == [(point_arn, "awsbackup", "orders", key)]
     assert snaps[0]["DBSnapshotIdentifier"] == f"awsbackup:job-{job['BackupJobId']}"
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier=f"awsbackup:job-{job['BackupJobId']}",
+                                     SnapshotType="awsbackup")["DBSnapshots"][0]["DBSnapshotArn"] \
+        == point_arn
     assert point_arn not in {s["DBSnapshotArn"] for s in rds.describe_db_snapshots()["DBSnapshots"]}
 
     # Aurora: a cluster snapshot; an unencrypted database: an unencrypted point.
@@ -828,6 +831,12 @@ def test_vault_lock_fails_jobs_outside_its_retention(endpoint):
         assert described["State"] == "FAILED" and "RecoveryPointArn" not in job
     assert start_backup(account, "locked", db, Lifecycle={"DeleteAfterDays": 7})["RecoveryPointArn"]
     assert backup.describe_backup_vault(BackupVaultName="locked")["NumberOfRecoveryPoints"] == 1
+    assert backup_error(backup.delete_backup_vault, BackupVaultName="locked")[0] \
+        == "InvalidRequestException"
+    backup.create_backup_vault(BackupVaultName="empty")
+    backup.delete_backup_vault(BackupVaultName="empty")
+    assert backup_error(backup.describe_backup_vault, BackupVaultName="empty")[0] \
+        == "ResourceNotFoundException"
 
 
 def test_logically_air_gapped_vault(endpoint):
