@@ -531,7 +531,7 @@ def start_backup_job(self):
              "EncryptionKeyArn": key if encrypted else None,
              "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY" if encrypted and key else None,
              "IsEncrypted": encrypted, "VaultType": vault.vault_type, "IsParent": False,
-             "rds": (rds, kind, ident)}
+             "kind": kind, "snapshot": snapshot, "origin": snapshot}
     vault.recovery_points[snapshot.arn] = point
     job.update(State="COMPLETED", CompletionDate=created, RecoveryPointArn=snapshot.arn,
                EncryptionKeyArn=point["EncryptionKeyArn"], IsEncrypted=encrypted)
@@ -599,23 +599,24 @@ def start_copy_job(self):
         arn = (f"arn:{get_partition(dest_region)}:backup:{dest_region}:{dest_account}:"
                f"recovery-point:{_new_id()}")
     else:
-        rds_src, kind, src_ident = source["rds"]
+        # The snapshot is made from the first backup's (`origin`); `via` is the source point's
+        # own snapshot (none when the source is in an air-gapped vault).
+        kind, origin, via = source["kind"], source["origin"], source["snapshot"]
         rds = rds_backends[dest_account][dest_region]
         ident = f"awsbackup:copyjob-{job_id}"
         if kind == "db":
-            original = rds_src.database_snapshots[src_ident]
-            snapshot = DBSnapshot(rds, original.database, ident, "awsbackup", kms_key_id=key,
-                                  original_created_at=original.original_snapshot_create_time)
+            snapshot = DBSnapshot(rds, origin.database, ident, "awsbackup", kms_key_id=key,
+                                  original_created_at=origin.original_snapshot_create_time)
             snapshot.storage_encrypted = snapshot.encrypted = True
-            if (original.account_id, original.region) != (dest_account, dest_region):
-                snapshot.source_db_snapshot_identifier = original.arn
-            if original.region != dest_region:
-                snapshot.source_region = original.region
+            if via is not None and (via.account_id, via.region) != (dest_account, dest_region):
+                snapshot.source_db_snapshot_identifier = via.arn
+            if via is not None and via.region != dest_region:
+                snapshot.source_region = via.region
             rds.database_snapshots[ident] = snapshot
         else:
-            original = rds_src.cluster_snapshots[src_ident]
-            snapshot = DBClusterSnapshot(rds, original.cluster, ident, "manual", kms_key_id=key)
-            snapshot.source_db_cluster_snapshot_arn = original.arn
+            snapshot = DBClusterSnapshot(rds, origin.cluster, ident, "manual", kms_key_id=key)
+            if via is not None:
+                snapshot.source_db_cluster_snapshot_arn = via.arn
             rds.cluster_snapshots[ident] = snapshot
         arn = snapshot.arn
     point = {"RecoveryPointArn": arn, "BackupVaultName": dest_vault.backup_vault_name,
@@ -630,7 +631,8 @@ def start_copy_job(self):
              "CalculatedLifecycle": _delete_at(source["CreationDate"], lifecycle) or None,
              "EncryptionKeyArn": key, "EncryptionKeyType": dest_vault.encryption_key_type,
              "IsEncrypted": True, "VaultType": dest_vault.vault_type, "IsParent": False,
-             "rds": None if air_gapped else (rds, kind, ident)}
+             "kind": source["kind"], "snapshot": None if air_gapped else snapshot,
+             "origin": source["origin"]}
     dest_vault.recovery_points[arn] = point
     job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=arn,
                DestinationEncryptionKeyArn=key)

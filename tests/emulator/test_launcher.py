@@ -315,6 +315,8 @@ def test_fault_body_contains_and_forever(endpoint):
      lambda a: a.client("kms").describe_key(KeyId="alias/aws/rds")),
     ("securityhub", "GetFindings", "LimitExceededException",  # rest-json
      lambda a: a.client("securityhub").get_findings()),
+    ("backup", "ListRecoveryPointsByBackupVault", "ThrottlingException",  # rest-json, added ops
+     lambda a: a.client("backup").list_recovery_points_by_backup_vault(BackupVaultName="Default")),
 ])
 def test_fault_on_json_protocols(endpoint, service, operation, code, call):
     account = Account(endpoint)
@@ -883,6 +885,14 @@ def test_logically_air_gapped_vault(endpoint):
     assert "EncryptionKeyArn" not in copy
     # No RDS view of a point in an air-gapped vault (assumed, see README).
     assert owner.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"] == []
+    # Copied back out of the air-gapped vault, the point has an RDS view again.
+    obackup.create_backup_vault(BackupVaultName="restore")
+    back = start_copy(owner, "lag", copy_arn,
+                      f"arn:aws:backup:us-east-1:{owner.id}:backup-vault:restore")
+    assert back["State"] == "COMPLETED"
+    [snap] = owner.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"]
+    assert snap["DBSnapshotArn"] == back["DestinationRecoveryPointArn"]
+    assert snap["OriginalSnapshotCreateTime"] == copy["CreationDate"]
 
     # Shared through AWS RAM: the reader lists and describes the points of the owner's vault.
     owner.client("ram").create_resource_share(name="lag", resourceArns=[lag], principals=[reader.id])
