@@ -300,9 +300,10 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def _policy_allows_copy(policy, vault_arn, caller):
-    """Does a vault access policy allow backup:CopyIntoBackupVault to `caller`? Deny wins.
-    Principals: "*", {"AWS": "*" | account id | arn:aws:iam::ACCOUNT:root|role/..|user/..};
+def _policy_allows_copy(policy, vault_arn, caller, role_arn):
+    """Does a vault access policy allow backup:CopyIntoBackupVault to `caller`'s copy job that
+    runs as `role_arn`? Deny wins.
+    Principals: "*", {"AWS": "*" | account id | arn:aws:iam::ACCOUNT:root | the job's role};
     conditions: none, or StringEquals aws:PrincipalOrgID / aws:PrincipalAccount. A statement
     with any other condition does not match (we cannot evaluate it)."""
     try:
@@ -319,8 +320,8 @@ def _policy_allows_copy(policy, vault_arn, caller):
             continue
         principal = st.get("Principal")
         principals = ["*"] if principal == "*" else _as_list((principal or {}).get("AWS", []))
-        if not any(p == "*" or p == caller or re.fullmatch(
-                rf"arn:aws[a-z-]*:iam::{caller}:(root|role/.+|user/.+)", str(p)) for p in principals):
+        if not any(p in ("*", caller, role_arn) or re.fullmatch(
+                rf"arn:aws[a-z-]*:iam::{caller}:root", str(p)) for p in principals):
             continue
         matched = True
         for operator, keys in (st.get("Condition") or {}).items():
@@ -584,7 +585,8 @@ def start_copy_job(self):
     refusal = None
     if dest_account != caller and not (
             dest_vault.access_policy
-            and _policy_allows_copy(dest_vault.access_policy, dest_vault.backup_vault_arn, caller)):
+            and _policy_allows_copy(dest_vault.access_policy, dest_vault.backup_vault_arn, caller,
+                                params.get("IamRoleArn"))):
         refusal = ACCESS_DENIED_COPY
     refusal = refusal or _lock_refusal(dest_vault, lifecycle)
     if refusal:

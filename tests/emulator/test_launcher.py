@@ -809,6 +809,20 @@ def test_cross_account_copy_needs_the_destination_vaults_access_policy(endpoint)
                         BackupVaultName="central")[0] == "ResourceNotFoundException"
     assert start_copy(prod, "Default", source_arn, dest)["State"] == "FAILED"
 
+    # The principal may be the role the copy job runs as; a Deny wins.
+    def statement(effect, principal):
+        return {"Effect": effect, "Principal": {"AWS": principal},
+                "Action": "backup:CopyIntoBackupVault", "Resource": "*"}
+
+    def copy_with(*statements):
+        vbackup.put_backup_vault_access_policy(BackupVaultName="central", Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": list(statements)}))
+        return start_copy(prod, "Default", source_arn, dest)["State"]
+
+    assert copy_with(statement("Allow", f"arn:aws:iam::{prod.id}:role/other")) == "FAILED"
+    assert copy_with(statement("Allow", ROLE.format(prod.id))) == "COMPLETED"
+    assert copy_with(statement("Allow", "*"), statement("Deny", prod.id)) == "FAILED"
+
     # Within the account no policy is needed; another region works too.
     west = prod.client("backup", "us-west-2").create_backup_vault(BackupVaultName="dr")
     local = start_copy(prod, "Default", source_arn, west["BackupVaultArn"])
