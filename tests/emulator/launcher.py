@@ -448,7 +448,7 @@ def _as_utc(value):
     if isinstance(value, datetime.datetime):
         return value.astimezone(datetime.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
     try:
-        return datetime.datetime.utcfromtimestamp(float(value))
+        return datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc).replace(tzinfo=None)
     except ValueError:
         parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         return _as_utc(parsed)
