@@ -549,6 +549,19 @@ def describe_backup_job(self):
 
 
 ACCESS_DENIED_COPY = "Access Denied trying to call AWS Backup service"
+AWS_MANAGED_KEY_COPY = ("Cross-account copy is not supported for a recovery point encrypted "
+                        "with an AWS managed KMS key; use a customer managed key")
+
+
+def _aws_managed(key_arn):
+    """Is `key_arn` an AWS managed key (aws/rds, aws/backup, ...)? AWS copies RDS recovery points
+    to another account only when they are encrypted with a customer managed key."""
+    match = re.fullmatch(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)", key_arn or "")
+    if not match:
+        return False
+    region, account, key_id = match.groups()
+    key = kms_backends[account][region].keys.get(key_id)
+    return key is not None and key.key_manager == "AWS"
 
 
 def start_copy_job(self):
@@ -588,6 +601,8 @@ def start_copy_job(self):
             and _policy_allows_copy(dest_vault.access_policy, dest_vault.backup_vault_arn, caller,
                                 params.get("IamRoleArn"))):
         refusal = ACCESS_DENIED_COPY
+    if dest_account != caller and _aws_managed(source.get("EncryptionKeyArn")):
+        refusal = AWS_MANAGED_KEY_COPY
     refusal = refusal or _lock_refusal(dest_vault, lifecycle)
     if refusal:
         job.update(State="FAILED", StatusMessage=refusal, CompletionDate=now)

@@ -834,6 +834,24 @@ def test_cross_account_copy_needs_the_destination_vaults_access_policy(endpoint)
     assert local["DestinationEncryptionKeyArn"] == aws_backup["Arn"] and aws_backup["KeyManager"] == "AWS"
 
 
+def test_cross_account_copy_needs_a_customer_managed_key(endpoint):
+    prod, vault_account = Account(endpoint), Account(endpoint)
+    db = make_instance(prod.client("rds"), "legacy", StorageEncrypted=True)["DBInstanceArn"]
+    prod.client("backup").create_backup_vault(BackupVaultName="Default")
+    point = start_backup(prod, "Default", db)["RecoveryPointArn"]
+    aws_rds = prod.client("kms").describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+    assert prod.client("backup").describe_recovery_point(
+        BackupVaultName="Default", RecoveryPointArn=point)["EncryptionKeyArn"] == aws_rds
+    dest = vault_account.client("backup").create_backup_vault(BackupVaultName="central")
+    vault_account.client("backup").put_backup_vault_access_policy(
+        BackupVaultName="central", Policy=copy_in_policy(prod.id))
+    job = start_copy(prod, "Default", point, dest["BackupVaultArn"])
+    assert job["State"] == "FAILED" and "customer managed key" in job["StatusMessage"]
+    # Within the account the AWS managed key is no obstacle.
+    west = prod.client("backup", "us-west-2").create_backup_vault(BackupVaultName="dr")
+    assert start_copy(prod, "Default", point, west["BackupVaultArn"])["State"] == "COMPLETED"
+
+
 def test_vault_lock_fails_jobs_outside_its_retention(endpoint):
     account = Account(endpoint)
     backup = account.client("backup")
