@@ -394,6 +394,9 @@ class Seeder:
             backup.put_backup_vault_access_policy(
                 BackupVaultName=name, Policy=self.access_policy(spec["access_policy"], arn))
         if spec.get("share_with"):  # AWS RAM, as AWS shares logically air-gapped vaults
+            if not spec.get("air_gapped"):
+                raise SeedError(f"vault {name!r}: share_with needs air_gapped (AWS shares only "
+                                "logically air-gapped vaults through RAM)")
             principals = [f"arn:aws:organizations::{self.mgmt}:organization/{self.org_id}"
                           if p == "organization" else self.account(p) for p in spec["share_with"]]
             self.client("ram", account, region).create_resource_share(
