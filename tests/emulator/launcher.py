@@ -8,6 +8,7 @@ First stdout line: ``READY http://HOST:PORT``. Exits on stdin EOF (so a dying
 test process takes the emulator with it), SIGTERM or SIGINT.
 """
 import argparse
+import base64
 import datetime
 import functools
 import io
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 # --- (c) Per-account clock --------------------------------------------------
@@ -48,11 +49,17 @@ def utcnow():
 
 moto_utils.utcnow = utcnow
 
-from moto.core.responses import PaginatedResult  # noqa: E402
+from moto.backup import urls as backup_urls  # noqa: E402
+from moto.backup.models import Vault, backup_backends  # noqa: E402
+from moto.backup.responses import BackupResponse  # noqa: E402
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.core.responses import ActionResult, EmptyResult, PaginatedResult  # noqa: E402
+from moto.core.utils import unix_time  # noqa: E402
 from moto.core.routing import get_service_router  # noqa: E402
 from moto.core.request import Request as MotoRequest  # noqa: E402
 from moto.iam.models import get_account_id_from  # noqa: E402
-from moto.kms.models import KmsBackend  # noqa: E402
+from moto.kms import utils as kms_utils  # noqa: E402
+from moto.kms.models import KmsBackend, kms_backends  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
 from moto.rds.exceptions import (  # noqa: E402
@@ -60,6 +67,8 @@ from moto.rds.exceptions import (  # noqa: E402
 from moto.rds.models import DBClusterSnapshot, DBSnapshot, RDSBackend, rds_backends  # noqa: E402
 from moto.rds.responses import RDSResponse  # noqa: E402
 from moto.rds.utils import split_arn  # noqa: E402
+from moto.organizations.models import organizations_backends  # noqa: E402
+from moto.ram.models import ResourceShare, ram_backends  # noqa: E402
 from moto.sts.models import sts_backends  # noqa: E402
 from moto.utilities.utils import get_partition  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -195,6 +204,604 @@ def _paginated(describe, operation):
 RDSResponse.describe_db_snapshots = _paginated(RDSResponse.describe_db_snapshots, "DescribeDBSnapshots")
 RDSResponse.describe_db_cluster_snapshots = _paginated(
     RDSResponse.describe_db_cluster_snapshots, "DescribeDBClusterSnapshots")
+
+
+# --- (i)-(n) AWS Backup: vault types, access policies, jobs, recovery points ----
+# Moto 5.2.5 has vaults and Vault Lock but no recovery points, no jobs, no
+# air-gapped vaults and no access policies. We add them to its backup service
+# (routes below, handlers on BackupResponse, state on its per-account-and-region
+# BackupBackend), the way AWS documents them for RDS and Aurora. State lives on
+# moto's objects, so /moto-api/reset wipes it with the rest. Timestamps come from
+# the per-account clock (c) of the calling account.
+def _params(response):
+    """The request's parameters, parsed with botocore's model (moto's backup handlers
+    parse their own; ours use moto's generic parser)."""
+    if getattr(response, "params", None) is None:
+        response.parse_parameters(response.normalized_request)
+    return response.params
+
+
+def _backup_error(code, message, status=400):
+    error = JsonRESTError(code, message)
+    error.code = status
+    return error
+
+
+def _not_found(message):
+    return _backup_error("ResourceNotFoundException", message)
+
+
+def _invalid(message):
+    return _backup_error("InvalidParameterValueException", message)
+
+
+def _access_denied(message="Insufficient privileges to perform this action."):
+    return _backup_error("AccessDeniedException", message, 403)
+
+
+_vault_init = Vault.__init__
+
+
+def vault_init(self, *args, **kwargs):
+    _vault_init(self, *args, **kwargs)
+    backend = kwargs["backend"] if "backend" in kwargs else args[-1]
+    self.account_id, self.region = backend.account_id, backend.region_name
+    self.vault_type, self.vault_state = "BACKUP_VAULT", "AVAILABLE"
+    self.access_policy = None
+    self.recovery_points = {}  # recovery point ARN -> dict (insertion order = creation order)
+    if self.encryption_key_arn is None:
+        # AWS: a vault created without a key uses the account's AWS managed key aws/backup.
+        kms = kms_backends[self.account_id][self.region]
+        self.encryption_key_arn = kms.keys[kms.get_key_id_from_alias("alias/aws/backup")].arn
+    self.encryption_key_type = "CUSTOMER_MANAGED_KMS_KEY"
+
+
+Vault.__init__ = vault_init
+# AWS Backup's AWS managed key, created on first use like moto's other alias/aws/* keys (f).
+if "alias/aws/backup" not in kms_utils.RESERVED_ALIASES:
+    kms_utils.RESERVED_ALIASES.append("alias/aws/backup")
+# Moto sets a counter that never moves; count the recovery points instead.
+Vault.num_of_recovery_points = property(lambda self: len(self.recovery_points),
+                                        lambda self, value: None)
+Vault.number_of_recovery_points = property(lambda self: len(self.recovery_points))
+
+_vault_to_list_dict = Vault.to_list_dict
+
+
+def vault_to_list_dict(self):
+    entry = _vault_to_list_dict(self)
+    entry.update(VaultType=self.vault_type, VaultState=self.vault_state,
+                 EncryptionKeyType=self.encryption_key_type)
+    if self.encryption_key_arn is None:
+        entry.pop("EncryptionKeyArn", None)
+    return entry
+
+
+Vault.to_list_dict = vault_to_list_dict
+
+
+def _jobs(backend):
+    if not hasattr(backend, "rdsguard_jobs"):
+        backend.rdsguard_jobs = {"backup": {}, "copy": {}}
+    return backend.rdsguard_jobs
+
+
+def _org_of(account):
+    """The organization id an account belongs to, or None."""
+    for _, by_partition in list(organizations_backends.items()):
+        for backend in list(by_partition.values()):
+            org = backend.org
+            if org is not None and any(a.id == account for a in list(backend.accounts)):
+                return org.id
+    return None
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_allows_copy(policy, vault_arn, caller, role_arn):
+    """Does a vault access policy allow backup:CopyIntoBackupVault to `caller`'s copy job that
+    runs as `role_arn`? Deny wins.
+    Principals: "*", {"AWS": "*" | account id | arn:aws:iam::ACCOUNT:root | the job's role};
+    conditions: none, or StringEquals aws:PrincipalOrgID / aws:PrincipalAccount. A statement
+    with any other condition does not match (we cannot evaluate it)."""
+    try:
+        statements = _as_list(json.loads(policy).get("Statement", []))
+    except (ValueError, AttributeError):
+        return False
+    org = None
+    allowed = False
+    for st in statements:
+        if "backup:copyintobackupvault" not in [a.lower() for a in _as_list(st.get("Action", []))]:
+            continue
+        resources = _as_list(st.get("Resource", "*"))
+        if not any(r in ("*", vault_arn) for r in resources):
+            continue
+        principal = st.get("Principal")
+        principals = ["*"] if principal == "*" else _as_list((principal or {}).get("AWS", []))
+        if not any(p in ("*", caller, role_arn) or re.fullmatch(
+                rf"arn:aws[a-z-]*:iam::{caller}:root", str(p)) for p in principals):
+            continue
+        matched = True
+        for operator, keys in (st.get("Condition") or {}).items():
+            for key, values in keys.items():
+                if operator == "StringEquals" and key.lower() == "aws:principalorgid":
+                    org = org or _org_of(caller)
+                    matched = matched and org in _as_list(values)
+                elif operator == "StringEquals" and key.lower() == "aws:principalaccount":
+                    matched = matched and caller in _as_list(values)
+                else:
+                    matched = False
+        if matched and st.get("Effect") == "Deny":
+            return False
+        allowed = allowed or (matched and st.get("Effect") == "Allow")
+    return allowed
+
+
+def _shared_with(vault, caller):
+    """Is `vault` (another account's) shared with `caller` through AWS RAM? AWS shares
+    logically air-gapped vaults that way."""
+    if vault.vault_type != "LOGICALLY_AIR_GAPPED_BACKUP_VAULT":
+        return False
+    org = None
+    for share in list(ram_backends[vault.account_id][vault.region].resource_shares):
+        if share.status != "ACTIVE" or vault.backup_vault_arn not in share.resource_arns:
+            continue
+        for principal in share.principals:
+            if principal == caller or principal == f"arn:aws:iam::{caller}:root":
+                return True
+            match = re.fullmatch(r"arn:aws:organizations::\d{12}:organization/(o-\w+)", principal)
+            if match:
+                org = org or _org_of(caller)
+                if org == match.group(1):
+                    return True
+    return False
+
+
+# RAM refuses backup vault ARNs in moto; AWS shares (air-gapped) vaults through RAM.
+ResourceShare.SHAREABLE_RESOURCES = ResourceShare.SHAREABLE_RESOURCES + ["backup-vault"]
+
+
+def _vault_for(response, name, owner=None):
+    """The vault `name` of `owner` (default: the caller) in the request's region, as the caller
+    may see it: its own, or one shared with it through RAM (else AccessDeniedException)."""
+    caller = response.current_account
+    owner = owner or caller
+    vault = backup_backends[owner][response.region].vaults.get(name)
+    if owner != caller:
+        if vault is None or not _shared_with(vault, caller):
+            raise _access_denied()
+    if vault is None:
+        raise _not_found(f"Backup vault {name} not found")
+    return vault
+
+
+def _delete_at(creation, lifecycle):
+    calculated = {}
+    if lifecycle and lifecycle.get("DeleteAfterDays") is not None:
+        calculated["DeleteAt"] = creation + datetime.timedelta(days=int(lifecycle["DeleteAfterDays"]))
+    if lifecycle and lifecycle.get("MoveToColdStorageAfterDays") is not None:
+        calculated["MoveToColdStorageAt"] = creation + datetime.timedelta(
+            days=int(lifecycle["MoveToColdStorageAfterDays"]))
+    return calculated
+
+
+def _lock_refusal(vault, lifecycle):
+    """AWS fails a backup or copy job whose retention breaks the vault's lock; a reason or None."""
+    if not vault.locked:
+        return None
+    days = (lifecycle or {}).get("DeleteAfterDays")
+    if vault.min_retention_days is not None and days is not None and days < vault.min_retention_days:
+        return (f"The retention period of {days} days is shorter than the vault's minimum "
+                f"retention period of {vault.min_retention_days} days")
+    if vault.max_retention_days is not None and (days is None or days > vault.max_retention_days):
+        return (f"The retention period ({'none' if days is None else f'{days} days'}) exceeds the "
+                f"vault's maximum retention period of {vault.max_retention_days} days")
+    return None
+
+
+def _validate_lifecycle(lifecycle):
+    if not lifecycle:
+        return None
+    delete, cold = lifecycle.get("DeleteAfterDays"), lifecycle.get("MoveToColdStorageAfterDays")
+    if delete is not None and delete < 1:
+        raise _invalid("DeleteAfterDays must be at least 1")
+    if delete is not None and cold is not None and delete < cold + 90:
+        raise _invalid("DeleteAfterDays must be at least 90 days after MoveToColdStorageAfterDays")
+    return dict(lifecycle)
+
+
+def _recovery_point_view(point):
+    keys = ("RecoveryPointArn", "BackupVaultName", "BackupVaultArn", "SourceBackupVaultArn",
+            "ResourceArn", "ResourceType", "ResourceName", "IamRoleArn", "Status", "CreationDate",
+            "InitiationDate", "CompletionDate", "BackupSizeInBytes", "Lifecycle",
+            "CalculatedLifecycle", "EncryptionKeyArn", "EncryptionKeyType", "IsEncrypted",
+            "VaultType", "IsParent")
+    return {k: point[k] for k in keys if point.get(k) is not None}
+
+
+def _page(items, max_results, next_token, key):
+    """A page of `items` from the one whose key is `next_token`; returns (page, next token)."""
+    if max_results is not None and not 1 <= int(max_results) <= 1000:
+        raise _invalid("MaxResults must be between 1 and 1000")
+    size = int(max_results) if max_results is not None else 1000
+    start = 0
+    if next_token:
+        keys = [key(i) for i in items]
+        try:
+            token = base64.urlsafe_b64decode(next_token.encode()).decode()
+        except (ValueError, UnicodeDecodeError):
+            token = None
+        if token not in keys:
+            raise _invalid("Invalid NextToken")
+        start = keys.index(token)
+    page = items[start:start + size]
+    rest = items[start + size:]
+    return page, (base64.urlsafe_b64encode(key(rest[0]).encode()).decode() if rest else None)
+
+
+def _as_utc(value):
+    """A naive UTC datetime from a parsed timestamp parameter (datetime, epoch or ISO string)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        return datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc).replace(tzinfo=None)
+    except ValueError:
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return _as_utc(parsed)
+
+
+def _resource(response, resource_arn):
+    """(kind, RDS object, RDS backend) of an RDS instance or Aurora cluster ARN of the caller."""
+    match = re.fullmatch(r"arn:aws[a-z-]*:rds:([a-z0-9-]+):(\d{12}):(db|cluster):(.+)", resource_arn or "")
+    if not match:
+        raise _invalid(f"Invalid resource ARN {resource_arn}: this emulator backs up RDS DB "
+                       "instances and Aurora DB clusters")
+    region, account, kind, ident = match.groups()
+    if account != response.current_account or region != response.region:
+        raise _invalid(f"Resource {resource_arn} is not in account {response.current_account}, "
+                       f"region {response.region}")
+    rds = rds_backends[account][region]
+    found = (rds.databases if kind == "db" else rds.clusters).get(ident)
+    if found is None:
+        raise _not_found(f"Resource {resource_arn} not found")
+    return kind, found, rds
+
+
+def _new_id():
+    return str(uuid.uuid4())
+
+
+def start_backup_job(self):
+    """StartBackupJob for an RDS instance or an Aurora cluster: the job completes at once. The
+    recovery point is the RDS snapshot awsbackup:job-<id> (a cluster snapshot for Aurora); its ARN
+    is the recovery point ARN. Backups of RDS keep the database's encryption (AWS: resources
+    not fully managed by AWS Backup inherit the source's encryption)."""
+    params = _params(self)
+    vault = _vault_for(self, params.get("BackupVaultName"))
+    kind, resource, rds = _resource(self, params.get("ResourceArn"))
+    lifecycle = _validate_lifecycle(params.get("Lifecycle"))
+    if vault.vault_type == "LOGICALLY_AIR_GAPPED_BACKUP_VAULT":
+        raise _backup_error("InvalidRequestException",
+                            "RDS and Aurora backups reach a logically air-gapped vault by copy only")
+    job_id, now = _new_id(), utcnow()
+    job = {"AccountId": self.current_account, "BackupJobId": job_id,
+           "BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn,
+           "VaultType": vault.vault_type, "ResourceArn": resource.arn,
+           "ResourceType": "RDS" if kind == "db" else "Aurora",
+           "ResourceName": resource.db_instance_identifier if kind == "db"
+           else resource.db_cluster_identifier,
+           "IamRoleArn": params.get("IamRoleArn"), "CreationDate": now, "InitiationDate": now,
+           "StartBy": now + datetime.timedelta(minutes=params.get("StartWindowMinutes") or 480),
+           "RecoveryPointLifecycle": lifecycle, "IsParent": False,
+           "PercentDone": "100.0", "BackupSizeInBytes": 0}
+    refusal = _lock_refusal(vault, lifecycle)
+    if refusal:
+        job.update(State="FAILED", StatusMessage=refusal, CompletionDate=now)
+        _jobs(self.backup_backend)["backup"][job_id] = job
+        return ActionResult({"BackupJobId": job_id, "CreationDate": now, "IsParent": False})
+    ident = f"awsbackup:job-{job_id}"
+    if kind == "db":
+        snapshot = DBSnapshot(rds, resource, ident, "awsbackup")
+        rds.database_snapshots[ident] = snapshot
+        encrypted, key = bool(snapshot.storage_encrypted), snapshot.kms_key_id
+    else:
+        # AWS's RDS model: the awsbackup snapshot type "does not apply to Aurora"; the
+        # cluster snapshots that AWS Backup takes are listed with the cluster-snapshot types
+        # RDS knows. Assumed: manual (see README).
+        snapshot = DBClusterSnapshot(rds, resource, ident, "manual")
+        rds.cluster_snapshots[ident] = snapshot
+        encrypted, key = bool(snapshot.storage_encrypted), snapshot.kms_key_id
+    if key == "default_kms_key_id":  # moto's stand-in for "encrypted with aws/rds"
+        kms = kms_backends[self.current_account][self.region]
+        key = kms.keys[kms.get_key_id_from_alias("alias/aws/rds")].arn
+    # AWS reports both sides in milliseconds; keep the snapshot's time equal to the point's.
+    created = snapshot.created = snapshot.created.replace(
+        microsecond=snapshot.created.microsecond // 1000 * 1000)
+    if kind == "db":
+        snapshot.original_snapshot_create_time = created
+    point = {"RecoveryPointArn": snapshot.arn, "BackupVaultName": vault.backup_vault_name,
+             "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource.arn,
+             "ResourceType": job["ResourceType"], "ResourceName": job["ResourceName"],
+             "IamRoleArn": job["IamRoleArn"], "Status": "COMPLETED", "CreationDate": created,
+             "InitiationDate": now, "CompletionDate": created, "BackupSizeInBytes": 0,
+             "Lifecycle": lifecycle, "CalculatedLifecycle": _delete_at(created, lifecycle) or None,
+             "EncryptionKeyArn": key if encrypted else None,
+             "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY" if encrypted and key else None,
+             "IsEncrypted": encrypted, "VaultType": vault.vault_type, "IsParent": False,
+             "kind": kind, "snapshot": snapshot, "origin": snapshot}
+    vault.recovery_points[snapshot.arn] = point
+    job.update(State="COMPLETED", CompletionDate=created, RecoveryPointArn=snapshot.arn,
+               EncryptionKeyArn=point["EncryptionKeyArn"], IsEncrypted=encrypted)
+    _jobs(self.backup_backend)["backup"][job_id] = job
+    return ActionResult({"BackupJobId": job_id, "RecoveryPointArn": snapshot.arn,
+                         "CreationDate": now, "IsParent": False})
+
+
+def describe_backup_job(self):
+    job = _jobs(self.backup_backend)["backup"].get(_params(self).get("BackupJobId"))
+    if job is None:
+        raise _not_found(f"Backup job {_params(self).get('BackupJobId')} not found")
+    return ActionResult({k: v for k, v in job.items() if v is not None})
+
+
+ACCESS_DENIED_COPY = "Access Denied trying to call AWS Backup service"
+AWS_MANAGED_KEY_COPY = ("Cross-account copy is not supported for a recovery point encrypted "
+                        "with an AWS managed KMS key; use a customer managed key")
+
+
+def _aws_managed(key_arn):
+    """Is `key_arn` an AWS managed key (aws/rds, aws/backup, ...)? AWS copies RDS recovery points
+    to another account only when they are encrypted with a customer managed key."""
+    match = re.fullmatch(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)", key_arn or "")
+    if not match:
+        return False
+    region, account, key_id = match.groups()
+    key = kms_backends[account][region].keys.get(key_id)
+    return key is not None and key.key_manager == "AWS"
+
+
+def start_copy_job(self):
+    """StartCopyJob of an RDS/Aurora recovery point into a vault of this or another account and
+    region; the job completes (or fails) at once. Into another account only when the
+    destination vault's access policy allows backup:CopyIntoBackupVault to the caller; AWS
+    runs the job and fails it ("Access Denied trying to call AWS Backup service")."""
+    params, caller = _params(self), self.current_account
+    source_vault = _vault_for(self, params.get("SourceBackupVaultName"))
+    source = source_vault.recovery_points.get(params.get("RecoveryPointArn"))
+    if source is None:
+        raise _not_found(f"Recovery point {params.get('RecoveryPointArn')} not found in "
+                         f"{source_vault.backup_vault_name}")
+    match = re.fullmatch(r"arn:aws[a-z-]*:backup:([a-z0-9-]+):(\d{12}):backup-vault:([^:/]+)",
+                         params.get("DestinationBackupVaultArn") or "")
+    if not match:
+        raise _invalid(f"Invalid DestinationBackupVaultArn {params.get('DestinationBackupVaultArn')}")
+    dest_region, dest_account, dest_name = match.groups()
+    dest_vault = backup_backends[dest_account][dest_region].vaults.get(dest_name)
+    if dest_vault is None:
+        raise _not_found(f"Backup vault {params['DestinationBackupVaultArn']} not found")
+    lifecycle = _validate_lifecycle(params.get("Lifecycle"))
+    job_id, now = _new_id(), utcnow()
+    job = {"AccountId": caller, "CopyJobId": job_id,
+           "SourceBackupVaultArn": source_vault.backup_vault_arn,
+           "SourceRecoveryPointArn": source["RecoveryPointArn"],
+           "DestinationBackupVaultArn": dest_vault.backup_vault_arn,
+           "DestinationVaultType": dest_vault.vault_type,
+           "DestinationRecoveryPointLifecycle": lifecycle,
+           "ResourceArn": source["ResourceArn"], "ResourceType": source["ResourceType"],
+           "ResourceName": source.get("ResourceName"), "IamRoleArn": params.get("IamRoleArn"),
+           "CreationDate": now, "BackupSizeInBytes": 0, "IsParent": False}
+    jobs = _jobs(self.backup_backend)["copy"]
+    refusal = None
+    if dest_account != caller and not (
+            dest_vault.access_policy
+            and _policy_allows_copy(dest_vault.access_policy, dest_vault.backup_vault_arn, caller,
+                                params.get("IamRoleArn"))):
+        refusal = ACCESS_DENIED_COPY
+    if dest_account != caller and _aws_managed(source.get("EncryptionKeyArn")):
+        refusal = AWS_MANAGED_KEY_COPY
+    refusal = refusal or _lock_refusal(dest_vault, lifecycle)
+    if refusal:
+        job.update(State="FAILED", StatusMessage=refusal, CompletionDate=now)
+        jobs[job_id] = job
+        return ActionResult({"CopyJobId": job_id, "CreationDate": now, "IsParent": False})
+
+    air_gapped = dest_vault.vault_type == "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
+    key = dest_vault.encryption_key_arn
+    if air_gapped:
+        # No RDS view (assumed): the copy lives in AWS Backup's own storage.
+        arn = (f"arn:{get_partition(dest_region)}:backup:{dest_region}:{dest_account}:"
+               f"recovery-point:{_new_id()}")
+    else:
+        # The snapshot is made from the first backup's (`origin`); `via` is the source point's
+        # own snapshot (none when the source is in an air-gapped vault).
+        kind, origin, via = source["kind"], source["origin"], source["snapshot"]
+        rds = rds_backends[dest_account][dest_region]
+        ident = f"awsbackup:copyjob-{job_id}"
+        if kind == "db":
+            snapshot = DBSnapshot(rds, origin.database, ident, "awsbackup", kms_key_id=key,
+                                  original_created_at=origin.original_snapshot_create_time)
+            snapshot.storage_encrypted = snapshot.encrypted = True
+            if via is not None and (via.account_id, via.region) != (dest_account, dest_region):
+                snapshot.source_db_snapshot_identifier = via.arn
+            if via is not None and via.region != dest_region:
+                snapshot.source_region = via.region
+            rds.database_snapshots[ident] = snapshot
+        else:
+            snapshot = DBClusterSnapshot(rds, origin.cluster, ident, "manual", kms_key_id=key)
+            if via is not None:
+                snapshot.source_db_cluster_snapshot_arn = via.arn
+            rds.cluster_snapshots[ident] = snapshot
+        arn = snapshot.arn
+    point = {"RecoveryPointArn": arn, "BackupVaultName": dest_vault.backup_vault_name,
+             "BackupVaultArn": dest_vault.backup_vault_arn,
+             "SourceBackupVaultArn": source_vault.backup_vault_arn,
+             "ResourceArn": source["ResourceArn"], "ResourceType": source["ResourceType"],
+             "ResourceName": source.get("ResourceName"), "IamRoleArn": params.get("IamRoleArn"),
+             "Status": "COMPLETED",
+             # AWS: copies keep their source's creation date (the data's time).
+             "CreationDate": source["CreationDate"], "InitiationDate": now, "CompletionDate": now,
+             "BackupSizeInBytes": 0, "Lifecycle": lifecycle,
+             "CalculatedLifecycle": _delete_at(source["CreationDate"], lifecycle) or None,
+             "EncryptionKeyArn": key, "EncryptionKeyType": dest_vault.encryption_key_type,
+             "IsEncrypted": True, "VaultType": dest_vault.vault_type, "IsParent": False,
+             "kind": source["kind"], "snapshot": None if air_gapped else snapshot,
+             "origin": source["origin"]}
+    dest_vault.recovery_points[arn] = point
+    job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=arn,
+               DestinationEncryptionKeyArn=key)
+    jobs[job_id] = job
+    return ActionResult({"CopyJobId": job_id, "CreationDate": now, "IsParent": False})
+
+
+def describe_copy_job(self):
+    job = _jobs(self.backup_backend)["copy"].get(_params(self).get("CopyJobId"))
+    if job is None:
+        raise _not_found(f"Copy job {_params(self).get('CopyJobId')} not found")
+    return ActionResult({"CopyJob": {k: v for k, v in job.items() if v is not None}})
+
+
+def list_recovery_points_by_backup_vault(self):
+    params = _params(self)
+    vault = _vault_for(self, params.get("BackupVaultName"), params.get("BackupVaultAccountId"))
+    after, before = _as_utc(params.get("ByCreatedAfter")), _as_utc(params.get("ByCreatedBefore"))
+    points = [p for p in list(vault.recovery_points.values())
+              if params.get("ByResourceArn") in (None, p["ResourceArn"])
+              and params.get("ByResourceType") in (None, p["ResourceType"])
+              and (after is None or p["CreationDate"] > after)
+              and (before is None or p["CreationDate"] < before)]
+    page, token = _page(points, params.get("MaxResults"), params.get("NextToken"),
+                        lambda p: p["RecoveryPointArn"])
+    result = {"RecoveryPoints": [_recovery_point_view(p) for p in page]}
+    if token:
+        result["NextToken"] = token
+    return ActionResult(result)
+
+
+def describe_recovery_point(self):
+    vault = _vault_for(self, _params(self).get("BackupVaultName"),
+                       _params(self).get("BackupVaultAccountId"))
+    arn = unquote(_params(self).get("RecoveryPointArn"))
+    point = vault.recovery_points.get(arn)
+    if point is None:
+        raise _not_found(f"Recovery point {arn} not found")
+    return ActionResult(_recovery_point_view(point))
+
+
+def create_logically_air_gapped_backup_vault(self):
+    """Always compliance-locked (LockDate = creation), MinRetentionDays >= 7, AWS-owned key
+    unless EncryptionKeyArn is given. The answer says CREATING; the vault is AVAILABLE from
+    then on (as moto's RDS instances are available at once)."""
+    params = _params(self)
+    name = _params(self).get("BackupVaultName")
+    minimum, maximum = params.get("MinRetentionDays"), params.get("MaxRetentionDays")
+    if minimum is None or maximum is None:
+        raise _backup_error("MissingParameterValueException",
+                            "MinRetentionDays and MaxRetentionDays are required")
+    if int(minimum) < 7:
+        raise _invalid("MinRetentionDays must be at least 7 days for a logically air-gapped vault")
+    if int(maximum) > 36500 or int(minimum) > int(maximum):
+        raise _invalid("MaxRetentionDays must be at least MinRetentionDays and at most 36500")
+    key = params.get("EncryptionKeyArn")
+    vault = self.backup_backend.create_backup_vault(
+        backup_vault_name=name, backup_vault_tags=params.get("BackupVaultTags"),
+        encryption_key_arn=key or "aws-owned", creator_request_id=params.get("CreatorRequestId"))
+    vault.vault_type = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
+    vault.encryption_key_arn = key
+    vault.encryption_key_type = "CUSTOMER_MANAGED_KMS_KEY" if key else "AWS_OWNED_KMS_KEY"
+    vault.locked, vault.min_retention_days, vault.max_retention_days = True, int(minimum), int(maximum)
+    vault.lock_date = unix_time()
+    return ActionResult({"BackupVaultName": name, "BackupVaultArn": vault.backup_vault_arn,
+                         "CreationDate": vault.creation_date, "VaultState": "CREATING"})
+
+
+def describe_backup_vault(self):
+    vault = _vault_for(self, _params(self).get("BackupVaultName"),
+                       _params(self).get("BackupVaultAccountId"))
+    return ActionResult(vault.to_list_dict())
+
+
+def list_backup_vaults(self):
+    """ListBackupVaults with ByVaultType, ByShared (vaults of other accounts shared with the
+    caller through RAM) and MaxResults/NextToken."""
+    params, caller = _params(self), self.current_account
+    if params.get("ByShared"):
+        vaults = [v for account, regions in list(backup_backends.items()) if account != caller
+                  and self.region in regions
+                  for v in list(regions[self.region].vaults.values()) if _shared_with(v, caller)]
+    else:
+        vaults = list(self.backup_backend.vaults.values())
+    if params.get("ByVaultType"):
+        vaults = [v for v in vaults if v.vault_type == params["ByVaultType"]]
+    page, token = _page(vaults, params.get("MaxResults"), params.get("NextToken"),
+                        lambda v: v.backup_vault_arn)
+    result = {"BackupVaultList": [v.to_list_dict() for v in page]}
+    if token:
+        result["NextToken"] = token
+    return ActionResult(result)
+
+
+def delete_backup_vault(self):
+    """AWS refuses to delete a vault that still holds recovery points (moto drops it)."""
+    name = _params(self).get("BackupVaultName")
+    vault = self.backup_backend.vaults.get(name)
+    if vault is None:
+        raise _not_found(f"Backup vault {name} not found")
+    if vault.recovery_points:
+        raise _backup_error("InvalidRequestException",
+                            "Backup vault cannot be deleted because it contains recovery points")
+    self.backup_backend.delete_backup_vault(name)
+    return EmptyResult()
+
+
+def put_backup_vault_access_policy(self):
+    vault = _vault_for(self, _params(self).get("BackupVaultName"))
+    policy = _params(self).get("Policy")
+    try:
+        if not isinstance(json.loads(policy), dict):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise _invalid("Policy is not a valid JSON policy document")
+    vault.access_policy = policy
+    return EmptyResult()
+
+
+def get_backup_vault_access_policy(self):
+    vault = _vault_for(self, _params(self).get("BackupVaultName"))
+    if vault.access_policy is None:
+        raise _not_found(f"Backup vault {vault.backup_vault_name} has no access policy")
+    return ActionResult({"BackupVaultName": vault.backup_vault_name,
+                         "BackupVaultArn": vault.backup_vault_arn, "Policy": vault.access_policy})
+
+
+def delete_backup_vault_access_policy(self):
+    _vault_for(self, _params(self).get("BackupVaultName")).access_policy = None
+    return EmptyResult()
+
+
+for _handler in (start_backup_job, describe_backup_job, start_copy_job, describe_copy_job,
+                 list_recovery_points_by_backup_vault, describe_recovery_point,
+                 create_logically_air_gapped_backup_vault, describe_backup_vault, list_backup_vaults,
+                 delete_backup_vault,
+                 put_backup_vault_access_policy, get_backup_vault_access_policy,
+                 delete_backup_vault_access_policy):
+    setattr(BackupResponse, _handler.__name__, _handler)
+
+# Moto's backup app only answers the paths in its url module (the operation is then
+# found from botocore's model); add the paths of the operations above.
+backup_urls.url_paths.update({
+    "{0}/backup-jobs/?$": backup_urls.response.dispatch,
+    "{0}/backup-jobs/(?P<id>[^/]+)$": backup_urls.response.dispatch,
+    "{0}/copy-jobs/?$": backup_urls.response.dispatch,
+    "{0}/copy-jobs/(?P<id>[^/]+)$": backup_urls.response.dispatch,
+    "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$": backup_urls.response.dispatch,
+    "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$": backup_urls.response.dispatch,
+    "{0}/backup-vaults/(?P<name>[^/]+)/access-policy$": backup_urls.response.dispatch,
+    "{0}/logically-air-gapped-backup-vaults/(?P<name>[^/]+)$": backup_urls.response.dispatch,
+})
 
 
 # --- Request inspection -------------------------------------------------------

@@ -20,7 +20,8 @@ import botocore.exceptions
 
 ROLE = "OrganizationAccountAccessRole"
 SPEC_KEYS = {"management_account", "accounts", "keys", "instances", "clusters", "read_replicas",
-             "snapshots", "cluster_snapshots", "copies"}
+             "snapshots", "cluster_snapshots", "copies", "backup_vaults", "backups", "backup_copies"}
+BACKUP_ROLE = "service-role/AWSBackupDefaultServiceRole"
 # Databases in a seeded organization have existed this long unless their `at` says otherwise: older
 # than any rule's grace period, as in an organization being audited (a test of new databases says so).
 DATABASE_AGE = "-90d"
@@ -60,6 +61,9 @@ class Seeder:
         self.keys = {}  # spec key name -> key ARN
         self.arns = {}  # "ACCOUNTKEY/REGION/ID" -> ARN
         self.snapshots = {}  # (account id, region, id) -> (kind, ARN)
+        self.org_id = None
+        self.vaults = {}  # "ACCOUNTKEY/REGION/NAME" -> vault ARN
+        self.recovery_points = {}  # spec id -> (account id, region, vault name, recovery point ARN)
 
     # --- plumbing ---------------------------------------------------------
     def client(self, service, account, region="us-east-1"):
@@ -169,6 +173,7 @@ class Seeder:
     def run(self):
         orgs = self.client("organizations", self.mgmt)
         org = orgs.create_organization(FeatureSet="ALL")["Organization"]
+        self.org_id = org["Id"]
         for acct in self.spec.get("accounts", []):
             key = acct["key"]
             if key in self.accounts:
@@ -192,6 +197,12 @@ class Seeder:
             self.create_snapshot("cluster-snapshot", snap)
         for copy in spec.get("copies", []):
             self.create_copy(copy)
+        for vault in spec.get("backup_vaults", []):
+            self.create_backup_vault(vault)
+        for backup in spec.get("backups", []):
+            self.start_backup(backup)
+        for copy in spec.get("backup_copies", []):
+            self.start_backup_copy(copy)
 
         creds = self.credentials[self.mgmt]
         return {
@@ -204,6 +215,8 @@ class Seeder:
                             "session_token": creds["SessionToken"]},
             "keys": dict(self.keys),
             "arns": self.arns,
+            "backup_vaults": dict(self.vaults),
+            "recovery_points": {k: v[3] for k, v in self.recovery_points.items()},
         }
 
     def create_key(self, spec):
@@ -325,6 +338,123 @@ class Seeder:
         self.snapshots[(account, region, spec["id"])] = (kind, arn)
         self.record(account, region, spec["id"], arn)
         self.share(kind, account, region, spec["id"], spec.get("share_with"))
+
+
+    # --- AWS Backup -------------------------------------------------------
+    def vault_arn(self, account, region, name):
+        return f"arn:aws:backup:{region}:{account}:backup-vault:{name}"
+
+    def access_policy(self, spec, vault_arn):
+        """A vault access policy: a policy document as given, or a list of account references,
+        "organization" (this organization, by aws:PrincipalOrgID) and "*" allowed to copy in."""
+        if isinstance(spec, dict):
+            return json.dumps(spec)
+        accounts = [a for a in spec if a not in ("organization", "*")]
+        statements = []
+        if accounts:
+            statements.append({"Sid": "CopyInFromAccounts", "Effect": "Allow",
+                               "Principal": {"AWS": [f"arn:aws:iam::{self.account(a)}:root"
+                                                     for a in accounts]},
+                               "Action": "backup:CopyIntoBackupVault", "Resource": "*"})
+        if "organization" in spec:
+            statements.append({"Sid": "CopyInFromOrganization", "Effect": "Allow",
+                               "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+                               "Resource": "*",
+                               "Condition": {"StringEquals": {"aws:PrincipalOrgID": self.org_id}}})
+        if "*" in spec:
+            statements.append({"Sid": "CopyInFromAnyone", "Effect": "Allow", "Principal": "*",
+                               "Action": "backup:CopyIntoBackupVault", "Resource": "*"})
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    def create_backup_vault(self, spec):
+        account, region = self.account(spec["account"]), spec.get("region", "us-east-1")
+        backup = self.client("backup", account, region)
+        name, lock = spec["name"], spec.get("lock") or {}
+        key = self.kms_key_arn(spec.get("kms_key"), account, region)
+        params = {"BackupVaultName": name, "BackupVaultTags": spec.get("tags") or {}}
+        if key:
+            params["EncryptionKeyArn"] = key
+        with self.clock(account, spec.get("at")):
+            if spec.get("air_gapped"):
+                if "min_retention_days" not in lock or "max_retention_days" not in lock:
+                    raise SeedError(f"air-gapped vault {name!r} needs lock.min_retention_days "
+                                    "and lock.max_retention_days")
+                arn = backup.create_logically_air_gapped_backup_vault(
+                    MinRetentionDays=lock["min_retention_days"],
+                    MaxRetentionDays=lock["max_retention_days"], **params)["BackupVaultArn"]
+            else:
+                arn = backup.create_backup_vault(**params)["BackupVaultArn"]
+                if lock:  # changeable_for_days: compliance mode, else governance mode
+                    backup.put_backup_vault_lock_configuration(BackupVaultName=name, **{
+                        k: lock[s] for k, s in (("MinRetentionDays", "min_retention_days"),
+                                                ("MaxRetentionDays", "max_retention_days"),
+                                                ("ChangeableForDays", "changeable_for_days"))
+                        if lock.get(s) is not None})
+        if spec.get("access_policy"):
+            backup.put_backup_vault_access_policy(
+                BackupVaultName=name, Policy=self.access_policy(spec["access_policy"], arn))
+        if spec.get("share_with"):  # AWS RAM, as AWS shares logically air-gapped vaults
+            if not spec.get("air_gapped"):
+                raise SeedError(f"vault {name!r}: share_with needs air_gapped (AWS shares only "
+                                "logically air-gapped vaults through RAM)")
+            principals = [f"arn:aws:organizations::{self.mgmt}:organization/{self.org_id}"
+                          if p == "organization" else self.account(p) for p in spec["share_with"]]
+            self.client("ram", account, region).create_resource_share(
+                name=f"{name}-share", resourceArns=[arn], principals=principals)
+        self.vaults[f"{self.account_key(account)}/{region}/{name}"] = arn
+
+    def _lifecycle(self, spec):
+        lifecycle = {}
+        if spec.get("delete_after_days") is not None:
+            lifecycle["DeleteAfterDays"] = spec["delete_after_days"]
+        return {"Lifecycle": lifecycle} if lifecycle else {}
+
+    def _record_point(self, spec, account, region, vault, arn):
+        if spec.get("id"):
+            if spec["id"] in self.recovery_points:
+                raise SeedError(f"duplicate recovery point id {spec['id']!r}")
+            self.recovery_points[spec["id"]] = (account, region, vault, arn)
+
+    def start_backup(self, spec):
+        """StartBackupJob of an instance or cluster of this spec (or an ARN), as a backup plan
+        would run it, from the resource's account."""
+        account, region = self.account(spec["account"]), spec.get("region", "us-east-1")
+        resource = spec["resource"]
+        arn = resource if resource.startswith("arn:") else self.arns.get(
+            f"{self.account_key(account)}/{region}/{resource}")
+        if arn is None or not re.search(r":(db|cluster):", arn):
+            raise SeedError(f"backup: {resource!r} is not an instance or cluster of "
+                            f"{spec['account']}/{region} in this spec")
+        backup = self.client("backup", account, region)
+        with self.clock(account, spec.get("at")):
+            job = backup.start_backup_job(
+                BackupVaultName=spec["vault"], ResourceArn=arn,
+                IamRoleArn=spec.get("iam_role", f"arn:aws:iam::{account}:role/{BACKUP_ROLE}"),
+                **self._lifecycle(spec))
+        state = backup.describe_backup_job(BackupJobId=job["BackupJobId"])
+        if state["State"] != "COMPLETED":
+            raise SeedError(f"backup of {resource!r}: {state['State']}: {state.get('StatusMessage')}")
+        self._record_point(spec, account, region, spec["vault"], job["RecoveryPointArn"])
+
+    def start_backup_copy(self, spec):
+        """StartCopyJob of a recovery point of this spec into a vault, from the point's account."""
+        try:
+            src_account, src_region, src_vault, src_arn = self.recovery_points[spec["from"]]
+        except KeyError:
+            raise SeedError(f"backup copy: {spec['from']!r} is not a backup or copy id of this spec")
+        account, region = self.account(spec["account"]), spec.get("region", "us-east-1")
+        backup = self.client("backup", src_account, src_region)
+        with self.clock(src_account, spec.get("at")):
+            job = backup.start_copy_job(
+                RecoveryPointArn=src_arn, SourceBackupVaultName=src_vault,
+                DestinationBackupVaultArn=self.vault_arn(account, region, spec["vault"]),
+                IamRoleArn=spec.get("iam_role", f"arn:aws:iam::{src_account}:role/{BACKUP_ROLE}"),
+                **self._lifecycle(spec))
+        state = backup.describe_copy_job(CopyJobId=job["CopyJobId"])["CopyJob"]
+        if state["State"] != "COMPLETED":
+            raise SeedError(f"backup copy of {spec['from']!r}: {state['State']}: "
+                            f"{state.get('StatusMessage')}")
+        self._record_point(spec, account, region, spec["vault"], state["DestinationRecoveryPointArn"])
 
 
 def seed(endpoint, spec):

@@ -315,6 +315,8 @@ def test_fault_body_contains_and_forever(endpoint):
      lambda a: a.client("kms").describe_key(KeyId="alias/aws/rds")),
     ("securityhub", "GetFindings", "LimitExceededException",  # rest-json
      lambda a: a.client("securityhub").get_findings()),
+    ("backup", "ListRecoveryPointsByBackupVault", "ThrottlingException",  # rest-json, added ops
+     lambda a: a.client("backup").list_recovery_points_by_backup_vault(BackupVaultName="Default")),
 ])
 def test_fault_on_json_protocols(endpoint, service, operation, code, call):
     account = Account(endpoint)
@@ -554,3 +556,469 @@ def test_sessions_expire_in_the_chosen_accounts_only(endpoint):
         state = control(endpoint, "DELETE", f"/_rdsguard/expiry?account_id={member}")
     assert state == {"accounts": [], "all_accounts": False}
     client(short[member], "rds").describe_db_instances()  # no longer enforced
+
+
+# --- (i)-(n) AWS Backup -----------------------------------------------------------------
+DAY = datetime.timedelta(days=1)
+ROLE = "arn:aws:iam::{}:role/service-role/AWSBackupDefaultServiceRole"
+
+
+def backup_error(call, **kwargs):
+    """(code, x-amzn-ErrorType header, HTTP status) of a refused Backup call."""
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    meta = info.value.response["ResponseMetadata"]
+    return (info.value.response["Error"]["Code"], meta["HTTPHeaders"].get("x-amzn-errortype"),
+            meta["HTTPStatusCode"])
+
+
+def start_backup(account, vault, resource_arn, **kwargs):
+    return account.client("backup").start_backup_job(
+        BackupVaultName=vault, ResourceArn=resource_arn, IamRoleArn=ROLE.format(account.id),
+        **kwargs)
+
+
+def start_copy(account, vault, point_arn, destination_arn, **kwargs):
+    backup = account.client("backup")
+    job = backup.start_copy_job(RecoveryPointArn=point_arn, SourceBackupVaultName=vault,
+                                DestinationBackupVaultArn=destination_arn,
+                                IamRoleArn=ROLE.format(account.id), **kwargs)
+    return backup.describe_copy_job(CopyJobId=job["CopyJobId"])["CopyJob"]
+
+
+def copy_in_policy(*accounts):
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
+        "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]})
+
+
+def test_backup_job_makes_a_recovery_point_that_is_an_awsbackup_snapshot(endpoint):
+    account = Account(endpoint)
+    rds, backup = account.client("rds"), account.client("backup")
+    key = account.client("kms").create_key()["KeyMetadata"]["Arn"]
+    db = make_instance(rds, "orders", StorageEncrypted=True, KmsKeyId=key)["DBInstanceArn"]
+    vault = backup.create_backup_vault(BackupVaultName="Default")["BackupVaultArn"]
+
+    job = start_backup(account, "Default", db, Lifecycle={"DeleteAfterDays": 35})
+    point_arn = job["RecoveryPointArn"]
+    assert point_arn == f"arn:aws:rds:us-east-1:{account.id}:snapshot:awsbackup:job-{job['BackupJobId']}"
+    described = backup.describe_backup_job(BackupJobId=job["BackupJobId"])
+    assert described["State"] == "COMPLETED" and described["RecoveryPointArn"] == point_arn
+    assert described["ResourceArn"] == db and described["ResourceType"] == "RDS"
+    assert described["IamRoleArn"] == ROLE.format(account.id)
+    assert described["BackupVaultArn"] == vault and described["AccountId"] == account.id
+
+    point = backup.describe_recovery_point(BackupVaultName="Default", RecoveryPointArn=point_arn)
+    assert {k: point[k] for k in ("BackupVaultName", "BackupVaultArn", "ResourceArn", "ResourceType",
+                                  "Status", "EncryptionKeyArn", "EncryptionKeyType", "IsEncrypted",
+                                  "VaultType", "Lifecycle")} == {
+        "BackupVaultName": "Default", "BackupVaultArn": vault, "ResourceArn": db,
+        "ResourceType": "RDS", "Status": "COMPLETED", "EncryptionKeyArn": key,
+        "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY", "IsEncrypted": True,
+        "VaultType": "BACKUP_VAULT", "Lifecycle": {"DeleteAfterDays": 35}}
+    assert "SourceBackupVaultArn" not in point
+    assert point["CalculatedLifecycle"]["DeleteAt"] == point["CreationDate"] + 35 * DAY
+    assert age(point["CreationDate"]) < 0.1 * HOUR and point["CompletionDate"] >= point["CreationDate"]
+    listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="Default")["RecoveryPoints"]
+    assert [p["RecoveryPointArn"] for p in listed] == [point_arn]
+    assert backup.describe_backup_vault(BackupVaultName="Default")["NumberOfRecoveryPoints"] == 1
+
+    # The RDS side: an awsbackup snapshot, only with SnapshotType=awsbackup.
+    snaps = rds.describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"]
+    assert [(s["DBSnapshotArn"], s["SnapshotType"], s["DBInstanceIdentifier"], s["KmsKeyId"])
+            for s in snaps] == [(point_arn, "awsbackup", "orders", key)]
+    assert snaps[0]["DBSnapshotIdentifier"] == f"awsbackup:job-{job['BackupJobId']}"
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier=f"awsbackup:job-{job['BackupJobId']}",
+                                     SnapshotType="awsbackup")["DBSnapshots"][0]["DBSnapshotArn"] \
+        == point_arn
+    assert point_arn not in {s["DBSnapshotArn"] for s in rds.describe_db_snapshots()["DBSnapshots"]}
+
+    # Aurora: a cluster snapshot; an unencrypted database: an unencrypted point.
+    rds.create_db_cluster(DBClusterIdentifier="ledger", Engine="aurora-postgresql",
+                          MasterUsername="admin1", MasterUserPassword="password-1")
+    cluster_arn = f"arn:aws:rds:us-east-1:{account.id}:cluster:ledger"
+    aurora = start_backup(account, "Default", cluster_arn)
+    assert aurora["RecoveryPointArn"] == (f"arn:aws:rds:us-east-1:{account.id}:cluster-snapshot:"
+                                          f"awsbackup:job-{aurora['BackupJobId']}")
+    csnap = rds.describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier=f"awsbackup:job-{aurora['BackupJobId']}")["DBClusterSnapshots"]
+    assert csnap[0]["DBClusterSnapshotArn"] == aurora["RecoveryPointArn"]
+    point = backup.describe_recovery_point(BackupVaultName="Default",
+                                           RecoveryPointArn=aurora["RecoveryPointArn"])
+    assert point["ResourceType"] == "Aurora" and point["IsEncrypted"] is False
+    assert "EncryptionKeyArn" not in point and "CalculatedLifecycle" not in point
+
+
+def test_backup_errors_are_aws_shaped(endpoint):
+    account, other = Account(endpoint), Account(endpoint)
+    backup = account.client("backup")
+    make_instance(account.client("rds"), "orders")
+    make_instance(other.client("rds"), "theirs")
+    backup.create_backup_vault(BackupVaultName="Default")
+    mine = f"arn:aws:rds:us-east-1:{account.id}:db:orders"
+    not_found = ("ResourceNotFoundException", "ResourceNotFoundException", 400)
+    assert backup_error(start_backup, account=account, vault="nope", resource_arn=mine) == not_found
+    assert backup_error(start_backup, account=account, vault="Default",
+                        resource_arn=mine.replace("orders", "gone")) == not_found
+    assert backup_error(start_backup, account=account, vault="Default",
+                        resource_arn=f"arn:aws:rds:us-east-1:{other.id}:db:theirs")[0] \
+        == "InvalidParameterValueException"
+    assert backup_error(backup.describe_backup_job, BackupJobId="nope") == not_found
+    assert backup_error(backup.describe_copy_job, CopyJobId="nope") == not_found
+    assert backup_error(backup.describe_recovery_point, BackupVaultName="Default",
+                        RecoveryPointArn=mine) == not_found
+    assert backup_error(backup.get_backup_vault_access_policy, BackupVaultName="Default") == not_found
+    assert backup_error(backup.put_backup_vault_access_policy, BackupVaultName="Default",
+                        Policy="not json")[0] == "InvalidParameterValueException"
+    # Another account's vault is not readable by the caller.
+    assert backup_error(backup.list_recovery_points_by_backup_vault, BackupVaultName="Default",
+                        BackupVaultAccountId=other.id) == \
+        ("AccessDeniedException", "AccessDeniedException", 403)
+
+
+def test_recovery_points_page_and_filter(endpoint):
+    account = Account(endpoint)
+    rds, backup = account.client("rds"), account.client("backup")
+    make_instance(rds, "a")
+    make_instance(rds, "b")
+    rds.create_db_cluster(DBClusterIdentifier="c", Engine="aurora-postgresql",
+                          MasterUsername="admin1", MasterUserPassword="password-1")
+    backup.create_backup_vault(BackupVaultName="Default")
+    arn = {n: f"arn:aws:rds:us-east-1:{account.id}:{k}:{n}" for n, k in
+           (("a", "db"), ("b", "db"), ("c", "cluster"))}
+    points = {}
+    for hours_ago, name in ((50, "a"), (26, "a"), (2, "a"), (26, "b"), (2, "c")):
+        control(endpoint, "POST", "/_rdsguard/clock",
+                {"account_id": account.id, "offset_seconds": -hours_ago * 3600})
+        try:
+            points[(name, hours_ago)] = start_backup(account, "Default", arn[name])["RecoveryPointArn"]
+        finally:
+            control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={account.id}")
+
+    pages = list(backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+        BackupVaultName="Default", PaginationConfig={"PageSize": 2}))
+    assert [len(p["RecoveryPoints"]) for p in pages] == [2, 2, 1]
+    assert {p["RecoveryPointArn"] for page in pages for p in page["RecoveryPoints"]} == \
+        set(points.values())
+    first = backup.list_recovery_points_by_backup_vault(BackupVaultName="Default", MaxResults=4)
+    assert len(first["RecoveryPoints"]) == 4 and first["NextToken"]
+    assert "NextToken" not in backup.list_recovery_points_by_backup_vault(
+        BackupVaultName="Default", MaxResults=1000)
+
+    def listed(**filters):
+        found = backup.list_recovery_points_by_backup_vault(BackupVaultName="Default", **filters)
+        return {p["RecoveryPointArn"] for p in found["RecoveryPoints"]}
+
+    assert listed(ByResourceArn=arn["a"]) == {points[("a", h)] for h in (50, 26, 2)}
+    assert listed(ByResourceType="Aurora") == {points[("c", 2)]}
+    assert len(listed(ByResourceType="RDS")) == 4
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert listed(ByCreatedAfter=now - 24 * HOUR) == {points[("a", 2)], points[("c", 2)]}
+    assert listed(ByCreatedBefore=now - 48 * HOUR) == {points[("a", 50)]}
+    assert listed(ByResourceArn=arn["a"], ByCreatedAfter=now - 30 * HOUR,
+                  ByCreatedBefore=now - 20 * HOUR) == {points[("a", 26)]}
+    assert backup_error(backup.list_recovery_points_by_backup_vault, BackupVaultName="Default",
+                        MaxResults=1001)[0] == "InvalidParameterValueException"
+    assert backup_error(backup.list_recovery_points_by_backup_vault, BackupVaultName="Default",
+                        NextToken="bogus")[0] == "InvalidParameterValueException"
+
+
+def test_the_clock_ages_recovery_points_and_jobs(endpoint):
+    account = Account(endpoint)
+    backup = account.client("backup")
+    db = make_instance(account.client("rds"), "orders")["DBInstanceArn"]
+    backup.create_backup_vault(BackupVaultName="Default")
+    control(endpoint, "POST", "/_rdsguard/clock",
+            {"account_id": account.id, "offset_seconds": -30 * 3600})
+    try:
+        job = start_backup(account, "Default", db, Lifecycle={"DeleteAfterDays": 2})
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={account.id}")
+    point = backup.describe_recovery_point(BackupVaultName="Default",
+                                           RecoveryPointArn=job["RecoveryPointArn"])
+    described = backup.describe_backup_job(BackupJobId=job["BackupJobId"])
+    for stamp in (point["CreationDate"], point["CompletionDate"], described["CreationDate"],
+                  described["CompletionDate"]):
+        assert 29.9 * HOUR < age(stamp) < 30.1 * HOUR
+    assert -18.1 * HOUR < age(point["CalculatedLifecycle"]["DeleteAt"]) < -17.9 * HOUR
+    snap = account.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"][0]
+    assert 29.9 * HOUR < age(snap["SnapshotCreateTime"]) < 30.1 * HOUR
+
+
+def test_cross_account_copy_needs_the_destination_vaults_access_policy(endpoint):
+    prod, vault_account, stranger = (Account(endpoint) for _ in range(3))
+    key = prod.client("kms").create_key()["KeyMetadata"]["Arn"]
+    db = make_instance(prod.client("rds"), "orders", StorageEncrypted=True,
+                       KmsKeyId=key)["DBInstanceArn"]
+    source_vault = prod.client("backup").create_backup_vault(BackupVaultName="Default")["BackupVaultArn"]
+    control(endpoint, "POST", "/_rdsguard/clock", {"account_id": prod.id, "offset_seconds": -30 * 3600})
+    try:
+        source_arn = start_backup(prod, "Default", db)["RecoveryPointArn"]
+    finally:
+        control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={prod.id}")
+    source = prod.client("backup").describe_recovery_point(BackupVaultName="Default",
+                                                           RecoveryPointArn=source_arn)
+    vbackup, vrds = vault_account.client("backup"), vault_account.client("rds")
+    vault_key = vault_account.client("kms").create_key()["KeyMetadata"]["Arn"]
+    dest = vbackup.create_backup_vault(BackupVaultName="central",
+                                       EncryptionKeyArn=vault_key)["BackupVaultArn"]
+
+    def no_copy_arrived():
+        assert vbackup.list_recovery_points_by_backup_vault(BackupVaultName="central")[
+            "RecoveryPoints"] == []
+        assert vrds.describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"] == []
+
+    # No access policy: AWS runs the job and fails it.
+    refused = start_copy(prod, "Default", source_arn, dest)
+    assert refused["State"] == "FAILED" and "Access Denied" in refused["StatusMessage"]
+    assert "DestinationRecoveryPointArn" not in refused
+    no_copy_arrived()
+    # A policy for someone else does not do either.
+    vbackup.put_backup_vault_access_policy(BackupVaultName="central",
+                                           Policy=copy_in_policy(stranger.id))
+    assert start_copy(prod, "Default", source_arn, dest)["State"] == "FAILED"
+    no_copy_arrived()
+
+    vbackup.put_backup_vault_access_policy(BackupVaultName="central",
+                                           Policy=copy_in_policy(stranger.id, prod.id))
+    assert json.loads(vbackup.get_backup_vault_access_policy(BackupVaultName="central")["Policy"]) \
+        == json.loads(copy_in_policy(stranger.id, prod.id))
+    job = start_copy(prod, "Default", source_arn, dest, Lifecycle={"DeleteAfterDays": 90})
+    assert job["State"] == "COMPLETED" and age(job["CompletionDate"]) < 0.1 * HOUR
+    assert job["SourceRecoveryPointArn"] == source_arn and job["SourceBackupVaultArn"] == source_vault
+    assert job["DestinationEncryptionKeyArn"] == vault_key and job["ResourceArn"] == db
+    copy_arn = job["DestinationRecoveryPointArn"]
+    assert copy_arn == (f"arn:aws:rds:us-east-1:{vault_account.id}:snapshot:"
+                        f"awsbackup:copyjob-{job['CopyJobId']}")
+
+    copy = vbackup.describe_recovery_point(BackupVaultName="central", RecoveryPointArn=copy_arn)
+    assert copy["CreationDate"] == source["CreationDate"]  # the data's time, 30 h ago
+    assert 29.9 * HOUR < age(copy["CreationDate"]) < 30.1 * HOUR
+    assert age(copy["CompletionDate"]) < 0.1 * HOUR
+    assert copy["ResourceArn"] == db and copy["SourceBackupVaultArn"] == source_vault
+    assert copy["BackupVaultArn"] == dest and copy["EncryptionKeyArn"] == vault_key
+    assert copy["EncryptionKeyType"] == "CUSTOMER_MANAGED_KMS_KEY" and copy["IsEncrypted"]
+    assert copy["CalculatedLifecycle"]["DeleteAt"] == source["CreationDate"] + 90 * DAY
+    [snap] = vrds.describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"]
+    assert snap["DBSnapshotArn"] == copy_arn and snap["KmsKeyId"] == vault_key
+    assert snap["OriginalSnapshotCreateTime"] == source["CreationDate"]
+    assert snap["SourceDBSnapshotIdentifier"] == source_arn
+
+    vbackup.delete_backup_vault_access_policy(BackupVaultName="central")
+    assert backup_error(vbackup.get_backup_vault_access_policy,
+                        BackupVaultName="central")[0] == "ResourceNotFoundException"
+    assert start_copy(prod, "Default", source_arn, dest)["State"] == "FAILED"
+
+    # The principal may be the role the copy job runs as; a Deny wins.
+    def statement(effect, principal):
+        return {"Effect": effect, "Principal": {"AWS": principal},
+                "Action": "backup:CopyIntoBackupVault", "Resource": "*"}
+
+    def copy_with(*statements):
+        vbackup.put_backup_vault_access_policy(BackupVaultName="central", Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": list(statements)}))
+        return start_copy(prod, "Default", source_arn, dest)["State"]
+
+    assert copy_with(statement("Allow", f"arn:aws:iam::{prod.id}:role/other")) == "FAILED"
+    assert copy_with(statement("Allow", ROLE.format(prod.id))) == "COMPLETED"
+    assert copy_with(statement("Allow", "*"), statement("Deny", prod.id)) == "FAILED"
+
+    # Within the account no policy is needed; another region works too.
+    west = prod.client("backup", "us-west-2").create_backup_vault(BackupVaultName="dr")
+    local = start_copy(prod, "Default", source_arn, west["BackupVaultArn"])
+    assert local["State"] == "COMPLETED"
+    assert local["DestinationRecoveryPointArn"].startswith(
+        f"arn:aws:rds:us-west-2:{prod.id}:snapshot:awsbackup:copyjob-")
+    # The vault without a key of its own uses the account's aws/backup key.
+    aws_backup = prod.client("kms", "us-west-2").describe_key(KeyId="alias/aws/backup")["KeyMetadata"]
+    assert local["DestinationEncryptionKeyArn"] == aws_backup["Arn"] and aws_backup["KeyManager"] == "AWS"
+
+
+def test_cross_account_copy_needs_a_customer_managed_key(endpoint):
+    prod, vault_account = Account(endpoint), Account(endpoint)
+    db = make_instance(prod.client("rds"), "legacy", StorageEncrypted=True)["DBInstanceArn"]
+    prod.client("backup").create_backup_vault(BackupVaultName="Default")
+    point = start_backup(prod, "Default", db)["RecoveryPointArn"]
+    aws_rds = prod.client("kms").describe_key(KeyId="alias/aws/rds")["KeyMetadata"]["Arn"]
+    assert prod.client("backup").describe_recovery_point(
+        BackupVaultName="Default", RecoveryPointArn=point)["EncryptionKeyArn"] == aws_rds
+    dest = vault_account.client("backup").create_backup_vault(BackupVaultName="central")
+    vault_account.client("backup").put_backup_vault_access_policy(
+        BackupVaultName="central", Policy=copy_in_policy(prod.id))
+    job = start_copy(prod, "Default", point, dest["BackupVaultArn"])
+    assert job["State"] == "FAILED" and "customer managed key" in job["StatusMessage"]
+    # Within the account the AWS managed key is no obstacle.
+    west = prod.client("backup", "us-west-2").create_backup_vault(BackupVaultName="dr")
+    assert start_copy(prod, "Default", point, west["BackupVaultArn"])["State"] == "COMPLETED"
+
+
+def test_vault_lock_fails_jobs_outside_its_retention(endpoint):
+    account = Account(endpoint)
+    backup = account.client("backup")
+    db = make_instance(account.client("rds"), "orders")["DBInstanceArn"]
+    backup.create_backup_vault(BackupVaultName="locked")
+    backup.put_backup_vault_lock_configuration(BackupVaultName="locked", MinRetentionDays=7,
+                                               MaxRetentionDays=35)
+    for lifecycle in ({"DeleteAfterDays": 1}, {"DeleteAfterDays": 36}, None):
+        job = start_backup(account, "locked", db, **({"Lifecycle": lifecycle} if lifecycle else {}))
+        described = backup.describe_backup_job(BackupJobId=job["BackupJobId"])
+        assert described["State"] == "FAILED" and "RecoveryPointArn" not in job
+    assert start_backup(account, "locked", db, Lifecycle={"DeleteAfterDays": 7})["RecoveryPointArn"]
+    assert backup.describe_backup_vault(BackupVaultName="locked")["NumberOfRecoveryPoints"] == 1
+    assert backup_error(backup.delete_backup_vault, BackupVaultName="locked")[0] \
+        == "InvalidRequestException"
+    backup.create_backup_vault(BackupVaultName="empty")
+    backup.delete_backup_vault(BackupVaultName="empty")
+    assert backup_error(backup.describe_backup_vault, BackupVaultName="empty")[0] \
+        == "ResourceNotFoundException"
+
+
+def test_logically_air_gapped_vault(endpoint):
+    prod, owner, reader, stranger = (Account(endpoint) for _ in range(4))
+    obackup = owner.client("backup")
+    assert backup_error(obackup.create_logically_air_gapped_backup_vault, BackupVaultName="lag",
+                        MinRetentionDays=3, MaxRetentionDays=30)[0] == "InvalidParameterValueException"
+    created = obackup.create_logically_air_gapped_backup_vault(
+        BackupVaultName="lag", MinRetentionDays=7, MaxRetentionDays=30)
+    assert created["VaultState"] == "CREATING"
+    lag = created["BackupVaultArn"]
+    described = obackup.describe_backup_vault(BackupVaultName="lag")
+    assert {k: described.get(k) for k in ("VaultType", "VaultState", "Locked", "MinRetentionDays",
+                                          "MaxRetentionDays", "EncryptionKeyType")} == {
+        "VaultType": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT", "VaultState": "AVAILABLE", "Locked": True,
+        "MinRetentionDays": 7, "MaxRetentionDays": 30, "EncryptionKeyType": "AWS_OWNED_KMS_KEY"}
+    assert age(described["LockDate"]) >= datetime.timedelta(0)  # compliance mode from the start
+    assert backup_error(obackup.put_backup_vault_lock_configuration, BackupVaultName="lag",
+                        MinRetentionDays=1)[0] == "InvalidRequestException"
+    obackup.create_backup_vault(BackupVaultName="plain")
+    by_type = obackup.list_backup_vaults(ByVaultType="LOGICALLY_AIR_GAPPED_BACKUP_VAULT")
+    assert [v["BackupVaultName"] for v in by_type["BackupVaultList"]] == ["lag"]
+    assert {v["BackupVaultName"]: v["VaultType"] for v in obackup.list_backup_vaults()[
+        "BackupVaultList"]} == {"lag": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT", "plain": "BACKUP_VAULT"}
+    pages = obackup.get_paginator("list_backup_vaults").paginate(PaginationConfig={"PageSize": 1})
+    assert [len(p["BackupVaultList"]) for p in pages] == [1, 1]
+
+    key = prod.client("kms").create_key()["KeyMetadata"]["Arn"]
+    db = make_instance(prod.client("rds"), "orders", StorageEncrypted=True, KmsKeyId=key)["DBInstanceArn"]
+    prod.client("backup").create_backup_vault(BackupVaultName="Default")
+    source = start_backup(prod, "Default", db)["RecoveryPointArn"]
+    assert backup_error(start_backup, account=owner, vault="lag", resource_arn=f"arn:aws:rds:us-east-1:{owner.id}:db:x")[0] in (
+        "InvalidRequestException", "ResourceNotFoundException")
+    obackup.put_backup_vault_access_policy(BackupVaultName="lag", Policy=copy_in_policy(prod.id))
+    too_short = start_copy(prod, "Default", source, lag, Lifecycle={"DeleteAfterDays": 3})
+    assert too_short["State"] == "FAILED" and "minimum" in too_short["StatusMessage"]
+    job = start_copy(prod, "Default", source, lag, Lifecycle={"DeleteAfterDays": 14})
+    assert job["State"] == "COMPLETED" and job["DestinationVaultType"] == "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
+    copy_arn = job["DestinationRecoveryPointArn"]
+    assert copy_arn.startswith(f"arn:aws:backup:us-east-1:{owner.id}:recovery-point:")
+    copy = obackup.describe_recovery_point(BackupVaultName="lag", RecoveryPointArn=copy_arn)
+    assert copy["VaultType"] == "LOGICALLY_AIR_GAPPED_BACKUP_VAULT" and copy["ResourceArn"] == db
+    assert copy["EncryptionKeyType"] == "AWS_OWNED_KMS_KEY" and copy["IsEncrypted"]
+    assert "EncryptionKeyArn" not in copy
+    # No RDS view of a point in an air-gapped vault (assumed, see README).
+    assert owner.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"] == []
+    # Copied back out of the air-gapped vault, the point has an RDS view again.
+    obackup.create_backup_vault(BackupVaultName="restore")
+    back = start_copy(owner, "lag", copy_arn,
+                      f"arn:aws:backup:us-east-1:{owner.id}:backup-vault:restore")
+    assert back["State"] == "COMPLETED"
+    [snap] = owner.client("rds").describe_db_snapshots(SnapshotType="awsbackup")["DBSnapshots"]
+    assert snap["DBSnapshotArn"] == back["DestinationRecoveryPointArn"]
+    assert snap["OriginalSnapshotCreateTime"] == copy["CreationDate"]
+
+    # Shared through AWS RAM: the reader lists and describes the points of the owner's vault.
+    owner.client("ram").create_resource_share(name="lag", resourceArns=[lag], principals=[reader.id])
+    rbackup = reader.client("backup")
+    shared = rbackup.list_recovery_points_by_backup_vault(BackupVaultName="lag",
+                                                          BackupVaultAccountId=owner.id)
+    assert [p["RecoveryPointArn"] for p in shared["RecoveryPoints"]] == [copy_arn]
+    assert rbackup.describe_backup_vault(BackupVaultName="lag",
+                                         BackupVaultAccountId=owner.id)["BackupVaultArn"] == lag
+    assert [v["BackupVaultArn"] for v in rbackup.list_backup_vaults(ByShared=True)[
+        "BackupVaultList"]] == [lag]
+    assert rbackup.list_backup_vaults()["BackupVaultList"] == []
+    assert backup_error(stranger.client("backup").list_recovery_points_by_backup_vault,
+                        BackupVaultName="lag", BackupVaultAccountId=owner.id)[0] \
+        == "AccessDeniedException"
+
+
+BACKUP_SPEC = {
+    "accounts": [{"key": "prod", "name": "Prod"}, {"key": "vault", "name": "Vault"},
+                 {"key": "reader", "name": "Reader"}],
+    "keys": [{"key": "prod-key", "account": "prod"}, {"key": "vault-key", "account": "vault"}],
+    "instances": [{"account": "prod", "id": "orders", "kms_key": "prod-key"}],
+    "clusters": [{"account": "prod", "id": "ledger", "kms_key": "prod-key"}],
+    "backup_vaults": [
+        {"account": "prod", "name": "Default"},
+        {"account": "vault", "name": "central", "kms_key": "vault-key", "at": "-4d",
+         "lock": {"min_retention_days": 7, "max_retention_days": 365, "changeable_for_days": 3},
+         "access_policy": ["organization"]},
+        {"account": "vault", "name": "governed", "lock": {"min_retention_days": 7}},
+        {"account": "vault", "name": "bunker", "air_gapped": True, "access_policy": ["prod"],
+         "lock": {"min_retention_days": 7, "max_retention_days": 100}, "share_with": ["reader"]},
+    ],
+    "backups": [
+        {"id": "orders-1", "account": "prod", "vault": "Default", "resource": "orders", "at": "-30h",
+         "delete_after_days": 35},
+        {"id": "ledger-1", "account": "prod", "vault": "Default", "resource": "ledger"},
+    ],
+    "backup_copies": [
+        {"id": "orders-1-central", "from": "orders-1", "account": "vault", "vault": "central",
+         "at": "-29h", "delete_after_days": 35},
+        {"id": "ledger-1-central", "from": "ledger-1", "account": "vault", "vault": "central",
+         "delete_after_days": 30},
+        {"id": "orders-1-bunker", "from": "orders-1-central", "account": "vault", "vault": "bunker",
+         "delete_after_days": 14},
+    ],
+}
+
+
+def test_seeder_builds_backups(endpoint):
+    out = seed(endpoint, BACKUP_SPEC)
+    prod, vault, reader = (out["accounts"][k] for k in ("prod", "vault", "reader"))
+    points, vaults = out["recovery_points"], out["backup_vaults"]
+    assert vaults["vault/us-east-1/central"] == f"arn:aws:backup:us-east-1:{vault}:backup-vault:central"
+    assert points["orders-1"].startswith(f"arn:aws:rds:us-east-1:{prod}:snapshot:awsbackup:job-")
+    assert points["ledger-1"].startswith(f"arn:aws:rds:us-east-1:{prod}:cluster-snapshot:awsbackup:job-")
+    assert points["orders-1-central"].startswith(
+        f"arn:aws:rds:us-east-1:{vault}:snapshot:awsbackup:copyjob-")
+    assert points["orders-1-bunker"].startswith(f"arn:aws:backup:us-east-1:{vault}:recovery-point:")
+
+    vbackup = Account(endpoint, vault).client("backup")
+    central = vbackup.describe_backup_vault(BackupVaultName="central")
+    assert central["Locked"] and central["EncryptionKeyArn"] == out["keys"]["vault-key"]
+    assert age(central["LockDate"]) > 23 * HOUR  # compliance mode, past its cooling-off
+    assert backup_error(vbackup.put_backup_vault_lock_configuration, BackupVaultName="central",
+                        MinRetentionDays=1)[0] == "InvalidRequestException"
+    governed = vbackup.describe_backup_vault(BackupVaultName="governed")
+    assert governed["Locked"] and "LockDate" not in governed  # governance mode
+    policy = json.loads(vbackup.get_backup_vault_access_policy(BackupVaultName="central")["Policy"])
+    assert policy["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": out["organization_id"]}}
+
+    source = Account(endpoint, prod).client("backup").describe_recovery_point(
+        BackupVaultName="Default", RecoveryPointArn=points["orders-1"])
+    copy = vbackup.describe_recovery_point(BackupVaultName="central",
+                                           RecoveryPointArn=points["orders-1-central"])
+    assert 29.9 * HOUR < age(source["CreationDate"]) < 30.1 * HOUR
+    assert copy["CreationDate"] == source["CreationDate"]
+    assert 28.9 * HOUR < age(copy["CompletionDate"]) < 29.1 * HOUR
+    assert copy["ResourceArn"] == out["arns"]["orders"]
+    assert copy["EncryptionKeyArn"] == out["keys"]["vault-key"]
+    listed = vbackup.list_recovery_points_by_backup_vault(BackupVaultName="central",
+                                                          ByResourceType="Aurora")
+    assert [p["RecoveryPointArn"] for p in listed["RecoveryPoints"]] == [points["ledger-1-central"]]
+    shared = Account(endpoint, reader).client("backup").list_recovery_points_by_backup_vault(
+        BackupVaultName="bunker", BackupVaultAccountId=vault)["RecoveryPoints"]
+    assert [(p["RecoveryPointArn"], p["ResourceArn"]) for p in shared] == \
+        [(points["orders-1-bunker"], out["arns"]["orders"])]
+    assert control(endpoint, "GET", "/_rdsguard/clock")["accounts"].get(prod) is None
+
+    # A copy the destination vault does not allow stops the seeder with AWS's reason.
+    refused = {"accounts": [{"key": "a"}, {"key": "b"}],
+               "instances": [{"account": "a", "id": "db1"}],
+               "backup_vaults": [{"account": "a", "name": "Default"}, {"account": "b", "name": "closed"}],
+               "backups": [{"id": "p", "account": "a", "vault": "Default", "resource": "db1"}],
+               "backup_copies": [{"from": "p", "account": "b", "vault": "closed"}]}
+    with pytest.raises(Exception, match="FAILED: Access Denied"):
+        seed(endpoint, refused)
