@@ -40,11 +40,13 @@ pub const DECL: Decl = Decl {
             "rds:AddTagsToResource",
             "rds:DescribeDBSnapshots",
             "rds:DescribeDBClusterSnapshots",
-            super::re_encrypt::KMS_FOR_COPY[0],
-            super::re_encrypt::KMS_FOR_COPY[1],
-            super::re_encrypt::KMS_FOR_COPY[2],
-            super::re_encrypt::KMS_FOR_COPY[3],
-            super::re_encrypt::KMS_FOR_COPY[4],
+            // RDS uses the caller's rights on the keys when it copies under another key, or copies
+            // a snapshot shared under another account's key.
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:GenerateDataKeyWithoutPlaintext",
         ],
     },
 };

@@ -4,6 +4,7 @@
 use super::{Decl, Iam, Skip};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
+use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
 
 pub const DECL: Decl = Decl {
@@ -19,6 +20,11 @@ pub const DECL: Decl = Decl {
         destination: &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
     },
 };
+
+/// Nothing in `--dry-run`: it only looks.
+pub(crate) fn describe(_item: &Item) -> Vec<String> {
+    Vec::new()
+}
 
 pub(crate) fn detail(ctx: &Ctx<'_>) -> String {
     format!(

@@ -28,7 +28,7 @@ use crate::inventory::AwsError;
 pub struct Decl {
     /// Its name in the journal, the progress line, `failed_step` and the docs.
     pub name: &'static str,
-    /// The file that defines it: `src/remediate/steps/<name with _ for ->.rs`.
+    /// The file that defines it (`file!()`): `src/remediate/steps/<name>.rs`, each `-` written `_`.
     pub file: &'static str,
     /// Which account and region its calls go to.
     pub runs_in: &'static str,
@@ -131,7 +131,7 @@ impl Step {
     /// step that only looks, or whose work is only known when it runs).
     pub fn describe(self, item: &Item) -> Vec<String> {
         match self {
-            Step::FindReplica | Step::Supersede => Vec::new(),
+            Step::FindReplica => find_replica::describe(item),
             Step::Snapshot => snapshot::describe(item),
             Step::ReEncrypt => re_encrypt::describe(item),
             Step::Share => share::describe(item),
@@ -140,6 +140,7 @@ impl Step {
             Step::Cleanup => cleanup::describe(item),
             Step::Restore => restore::describe(item),
             Step::Repoint => repoint::describe(item),
+            Step::Supersede => supersede::describe(item),
             Step::PruneRestores => prune_restores::describe(item),
             Step::Prune => prune::describe(item),
         }
@@ -225,13 +226,34 @@ impl Item {
     }
 }
 
-/// Every IAM action some step declares, sorted and without repeats.
-pub fn iam_actions() -> Vec<&'static str> {
+/// Whose credentials a step's calls use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// The source database's account.
+    Source,
+    /// The destination (vault) account.
+    Destination,
+}
+
+/// Every IAM action some step declares in `account`, sorted and without repeats.
+pub fn iam_actions_in(account: Account) -> Vec<&'static str> {
     let mut actions: Vec<&'static str> = Step::ALL
         .iter()
-        .flat_map(|s| s.decl().iam.source.iter().chain(s.decl().iam.destination))
+        .flat_map(|s| match account {
+            Account::Source => s.decl().iam.source,
+            Account::Destination => s.decl().iam.destination,
+        })
         .copied()
         .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
+
+/// Every IAM action some step declares, in either account, sorted and without repeats.
+pub fn iam_actions() -> Vec<&'static str> {
+    let mut actions = iam_actions_in(Account::Source);
+    actions.extend(iam_actions_in(Account::Destination));
     actions.sort_unstable();
     actions.dedup();
     actions

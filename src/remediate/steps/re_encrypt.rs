@@ -8,16 +8,6 @@ use crate::remediate::plan::Item;
 use crate::remediate::run::Ctx;
 use crate::remediate::tags::{ROLE_TRANSIT, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN};
 
-/// What RDS does with the caller's rights when it copies a snapshot under another key (or copies a
-/// snapshot shared under another account's key).
-pub(super) const KMS_FOR_COPY: [&str; 5] = [
-    "kms:CreateGrant",
-    "kms:Decrypt",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:GenerateDataKeyWithoutPlaintext",
-];
-
 pub const DECL: Decl = Decl {
     file: file!(),
     name: "re-encrypt",
@@ -37,11 +27,13 @@ pub const DECL: Decl = Decl {
             "rds:AddTagsToResource",
             "rds:DescribeDBSnapshots",
             "rds:DescribeDBClusterSnapshots",
-            KMS_FOR_COPY[0],
-            KMS_FOR_COPY[1],
-            KMS_FOR_COPY[2],
-            KMS_FOR_COPY[3],
-            KMS_FOR_COPY[4],
+            // RDS uses the caller's rights on the keys when it copies under another key, or copies
+            // a snapshot shared under another account's key.
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:GenerateDataKeyWithoutPlaintext",
         ],
         destination: &[],
     },

@@ -8,6 +8,7 @@ use crate::aws::rds::write::instances::{self, Instance};
 use crate::aws::rds::Scope;
 use crate::aws::secrets::Endpoint;
 use crate::inventory::AwsError;
+use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
 use crate::remediate::tags::TAG_SUPERSEDED_AT;
 
@@ -35,6 +36,11 @@ pub const DECL: Decl = Decl {
 /// The instance the secret pointed at before, when it is not `to`.
 pub(crate) fn previous<'e>(before: &'e Endpoint, to: &Instance) -> Option<&'e str> {
     before.instance.as_deref().filter(|p| *p != to.identifier)
+}
+
+/// Nothing in `--dry-run`: which instance it tags is known only once `repoint` has read the secret.
+pub(crate) fn describe(_item: &Item) -> Vec<String> {
+    Vec::new()
 }
 
 pub(crate) fn detail(state: &State) -> String {
