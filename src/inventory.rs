@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 
 /// The tags discovery and the checks read; every tag name is defined in `remediate::tags`.
-pub use crate::remediate::tags::{TAG_DATA_TIME, TAG_RESTORED_FROM, TAG_SOURCE_ARN};
+pub use crate::remediate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Inventory {
@@ -221,6 +221,9 @@ pub struct SecretFact {
     pub port: Option<u16>,
     pub instance: Option<String>,
 }
+
+/// The restored instances' tag naming the replica snapshot they came from.
+pub use crate::remediate::tags::TAG_RESTORED_FROM;
 
 /// A key reference as used from one account and region (an alias, a key id or an ARN).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
