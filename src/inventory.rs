@@ -11,11 +11,8 @@ use serde::{Deserialize, Serialize};
 /// Version tag of `inventory.json`. Bump when a field changes meaning.
 pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 
-/// The provenance tag rdsguard sets on everything it creates; also how a replica names its source.
-pub const TAG_SOURCE_ARN: &str = "rdsguard:source-arn";
-/// The point in time of the data, which rdsguard writes on the copies it makes: DB cluster snapshots
-/// have no `OriginalSnapshotCreateTime`, so without it a copy's age would start at the copy.
-pub const TAG_DATA_TIME: &str = "rdsguard:data-time";
+/// The tags discovery and the checks read; every tag name is defined in `remediate::tags`.
+pub use crate::remediate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Inventory {
@@ -230,7 +227,7 @@ pub struct SecretFact {
 pub const DESTINATION_NOT_IN_ORGANIZATION: &str = "DestinationNotInOrganization";
 
 /// The restored instances' tag naming the replica snapshot they came from.
-pub const TAG_RESTORED_FROM: &str = "rdsguard:restored-from";
+pub use crate::remediate::tags::TAG_RESTORED_FROM;
 
 /// A key reference as used from one account and region (an alias, a key id or an ARN).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

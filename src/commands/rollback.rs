@@ -9,8 +9,8 @@ use crate::aws;
 use crate::aws::rds::{write::instances, Scope};
 use crate::cli::RollbackArgs;
 use crate::error::Error;
-use crate::inventory::{parse_rds_arn, TAG_SOURCE_ARN};
-use crate::remediate::{self, plan::TAG_MANAGED};
+use crate::inventory::parse_rds_arn;
+use crate::remediate::{self, tags};
 use crate::rules;
 use crate::run_dir::prepare_out;
 
@@ -93,9 +93,7 @@ pub async fn run(args: RollbackArgs) -> Result<Outcome, Error> {
                 args.to
             ))
         })?;
-    let ours = target.tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
-        && target.tags.get(TAG_SOURCE_ARN) == Some(&args.source_arn);
-    if !ours {
+    if !tags::is_ours(&target.tags, &args.source_arn) {
         return Err(Error::Usage(format!(
             "refusing: {} is not tagged as rdsguard's restore of {}",
             args.to, args.source_arn
@@ -122,13 +120,8 @@ pub async fn run(args: RollbackArgs) -> Result<Outcome, Error> {
         detail: detail.clone(),
     })?;
     let client = aws::secrets_client(&config);
-    let before = remediate::repoint::repoint_and_supersede(
-        &remediate::repoint::Plain,
-        &client,
-        &scope,
-        &secret,
-        &target,
-        cluster,
+    let before = remediate::steps::repoint::repoint_and_supersede(
+        &client, &scope, &secret, &target, cluster,
     )
     .await
     .map_err(aws_failure)?;

@@ -26,8 +26,13 @@ pub fn write_plan(plan: &Plan, dry_run: bool, out: &mut dyn Write) -> io::Result
             item.rule,
             item.reasons.join(", ")
         )?;
-        for (n, step) in item.describe().iter().enumerate() {
-            writeln!(out, "    {}. {step}", n + 1)?;
+        // The item's steps in the order they run, one line per thing each changes.
+        let lines = item
+            .steps()
+            .into_iter()
+            .flat_map(|step| step.describe(item));
+        for (n, line) in lines.enumerate() {
+            writeln!(out, "    {}. {line}", n + 1)?;
         }
         for note in &item.notes {
             writeln!(out, "    note: {note}")?;

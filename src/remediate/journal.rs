@@ -1,6 +1,10 @@
 //! The journal: one JSON object per line in the run folder (`journal.jsonl`), appended and flushed as
 //! each step starts and ends, so a run killed at any point leaves a readable record, and
 //! `--resume RUN_DIR` can replay its plan. It never holds secret values.
+//!
+//! The first line names the journal's schema (`{"event":"journal","schema":"rdsguard.journal/v1"}`);
+//! a journal without it predates the line and is read as v1. A journal of another schema is refused,
+//! not misread.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -15,9 +19,14 @@ use crate::inventory::AwsError;
 
 pub const FILE: &str = "journal.jsonl";
 
+/// The schema of the entries below. Bump when an entry changes shape or meaning.
+pub const SCHEMA: &str = "rdsguard.journal/v1";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Entry {
+    /// The first line of a journal: the schema of the lines after it.
+    Journal { schema: String },
     /// The plan for one source, written before any of its steps.
     Plan {
         at: DateTime<Utc>,
@@ -53,10 +62,17 @@ impl Journal {
     pub fn open(dir: &Path) -> std::io::Result<Journal> {
         let path = dir.join(FILE);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(Journal {
+        let journal = Journal {
             path,
             file: Mutex::new(file),
-        })
+        };
+        // A resumed run appends to its journal, which already names its schema.
+        if journal.path.metadata()?.len() == 0 {
+            journal.write(&Entry::Journal {
+                schema: SCHEMA.to_string(),
+            })?;
+        }
+        Ok(journal)
     }
 
     pub fn path(&self) -> &Path {
@@ -90,6 +106,12 @@ pub enum ReadError {
         line: usize,
         source: serde_json::Error,
     },
+    #[error("{} is a journal of schema `{found}`; this rdsguard reads `{expected}`", path.display())]
+    Schema {
+        path: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
 }
 
 /// Reads a journal; a last line cut short by a kill is ignored, any other bad line is an error.
@@ -103,6 +125,20 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, ReadError> {
         .lines()
         .collect::<Result<_, _>>()
         .map_err(io)?;
+    // The schema first: the lines of another schema may not parse as this one's entries.
+    if let Some(first) = lines.first() {
+        let header: serde_json::Value = serde_json::from_str(first).unwrap_or_default();
+        if header["event"] == "journal" {
+            let found = header["schema"].as_str().unwrap_or("(none)");
+            if found != SCHEMA {
+                return Err(ReadError::Schema {
+                    path: path.to_path_buf(),
+                    found: found.to_string(),
+                    expected: SCHEMA,
+                });
+            }
+        }
+    }
     let mut entries = Vec::new();
     for (n, line) in lines.iter().enumerate() {
         match serde_json::from_str::<Entry>(line) {
@@ -130,4 +166,61 @@ pub fn planned_items(entries: &[Entry]) -> Vec<Item> {
         }
     }
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_journal_names_its_schema_once_and_reads_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::open(dir.path()).expect("open");
+        journal
+            .write(&Entry::Start {
+                at: Utc::now(),
+                source_arn: "arn".into(),
+                step: "snapshot".into(),
+                detail: "d".into(),
+            })
+            .expect("write");
+        drop(journal);
+        // Reopened (as `--resume` does): no second header.
+        drop(Journal::open(dir.path()).expect("reopen"));
+        let text = std::fs::read_to_string(dir.path().join(FILE)).expect("read");
+        assert_eq!(
+            text.lines().next(),
+            Some(r#"{"event":"journal","schema":"rdsguard.journal/v1"}"#)
+        );
+        assert_eq!(text.matches(r#""event":"journal""#).count(), 1);
+        let entries = read(&dir.path().join(FILE)).expect("entries");
+        assert_eq!(entries.len(), 2);
+    }
+
+    #[test]
+    fn a_journal_without_a_schema_line_is_read_as_v1() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE);
+        std::fs::write(
+            &path,
+            r#"{"event":"start","at":"2026-11-24T02:15:00Z","source_arn":"a","step":"snapshot","detail":"d"}"#,
+        )
+        .expect("write");
+        assert_eq!(read(&path).expect("read").len(), 1);
+    }
+
+    #[test]
+    fn a_journal_of_another_schema_is_refused_naming_both() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE);
+        std::fs::write(
+            &path,
+            "{\"event\":\"journal\",\"schema\":\"rdsguard.journal/v2\"}\n{\"event\":\"other\"}\n",
+        )
+        .expect("write");
+        let error = read(&path).expect_err("refused").to_string();
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(error.contains("rdsguard.journal/v2"), "{error}");
+        assert!(error.contains(SCHEMA), "{error}");
+    }
 }

@@ -7,20 +7,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::tags::{self, ROLE_TRANSIT, TAG_RESTORED_FROM, TAG_SOURCE_ARN};
 use crate::checks::CheckId;
-use crate::inventory::{Inventory, Source, SourceKind, TAG_SOURCE_ARN};
+use crate::inventory::{Inventory, Source, SourceKind};
 use crate::linkage::Index;
 use crate::report::{CheckStatus, Findings, SourceReport, Status};
 use crate::rules::{DestinationRegion, RuleSet};
-
-pub const TAG_MANAGED: &str = "rdsguard:managed";
-pub const TAG_ROLE: &str = "rdsguard:role";
-pub const TAG_RUN_ID: &str = "rdsguard:run-id";
-
-/// What a snapshot rdsguard made is for (the `rdsguard:role` tag).
-pub const ROLE_TRANSIT: &str = "transit";
-pub const ROLE_STAGE: &str = "stage";
-pub const ROLE_REPLICA: &str = "replica";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Names {
@@ -84,9 +76,6 @@ pub struct RestorePlan {
     /// Earlier restores to delete (rdsguard's own, unprotected, not the secret's target).
     pub prune: Vec<String>,
 }
-
-pub const ROLE_RESTORE: &str = "restore";
-pub const TAG_SUPERSEDED_AT: &str = "rdsguard:superseded-at";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocked {
@@ -286,9 +275,7 @@ pub fn build(
                 if excess == 0 {
                     break;
                 }
-                let managed = old.tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
-                    && old.tags.get(TAG_SOURCE_ARN) == Some(&source.arn);
-                if managed && Some(&old.arn) != newest.as_ref() {
+                if tags::is_ours(&old.tags, &source.arn) && Some(&old.arn) != newest.as_ref() {
                     prune.push(old.identifier.clone());
                     excess -= 1;
                 }
@@ -316,10 +303,7 @@ pub fn build(
         let orphans = index
             .snapshots_in(&source.account_id, &source.region)
             .iter()
-            .filter(|s| {
-                s.tags.get(TAG_SOURCE_ARN) == Some(&source.arn)
-                    && s.tags.get(TAG_ROLE).map(String::as_str) == Some(ROLE_TRANSIT)
-            })
+            .filter(|s| tags::has_role(&s.tags, &source.arn, ROLE_TRANSIT))
             .map(|s| s.identifier.clone())
             .collect();
         plan.items.push(Item {
@@ -387,7 +371,7 @@ fn plan_restore(
         let existing = newest_replica.and_then(|r| {
             restores
                 .iter()
-                .find(|i| i.tags.get(crate::inventory::TAG_RESTORED_FROM) == Some(&r.arn))
+                .find(|i| i.tags.get(TAG_RESTORED_FROM) == Some(&r.arn))
                 .map(|i| i.identifier.clone())
         });
         (from, existing)
@@ -405,10 +389,9 @@ fn plan_restore(
             kept += 1;
             continue;
         }
-        let managed = old.tags.get(TAG_MANAGED).map(String::as_str) == Some("true");
         if kept < keep {
             kept += 1;
-        } else if !managed {
+        } else if !tags::is_ours(&old.tags, &source.arn) {
             notes.push(format!(
                 "{} is not tagged as rdsguard's: never pruned",
                 old.identifier
@@ -438,65 +421,6 @@ fn plan_restore(
         cluster: source.kind == SourceKind::DbCluster,
         engine: source.engine.clone(),
         prune,
-    }
-}
-
-impl Item {
-    /// The steps this item runs, in order, as printed by `--dry-run`.
-    pub fn describe(&self) -> Vec<String> {
-        let src = format!("{}/{}", self.account_id, self.region);
-        let dst = format!("{}/{}", self.dest_account, self.dest_region);
-        let mut steps = Vec::new();
-        if self.copy {
-            steps.push(format!("snapshot   in {src}: {}", self.names.snapshot));
-            let shared = match (&self.names.reencrypted, &self.reencrypt_key) {
-                (Some(name), Some(key)) => {
-                    steps.push(format!("re-encrypt in {src}: {name} under {key}"));
-                    name
-                }
-                _ => &self.names.snapshot,
-            };
-            steps.push(format!("share      {shared} with {}", self.dest_account));
-            if let Some(stage) = &self.names.stage {
-                steps.push(format!(
-                    "copy       into {}/{}: {stage} under {}",
-                    self.dest_account, self.region, self.dest_kms_key
-                ));
-            }
-            steps.push(format!(
-                "copy       into {dst}: {} under {}",
-                self.names.replica, self.dest_kms_key
-            ));
-            steps.push(format!(
-                "clean up   unshare and delete the transit snapshots in {src}"
-            ));
-        }
-        for orphan in &self.orphans {
-            steps.push(format!(
-                "clean up   delete {orphan} in {src} (left by an earlier run)"
-            ));
-        }
-        for old in &self.prune {
-            steps.push(format!("prune      delete {old} in {dst}"));
-        }
-        if let Some(r) = &self.restore {
-            steps.push(format!(
-                "restore    in {dst}: {} from {} ({})",
-                r.instance, r.from_snapshot, r.instance_class
-            ));
-            if let Some(secret) = &r.secret {
-                steps.push(format!(
-                    "repoint    secret {secret} to {} (other keys kept)",
-                    r.instance
-                ));
-            }
-            for old in &r.prune {
-                steps.push(format!(
-                    "prune      delete the earlier restore {old} in {dst}"
-                ));
-            }
-        }
-        steps
     }
 }
 

@@ -413,6 +413,11 @@ fn an_unencrypted_source_is_shared_as_is_and_encrypted_on_the_copy() {
     ]);
     assert_eq!(run.code, 0, "{run}");
     let journal = std::fs::read_to_string(cmd.path("fixed/journal.jsonl")).expect("journal");
+    assert_eq!(
+        journal.lines().next(),
+        Some(r#"{"event":"journal","schema":"rdsguard.journal/v1"}"#),
+        "the journal names its schema first"
+    );
     let steps: Vec<String> = journal
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -434,5 +439,33 @@ fn an_unencrypted_source_is_shared_as_is_and_encrypted_on_the_copy() {
     assert!(
         snapshots_of(&inventory, &org.account("prod")).is_empty(),
         "the unencrypted transit snapshot is unshared and deleted"
+    );
+}
+
+/// A journal of another schema is refused before anything is sent to AWS (exit 2), naming the file,
+/// the schema found and the one expected, rather than misread.
+#[test]
+fn resume_refuses_a_journal_of_another_schema() {
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [{"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"}],
+        "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    cmd.file(
+        "run/journal.jsonl",
+        "{\"event\":\"journal\",\"schema\":\"rdsguard.journal/v9\"}\n{\"event\":\"plan\",\"unknown\":true}\n",
+    );
+    let before = calls_by(&org.account("prod")).len();
+    let resumed = cmd.run(&["audit", "--rules", "rules.toml", "--resume", "run"]);
+    assert_eq!(resumed.code, 2, "{resumed}");
+    assert!(resumed.stderr.contains("run/journal.jsonl"), "{resumed}");
+    assert!(resumed.stderr.contains("rdsguard.journal/v9"), "{resumed}");
+    assert!(resumed.stderr.contains("rdsguard.journal/v1"), "{resumed}");
+    assert_eq!(
+        calls_by(&org.account("prod")).len(),
+        before,
+        "nothing is sent to AWS"
     );
 }

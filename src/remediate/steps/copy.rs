@@ -1,0 +1,90 @@
+//! Step `copy`: the replica in the destination account and region under the vault key, copied from the
+//! stage copy (cross-region) or the shared snapshot; waits until it is `available`.
+
+use super::{Decl, Iam, Skip};
+use crate::aws::rds::write::snapshots;
+use crate::inventory::AwsError;
+use crate::remediate::plan::Item;
+use crate::remediate::run::{Ctx, State};
+use crate::remediate::tags::{
+    ROLE_REPLICA, TAG_DATA_TIME, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN,
+};
+
+pub const DECL: Decl = Decl {
+    file: file!(),
+    name: "copy",
+    runs_in: "destination account, destination region",
+    reads: &[
+        "names.replica",
+        "dest_kms_key",
+        "the stage copy's ARN (copy-stage), else the shared snapshot's (share)",
+    ],
+    creates: Some(super::Creates {
+        name: "rdsguard-<account>-<id>-<UTC time>-<run>",
+        role: ROLE_REPLICA,
+        tags: &[
+            TAG_SOURCE_ARN,
+            TAG_MANAGED,
+            TAG_ROLE,
+            TAG_RUN_ID,
+            TAG_DATA_TIME,
+        ],
+    }),
+    finds_earlier: "the replica by its name: reused (and waited for) when it exists",
+    skipped: Skip::ReplicaExists,
+    iam: Iam {
+        source: &[],
+        destination: &[
+            "rds:CopyDBSnapshot",
+            "rds:CopyDBClusterSnapshot",
+            "rds:AddTagsToResource",
+            "rds:DescribeDBSnapshots",
+            "rds:DescribeDBClusterSnapshots",
+            // RDS uses the caller's rights on the keys when it copies under another key, or copies
+            // a snapshot shared under another account's key.
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:GenerateDataKeyWithoutPlaintext",
+        ],
+    },
+};
+
+pub(crate) fn describe(item: &Item) -> Vec<String> {
+    vec![format!(
+        "copy       into {}/{}: {} under {}",
+        item.dest_account, item.dest_region, item.names.replica, item.dest_kms_key
+    )]
+}
+
+/// What the replica is copied from.
+fn from(state: &State) -> &str {
+    state.staged_arn.as_deref().unwrap_or(&state.shared_arn)
+}
+
+pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
+    format!(
+        "copy {} into {}/{} as {} under {}",
+        from(state),
+        ctx.dst.account_id,
+        ctx.dst.region,
+        ctx.item.names.replica,
+        ctx.item.dest_kms_key
+    )
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
+    let item = ctx.item;
+    let tags = super::copy_stage::copy_tags(ctx, state, ROLE_REPLICA);
+    let create = snapshots::copy(
+        &ctx.dst,
+        item.kind,
+        from(state),
+        &item.names.replica,
+        &item.dest_kms_key,
+        &tags,
+    );
+    ctx.ensure(&ctx.dst, &item.names.replica, create).await?;
+    Ok(())
+}

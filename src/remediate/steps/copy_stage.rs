@@ -1,0 +1,102 @@
+//! Step `copy-stage`: for a cross-region destination, an in-region copy of the shared snapshot in the
+//! destination account under the vault key (`…-stage`), which `copy` then takes across regions.
+
+use std::collections::BTreeMap;
+
+use super::{Decl, Iam, Skip};
+use crate::aws::rds::write::snapshots;
+use crate::inventory::AwsError;
+use crate::remediate::plan::Item;
+use crate::remediate::run::{Ctx, State};
+use crate::remediate::tags::{
+    ROLE_STAGE, TAG_DATA_TIME, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN,
+};
+
+pub const DECL: Decl = Decl {
+    file: file!(),
+    name: "copy-stage",
+    runs_in: "destination account, source region",
+    reads: &[
+        "names.stage",
+        "dest_kms_key",
+        "the shared snapshot's ARN (share)",
+    ],
+    creates: Some(super::Creates {
+        name: "rdsguard-<id>-<UTC time>-<run>-stage",
+        role: ROLE_STAGE,
+        tags: &[
+            TAG_SOURCE_ARN,
+            TAG_MANAGED,
+            TAG_ROLE,
+            TAG_RUN_ID,
+            TAG_DATA_TIME,
+        ],
+    }),
+    finds_earlier: "the stage copy by its name: reused (and waited for) when it exists",
+    skipped: Skip::ReplicaExists,
+    iam: Iam {
+        source: &[],
+        destination: &[
+            "rds:CopyDBSnapshot",
+            "rds:CopyDBClusterSnapshot",
+            "rds:AddTagsToResource",
+            "rds:DescribeDBSnapshots",
+            "rds:DescribeDBClusterSnapshots",
+            // RDS uses the caller's rights on the keys when it copies under another key, or copies
+            // a snapshot shared under another account's key.
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:GenerateDataKeyWithoutPlaintext",
+        ],
+    },
+};
+
+/// The tags of a copy in `role`, with the data's time when `share` found it.
+pub(super) fn copy_tags(ctx: &Ctx<'_>, state: &State, role: &str) -> BTreeMap<String, String> {
+    let mut tags = ctx.tags(role);
+    if let Some(time) = &state.data_time {
+        tags.insert(TAG_DATA_TIME.to_string(), time.clone());
+    }
+    tags
+}
+
+pub(crate) fn describe(item: &Item) -> Vec<String> {
+    match &item.names.stage {
+        Some(stage) => vec![format!(
+            "copy       into {}/{}: {stage} under {}",
+            item.dest_account, item.region, item.dest_kms_key
+        )],
+        None => Vec::new(),
+    }
+}
+
+pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
+    let item = ctx.item;
+    format!(
+        "copy {} into {}/{} as {}",
+        state.shared_arn,
+        item.dest_account,
+        item.region,
+        item.names.stage.as_deref().unwrap_or_default()
+    )
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
+    let item = ctx.item;
+    let (Some(stage), Some(name)) = (&ctx.stage, &item.names.stage) else {
+        return Ok(());
+    };
+    let tags = copy_tags(ctx, state, ROLE_STAGE);
+    let create = snapshots::copy(
+        stage,
+        item.kind,
+        &state.shared_arn,
+        name,
+        &item.dest_kms_key,
+        &tags,
+    );
+    state.staged_arn = Some(ctx.ensure(stage, name, create).await?);
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The steps of the remediation pipeline, one file each, and the one ordered list of them per plan
+//! item ([`Item::steps`]). That list drives the executor (`remediate::run`), the journal's entries
+//! and `--dry-run`'s printed steps (`output::plan`); there is no second list of the order.
+//!
+//! Each step declares, as data ([`Decl`]), what it reads, what it creates, how it finds its own
+//! earlier result, when it is skipped, and the IAM actions it needs in the source and destination
+//! accounts ([`iam_actions`]).
+
+pub mod cleanup;
+pub mod copy;
+pub mod copy_stage;
+pub mod find_replica;
+pub mod prune;
+pub mod prune_restores;
+pub mod re_encrypt;
+pub mod repoint;
+pub mod restore;
+pub mod share;
+pub mod snapshot;
+pub mod supersede;
+
+use super::plan::Item;
+use super::run::{Ctx, State};
+use crate::inventory::AwsError;
+
+/// What a step is, as data.
+#[derive(Debug)]
+pub struct Decl {
+    /// Its name in the journal, the progress line, `failed_step` and the docs.
+    pub name: &'static str,
+    /// The file that defines it (`file!()`): `src/remediate/steps/<name>.rs`, each `-` written `_`.
+    pub file: &'static str,
+    /// Which account and region its calls go to.
+    pub runs_in: &'static str,
+    /// What it reads: the plan's fields and what earlier steps found.
+    pub reads: &'static [&'static str],
+    /// What it makes, if anything.
+    pub creates: Option<Creates>,
+    /// How it finds its own earlier result before acting (so a resumed run makes nothing twice).
+    pub finds_earlier: &'static str,
+    /// When the executor passes it by.
+    pub skipped: Skip,
+    /// The IAM actions it needs.
+    pub iam: Iam,
+}
+
+/// What a step makes: its name (as the plan decides it) and the tags it carries.
+#[derive(Debug)]
+pub struct Creates {
+    /// The name, as a pattern (`<…>` parts are filled in by the plan).
+    pub name: &'static str,
+    /// Its `rdsguard:role`.
+    pub role: &'static str,
+    /// Every tag it is created with (`crate::remediate::tags`).
+    pub tags: &'static [&'static str],
+}
+
+/// When the executor passes a step by, although the plan lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    Never,
+    /// `find-replica` found the replica available: nothing that makes it is redone.
+    ReplicaExists,
+    /// `repoint` found the secret pointing at no other instance: nothing is superseded.
+    NothingSuperseded,
+}
+
+/// IAM actions, per account role: the source database's account, and the destination (vault).
+#[derive(Debug)]
+pub struct Iam {
+    pub source: &'static [&'static str],
+    pub destination: &'static [&'static str],
+}
+
+/// One step of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    FindReplica,
+    Snapshot,
+    ReEncrypt,
+    Share,
+    CopyStage,
+    Copy,
+    Cleanup,
+    Restore,
+    Repoint,
+    Supersede,
+    PruneRestores,
+    Prune,
+}
+
+impl Step {
+    /// Every step, in the order an item runs them.
+    pub const ALL: [Step; 12] = [
+        Step::FindReplica,
+        Step::Snapshot,
+        Step::ReEncrypt,
+        Step::Share,
+        Step::CopyStage,
+        Step::Copy,
+        Step::Cleanup,
+        Step::Restore,
+        Step::Repoint,
+        Step::Supersede,
+        Step::PruneRestores,
+        Step::Prune,
+    ];
+
+    pub fn decl(self) -> &'static Decl {
+        match self {
+            Step::FindReplica => &find_replica::DECL,
+            Step::Snapshot => &snapshot::DECL,
+            Step::ReEncrypt => &re_encrypt::DECL,
+            Step::Share => &share::DECL,
+            Step::CopyStage => &copy_stage::DECL,
+            Step::Copy => &copy::DECL,
+            Step::Cleanup => &cleanup::DECL,
+            Step::Restore => &restore::DECL,
+            Step::Repoint => &repoint::DECL,
+            Step::Supersede => &supersede::DECL,
+            Step::PruneRestores => &prune_restores::DECL,
+            Step::Prune => &prune::DECL,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.decl().name
+    }
+
+    /// What `--dry-run` prints for this step of `item`, one line per thing it changes (nothing for a
+    /// step that only looks, or whose work is only known when it runs).
+    pub fn describe(self, item: &Item) -> Vec<String> {
+        match self {
+            Step::FindReplica => find_replica::describe(item),
+            Step::Snapshot => snapshot::describe(item),
+            Step::ReEncrypt => re_encrypt::describe(item),
+            Step::Share => share::describe(item),
+            Step::CopyStage => copy_stage::describe(item),
+            Step::Copy => copy::describe(item),
+            Step::Cleanup => cleanup::describe(item),
+            Step::Restore => restore::describe(item),
+            Step::Repoint => repoint::describe(item),
+            Step::Supersede => supersede::describe(item),
+            Step::PruneRestores => prune_restores::describe(item),
+            Step::Prune => prune::describe(item),
+        }
+    }
+
+    /// Whether the executor runs it, given what the earlier steps found.
+    pub(crate) fn applies(self, state: &State) -> bool {
+        match self.decl().skipped {
+            Skip::Never => true,
+            Skip::ReplicaExists => !state.replica_exists,
+            Skip::NothingSuperseded => state.superseded.is_some(),
+        }
+    }
+
+    /// The journal's `detail` of this step, as it starts.
+    pub(crate) fn detail(self, ctx: &Ctx<'_>, state: &State) -> String {
+        match self {
+            Step::FindReplica => find_replica::detail(ctx),
+            Step::Snapshot => snapshot::detail(ctx),
+            Step::ReEncrypt => re_encrypt::detail(ctx),
+            Step::Share => share::detail(ctx),
+            Step::CopyStage => copy_stage::detail(ctx, state),
+            Step::Copy => copy::detail(ctx, state),
+            Step::Cleanup => cleanup::detail(ctx),
+            Step::Restore => restore::detail(ctx),
+            Step::Repoint => repoint::detail(ctx, state),
+            Step::Supersede => supersede::detail(state),
+            Step::PruneRestores => prune_restores::detail(ctx),
+            Step::Prune => prune::detail(ctx),
+        }
+    }
+
+    /// Does the step's work, recording what it found for the steps after it in `state`.
+    pub(crate) async fn run(self, ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
+        match self {
+            Step::FindReplica => find_replica::run(ctx, state).await,
+            Step::Snapshot => snapshot::run(ctx).await,
+            Step::ReEncrypt => re_encrypt::run(ctx).await,
+            Step::Share => share::run(ctx, state).await,
+            Step::CopyStage => copy_stage::run(ctx, state).await,
+            Step::Copy => copy::run(ctx, state).await,
+            Step::Cleanup => cleanup::run(ctx).await,
+            Step::Restore => restore::run(ctx, state).await,
+            Step::Repoint => repoint::run(ctx, state).await,
+            Step::Supersede => supersede::run(ctx, state).await,
+            Step::PruneRestores => prune_restores::run(ctx, state).await,
+            Step::Prune => prune::run(ctx).await,
+        }
+    }
+}
+
+impl Item {
+    /// The steps this item runs, in order: what the executor runs, what the journal records and
+    /// what `--dry-run` prints.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.copy {
+            steps.extend([Step::FindReplica, Step::Snapshot]);
+            if self.names.reencrypted.is_some() && self.reencrypt_key.is_some() {
+                steps.push(Step::ReEncrypt);
+            }
+            steps.push(Step::Share);
+            if self.names.stage.is_some() {
+                steps.push(Step::CopyStage);
+            }
+            steps.extend([Step::Copy, Step::Cleanup]);
+        } else if !self.orphans.is_empty() {
+            steps.push(Step::Cleanup);
+        }
+        if let Some(restore) = &self.restore {
+            steps.push(Step::Restore);
+            if restore.secret.is_some() {
+                steps.extend([Step::Repoint, Step::Supersede]);
+            }
+            if !restore.prune.is_empty() {
+                steps.push(Step::PruneRestores);
+            }
+        }
+        if !self.prune.is_empty() {
+            steps.push(Step::Prune);
+        }
+        steps
+    }
+}
+
+/// Whose credentials a step's calls use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// The source database's account.
+    Source,
+    /// The destination (vault) account.
+    Destination,
+}
+
+/// Every IAM action some step declares in `account`, sorted and without repeats.
+pub fn iam_actions_in(account: Account) -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = Step::ALL
+        .iter()
+        .flat_map(|s| match account {
+            Account::Source => s.decl().iam.source,
+            Account::Destination => s.decl().iam.destination,
+        })
+        .copied()
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
+
+/// Every IAM action some step declares, in either account, sorted and without repeats.
+pub fn iam_actions() -> Vec<&'static str> {
+    let mut actions = iam_actions_in(Account::Source);
+    actions.extend(iam_actions_in(Account::Destination));
+    actions.sort_unstable();
+    actions.dedup();
+    actions
+}
+
+#[cfg(test)]
+mod tests;
