@@ -240,10 +240,7 @@ fn audit_gives_the_right_verdict_for_every_source() {
             .contains("13 sources: 3 COMPLIANT, 8 NON_COMPLIANT, 0 ERROR, 1 EXEMPT, 1 UNGOVERNED"),
         "{run}"
     );
-    assert!(
-        run.stdout.contains("payments: replica-age 1d16h (want <="),
-        "{run}"
-    );
+    assert!(run.stdout.contains("payments: replica-age 1d16h"), "{run}");
 
     // The audit reads what the checks judge and nothing else: who each snapshot is shared with only
     // for the judged databases' own snapshots and their replicas (not dev's ungoverned `scratch-s`,
