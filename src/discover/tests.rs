@@ -390,3 +390,54 @@ fn a_rule_key_absent_needs_nothing_of_its_check() {
         }
     }
 }
+
+/// The reads planned are all the checks look at: the findings from an inventory holding only what
+/// the planner read equal those from one holding everything.
+#[test]
+fn what_the_planner_reads_is_all_the_checks_look_at() {
+    let set = pinned("source_kms_key = \"alias/rds-share\"\nretain = { min = 1, max = 3 }\n");
+    let variants: [(bool, Option<String>); 3] = [
+        (true, Some(key_arn(PROD, "prod-cmk"))),
+        (true, Some(key_arn(PROD, "prod-aws"))),
+        (false, None),
+    ];
+    for (encrypted, own_key) in variants {
+        let mut everything = org();
+        everything.inventory.sources[0].encrypted = encrypted;
+        everything.inventory.sources[0].kms_key_id = own_key.clone();
+        let source = everything.inventory.sources[0].clone();
+        everything.snapshot(PROD, "orders-own", &source, 5);
+        let reads = next(&everything, &set);
+        let readable = Readable::of(&everything.inventory);
+        let first = answers(&reads.keys);
+        let (second, _) = plan::second_keys(&readable, &reads.keys, &first);
+        everything.inventory.keys = Org::new().inventory.keys;
+
+        let mut read = everything.inventory.clone();
+        for snapshot in &mut read.snapshots {
+            let own = reads.own_shares.contains(&(
+                snapshot.account_id.clone(),
+                snapshot.region.clone(),
+                snapshot.kind,
+                snapshot.source_identifier.clone(),
+            )) && snapshot.account_id == PROD;
+            if !own && !reads.shares.contains(&snapshot.arn) {
+                snapshot.shared_with = None;
+            }
+        }
+        let asked: BTreeSet<_> = reads.keys.first.keys().chain(second.keys()).collect();
+        read.keys.retain(|k| {
+            std::iter::once(&k.arn)
+                .chain(&k.lookups)
+                .any(|name| asked.contains(&(k.account_id.clone(), k.region.clone(), name.clone())))
+        });
+        assert!(read.keys.len() < everything.inventory.keys.len());
+        let judged =
+            |inventory: &Inventory| crate::evaluate::evaluate(inventory, &set, as_of()).sources;
+        assert_eq!(
+            judged(&read),
+            judged(&everything.inventory),
+            "{encrypted} {own_key:?}"
+        );
+    }
+}
