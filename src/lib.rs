@@ -2,12 +2,14 @@
 //! in a separate vault account.
 //!
 //! The pipeline is `discover (aws) -> Inventory -> evaluate (pure) -> Report -> outputs`. Only [`aws`]
-//! talks to AWS; [`evaluate`] is a pure function of the inventory, the rules and an instant.
+//! talks to AWS, and [`discover`] plans what it reads from the checks' declared needs; [`evaluate`]
+//! is a pure function of the inventory, the rules and an instant.
 
 pub mod aws;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod discover;
 pub mod error;
 pub mod evaluate;
 pub mod iam;

@@ -5,6 +5,7 @@
 //! JSON `id`, the section in docs/checks.md and (later) the Security Hub `GeneratorId`.
 
 mod id;
+mod needs;
 mod replica_age;
 mod replica_cadence;
 mod replica_encryption;
@@ -15,6 +16,7 @@ mod share_exposure;
 mod source_key_shareable;
 
 pub use id::CheckId;
+pub use needs::{facts, Fact};
 pub use replica_encryption::is_aws_managed;
 
 use chrono::{DateTime, Utc};
@@ -141,6 +143,7 @@ impl Outcome {
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct Check {
     pub id: CheckId,
     /// One line for listings and report headers.
@@ -149,10 +152,14 @@ pub struct Check {
     pub failure: &'static str,
     /// How to fix a FAIL, in one paragraph (Security Hub's remediation text; docs/checks.md has more).
     pub remediation: &'static str,
+    /// The facts `run` reads for a database judged under the rule, beyond the database itself: what
+    /// discovery reads for it ([`Fact`]). Empty when the check does not apply to the rule.
+    pub needs: fn(&Rule) -> &'static [Fact],
     pub run: fn(&Ctx<'_>) -> Option<Outcome>,
 }
 
-/// Every check, in evaluation order. A check returns `None` when it does not apply to the rule.
+/// Every check, in evaluation order. A check returns `None` when it does not apply to the rule (and
+/// then needs nothing). Discovery reads what these checks need, and nothing else.
 pub const REGISTRY: &[Check] = &[
     replica_present::CHECK,
     replica_age::CHECK,

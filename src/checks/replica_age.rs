@@ -1,7 +1,7 @@
 //! `replica-age`: the newest replica's data is no older than the rule's `max_age` (the RPO).
 //! Age is measured from the data's point in time (`OriginalSnapshotCreateTime`), not the copy's.
 
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::rules::format_seconds;
 
 pub const CHECK: Check = Check {
@@ -9,6 +9,7 @@ pub const CHECK: Check = Check {
     title: "The newest replica is within the RPO",
     failure: "The newest copy in the vault account is older than the RPO",
     remediation: "Find why the copy job stopped (scheduler, permissions, key grants), then copy a fresh snapshot into the vault account. The age counts from the original snapshot's time, so re-copying an old snapshot does not help.",
+    needs: |_| &[Fact::ReplicaSnapshots],
     run,
 };
 

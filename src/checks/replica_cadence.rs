@@ -2,20 +2,29 @@
 //! gap longer than the cadence (plus a tolerance), so seven copies made one afternoon are not taken for
 //! seven days of history. Only for rules with `cadence`.
 
-use super::{Check, CheckId, Ctx, Outcome};
-use crate::rules::{format_seconds, Duration};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
+use crate::rules::{format_seconds, Duration, Rule};
 
 pub const CHECK: Check = Check {
     id: CheckId::REPLICA_CADENCE,
     title: "The newest replicas are spread one cadence apart",
     failure: "The copies in the vault account do not cover the history the rule asks for",
     remediation: "Copy into the vault account on the rule's cadence (a scheduler that runs every cadence, e.g. daily), and keep at least retain.min copies; copies made close together do not add history.",
+    needs,
     run,
 };
 
 /// Scheduling jitter allowed on every gap: a tenth of the cadence, at least a minute.
 pub fn tolerance(cadence: Duration) -> i64 {
     (cadence.seconds / 10).max(60)
+}
+
+/// Only for rules with a `cadence` (validation requires `retain.min` with it).
+fn needs(rule: &Rule) -> &'static [Fact] {
+    match (rule.cadence, rule.retain.min) {
+        (Some(_), Some(_)) => &[Fact::ReplicaSnapshots],
+        _ => &[],
+    }
 }
 
 fn run(ctx: &Ctx<'_>) -> Option<Outcome> {

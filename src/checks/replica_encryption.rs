@@ -2,7 +2,7 @@
 //! and, where the rule pins `destination.kms_key`, with exactly that key (aliases resolved in the
 //! destination account and region).
 
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::{KeyFact, KeyManager};
 
 pub const CHECK: Check = Check {
@@ -10,6 +10,11 @@ pub const CHECK: Check = Check {
     title: "The newest replica is encrypted with the right customer managed key",
     failure: "The copy in the vault account is not encrypted with the required key",
     remediation: "Copy the replica again inside the vault account with --kms-key-id set to the vault's customer managed key (the rule's destination.kms_key), then delete the copy under the wrong key.",
+    needs: |_| &[
+        Fact::ReplicaSnapshots,
+        Fact::PinnedDestinationKey,
+        Fact::NewestReplicaKey,
+    ],
     run,
 };
 

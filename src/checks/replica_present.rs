@@ -1,12 +1,13 @@
 //! `replica-present`: the source has at least one replica in the destination account.
 
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
 
 pub const CHECK: Check = Check {
     id: CheckId::REPLICA_PRESENT,
     title: "A replica exists in the destination account",
     failure: "The database has no copy in the vault account",
     remediation: "Copy a recent snapshot of the database into the vault account: share a snapshot encrypted with a shareable customer managed key with the vault account, then copy it there by ARN under the vault key (or run rdsguard audit --remediate once available).",
+    needs: |_| &[Fact::ReplicaSnapshots],
     run,
 };
 

@@ -2,16 +2,30 @@
 //! instance in the destination tagged `rdsguard:restored-from` with the replica's ARN), and the rule's
 //! secret points at it (its host or instance id). Only the secret's endpoint fields are read.
 
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::{TAG_RESTORED_FROM, TAG_SOURCE_ARN};
+use crate::rules::Rule;
 
 pub const CHECK: Check = Check {
     id: CheckId::RESTORE_CURRENT,
     title: "The newest replica is restored and the secret points at it",
     failure: "The newest copy is not restored or the secret does not point at it",
     remediation: "Restore the newest replica in the vault account and point the rule's secret at the restored instance (rdsguard audit --remediate does both; rdsguard rollback repoints to an earlier restore).",
+    needs,
     run,
 };
+
+/// Only for rules with `restore`; the secret is read for the databases it names one for.
+fn needs(rule: &Rule) -> &'static [Fact] {
+    match rule.restore {
+        Some(_) => &[
+            Fact::ReplicaSnapshots,
+            Fact::RestoredInstances,
+            Fact::RestoreSecret,
+        ],
+        None => &[],
+    }
+}
 
 fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let restore = ctx.rule.restore.as_ref()?;

@@ -1,14 +1,24 @@
 //! `retention-count`: the number of replica snapshots is within the rule's `retain` bounds.
 
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
+use crate::rules::Rule;
 
 pub const CHECK: Check = Check {
     id: CheckId::RETENTION_COUNT,
     title: "The destination keeps the number of replicas the rule asks for",
     failure: "The vault account keeps the wrong number of copies",
     remediation: "Below retain.min: copy snapshots more often. Above retain.max: delete the oldest copies in the vault account (never the newest).",
+    needs,
     run,
 };
+
+/// Without `retain` bounds the check skips before looking at the destination.
+fn needs(rule: &Rule) -> &'static [Fact] {
+    match (rule.retain.min, rule.retain.max) {
+        (None, None) => &[],
+        _ => &[Fact::ReplicaSnapshots],
+    }
+}
 
 fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let retain = ctx.rule.retain;

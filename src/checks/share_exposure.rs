@@ -1,7 +1,7 @@
 //! `share-exposure`: no snapshot of the source (in its own account, or a replica in the destination) is
 //! public or shared with an account other than the rule's destination.
 
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::Snapshot;
 
 pub const CHECK: Check = Check {
@@ -9,6 +9,12 @@ pub const CHECK: Check = Check {
     title: "No snapshot of the source is public or shared outside the destinations",
     failure: "A snapshot of the database is shared outside the vault account",
     remediation: "Remove the extra accounts (or 'all') from the snapshot's restore attribute: aws rds modify-db-snapshot-attribute --attribute-name restore --values-to-remove ACCOUNT.",
+    needs: |_| &[
+        Fact::ReplicaSnapshots,
+        Fact::ReplicaShares,
+        Fact::OwnSnapshots,
+        Fact::OwnSnapshotShares,
+    ],
     run,
 };
 

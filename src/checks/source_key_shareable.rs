@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::replica_encryption::{is_aws_managed, unusable};
-use super::{Check, CheckId, Ctx, Outcome};
+use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::{KeyFact, SourceKind};
 use crate::report::CheckStatus;
 use crate::rules::pattern;
@@ -21,6 +21,7 @@ pub const CHECK: Check = Check {
     title: "The source's data can be shared with the destination under a CMK",
     failure: "The database's data cannot be shared with the vault account",
     remediation: "Encrypt shared snapshots with a customer managed key whose key policy grants the vault account kms:Decrypt, kms:DescribeKey and kms:CreateGrant; set the rule's source_kms_key to it for databases under aws/rds or unencrypted.",
+    needs: |_| &[Fact::SourceKey, Fact::SourceKmsKey],
     run,
 };
 

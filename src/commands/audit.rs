@@ -6,8 +6,9 @@ use chrono::Utc;
 
 use super::connect::connect;
 use super::judge::{finish, now, Judge, Judged};
-use crate::aws::{self, ClientFactory, Plan, DEFAULT_REGIONS};
+use crate::aws::{self, ClientFactory, DEFAULT_REGIONS};
 use crate::cli::AuditArgs;
+use crate::discover::{self, Plan};
 use crate::error::Error;
 use crate::evaluate::evaluate;
 use crate::inventory::{Account, Inventory};
@@ -71,7 +72,7 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
             .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect()),
     };
     // The vault's reads bound a large audit: they start while the organization is being listed.
-    let (ahead_work, ahead) = aws::read_destinations_ahead(&factory, rules, &regions);
+    let (ahead_work, ahead) = discover::read_destinations_ahead(&factory, rules, &regions);
     let audit = async {
         let (mut accounts, organization_id) = match &args.accounts {
             Some(ids) => (
@@ -122,7 +123,7 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
             today: judge.as_of.unwrap_or(judge.started).date_naive(),
             also_judge: Vec::new(),
         };
-        let mut inventory = aws::discover(&factory, &plan, rules, ahead).await;
+        let mut inventory = discover::discover(&factory, &plan, rules, ahead).await;
         for account in outside {
             inventory.errors.push(outside_organization(
                 rules,
@@ -222,7 +223,8 @@ async fn remediate_run(
         }
         // Re-read what remediation touched.
         let (again, scopes) = rediscovery(&plan.items, discovery, inventory);
-        let fresh = aws::discover(factory, &again, &judge.rules, aws::Ahead::none()).await;
+        let fresh =
+            discover::discover(factory, &again, &judge.rules, discover::Ahead::none()).await;
         inventory.replace_scopes(fresh, &scopes);
         write_json(&out_dir.join("inventory.json"), inventory)?;
     }

@@ -1,6 +1,6 @@
 //! Reads of one (account, region): DB instances and clusters, manual snapshots, and who a snapshot is
 //! shared with. Every page at the maximum size; every failure becomes an error entry and the rest goes
-//! on. Discovery (`crate::aws::discover`) decides which of these each scope needs.
+//! on. Discovery (`crate::discover::plan`) decides which of these each scope needs.
 
 use futures::stream::{self, StreamExt};
 

@@ -1,0 +1,108 @@
+//! Discovery's reads, one account and region each, through the [`ClientFactory`]: each takes the
+//! scope's config (assuming the role), client and RDS pacer, and calls one service wrapper
+//! (`rds::read`, `kms`, `secrets`). What to read is decided by `crate::discover`.
+
+use tracing::debug;
+
+use super::client::{kms_client, rds_client, secrets_client, ClientFactory};
+use super::{kms, rds, secrets};
+use crate::inventory::{AwsError, KeyFact, Snapshot, Source, SourceKind};
+
+/// The databases of one scope (and the instances restored there), or why the scope could not be
+/// entered.
+pub async fn databases(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> Result<rds::read::ScopeRead, AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = rds_client(&config, account, region);
+    let pacer = factory.pacer(account, region);
+    debug!(%account, %region, "reading RDS");
+    Ok(rds::read::read_databases(&client, &pacer, account, region).await)
+}
+
+/// One database, read from its account and region (for commands that act on a single source).
+pub async fn read_source(
+    factory: &ClientFactory,
+    account_id: &str,
+    region: &str,
+    arn: &str,
+) -> Result<Option<Source>, AwsError> {
+    let mut read = databases(factory, account_id, region).await?;
+    if let Some(error) = read.errors.pop() {
+        return Err(error);
+    }
+    Ok(read.sources.into_iter().find(|s| s.arn == arn))
+}
+
+/// The manual snapshots of `kinds` in one scope (the kinds listed at once), and the errors.
+pub async fn snapshots(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+    kinds: &[SourceKind],
+) -> (Vec<Snapshot>, Vec<AwsError>) {
+    let config = match factory.config(account, region).await {
+        Ok(config) => config,
+        Err(error) => return (Vec::new(), vec![error]),
+    };
+    let client = rds_client(&config, account, region);
+    let pacer = factory.pacer(account, region);
+    let reads = kinds
+        .iter()
+        .map(|kind| rds::read::read_snapshots(&client, &pacer, account, region, *kind));
+    let mut snapshots = Vec::new();
+    let mut errors = Vec::new();
+    for (mut read, error) in futures::future::join_all(reads).await {
+        snapshots.append(&mut read);
+        errors.extend(error);
+    }
+    (snapshots, errors)
+}
+
+/// Who each of `snapshots` (all in one scope) is shared with.
+pub async fn shares(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+    snapshots: Vec<Snapshot>,
+) -> (Vec<Snapshot>, Vec<AwsError>) {
+    if snapshots.is_empty() {
+        return (snapshots, Vec::new());
+    }
+    match factory.config(account, region).await {
+        Ok(config) => {
+            let client = rds_client(&config, account, region);
+            let pacer = factory.pacer(account, region);
+            rds::read::read_shares(&client, &pacer, account, region, snapshots).await
+        }
+        Err(error) => (snapshots, vec![error]),
+    }
+}
+
+/// [`kms::describe`] of `reference` in one scope.
+pub async fn key(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+    reference: &str,
+    want_policy: bool,
+    has_policy: impl Fn(&str) -> bool,
+) -> Result<(Option<KeyFact>, Option<AwsError>), AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = kms_client(&config, account, region);
+    kms::describe(&client, account, region, reference, want_policy, has_policy).await
+}
+
+/// Where the secret `name` of one scope points; `None` when it does not exist.
+pub async fn secret_endpoint(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+    name: &str,
+) -> Result<Option<secrets::Endpoint>, AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = secrets_client(&config);
+    secrets::read_endpoint(&client, account, region, name).await
+}

@@ -1,0 +1,12 @@
+//! Discovery: what to read, and reading it. [`plan`] is pure: from the rules, the checks' declared
+//! needs (`checks::Check::needs`, in [`crate::checks::REGISTRY`]) and what has been read so far, it
+//! decides the reads of the next round. [`run`] makes those reads through `aws::scoped`, with bounded
+//! concurrency and the destinations first, into an [`Inventory`](crate::inventory::Inventory).
+
+pub mod plan;
+mod run;
+
+pub use run::{discover, read_destinations_ahead, Ahead, Plan};
+
+#[cfg(test)]
+mod tests;

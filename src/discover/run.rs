@@ -1,0 +1,439 @@
+//! Discovery's orchestration: runs the rounds [`super::plan`] decides, through `aws::scoped`, with
+//! bounded concurrency, the destinations first. Every decision of what to read is the planner's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use futures::stream::{self, StreamExt};
+use tracing::info;
+
+use super::plan::{self, KeyPlan, KeyResult, Known, Readable, ScopeId, Wanted};
+use crate::aws::{rds, scoped, ClientFactory};
+use crate::checks::REGISTRY;
+use crate::inventory::{
+    Account, AwsError, Inventory, KeyFact, KeyRef, Scope, SecretFact, Snapshot, Source, SourceKind,
+};
+use crate::rules::RuleSet;
+
+pub struct Plan {
+    pub accounts: Vec<Account>,
+    pub regions: Vec<String>,
+    /// Account-region pairs read besides accounts x regions (the rules' named destination regions).
+    pub extra_scopes: Vec<(String, String)>,
+    pub concurrency: usize,
+    /// The day exemptions are judged on (the run's as-of day): an exempt database needs no reads.
+    pub today: NaiveDate,
+    /// Databases outside this plan's scopes whose replicas may be inside them: remediation re-reads
+    /// only the scopes it touched, and every database with replicas there must still be judged.
+    pub also_judge: Vec<Source>,
+}
+
+/// Reads what the rules' checks need ([`crate::checks::Check::needs`]), and nothing else. The long
+/// pole of a large organization is the vault: it holds every database's replicas, and who each
+/// replica is shared with costs one RDS call, paced under the vault's quota. So the vault's work
+/// starts first and everything else overlaps it:
+/// 1. at once: every scope's DB instances and clusters, and the manual snapshots of the destination
+///    scopes ([`plan::destination_scopes`]);
+/// 2. then, together ([`plan::next_reads`]): the sharing of the listed snapshots the judged databases'
+///    checks need; in the other scopes where a judged database lives, its snapshots (of the kinds
+///    needed) and then their sharing; the KMS keys, in two rounds ([`plan::second_keys`]);
+/// 3. the secrets `restore.secret` names ([`plan::secrets`]).
+///
+/// `ahead`: step 1 started ahead for some scopes ([`read_destinations_ahead`]), or [`Ahead::none`].
+pub async fn discover(
+    factory: &ClientFactory,
+    plan: &Plan,
+    rules: &RuleSet,
+    ahead: Ahead,
+) -> Inventory {
+    let mut inventory = Inventory::new();
+    inventory.accounts = plan.accounts.clone();
+    inventory.regions = plan.regions.clone();
+    let mut scopes: Vec<ScopeId> = plan
+        .accounts
+        .iter()
+        .flat_map(|a| plan.regions.iter().map(move |r| (a.id.clone(), r.clone())))
+        .collect();
+    for extra in &plan.extra_scopes {
+        if !scopes.contains(extra) {
+            scopes.push(extra.clone());
+        }
+    }
+    for (_, region) in &plan.extra_scopes {
+        if !inventory.regions.contains(region) {
+            inventory.regions.push(region.clone());
+        }
+    }
+    info!(
+        accounts = plan.accounts.len(),
+        regions = plan.regions.len(),
+        "reading {} account-region scopes",
+        scopes.len()
+    );
+    let concurrency = plan.concurrency.max(1);
+    let planned: BTreeSet<ScopeId> = scopes.iter().cloned().collect();
+    let destinations: BTreeSet<ScopeId> = plan::destination_scopes(rules, &plan.regions, REGISTRY)
+        .into_iter()
+        .filter(|scope| planned.contains(scope))
+        .collect();
+
+    // 1. Databases everywhere; snapshots in the destinations (once their region answered as
+    // enabled), which start first, unless they were started ahead.
+    let Ahead {
+        scopes: started,
+        reads: ahead,
+    } = ahead;
+    scopes.retain(|scope| !started.contains(scope));
+    scopes.sort_by_key(|scope| !destinations.contains(scope));
+    let destinations_ref = &destinations;
+    let here = stream::iter(scopes)
+        .map(|(account, region)| async move {
+            let destination = destinations_ref.contains(&(account.clone(), region.clone()));
+            first_read(factory, account, region, destination).await
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<FirstRead>>();
+    let ahead = async {
+        match ahead {
+            Some(reads) => match reads.await {
+                Ok(reads) => reads,
+                // The work started ahead was dropped: read those scopes now, never leave them out.
+                Err(_) => {
+                    let again = started
+                        .iter()
+                        .filter(|s| planned.contains(*s))
+                        .map(|(a, r)| {
+                            first_read(
+                                factory,
+                                a.clone(),
+                                r.clone(),
+                                destinations_ref.contains(&(a.clone(), r.clone())),
+                            )
+                        });
+                    futures::future::join_all(again).await
+                }
+            },
+            None => Vec::new(),
+        }
+    };
+    let (mut reads, ahead) = tokio::join!(here, ahead);
+    // Started before the plan was known: kept for the plan's scopes only.
+    reads.extend(ahead.into_iter().filter(|f| planned.contains(&f.scope)));
+    let readable = record_first_reads(&mut inventory, reads);
+    info!(
+        databases = inventory.sources.len(),
+        destination_snapshots = inventory.snapshots.len(),
+        "read the databases, and the snapshots in {} destination scopes",
+        destinations.len()
+    );
+
+    // 2. What the checks of the judged databases need, given the databases and the destinations'
+    // snapshots.
+    let reads = plan::next_reads(
+        &Known {
+            inventory: &inventory,
+            also_judge: &plan.also_judge,
+            today: plan.today,
+            destinations: &destinations,
+            readable: &readable,
+        },
+        rules,
+        REGISTRY,
+    );
+    let where_readable = Readable::of(&inventory);
+    let mut destination_shares: BTreeMap<ScopeId, Vec<Snapshot>> = BTreeMap::new();
+    for snapshot in std::mem::take(&mut inventory.snapshots) {
+        if reads.shares.contains(&snapshot.arn) {
+            destination_shares
+                .entry((snapshot.account_id.clone(), snapshot.region.clone()))
+                .or_default()
+                .push(snapshot);
+        } else {
+            inventory.snapshots.push(snapshot);
+        }
+    }
+    info!(
+        destination_shares = reads.shares.len(),
+        source_scopes = reads.snapshot_lists.len(),
+        "reading who the judged snapshots are shared with, and the keys"
+    );
+    let mut destination_shares: Vec<_> = destination_shares.into_iter().collect();
+    destination_shares.sort_by_key(|(_, snapshots)| std::cmp::Reverse(snapshots.len()));
+    let destination_shares = stream::iter(destination_shares)
+        .map(|((account, region), snapshots)| async move {
+            scoped::shares(factory, &account, &region, snapshots).await
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>();
+    let own_shares = &reads.own_shares;
+    let sources_scopes = stream::iter(reads.snapshot_lists)
+        .map(|((account, region), kinds)| async move {
+            let kinds: Vec<SourceKind> = kinds.into_iter().collect();
+            let (listed, errors) = scoped::snapshots(factory, &account, &region, &kinds).await;
+            // A database's own snapshots carry its identifier.
+            let (own, other): (Vec<Snapshot>, Vec<Snapshot>) = listed.into_iter().partition(|s| {
+                own_shares.contains(&(
+                    account.clone(),
+                    region.clone(),
+                    s.kind,
+                    s.source_identifier.clone(),
+                ))
+            });
+            let (mut snapshots, share_errors) =
+                scoped::shares(factory, &account, &region, own).await;
+            snapshots.extend(other);
+            ((account, region), kinds, snapshots, errors, share_errors)
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>();
+    let (destination_shares, sources_scopes, keys) = tokio::join!(
+        destination_shares,
+        sources_scopes,
+        read_keys(factory, &reads.keys, &where_readable, concurrency)
+    );
+    for (mut snapshots, errors) in destination_shares {
+        inventory.record_errors(errors);
+        inventory.snapshots.append(&mut snapshots);
+    }
+    for (scope, kinds, mut snapshots, errors, share_errors) in sources_scopes {
+        inventory.record_listing(&scope, kinds, errors);
+        inventory.record_errors(share_errors);
+        inventory.snapshots.append(&mut snapshots);
+    }
+    for (wanted, result) in keys {
+        match result {
+            Ok((Some(fact), policy_error)) => {
+                merge_key(&mut inventory.keys, fact);
+                inventory.errors.extend(policy_error);
+            }
+            Ok((None, _)) => inventory.missing_keys.push(wanted),
+            Err(error) => inventory.errors.push(error),
+        }
+    }
+    info!(
+        snapshots = inventory.snapshots.len(),
+        keys = inventory.keys.len(),
+        errors = inventory.errors.len(),
+        "read the snapshots' sharing and the keys"
+    );
+    // 3. Secrets.
+    let secrets = plan::secrets(&inventory, &plan.also_judge, plan.today, rules, REGISTRY);
+    read_secrets(factory, &mut inventory, secrets, concurrency).await;
+    inventory.normalise();
+    inventory
+}
+
+/// Puts step 1's reads into the inventory; returns the scopes whose databases could be read.
+fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTreeSet<ScopeId> {
+    let mut account_errors: BTreeMap<String, AwsError> = BTreeMap::new();
+    let mut readable: BTreeSet<ScopeId> = BTreeSet::new();
+    let mut destination_lists = Vec::new();
+    for FirstRead {
+        scope: (account, region),
+        read,
+        listing,
+    } in reads
+    {
+        if let Some(listing) = listing {
+            destination_lists.push(((account.clone(), region.clone()), listing));
+        }
+        let mut scope = Scope {
+            account_id: account.clone(),
+            region: region.clone(),
+            complete: false,
+            snapshot_kinds: Vec::new(),
+        };
+        match read {
+            Ok(read) if read.region_not_enabled => {
+                // Nothing can live there: complete, every kind known (to be none).
+                inventory.skipped_scopes.push(format!("{account}/{region}"));
+                scope.complete = true;
+                scope.snapshot_kinds = SourceKind::both();
+            }
+            Ok(mut read) => {
+                readable.insert((account, region));
+                scope.complete = read.errors.is_empty();
+                inventory.sources.append(&mut read.sources);
+                inventory
+                    .replica_instances
+                    .append(&mut read.replica_instances);
+                inventory.errors.append(&mut read.errors);
+            }
+            Err(error) => {
+                account_errors.entry(account).or_insert(error);
+            }
+        }
+        inventory.scopes.push(scope);
+    }
+    inventory.errors.extend(account_errors.into_values());
+    for (scope, (mut snapshots, errors)) in destination_lists {
+        inventory.record_listing(&scope, SourceKind::both(), errors);
+        inventory.snapshots.append(&mut snapshots);
+    }
+    readable
+}
+
+/// Step 1 of discovery in one scope: its databases, and, in a destination scope whose region is
+/// enabled, its manual snapshots of both kinds.
+struct FirstRead {
+    scope: ScopeId,
+    read: Result<rds::read::ScopeRead, AwsError>,
+    listing: Option<(Vec<Snapshot>, Vec<AwsError>)>,
+}
+
+async fn first_read(
+    factory: &ClientFactory,
+    account: String,
+    region: String,
+    destination: bool,
+) -> FirstRead {
+    let read = scoped::databases(factory, &account, &region).await;
+    let listing = match &read {
+        Ok(read) if destination && !read.region_not_enabled => {
+            Some(scoped::snapshots(factory, &account, &region, &SourceKind::both()).await)
+        }
+        _ => None,
+    };
+    FirstRead {
+        scope: (account, region),
+        read,
+        listing,
+    }
+}
+
+/// Step 1 of [`discover`] done ahead of it for some scopes.
+#[derive(Default)]
+pub struct Ahead {
+    scopes: BTreeSet<ScopeId>,
+    reads: Option<tokio::sync::oneshot::Receiver<Vec<FirstRead>>>,
+}
+
+impl Ahead {
+    /// Nothing read ahead.
+    pub fn none() -> Ahead {
+        Ahead::default()
+    }
+}
+
+/// Step 1 of [`discover`] for the destination scopes (`walked`: the regions the plan walks). The
+/// vault holds every replica, so its reads bound a large audit and can start while the
+/// organization's accounts are still being listed. Returns the work, to be run alongside the listing
+/// and `discover`, and its handle for `discover`.
+pub fn read_destinations_ahead<'a>(
+    factory: &'a ClientFactory,
+    rules: &RuleSet,
+    walked: &[String],
+) -> (impl std::future::Future<Output = ()> + 'a, Ahead) {
+    let scopes = plan::destination_scopes(rules, walked, REGISTRY);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let work = {
+        let scopes = scopes.clone();
+        async move {
+            let reads = futures::future::join_all(
+                scopes
+                    .into_iter()
+                    .map(|(account, region)| first_read(factory, account, region, true)),
+            )
+            .await;
+            // `discover` may have ended without waiting (an error before it): nothing to hand over.
+            let _ = sender.send(reads);
+        }
+    };
+    let ahead = Ahead {
+        scopes,
+        reads: Some(receiver),
+    };
+    (work, ahead)
+}
+
+/// Where the planned secrets point, into the inventory.
+async fn read_secrets(
+    factory: &ClientFactory,
+    inventory: &mut Inventory,
+    wanted: BTreeSet<(String, String, String)>,
+    concurrency: usize,
+) {
+    let results: Vec<_> = stream::iter(wanted)
+        .map(|(account, region, name)| async move {
+            let result = scoped::secret_endpoint(factory, &account, &region, &name).await;
+            (account, region, name, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (account_id, region, name, result) in results {
+        match result {
+            Ok(endpoint) => inventory.secrets.push(SecretFact {
+                account_id,
+                region,
+                name,
+                exists: endpoint.is_some(),
+                host: endpoint.as_ref().and_then(|e| e.host.clone()),
+                port: endpoint.as_ref().and_then(|e| e.port),
+                instance: endpoint.and_then(|e| e.instance),
+            }),
+            Err(error) => inventory.errors.push(error),
+        }
+    }
+}
+
+/// Looks up the planned keys in two rounds: `keys.first`, then what [`plan::second_keys`] decides
+/// from its answers.
+async fn read_keys(
+    factory: &ClientFactory,
+    keys: &KeyPlan,
+    readable: &Readable,
+    concurrency: usize,
+) -> Vec<KeyResult> {
+    let mut results = lookup_keys(factory, keys.first.clone(), &BTreeSet::new(), concurrency).await;
+    let (second, policy_read) = plan::second_keys(readable, keys, &results);
+    let more = lookup_keys(factory, second, &policy_read, concurrency).await;
+    results.extend(more);
+    results
+}
+
+/// `DescribeKey` (and `GetKeyPolicy` where wanted, unless `policy_read` has that key) of every wanted
+/// key, in its account and region.
+async fn lookup_keys(
+    factory: &ClientFactory,
+    wanted: Wanted,
+    policy_read: &BTreeSet<(String, String, String)>,
+    concurrency: usize,
+) -> Vec<KeyResult> {
+    stream::iter(wanted)
+        .map(|((account, region, reference), policy)| async move {
+            let has_policy = |arn: &str| {
+                policy_read.contains(&(account.clone(), region.clone(), arn.to_string()))
+            };
+            let result =
+                scoped::key(factory, &account, &region, &reference, policy, has_policy).await;
+            let wanted = KeyRef {
+                account_id: account,
+                region,
+                reference,
+            };
+            (wanted, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+fn merge_key(keys: &mut Vec<KeyFact>, fact: KeyFact) {
+    if let Some(known) = keys
+        .iter_mut()
+        .find(|k| k.arn == fact.arn && k.account_id == fact.account_id && k.region == fact.region)
+    {
+        for lookup in fact.lookups {
+            if !known.lookups.contains(&lookup) {
+                known.lookups.push(lookup);
+            }
+        }
+        if known.policy.is_none() {
+            known.policy = fact.policy;
+        }
+        known.lookups.sort();
+    } else {
+        keys.push(fact);
+    }
+}
