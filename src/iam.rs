@@ -218,8 +218,15 @@ fn managed_request() -> Value {
     })
 }
 
-fn via(service: &str) -> Value {
-    json!({"StringLike": {"kms:ViaService": format!("{service}.*.amazonaws.com")}})
+/// KMS used through `service` only, and with `--organization-id`, only keys of the organization's
+/// accounts (a copy cannot be re-encrypted under a key outside it).
+fn via(o: &Options<'_>, service: &str) -> Value {
+    let mut condition =
+        json!({"StringLike": {"kms:ViaService": format!("{service}.*.amazonaws.com")}});
+    if let Some(org) = o.organization_id {
+        condition["StringEquals"] = json!({"aws:ResourceOrgID": org});
+    }
+    condition
 }
 
 /// Read-only, in every member account (and the caller's own).
@@ -241,7 +248,7 @@ fn audit_statements(o: &Options<'_>) -> Vec<Value> {
             "DecryptTheRulesSecrets",
             &["kms:Decrypt"],
             secret_keys(o),
-            Some(via("secretsmanager")),
+            Some(via(o, "secretsmanager")),
         ));
     }
     statements
@@ -281,14 +288,14 @@ fn copy_statements(o: &Options<'_>, sid: &str, creates: &[&str]) -> Vec<Value> {
             "KmsThroughRds",
             KMS_THROUGH_RDS,
             vec![o.keys()],
-            Some(via("rds")),
+            Some(via(o, "rds")),
         ),
         statement(
             "KmsGrantsForRds",
             &["kms:CreateGrant"],
             vec![o.keys()],
             Some({
-                let mut c = via("rds");
+                let mut c = via(o, "rds");
                 c["Bool"] = json!({"kms:GrantIsForAWSResource": "true"});
                 c
             }),
@@ -380,12 +387,12 @@ fn vault_statements(o: &Options<'_>) -> Vec<Value> {
             o.rds(&["db", "cluster"], "*"),
             Some(managed_resource()),
         ),
-        // DeleteDBCluster also names a final snapshot; rdsguard skips it, and a name of its own is
-        // all this allows (the cluster must still be rdsguard's).
+        // AWS lists a final snapshot among DeleteDBCluster's resources; rdsguard skips it. This
+        // allows nothing alone: the cluster, also checked, must be rdsguard's.
         statement(
             "NoFinalSnapshotOfRestores",
             &["rds:DeleteDBCluster"],
-            o.rds(&["cluster-snapshot"], &format!("{NAME_PREFIX}*")),
+            o.rds(&["cluster-snapshot"], "*"),
             None,
         ),
         // The restore a secret pointed at before: one tag, rdsguard:superseded-at.
@@ -410,7 +417,7 @@ fn vault_statements(o: &Options<'_>) -> Vec<Value> {
             "KmsThroughSecretsManager",
             &["kms:GenerateDataKey"],
             secret_keys(o),
-            Some(via("secretsmanager")),
+            Some(via(o, "secretsmanager")),
         ));
     }
     statements

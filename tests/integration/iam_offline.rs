@@ -20,6 +20,8 @@ const CALLER: &str = "999999999999";
 const SOURCE: &str = "111111111111";
 const VAULT: &str = "222222222222";
 const ORG: &str = "o-rdsguard01";
+/// An account outside the organization, whose key policy lets anyone use its key.
+const OUTSIDE: &str = "444444444444";
 const EXTERNAL_ID: &str = "rdsguard-nightly";
 
 /// Who makes a request, with which of the printed documents.
@@ -112,12 +114,13 @@ fn managed() -> Value {
     json!({"aws:ResourceTag/rdsguard:managed": "true"})
 }
 
+/// A KMS request made through `service`, on a key of the organization.
 fn via(service: &str) -> Value {
-    json!({"kms:ViaService": format!("{service}.{R}.amazonaws.com")})
+    json!({"kms:ViaService": format!("{service}.{R}.amazonaws.com"), "aws:ResourceOrgID": ORG})
 }
 
 fn grant() -> Value {
-    json!({"kms:ViaService": format!("rds.{R}.amazonaws.com"), "kms:GrantIsForAWSResource": "true"})
+    with(via("rds"), json!({"kms:GrantIsForAWSResource": "true"}))
 }
 
 fn with(mut a: Value, b: Value) -> Value {
@@ -629,6 +632,22 @@ fn table() -> Vec<Row> {
         row(
             false,
             Source,
+            "kms:ReEncryptTo",
+            key(OUTSIDE, "outside"),
+            with(via("rds"), json!({"aws:ResourceOrgID": "o-elsewhere01"})),
+            "re-encrypt a copy under a key outside the organization",
+        ),
+        row(
+            false,
+            Source,
+            "rds:ModifyDBSnapshotAttribute",
+            rds(SOURCE, shareable),
+            json!({}),
+            "share a snapshot that lost its rdsguard:managed tag",
+        ),
+        row(
+            false,
+            Source,
             "kms:Decrypt",
             key(SOURCE, "secrets"),
             via("secretsmanager"),
@@ -716,6 +735,9 @@ fn key_policy(resource: &str) -> Value {
     let mut principals = vec![format!("arn:aws:iam::{account}:root")];
     if account == SOURCE {
         principals.push(format!("arn:aws:iam::{VAULT}:root"));
+    }
+    if account == OUTSIDE {
+        principals = vec!["*".to_string()];
     }
     json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "DelegateToIam", "Effect": "Allow", "Principal": {"AWS": principals}, "Action": "kms:*", "Resource": "*"}
