@@ -714,7 +714,7 @@ fn unscoped(documents: &Value) -> Value {
 }
 
 /// Every action a document names.
-fn rdsguard_actions(document: &Value) -> Vec<String> {
+fn named_actions(document: &Value) -> Vec<String> {
     document["Statement"]
         .as_array()
         .into_iter()
@@ -949,7 +949,7 @@ fn iam_simulate_allows_every_call_of_a_remediation_and_denies_what_is_not_rdsgua
                 .who
                 .documents()
                 .iter()
-                .any(|d| rdsguard_actions(&loose[*d]).iter().any(|a| a == row.action));
+                .any(|d| named_actions(&loose[*d]).iter().any(|a| a == row.action));
             if named && row.who != Who::OtherCallerRole {
                 denied_by_scope += 1;
             }
