@@ -5,8 +5,10 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum < tests/emulator/requirements.txt | cut -d' ' -f1)
 BROWSER_STAMP := $(VENV)/.browser-$(shell cksum < tests/browser/requirements.txt | cut -d' ' -f1)
+IAM_STAMP := $(VENV)/.iam-$(shell cksum < tests/iam/requirements.txt | cut -d' ' -f1)
+IAM_NODE := tests/iam/node_modules/.package-lock.json
 
-.PHONY: setup demo test test-rust test-emulator test-browser bench-html browser-deps lint fmt clean bench bench-audit bench-peer bench-scale test-fleetsim
+.PHONY: setup iam-tools demo test test-rust test-emulator test-browser bench-html browser-deps lint fmt clean bench bench-audit bench-peer bench-scale test-fleetsim
 
 ## setup: the local virtualenv with the pinned emulator (moto) the tests start themselves
 setup: $(STAMP)
@@ -25,7 +27,7 @@ demo: setup
 ## test: unit tests, integration tests against the emulator, the emulator's own tests, report.html in Chromium
 test: setup test-rust test-emulator test-browser
 
-test-rust: setup
+test-rust: setup iam-tools
 	cargo test --all-targets
 
 test-emulator: setup
@@ -49,6 +51,19 @@ browser-deps: setup $(BROWSER_STAMP)
 $(BROWSER_STAMP): tests/browser/requirements.txt | setup
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
 	rm -f $(VENV)/.browser-*
+	touch $@
+
+## iam-tools: the test-only IAM tools the offline IAM proofs use (tests/integration/iam_offline.rs):
+## @cloud-copilot/iam-simulate (npm ci in tests/iam, pinned by its package-lock.json) and parliament (.venv)
+iam-tools: setup $(IAM_STAMP) $(IAM_NODE)
+
+$(IAM_NODE): tests/iam/package.json tests/iam/package-lock.json
+	cd tests/iam && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(IAM_STAMP): tests/iam/requirements.txt | setup
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/iam/requirements.txt
+	rm -f $(VENV)/.iam-*
 	touch $@
 
 ## lint: formatting and clippy, warnings as errors

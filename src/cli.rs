@@ -64,8 +64,9 @@ pub enum Command {
     /// Point a database's secret back at an earlier restored copy in the vault (after a bad restore),
     /// keeping the secret's other keys; the instance it leaves is tagged rdsguard:superseded-at.
     Rollback(RollbackArgs),
-    /// Print the least-privilege IAM policies a mode needs: the caller's policy, the member role's
-    /// policy and its trust policy (JSON; --part picks one, ready for `aws iam put-role-policy`).
+    /// Print the least-privilege IAM policies a mode needs: the caller's policy, one policy per job
+    /// for the member roles, and their trust policy (JSON; --part picks one, ready for `aws iam
+    /// put-role-policy`).
     IamPolicy(IamPolicyArgs),
     /// Work with rule files.
     #[command(subcommand)]
@@ -86,7 +87,12 @@ pub struct IamPolicyArgs {
     )]
     pub role_name: String,
 
-    /// The account rdsguard runs in, named by the member role's trust policy.
+    /// The role (or user) that runs rdsguard: the only principal the member role's trust policy names.
+    #[arg(long, value_name = "ARN")]
+    pub caller_role_arn: Option<String>,
+
+    /// The account rdsguard runs in, for the trust policy's placeholder role ARN when
+    /// --caller-role-arn is not given.
     #[arg(long, value_name = "ID")]
     pub caller_account: Option<String>,
 
@@ -98,6 +104,21 @@ pub struct IamPolicyArgs {
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
 
+    /// Require the caller to be in this organization (aws:PrincipalOrgID in the trust policy) and the
+    /// roles it assumes too (aws:ResourceOrgID in the caller policy).
+    #[arg(long, value_name = "ORG_ID")]
+    pub organization_id: Option<String>,
+
+    /// The rules rdsguard runs with: Secrets Manager access is scoped to the secrets their restores
+    /// name, in their destination accounts. Without it, no Secrets Manager action is granted.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// One member role policy (`member_role_policy`) with every statement, instead of one document
+    /// per job (audit role, source and vault remediation, Security Hub).
+    #[arg(long)]
+    pub one_role: bool,
+
     /// Print only one document.
     #[arg(long, value_enum, value_name = "PART")]
     pub part: Option<PolicyPart>,
@@ -106,6 +127,11 @@ pub struct IamPolicyArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PolicyPart {
     CallerPolicy,
+    AuditRolePolicy,
+    SourceRemediationPolicy,
+    VaultRemediationPolicy,
+    SecurityHubPolicy,
+    /// With --one-role.
     MemberRolePolicy,
     MemberRoleTrustPolicy,
 }

@@ -11,6 +11,9 @@ fn help_documents_every_flag() {
     insta::assert_snapshot!("audit_help", run.stdout);
     let run = Cmd::new().run(&["--help"]);
     insta::assert_snapshot!("help", run.stdout);
+    let run = Cmd::new().run(&["iam-policy", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("iam_policy_help", run.stdout);
 }
 
 #[test]

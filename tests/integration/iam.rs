@@ -167,20 +167,38 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> V
     results
 }
 
-/// `rdsguard iam-policy` for these modes, role and caller account: the three documents, parsed. With
+/// The rules `iam-policy` scopes secrets with. Moto judges actions only (the documents go to it
+/// without their scope, `for_moto`), so one rule that restores with a secret is enough here; the
+/// scope is proven in iam_offline.rs.
+const POLICY_RULES: &str = r#"[[rule]]
+id = "restored"
+select = { identifiers = ["orders"] }
+destination = { account = "222222222222" }
+max_age = "26h"
+restore = { instance_class = "db.t3.micro", secret = "rds/{identifier}" }
+"#;
+
+/// `rdsguard iam-policy --one-role` for these modes, role and caller (the IAM user `role_name` in the
+/// management account): the three documents, parsed, as moto can judge them (`for_moto`). With
 /// `parts`, also checks that each `--part` prints exactly its document.
 fn printed_policies(modes: &[&str], role_name: &str, caller: &str, parts: bool) -> Value {
+    let caller_arn = format!("arn:aws:iam::{caller}:user/{role_name}");
     let mut args = vec![
         "iam-policy",
+        "--one-role",
+        "--rules",
+        "rules.toml",
         "--role-name",
         role_name,
-        "--caller-account",
-        caller,
+        "--caller-role-arn",
+        &caller_arn,
     ];
     for mode in modes {
         args.extend(["--mode", mode]);
     }
-    let run = Cmd::new().run(&args);
+    let mut cmd = Cmd::new();
+    cmd.file("rules.toml", POLICY_RULES);
+    let run = cmd.run(&args);
     assert_eq!(run.code, 0, "{run}");
     let all: Value = serde_json::from_str(&run.stdout).expect("iam-policy prints JSON");
     if parts {
@@ -191,13 +209,32 @@ fn printed_policies(modes: &[&str], role_name: &str, caller: &str, parts: bool) 
         ] {
             let mut with_part = args.clone();
             with_part.extend(["--part", part]);
-            let run = Cmd::new().run(&with_part);
+            let run = cmd.run(&with_part);
             assert_eq!(run.code, 0, "{run}");
             let doc: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
             assert_eq!(doc, all[key], "--part {part}");
         }
     }
-    all
+    json!({
+        "caller_policy": for_moto(&all["caller_policy"]),
+        "member_role_policy": for_moto(&all["member_role_policy"]),
+        "member_role_trust_policy": all["member_role_trust_policy"],
+    })
+}
+
+/// The same actions without their scope: moto matches a statement's Resource against the resource
+/// it passes (usually `*`) and fails conditions on keys it does not supply. `sts:AssumeRole` keeps its
+/// role ARN, which moto does check.
+fn for_moto(policy: &Value) -> Value {
+    let mut policy = policy.clone();
+    for statement in policy["Statement"].as_array_mut().expect("statements") {
+        let statement = statement.as_object_mut().expect("statement");
+        statement.remove("Condition");
+        if statement.get("Action") != Some(&json!("sts:AssumeRole")) {
+            statement.insert("Resource".into(), json!("*"));
+        }
+    }
+    policy
 }
 
 /// Every action of a policy document, as written.
@@ -232,14 +269,24 @@ fn without_where(policy: &Value, action: &str, pick: impl Fn(&Value) -> bool) ->
     policy
 }
 
-/// The document without `action` in the statement with this `sid` (every statement when `None`).
-fn without(policy: &Value, sid: Option<&str>, action: &str) -> Value {
-    without_where(policy, action, |s| sid.is_none_or(|sid| s["Sid"] == sid))
+/// The caller policy's statements for its own account have Sids that start with this.
+const OWN: &str = "OwnAccount";
+
+fn is_own(statement: &Value) -> bool {
+    statement["Sid"]
+        .as_str()
+        .is_some_and(|s| s.starts_with(OWN))
 }
 
-/// The document without `action` in every statement but the one with Sid `keep`.
-fn without_outside(policy: &Value, keep: &str, action: &str) -> Value {
-    without_where(policy, action, |s| s["Sid"] != keep)
+/// The document without `action` in the statements for the caller's own account (every statement
+/// when `own` is false).
+fn without(policy: &Value, own: bool, action: &str) -> Value {
+    without_where(policy, action, |s| !own || is_own(s))
+}
+
+/// The document without `action` in every statement but those for the caller's own account.
+fn without_outside(policy: &Value, action: &str) -> Value {
+    without_where(policy, action, |s| !is_own(s))
 }
 
 /// One way of running rdsguard: an IAM user `name` in the management account with `caller` as its
@@ -277,7 +324,6 @@ fn variants(
         member: exact["member_role_policy"].clone(),
         trust: exact["member_role_trust_policy"].clone(),
     }];
-    let own = Some("ReadTheCallersOwnAccount");
     let mut removals: Vec<(Removed, String)> = actions(&exact["member_role_policy"])
         .into_iter()
         .map(|a| (Removed::Member, a))
@@ -286,7 +332,7 @@ fn variants(
         .as_array()
         .expect("statements")
         .iter()
-        .filter(|s| s["Sid"] == "ReadTheCallersOwnAccount")
+        .filter(|s| is_own(s))
         .flat_map(actions_of)
         .collect();
     assert!(
@@ -302,7 +348,7 @@ fn variants(
         .as_array()
         .expect("statements")
         .iter()
-        .filter(|s| s["Sid"] != "ReadTheCallersOwnAccount")
+        .filter(|s| !is_own(s))
         .flat_map(actions_of)
         .collect();
     removals.extend(
@@ -311,24 +357,27 @@ fn variants(
             .map(|a| (Removed::CallerOrganization, a)),
     );
     removals.retain(|(from, action)| keep(*from, action));
+    // An action can be in several statements of a document (scoped differently): one variant each.
+    let mut seen = Vec::new();
+    removals.retain(|r| {
+        let new = !seen.contains(r);
+        seen.push(r.clone());
+        new
+    });
     for (i, (from, action)) in removals.into_iter().enumerate() {
         let name = format!("without-{i}");
         let printed = printed_policies(modes, &name, management, false);
         let (caller, member) = match from {
             Removed::Member => (
                 printed["caller_policy"].clone(),
-                without(&printed["member_role_policy"], None, &action),
+                without(&printed["member_role_policy"], false, &action),
             ),
             Removed::CallerOwnAccount => (
-                without(&printed["caller_policy"], own, &action),
+                without(&printed["caller_policy"], true, &action),
                 printed["member_role_policy"].clone(),
             ),
             Removed::CallerOrganization => (
-                without_outside(
-                    &printed["caller_policy"],
-                    "ReadTheCallersOwnAccount",
-                    &action,
-                ),
+                without_outside(&printed["caller_policy"], &action),
                 printed["member_role_policy"].clone(),
             ),
         };

@@ -11,6 +11,7 @@ mod fuzz;
 mod harness;
 mod html;
 mod iam;
+mod iam_offline;
 mod reliability;
 mod remediate;
 mod restore;

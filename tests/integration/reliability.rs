@@ -939,6 +939,22 @@ fn conflicting_flags_and_unreadable_paths_exit_2_before_any_aws_call() {
             vec!["iam-policy", "--caller-account", "123"],
             "--caller-account: `123` is not a 12-digit account id",
         ),
+        (
+            vec![
+                "iam-policy",
+                "--caller-role-arn",
+                "arn:aws:iam::111111111111:root",
+            ],
+            "--caller-role-arn: `arn:aws:iam::111111111111:root` is not an IAM role or user ARN",
+        ),
+        (
+            vec!["iam-policy", "--organization-id", "org-1"],
+            "--organization-id: `org-1` is not an organization id",
+        ),
+        (
+            vec!["iam-policy", "--one-role", "--part", "audit-role-policy"],
+            "--part audit-role-policy: not printed for these flags",
+        ),
         // Bad values rdsguard checks itself.
         (
             vec!["audit", "--drift-age-threshold", "soon"],
