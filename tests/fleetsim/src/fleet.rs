@@ -798,7 +798,9 @@ impl Fleet {
                     let mut newest_key = None;
                     for i in 0..n {
                         let data_time = params.as_of - newest_age - i * interval;
-                        let copy_time = data_time + rng.range(20, 90) * 60;
+                        // A copy takes 20 to 90 minutes, but none finishes after the fleet's
+                        // instant: what exists at as_of is all the simulator serves.
+                        let copy_time = (data_time + rng.range(20, 90) * 60).min(params.as_of);
                         let key = if i == 0 {
                             wrong_key.clone()
                         } else {
