@@ -10,8 +10,13 @@ use tracing_subscriber::EnvFilter;
 /// Logs go to stderr (stdout is the commands' output).
 #[allow(clippy::disallowed_methods)]
 fn init_logging(cli: &Cli) {
+    // On a terminal (text logs), the progress lines say what the info logs would, and a log line
+    // would scroll through their drawing: info is for logs that are read later.
+    let drawn = matches!(cli.log_format, LogFormat::Text)
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
+        (false, 0) if drawn => "rdsguard=warn,warn",
         (false, 0) => "rdsguard=info,warn",
         (false, 1) => "rdsguard=debug,info",
         (false, _) => "rdsguard=trace,debug",

@@ -27,6 +27,11 @@ impl Pacer {
         }
     }
 
+    /// The steady rate, in calls per second (after the burst).
+    pub fn per_second(&self) -> f64 {
+        self.per_second
+    }
+
     pub async fn wait(&self) {
         loop {
             let pause = {

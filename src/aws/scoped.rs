@@ -67,6 +67,7 @@ pub async fn shares(
     account: &str,
     region: &str,
     snapshots: Vec<Snapshot>,
+    on_done: &(dyn Fn() + Sync),
 ) -> (Vec<Snapshot>, Vec<AwsError>) {
     if snapshots.is_empty() {
         return (snapshots, Vec::new());
@@ -75,7 +76,7 @@ pub async fn shares(
         Ok(config) => {
             let client = rds_client(&config, account, region);
             let pacer = factory.pacer(account, region);
-            rds::read::read_shares(&client, &pacer, account, region, snapshots).await
+            rds::read::read_shares(&client, &pacer, account, region, snapshots, on_done).await
         }
         Err(error) => (snapshots, vec![error]),
     }

@@ -1,6 +1,7 @@
 //! `rdsguard audit`: discover the organization, remediate on request, then judge.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::Utc;
 
@@ -8,6 +9,7 @@ use super::connect::connect;
 use super::judge::{finish, now, Judge, Judged};
 use crate::aws::{self, ClientFactory, DEFAULT_REGIONS};
 use crate::cli::AuditArgs;
+use crate::discover::progress::{Phase, Progress};
 use crate::discover::{self, Plan};
 use crate::error::Error;
 use crate::evaluate::evaluate;
@@ -18,7 +20,11 @@ use crate::report::v1;
 use crate::rules::{is_account_id, is_region, parse_duration};
 use crate::run_dir::{prepare_out, write_json};
 
-pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
+pub async fn run(
+    args: AuditArgs,
+    quiet: bool,
+    display: output::discovery::Mode,
+) -> Result<Judged, Error> {
     let mut judge = Judge::new(&args.judge, quiet)?;
     let step_timeout = parse_duration(&args.step_timeout)
         .map_err(|e| Error::Usage(format!("--step-timeout: {e}")))?;
@@ -71,6 +77,10 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
             .pinned_regions()
             .unwrap_or_else(|| DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect()),
     };
+    // Discovery's progress: drawn on a terminal, logged every 30 s elsewhere, timed for the report.
+    let progress = Arc::new(Progress::default());
+    let watch = output::discovery::watch(progress.clone(), display);
+    progress.enter(Phase::ListAccounts);
     // The vault's reads bound a large audit: they start while the organization is being listed.
     let (ahead_work, ahead) = discover::read_destinations_ahead(&factory, rules, &regions);
     let audit = async {
@@ -123,7 +133,7 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
             today: judge.as_of.unwrap_or(judge.started).date_naive(),
             also_judge: Vec::new(),
         };
-        let mut inventory = discover::discover(&factory, &plan, rules, ahead).await;
+        let mut inventory = discover::discover(&factory, &plan, rules, ahead, &progress).await;
         for account in outside {
             inventory.errors.push(outside_organization(
                 rules,
@@ -134,11 +144,21 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
         Ok::<_, Error>((plan, inventory, organization_id))
     };
     let ((), discovered) = tokio::join!(ahead_work, audit);
+    progress.finish();
+    if let Some(watch) = watch {
+        watch.stop().await;
+    }
+    let mut phases: Vec<v1::PhaseTiming> = progress
+        .timings()
+        .into_iter()
+        .map(|(phase, took)| v1::PhaseTiming::new(phase.as_str(), took))
+        .collect();
     let (plan, mut inventory, organization_id) = discovered?;
     inventory.collected_at = Some(Utc::now());
     inventory.caller = Some(caller);
     inventory.organization_id = organization_id;
     write_json(&out_dir.join("inventory.json"), &inventory)?;
+    let remediating = std::time::Instant::now();
     let remediation = if args.remediate || resumed.is_some() {
         let options = remediate::Options {
             progress: None,
@@ -163,7 +183,18 @@ pub async fn run(args: AuditArgs, quiet: bool) -> Result<Judged, Error> {
     let security_hub = args
         .security_hub
         .then_some((&factory, usize::from(args.concurrency)));
-    finish(&judge, &inventory, &out_dir, security_hub, remediation).await
+    if remediation.is_some() {
+        phases.push(v1::PhaseTiming::new("remediate", remediating.elapsed()));
+    }
+    finish(
+        &judge,
+        &inventory,
+        &out_dir,
+        security_hub,
+        remediation,
+        phases,
+    )
+    .await
 }
 
 /// Plans (or takes the resumed plan), prints it, executes it unless `dry_run`, then re-reads the
@@ -223,8 +254,14 @@ async fn remediate_run(
         }
         // Re-read what remediation touched.
         let (again, scopes) = rediscovery(&plan.items, discovery, inventory);
-        let fresh =
-            discover::discover(factory, &again, &judge.rules, discover::Ahead::none()).await;
+        let fresh = discover::discover(
+            factory,
+            &again,
+            &judge.rules,
+            discover::Ahead::none(),
+            &Progress::default(),
+        )
+        .await;
         inventory.replace_scopes(fresh, &scopes);
         write_json(&out_dir.join("inventory.json"), inventory)?;
     }

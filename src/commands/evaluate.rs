@@ -26,5 +26,5 @@ pub async fn run(args: EvaluateArgs, quiet: bool) -> Result<Judged, Error> {
         )));
     }
     let out_dir = prepare_out(args.judge.out.as_deref(), judge.started)?;
-    finish(&judge, &inventory, &out_dir, None, None).await
+    finish(&judge, &inventory, &out_dir, None, None, Vec::new()).await
 }

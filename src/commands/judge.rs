@@ -90,9 +90,12 @@ pub async fn finish(
     out_dir: &Path,
     security_hub: Option<(&ClientFactory, usize)>,
     remediation: Option<v1::Remediation>,
+    mut phases: Vec<v1::PhaseTiming>,
 ) -> Result<Judged, Error> {
     let as_of = judge.as_of.unwrap_or_else(now);
+    let evaluating = std::time::Instant::now();
     let findings = evaluate(inventory, &judge.rules, as_of);
+    phases.push(v1::PhaseTiming::new("evaluate", evaluating.elapsed()));
     let report = Report {
         run: RunInfo {
             id: judge.run_id.clone(),
@@ -109,6 +112,7 @@ pub async fn finish(
         findings,
     };
     let mut published = ReportV1::from_report(&report);
+    published.run.phases = phases;
     if let Some(remediation) = remediation {
         // A step that failed is an AWS error of this run: visible, and the exit says so.
         published

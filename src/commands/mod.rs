@@ -11,7 +11,7 @@ mod report;
 mod rollback;
 mod rules_check;
 
-use crate::cli::{Cli, Command, RulesCommand};
+use crate::cli::{Cli, Command, LogFormat, RulesCommand};
 use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS};
 use crate::output;
 
@@ -21,7 +21,10 @@ pub use judge::{exit_code, TOOL_VERSION};
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Audit(args) => summary(audit::run(args, quiet).await?, quiet),
+        Command::Audit(args) => {
+            let display = output::discovery::Mode::detect(quiet, cli.log_format == LogFormat::Json);
+            summary(audit::run(args, quiet, display).await?, quiet)
+        }
         Command::Evaluate(args) => summary(evaluate::run(args, quiet).await?, quiet),
         Command::Report(args) => {
             let written = report::run(&args.from, args.out.as_deref())?;

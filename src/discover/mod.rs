@@ -4,6 +4,7 @@
 //! concurrency and the destinations first, into an [`Inventory`](crate::inventory::Inventory).
 
 pub mod plan;
+pub mod progress;
 mod run;
 
 pub use run::{discover, read_destinations_ahead, Ahead, Plan};

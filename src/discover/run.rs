@@ -8,6 +8,7 @@ use futures::stream::{self, StreamExt};
 use tracing::info;
 
 use super::plan::{self, KeyPlan, KeyResult, Known, Readable, ScopeId, Wanted};
+use super::progress::{Phase, Progress};
 use crate::aws::{rds, scoped, ClientFactory};
 use crate::checks::REGISTRY;
 use crate::inventory::{
@@ -40,12 +41,15 @@ pub struct Plan {
 /// 3. the secrets `restore.secret` names ([`plan::secrets`]).
 ///
 /// `ahead`: step 1 started ahead for some scopes ([`read_destinations_ahead`]), or [`Ahead::none`].
+/// `progress` is told of each phase and of the work done in it (for a display, and the timings).
 pub async fn discover(
     factory: &ClientFactory,
     plan: &Plan,
     rules: &RuleSet,
     ahead: Ahead,
+    progress: &Progress,
 ) -> Inventory {
+    progress.enter(Phase::ReadDatabases);
     let mut inventory = Inventory::new();
     inventory.accounts = plan.accounts.clone();
     inventory.regions = plan.regions.clone();
@@ -83,13 +87,16 @@ pub async fn discover(
         scopes: started,
         reads: ahead,
     } = ahead;
+    progress.scopes.add_total(scopes.len());
     scopes.retain(|scope| !started.contains(scope));
     scopes.sort_by_key(|scope| !destinations.contains(scope));
     let destinations_ref = &destinations;
     let here = stream::iter(scopes)
         .map(|(account, region)| async move {
             let destination = destinations_ref.contains(&(account.clone(), region.clone()));
-            first_read(factory, account, region, destination).await
+            let read = first_read(factory, account, region, destination).await;
+            progress.scopes.done_one();
+            read
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<FirstRead>>();
@@ -118,7 +125,14 @@ pub async fn discover(
     };
     let (mut reads, ahead) = tokio::join!(here, ahead);
     // Started before the plan was known: kept for the plan's scopes only.
-    reads.extend(ahead.into_iter().filter(|f| planned.contains(&f.scope)));
+    let ahead: Vec<FirstRead> = ahead
+        .into_iter()
+        .filter(|f| planned.contains(&f.scope))
+        .collect();
+    for _ in &ahead {
+        progress.scopes.done_one();
+    }
+    reads.extend(ahead);
     let readable = record_first_reads(&mut inventory, reads);
     info!(
         databases = inventory.sources.len(),
@@ -159,9 +173,23 @@ pub async fn discover(
     );
     let mut destination_shares: Vec<_> = destination_shares.into_iter().collect();
     destination_shares.sort_by_key(|(_, snapshots)| std::cmp::Reverse(snapshots.len()));
+    progress.enter(Phase::ReadShares);
+    progress
+        .shares
+        .add_total(destination_shares.iter().map(|(_, s)| s.len()).sum());
+    progress
+        .snapshot_lists
+        .add_total(reads.snapshot_lists.len());
+    progress.keys.add_total(reads.keys.first.len());
+    // The scope with the most share reads bounds the wall time: its pace gives the ETA.
+    if let Some(((account, region), snapshots)) = destination_shares.first() {
+        let per_second = factory.pacer(account, region).per_second();
+        progress.set_busiest(account, region, snapshots.len(), per_second);
+    }
     let destination_shares = stream::iter(destination_shares)
         .map(|((account, region), snapshots)| async move {
-            scoped::shares(factory, &account, &region, snapshots).await
+            let done = || progress.share_done(&account, &region);
+            scoped::shares(factory, &account, &region, snapshots, &done).await
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
@@ -179,9 +207,12 @@ pub async fn discover(
                     s.source_identifier.clone(),
                 ))
             });
+            progress.shares.add_total(own.len());
+            let done = || progress.share_done(&account, &region);
             let (mut snapshots, share_errors) =
-                scoped::shares(factory, &account, &region, own).await;
+                scoped::shares(factory, &account, &region, own, &done).await;
             snapshots.extend(other);
+            progress.snapshot_lists.done_one();
             ((account, region), kinds, snapshots, errors, share_errors)
         })
         .buffer_unordered(concurrency)
@@ -189,7 +220,7 @@ pub async fn discover(
     let (destination_shares, sources_scopes, keys) = tokio::join!(
         destination_shares,
         sources_scopes,
-        read_keys(factory, &reads.keys, &where_readable, concurrency)
+        read_keys(factory, &reads.keys, &where_readable, concurrency, progress)
     );
     for (mut snapshots, errors) in destination_shares {
         inventory.record_errors(errors);
@@ -217,8 +248,11 @@ pub async fn discover(
         "read the snapshots' sharing and the keys"
     );
     // 3. Secrets.
+    progress.enter(Phase::ReadSecrets);
     let secrets = plan::secrets(&inventory, &plan.also_judge, plan.today, rules, REGISTRY);
-    read_secrets(factory, &mut inventory, secrets, concurrency).await;
+    progress.secrets.add_total(secrets.len());
+    read_secrets(factory, &mut inventory, secrets, concurrency, progress).await;
+    progress.finish();
     inventory.normalise();
     inventory
 }
@@ -352,10 +386,12 @@ async fn read_secrets(
     inventory: &mut Inventory,
     wanted: BTreeSet<(String, String, String)>,
     concurrency: usize,
+    progress: &Progress,
 ) {
     let results: Vec<_> = stream::iter(wanted)
         .map(|(account, region, name)| async move {
             let result = scoped::secret_endpoint(factory, &account, &region, &name).await;
+            progress.secrets.done_one();
             (account, region, name, result)
         })
         .buffer_unordered(concurrency)
@@ -384,10 +420,13 @@ async fn read_keys(
     keys: &KeyPlan,
     readable: &Readable,
     concurrency: usize,
+    progress: &Progress,
 ) -> Vec<KeyResult> {
-    let mut results = lookup_keys(factory, keys.first.clone(), &BTreeSet::new(), concurrency).await;
+    let first = keys.first.clone();
+    let mut results = lookup_keys(factory, first, &BTreeSet::new(), concurrency, progress).await;
     let (second, policy_read) = plan::second_keys(readable, keys, &results);
-    let more = lookup_keys(factory, second, &policy_read, concurrency).await;
+    progress.keys.add_total(second.len());
+    let more = lookup_keys(factory, second, &policy_read, concurrency, progress).await;
     results.extend(more);
     results
 }
@@ -399,6 +438,7 @@ async fn lookup_keys(
     wanted: Wanted,
     policy_read: &BTreeSet<(String, String, String)>,
     concurrency: usize,
+    progress: &Progress,
 ) -> Vec<KeyResult> {
     stream::iter(wanted)
         .map(|((account, region, reference), policy)| async move {
@@ -407,6 +447,7 @@ async fn lookup_keys(
             };
             let result =
                 scoped::key(factory, &account, &region, &reference, policy, has_policy).await;
+            progress.keys.done_one();
             let wanted = KeyRef {
                 account_id: account,
                 region,

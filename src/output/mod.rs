@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use crate::report::v1::ReportV1;
 
 pub mod asff;
+pub mod discovery;
 pub mod drift;
 pub mod escape;
 pub mod html;

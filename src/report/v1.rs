@@ -61,6 +61,29 @@ pub struct RunV1 {
     /// Where docs/checks.md is published (`--docs-url`), for links in findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docs_url: Option<String>,
+    /// How long each phase of the run took, in order (`audit`: discovery's phases, then evaluation),
+    /// so a slow nightly run can be diagnosed afterwards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseTiming>,
+}
+
+/// One phase of a run and its wall time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    /// `list-accounts`, `read-databases`, `read-shares-and-keys`, `read-secrets`, `remediate`,
+    /// `evaluate`.
+    pub phase: String,
+    pub seconds: f64,
+}
+
+impl PhaseTiming {
+    pub fn new(phase: &str, took: std::time::Duration) -> PhaseTiming {
+        PhaseTiming {
+            phase: phase.to_string(),
+            // Milliseconds are enough, and keep the file short.
+            seconds: (took.as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
 }
 
 impl ReportV1 {
@@ -96,6 +119,7 @@ impl ReportV1 {
                 organization_id: report.run.organization_id.clone(),
                 caller_arn: report.run.caller.as_ref().map(|c| c.arn.clone()),
                 docs_url: report.run.docs_url.clone(),
+                phases: Vec::new(),
             },
             summary: findings.summary.clone(),
             sources: findings.sources.clone(),

@@ -228,6 +228,39 @@ impl Cmd {
         }
     }
 
+    /// Runs another program (not rdsguard) in the command's folder and environment, e.g. `script`
+    /// to give rdsguard a terminal.
+    pub fn run_program(&self, program: &str, args: &[&str]) -> Run {
+        let command = self.command(&[]);
+        let mut other = Command::new(program);
+        other.args(args).current_dir(self.dir.path()).env_clear();
+        for (key, value) in command.get_envs() {
+            if let Some(value) = value {
+                other.env(key, value);
+            }
+        }
+        for key in ["PATH", "HOME", "TERM"] {
+            if let Some(value) = std::env::var_os(key) {
+                other.env(key, value);
+            }
+        }
+        // A terminal of known size.
+        other
+            .env("TERM", "xterm")
+            .env("COLUMNS", "120")
+            .env("LINES", "40");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = other.output().expect("run the program");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
     /// Starts the binary without waiting (output discarded), e.g. to kill it mid-run.
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)

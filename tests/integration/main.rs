@@ -16,3 +16,4 @@ mod reliability;
 mod remediate;
 mod restore;
 mod securityhub;
+mod terminal;

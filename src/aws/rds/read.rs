@@ -311,11 +311,13 @@ pub async fn read_shares(
     account_id: &str,
     region: &str,
     snapshots: Vec<Snapshot>,
+    on_done: &(dyn Fn() + Sync),
 ) -> (Vec<Snapshot>, Vec<AwsError>) {
     let results: Vec<(Snapshot, Result<Vec<String>, AwsError>)> = stream::iter(snapshots)
         .map(|snapshot| async move {
             pacer.wait().await;
             let shared = read_restore_attribute(client, account_id, region, &snapshot).await;
+            on_done();
             (snapshot, shared)
         })
         .buffer_unordered(ATTRIBUTE_CONCURRENCY)

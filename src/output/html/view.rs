@@ -59,6 +59,8 @@ struct RunView {
     tool_version: String,
     caller_arn: String,
     schema: String,
+    /// `list-accounts 1.2 s · read-databases 3.4 s · ...`, or empty.
+    phases: String,
 }
 
 #[derive(Serialize)]
@@ -376,6 +378,13 @@ impl View {
                     .clone()
                     .unwrap_or_else(|| "unknown".to_string()),
                 schema: report.schema.clone(),
+                phases: report
+                    .run
+                    .phases
+                    .iter()
+                    .map(|p| format!("{} {:.1} s", p.phase, p.seconds))
+                    .collect::<Vec<_>>()
+                    .join(" · "),
             },
             incomplete: !report.errors.is_empty()
                 || !report.unreadable_scopes.is_empty()
