@@ -89,6 +89,11 @@ impl Style {
         };
         self.paint(code, status.as_str())
     }
+    /// Writes `text` as one line, cut to the width.
+    fn say(&self, out: &mut impl Write, text: &str) -> std::io::Result<()> {
+        writeln!(out, "{}", self.line(None, text))
+    }
+
     /// `text` cut to the width (with `…`), then painted.
     fn line(&self, code: Option<&str>, text: &str) -> String {
         let cut = fit(text, self.width);
@@ -204,21 +209,17 @@ pub fn write(
     style: &Style,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    writeln!(
+    style.say(
         out,
-        "{}",
-        style.line(
-            None,
-            &format!(
-                "rdsguard {} | as of {} | run {}",
-                report.run.tool_version,
-                report
-                    .run
-                    .as_of
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                report.run.id
-            )
-        )
+        &format!(
+            "rdsguard {} | as of {} | run {}",
+            report.run.tool_version,
+            report
+                .run
+                .as_of
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            report.run.id
+        ),
     )?;
     writeln!(out, "{}", counts(report, style))?;
     let mut failing: Vec<&SourceReport> = report

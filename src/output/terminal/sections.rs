@@ -47,33 +47,21 @@ pub(super) fn write_by_check(
             .then_with(|| a.0.cmp(b.0))
     });
     writeln!(out)?;
-    writeln!(
+    style.say(
         out,
-        "{}",
-        style.line(
-            None,
-            "Failing checks, worst severity first (sources per check):"
-        )
+        "Failing checks, worst severity first (sources per check):",
     )?;
-    writeln!(
+    style.say(
         out,
-        "{}",
-        style.line(
-            None,
-            &format!(
-                "  {:<21} {:>7} {:>10}  severity",
-                "check", "failing", "not judged"
-            )
-        )
+        &format!(
+            "  {:<21} {:>7} {:>10}  severity",
+            "check", "failing", "not judged"
+        ),
     )?;
     for (id, (severity, fail, error)) in rows {
-        writeln!(
+        style.say(
             out,
-            "{}",
-            style.line(
-                None,
-                &format!("  {id:<21} {fail:>7} {error:>10}  {}", severity.as_str())
-            )
+            &format!("  {id:<21} {fail:>7} {error:>10}  {}", severity.as_str()),
         )?;
     }
     Ok(())
@@ -100,11 +88,7 @@ pub(super) fn write_by_account(
     } else {
         String::new()
     };
-    writeln!(
-        out,
-        "{}",
-        style.line(None, &format!("Accounts with failing sources{more}:"))
-    )?;
+    style.say(out, &format!("Accounts with failing sources{more}:"))?;
     let cells: Vec<String> = rows
         .iter()
         .map(|(account, n)| {
@@ -119,11 +103,7 @@ pub(super) fn write_by_account(
     let per_line = (style.width.saturating_sub(2) / cell_width.max(1)).clamp(1, 2);
     for pair in cells.chunks(per_line) {
         let line: Vec<String> = pair.iter().map(|c| format!("{c:<cell_width$}")).collect();
-        writeln!(
-            out,
-            "{}",
-            style.line(None, format!("  {}", line.join("")).trim_end())
-        )?;
+        style.say(out, format!("  {}", line.join("")).trim_end())?;
     }
     Ok(())
 }
@@ -148,7 +128,7 @@ pub(super) fn write_first_sources(
     } else {
         "Failing sources, most severe first:".to_string()
     };
-    writeln!(out, "{}", style.line(None, &title))?;
+    style.say(out, &title)?;
     for source in &failing[..shown] {
         let checks: Vec<String> = not_passing(source)
             .map(|c| match c.status {
@@ -269,7 +249,7 @@ pub(super) fn write_unread(
         );
         match style.show {
             Show::All => writeln!(out, "{text}")?,
-            Show::Count(_) => writeln!(out, "{}", style.line(None, &text))?,
+            Show::Count(_) => style.say(out, &text)?,
         }
     }
     Ok(())
