@@ -269,15 +269,36 @@ pub fn write(
     }
     if !files.is_empty() {
         writeln!(out)?;
-        writeln!(out, "Reports written:")?;
-        for file in files {
-            writeln!(out, "  {file}")?;
-        }
+        write_files(files, style, out)?;
     }
     if !failing.is_empty() {
         // Counts last too: after a long listing they are what is on the screen.
         writeln!(out)?;
         writeln!(out, "{}", counts(report, style))?;
+    }
+    Ok(())
+}
+
+/// Where the reports are: one folder and the file names when they share it (report.html first: it is
+/// the one for people), else one path a line.
+fn write_files(files: &[String], style: &Style, out: &mut impl Write) -> std::io::Result<()> {
+    let split: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| f.rsplit_once('/').unwrap_or((".", f.as_str())))
+        .collect();
+    let folder = split[0].0;
+    if style.show == Show::All || split.iter().any(|(dir, _)| *dir != folder) {
+        writeln!(out, "Reports written:")?;
+        for file in files {
+            writeln!(out, "  {file}")?;
+        }
+        return Ok(());
+    }
+    let mut names: Vec<&str> = split.iter().map(|(_, name)| *name).collect();
+    names.sort_by_key(|name| *name != "report.html");
+    writeln!(out, "Reports written in {folder}/:")?;
+    for line in wrap(&names.join(", "), "  ", style.width) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }
