@@ -855,8 +855,12 @@ impl Fleet {
                     }
                     let _ = auto_arn;
 
+                    // An unencrypted Aurora cluster fails source-key-shareable whatever its
+                    // rule says: no copy can encrypt a cluster snapshot.
                     let fails = governed
-                        && (state != State::Compliant || policy == KeyPolicy::MissingGrant);
+                        && (state != State::Compliant
+                            || policy == KeyPolicy::MissingGrant
+                            || (cluster && enc == Enc::None));
                     let status = if exempt {
                         Status::Exempt
                     } else if !governed {
