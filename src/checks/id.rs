@@ -4,20 +4,26 @@
 
 use std::fmt;
 
-/// A check's stable id (`replica-age`). Only this module makes one: the constants below are all there
-/// is, in registry order.
+/// A check's stable id (`replica-age`). Each check's own file makes its id ([`CheckId::new`], in its
+/// `CHECK`); the constants below name, for code outside `checks/`, the ids of the registry's checks,
+/// read from those files, so an id is written once.
 #[derive(Copy, Clone, PartialEq, Eq, Debug, Hash, PartialOrd, Ord)]
 pub struct CheckId(&'static str);
 
 impl CheckId {
-    pub const REPLICA_PRESENT: CheckId = CheckId("replica-present");
-    pub const REPLICA_AGE: CheckId = CheckId("replica-age");
-    pub const REPLICA_ENCRYPTION: CheckId = CheckId("replica-encryption");
-    pub const RETENTION_COUNT: CheckId = CheckId("retention-count");
-    pub const REPLICA_CADENCE: CheckId = CheckId("replica-cadence");
-    pub const SOURCE_KEY_SHAREABLE: CheckId = CheckId("source-key-shareable");
-    pub const SHARE_EXPOSURE: CheckId = CheckId("share-exposure");
-    pub const RESTORE_CURRENT: CheckId = CheckId("restore-current");
+    /// A check's id, in its own file: kebab-case, the file's name with `-` for `_`.
+    pub(super) const fn new(id: &'static str) -> CheckId {
+        CheckId(id)
+    }
+
+    pub const REPLICA_PRESENT: CheckId = super::replica_present::CHECK.id;
+    pub const REPLICA_AGE: CheckId = super::replica_age::CHECK.id;
+    pub const REPLICA_ENCRYPTION: CheckId = super::replica_encryption::CHECK.id;
+    pub const RETENTION_COUNT: CheckId = super::retention_count::CHECK.id;
+    pub const REPLICA_CADENCE: CheckId = super::replica_cadence::CHECK.id;
+    pub const SOURCE_KEY_SHAREABLE: CheckId = super::source_key_shareable::CHECK.id;
+    pub const SHARE_EXPOSURE: CheckId = super::share_exposure::CHECK.id;
+    pub const RESTORE_CURRENT: CheckId = super::restore_current::CHECK.id;
 
     /// The id as it appears in the JSON report, docs/checks.md and Security Hub's `GeneratorId`.
     pub const fn as_str(self) -> &'static str {

@@ -5,7 +5,7 @@ use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::rules::format_seconds;
 
 pub const CHECK: Check = Check {
-    id: CheckId::REPLICA_AGE,
+    id: CheckId::new("replica-age"),
     title: "The newest replica is within the RPO",
     failure: "The newest copy in the vault account is older than the RPO",
     remediation: "Find why the copy job stopped (scheduler, permissions, key grants), then copy a fresh snapshot into the vault account. The age counts from the original snapshot's time, so re-copying an old snapshot does not help.",

@@ -6,7 +6,7 @@ use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::rules::{format_seconds, Duration, Rule};
 
 pub const CHECK: Check = Check {
-    id: CheckId::REPLICA_CADENCE,
+    id: CheckId::new("replica-cadence"),
     title: "The newest replicas are spread one cadence apart",
     failure: "The copies in the vault account do not cover the history the rule asks for",
     remediation: "Copy into the vault account on the rule's cadence (a scheduler that runs every cadence, e.g. daily), and keep at least retain.min copies; copies made close together do not add history.",

@@ -6,7 +6,7 @@ use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::{KeyFact, KeyManager};
 
 pub const CHECK: Check = Check {
-    id: CheckId::REPLICA_ENCRYPTION,
+    id: CheckId::new("replica-encryption"),
     title: "The newest replica is encrypted with the right customer managed key",
     failure: "The copy in the vault account is not encrypted with the required key",
     remediation: "Copy the replica again inside the vault account with --kms-key-id set to the vault's customer managed key (the rule's destination.kms_key), then delete the copy under the wrong key.",

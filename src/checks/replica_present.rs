@@ -3,7 +3,7 @@
 use super::{Check, CheckId, Ctx, Fact, Outcome};
 
 pub const CHECK: Check = Check {
-    id: CheckId::REPLICA_PRESENT,
+    id: CheckId::new("replica-present"),
     title: "A replica exists in the destination account",
     failure: "The database has no copy in the vault account",
     remediation: "Copy a recent snapshot of the database into the vault account: share a snapshot encrypted with a shareable customer managed key with the vault account, then copy it there by ARN under the vault key (or run rdsguard audit --remediate once available).",

@@ -7,7 +7,7 @@ use crate::inventory::{TAG_RESTORED_FROM, TAG_SOURCE_ARN};
 use crate::rules::Rule;
 
 pub const CHECK: Check = Check {
-    id: CheckId::RESTORE_CURRENT,
+    id: CheckId::new("restore-current"),
     title: "The newest replica is restored and the secret points at it",
     failure: "The newest copy is not restored or the secret does not point at it",
     remediation: "Restore the newest replica in the vault account and point the rule's secret at the restored instance (rdsguard audit --remediate does both; rdsguard rollback repoints to an earlier restore).",

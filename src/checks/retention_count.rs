@@ -4,7 +4,7 @@ use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::rules::Rule;
 
 pub const CHECK: Check = Check {
-    id: CheckId::RETENTION_COUNT,
+    id: CheckId::new("retention-count"),
     title: "The destination keeps the number of replicas the rule asks for",
     failure: "The vault account keeps the wrong number of copies",
     remediation: "Below retain.min: copy snapshots more often. Above retain.max: delete the oldest copies in the vault account (never the newest).",

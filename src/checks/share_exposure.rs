@@ -5,7 +5,7 @@ use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::Snapshot;
 
 pub const CHECK: Check = Check {
-    id: CheckId::SHARE_EXPOSURE,
+    id: CheckId::new("share-exposure"),
     title: "No snapshot of the source is public or shared outside the destinations",
     failure: "A snapshot of the database is shared outside the vault account",
     remediation: "Remove the extra accounts (or 'all') from the snapshot's restore attribute: aws rds modify-db-snapshot-attribute --attribute-name restore --values-to-remove ACCOUNT.",

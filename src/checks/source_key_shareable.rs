@@ -17,7 +17,7 @@ use crate::report::CheckStatus;
 use crate::rules::pattern;
 
 pub const CHECK: Check = Check {
-    id: CheckId::SOURCE_KEY_SHAREABLE,
+    id: CheckId::new("source-key-shareable"),
     title: "The source's data can be shared with the destination under a CMK",
     failure: "The database's data cannot be shared with the vault account",
     remediation: "Encrypt shared snapshots with a customer managed key whose key policy grants the vault account kms:Decrypt, kms:DescribeKey and kms:CreateGrant; set the rule's source_kms_key to it for databases under aws/rds or unencrypted.",
