@@ -53,7 +53,12 @@ fn audit_writes_report_html_with_every_source_and_report_renders_it_again() {
     assert_eq!(sources.len(), 4, "{run}");
 
     let html = std::fs::read_to_string(cmd.path("run/report.html")).expect("run/report.html");
-    assert!(run.stdout.contains("run/report.html"), "{run}");
+    // The summary says where the report is: its folder, then the file names, report.html first.
+    assert!(
+        run.stdout
+            .contains("Reports written in run/:\n  report.html, "),
+        "{run}"
+    );
     assert_eq!(source_rows(&html), sources.len());
     for source in sources {
         let identifier = source["identifier"].as_str().expect("identifier");
