@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 /// Version tag of `inventory.json`. Bump when a field changes meaning.
 pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 
-/// The tags discovery and the checks read; every tag name is defined in `remediate::tags`.
-pub use crate::remediate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
+/// The tags discovery and the checks read; every tag name is defined in `crate::tags`.
+pub use crate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Inventory {
@@ -227,7 +227,7 @@ pub struct SecretFact {
 pub const DESTINATION_NOT_IN_ORGANIZATION: &str = "DestinationNotInOrganization";
 
 /// The restored instances' tag naming the replica snapshot they came from.
-pub use crate::remediate::tags::TAG_RESTORED_FROM;
+pub use crate::tags::TAG_RESTORED_FROM;
 
 /// A key reference as used from one account and region (an alias, a key id or an ARN).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,6 +5,7 @@
 //! talks to AWS, and [`discover`] plans what it reads from the checks' declared needs; [`evaluate`]
 //! is a pure function of the inventory, the rules and an instant.
 
+pub mod asff;
 pub mod aws;
 pub mod checks;
 pub mod cli;
@@ -20,3 +21,4 @@ pub mod remediate;
 pub mod report;
 pub mod rules;
 pub mod run_dir;
+pub mod tags;

@@ -14,9 +14,9 @@ use tracing::info;
 
 use super::error::aws_error;
 use super::ClientFactory;
+use crate::asff::{self, Finding};
 use crate::checks::REGISTRY;
 use crate::inventory::AwsError;
-use crate::output::asff::{self, Finding};
 use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, Status};
 

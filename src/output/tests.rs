@@ -115,7 +115,7 @@ fn markdown_cells_cannot_break_the_table_or_inject_html() {
 #[test]
 fn asff_findings_are_stable_bounded_and_only_for_failures() {
     let report = report();
-    let findings = super::asff::findings(&report);
+    let findings = crate::asff::findings(&report);
     let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -143,14 +143,14 @@ fn asff_findings_are_stable_bounded_and_only_for_failures() {
         Some("https://docs.example/checks#replica-age")
     );
     assert!(f.types[0].starts_with("Software and Configuration Checks/"));
-    assert!(f.description.chars().count() <= super::asff::DESCRIPTION_MAX);
+    assert!(f.description.chars().count() <= crate::asff::DESCRIPTION_MAX);
     assert_eq!(
-        super::asff::clip(&"x".repeat(300), 256).chars().count(),
+        crate::asff::clip(&"x".repeat(300), 256).chars().count(),
         256
     );
-    assert_eq!(super::asff::clip("short", 256), "short");
+    assert_eq!(crate::asff::clip("short", 256), "short");
     // Same report, same ids: a re-import updates rather than duplicates.
-    assert_eq!(super::asff::findings(&report)[0].id, f.id);
+    assert_eq!(crate::asff::findings(&report)[0].id, f.id);
 }
 
 #[test]

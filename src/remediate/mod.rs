@@ -16,18 +16,16 @@ pub mod journal;
 pub mod plan;
 pub(crate) mod run;
 pub mod steps;
-pub mod tags;
+pub use crate::tags;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::aws::ClientFactory;
-use crate::inventory::AwsError;
 use journal::{Entry, Journal};
 use plan::Item;
 
@@ -49,16 +47,7 @@ pub struct Options {
     pub step_timeout: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemResult {
-    pub source_arn: String,
-    pub ok: bool,
-    /// The step that failed, and the AWS error.
-    pub failed_step: Option<String>,
-    pub error: Option<AwsError>,
-    pub created: Vec<String>,
-    pub deleted: Vec<String>,
-}
+pub use crate::report::remediation::ItemResult;
 
 /// Runs every item, at most `max_parallel` sources at once; a failing source does not stop the others.
 pub async fn execute(

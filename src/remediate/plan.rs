@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::tags::{self, ROLE_TRANSIT, TAG_RESTORED_FROM, TAG_SOURCE_ARN};
 use crate::checks::CheckId;
@@ -14,82 +13,7 @@ use crate::linkage::Index;
 use crate::report::{CheckStatus, Findings, SourceReport, Status};
 use crate::rules::{DestinationRegion, RuleSet};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Names {
-    /// The manual snapshot in the source account.
-    pub snapshot: String,
-    /// Its copy under the shareable key, when the source is unencrypted or under aws/rds.
-    pub reencrypted: Option<String>,
-    /// The in-region copy in the destination account, for a cross-region destination.
-    pub stage: Option<String>,
-    /// The replica in the destination account and region.
-    pub replica: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Item {
-    pub source_arn: String,
-    pub kind: SourceKind,
-    pub account_id: String,
-    pub region: String,
-    pub identifier: String,
-    pub rule: String,
-    pub dest_account: String,
-    pub dest_region: String,
-    /// The destination key reference (an alias: valid in the stage region and the destination region).
-    pub dest_kms_key: String,
-    /// The shareable key in the source account, when the source's own key cannot be shared.
-    pub reencrypt_key: Option<String>,
-    pub names: Names,
-    /// Make a new replica (false: only prune).
-    pub copy: bool,
-    /// Replica snapshots in the destination to delete, oldest first (rdsguard's own only).
-    pub prune: Vec<String>,
-    /// Transit snapshots that earlier runs left in the source account.
-    pub orphans: Vec<String>,
-    /// Restore the replica and repoint the rule's secret, when the rule asks for it.
-    #[serde(default)]
-    pub restore: Option<RestorePlan>,
-    /// Why the source is in the plan: its failing checks.
-    pub reasons: Vec<String>,
-    /// What remediation leaves alone, for a person to decide.
-    pub notes: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RestorePlan {
-    /// The replica snapshot to restore, in the destination (the new replica, or the newest one).
-    pub from_snapshot: String,
-    /// The restored instance: new, or the existing restore of the newest replica.
-    pub instance: String,
-    pub instance_class: String,
-    pub subnet_group: Option<String>,
-    pub security_groups: Vec<String>,
-    pub parameter_group: Option<String>,
-    pub secret: Option<String>,
-    /// An Aurora cluster (restored with one instance) rather than a DB instance.
-    #[serde(default)]
-    pub cluster: bool,
-    /// The source's engine (a cluster restore names it).
-    #[serde(default)]
-    pub engine: String,
-    /// Earlier restores to delete (rdsguard's own, unprotected, not the secret's target).
-    pub prune: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Blocked {
-    pub source_arn: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    pub run_id: String,
-    pub created_at: DateTime<Utc>,
-    pub items: Vec<Item>,
-    pub blocked: Vec<Blocked>,
-}
+pub use crate::report::remediation::{Blocked, Item, Names, Plan, RestorePlan};
 
 fn failing(report: &SourceReport, id: CheckId) -> Option<&crate::report::CheckResult> {
     report

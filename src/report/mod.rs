@@ -2,6 +2,7 @@
 //! Outputs (`crate::output`) only read it.
 
 pub mod drift;
+pub mod remediation;
 pub mod v1;
 
 use std::collections::BTreeMap;

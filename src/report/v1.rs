@@ -44,8 +44,8 @@ pub struct ReportV1 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Remediation {
     pub dry_run: bool,
-    pub plan: crate::remediate::plan::Plan,
-    pub results: Vec<crate::remediate::ItemResult>,
+    pub plan: super::remediation::Plan,
+    pub results: Vec<super::remediation::ItemResult>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -2,8 +2,9 @@
 //! delete or repoint only when it carries `rdsguard:managed=true` and `rdsguard:source-arn` naming the
 //! source. Cleanup, prune, prune-restores, rollback and the plan all ask [`is_ours`].
 //!
-//! `crate::inventory` re-exports the three tags discovery and the checks read (`TAG_SOURCE_ARN`,
-//! `TAG_DATA_TIME`, `TAG_RESTORED_FROM`), so they are still defined only here.
+//! A leaf module (it depends on nothing of rdsguard's): discovery, the checks and remediation read the
+//! names from here, so no module depends on remediation for a tag name. `remediate::tags` is this
+//! module.
 
 use std::collections::BTreeMap;
 
