@@ -520,20 +520,25 @@ pub fn python_json(program: &str, input: &Value) -> Value {
 /// The emulator's Python with `args`, `input` as JSON on stdin; its stdout as JSON. `what` names it in
 /// failures (with its stderr).
 fn run_python(args: &[&str], input: &Value, what: &str) -> Value {
-    let mut child = Command::new(python())
-        .args(args)
+    run_json(Command::new(python()).args(args), input, what)
+}
+
+/// Runs `command` with `input` as JSON on stdin; its stdout as JSON. `what` names it in failures
+/// (with its stderr).
+pub fn run_json(command: &mut Command, input: &Value, what: &str) -> Value {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot start python: {e}"));
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
     child
         .stdin
         .take()
-        .expect("python stdin")
+        .expect("stdin")
         .write_all(input.to_string().as_bytes())
         .expect("send input");
-    let output = child.wait_with_output().expect("python output");
+    let output = child.wait_with_output().expect("output");
     assert!(
         output.status.success(),
         "{what} failed: {}",

@@ -7,13 +7,12 @@
 //! The table below is docs/architecture.md's "What the documents allow, request by request", row by
 //! row: the test fails when the two differ.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::harness::{repo, Cmd};
+use crate::harness::{repo, run_json, Cmd};
 
 const R: &str = "us-east-1";
 const CALLER: &str = "999999999999";
@@ -713,23 +712,6 @@ fn unscoped(documents: &Value) -> Value {
     documents
 }
 
-/// Every action a document names.
-fn named_actions(document: &Value) -> Vec<String> {
-    document["Statement"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|s| match &s["Action"] {
-            Value::String(a) => vec![a.clone()],
-            Value::Array(list) => list
-                .iter()
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
 /// A row as a line of docs/architecture.md's table.
 fn markdown(row: &Row) -> String {
     let context = row
@@ -784,30 +766,7 @@ fn node_tool(dir: &Path, script: &str, input: &Value) -> Value {
         "{} not found: run `make iam-tools` (npm ci in tests/iam)",
         modules.display()
     );
-    run_tool(Command::new("node").arg(dir.join(script)), input, script)
-}
-
-fn run_tool(command: &mut Command, input: &Value, what: &str) -> Value {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("send input");
-    let output = child.wait_with_output().expect("output");
-    assert!(
-        output.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{what}: stdout is not JSON: {e}"))
+    run_json(Command::new("node").arg(dir.join(script)), input, script)
 }
 
 /// The rules the documents are printed for: one restores with a secret, one only copies.
@@ -945,11 +904,11 @@ fn iam_simulate_allows_every_call_of_a_remediation_and_denies_what_is_not_rdsgua
             _ => (&rows[id], ""),
         };
         let allowed = if id >= 2000 {
-            let named = row
-                .who
-                .documents()
-                .iter()
-                .any(|d| named_actions(&loose[*d]).iter().any(|a| a == row.action));
+            let named = row.who.documents().iter().any(|d| {
+                rdsguard::iam::actions(&loose[*d])
+                    .iter()
+                    .any(|a| a == row.action)
+            });
             if named && row.who != Who::OtherCallerRole {
                 denied_by_scope += 1;
             }
@@ -1080,7 +1039,7 @@ fn parliament_finds_nothing_the_docs_do_not_explain() {
         .remove("member_role_trust_policy");
     let one_role = printed(&["--one-role"]);
     identity["member_role_policy"] = one_role["member_role_policy"].clone();
-    let findings = run_tool(
+    let findings = run_json(
         Command::new(&python).arg(repo().join("tests/iam/lint.py")),
         &identity,
         "parliament (tests/iam/lint.py)",

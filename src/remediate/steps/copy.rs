@@ -1,7 +1,7 @@
 //! Step `copy`: the replica in the destination account and region under the vault key, copied from the
 //! stage copy (cross-region) or the shared snapshot; waits until it is `available`.
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, COPY_ACTIONS};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -34,20 +34,7 @@ pub const DECL: Decl = Decl {
     skipped: Skip::ReplicaExists,
     iam: Iam {
         source: &[],
-        destination: &[
-            "rds:CopyDBSnapshot",
-            "rds:CopyDBClusterSnapshot",
-            "rds:AddTagsToResource",
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            // RDS uses the caller's rights on the keys when it copies under another key, or copies
-            // a snapshot shared under another account's key.
-            "kms:CreateGrant",
-            "kms:Decrypt",
-            "kms:ReEncryptFrom",
-            "kms:ReEncryptTo",
-            "kms:GenerateDataKeyWithoutPlaintext",
-        ],
+        destination: COPY_ACTIONS,
     },
 };
 

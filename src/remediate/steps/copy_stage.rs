@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, COPY_ACTIONS};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -36,20 +36,7 @@ pub const DECL: Decl = Decl {
     skipped: Skip::ReplicaExists,
     iam: Iam {
         source: &[],
-        destination: &[
-            "rds:CopyDBSnapshot",
-            "rds:CopyDBClusterSnapshot",
-            "rds:AddTagsToResource",
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            // RDS uses the caller's rights on the keys when it copies under another key, or copies
-            // a snapshot shared under another account's key.
-            "kms:CreateGrant",
-            "kms:Decrypt",
-            "kms:ReEncryptFrom",
-            "kms:ReEncryptTo",
-            "kms:GenerateDataKeyWithoutPlaintext",
-        ],
+        destination: COPY_ACTIONS,
     },
 };
 

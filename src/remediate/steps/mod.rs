@@ -65,6 +65,23 @@ pub enum Skip {
     NothingSuperseded,
 }
 
+/// What a snapshot copy needs, wherever it runs (re-encrypt in the source account, the stage copy and
+/// the replica in the vault).
+pub(super) const COPY_ACTIONS: &[&str] = &[
+    "rds:CopyDBSnapshot",
+    "rds:CopyDBClusterSnapshot",
+    "rds:AddTagsToResource",
+    "rds:DescribeDBSnapshots",
+    "rds:DescribeDBClusterSnapshots",
+    // RDS uses the caller's rights on the keys when it copies under another key, or copies
+    // a snapshot shared under another account's key.
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKeyWithoutPlaintext",
+];
+
 /// IAM actions, per account role: the source database's account, and the destination (vault).
 #[derive(Debug)]
 pub struct Iam {

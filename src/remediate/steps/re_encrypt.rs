@@ -1,7 +1,7 @@
 //! Step `re-encrypt`: when the source is under `aws/rds` (which cannot be shared), or unencrypted and
 //! the rule names a `source_kms_key`, a copy of the transit snapshot under that key (`…-cmk`).
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, COPY_ACTIONS};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -21,20 +21,7 @@ pub const DECL: Decl = Decl {
     finds_earlier: "the copy by its name: reused (and waited for) when it exists",
     skipped: Skip::ReplicaExists,
     iam: Iam {
-        source: &[
-            "rds:CopyDBSnapshot",
-            "rds:CopyDBClusterSnapshot",
-            "rds:AddTagsToResource",
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            // RDS uses the caller's rights on the keys when it copies under another key, or copies
-            // a snapshot shared under another account's key.
-            "kms:CreateGrant",
-            "kms:Decrypt",
-            "kms:ReEncryptFrom",
-            "kms:ReEncryptTo",
-            "kms:GenerateDataKeyWithoutPlaintext",
-        ],
+        source: COPY_ACTIONS,
         destination: &[],
     },
 };
