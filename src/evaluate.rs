@@ -106,10 +106,14 @@ fn evaluate_source(
     let dest_region = rule.destination.region_for(&source.region);
     // What the inventory holds now, less what did not exist yet at `as_of`.
     let (replicas, later): (Vec<_>, Vec<_>) = index
-        .replicas(source, dest_account, dest_region)
+        .replicas(source, &rule.destination, dest_region)
         .into_iter()
         .partition(|s| cutoff.is_none_or(|at| s.existed_at(at)));
-    let dest_errors = index.snapshot_read_errors(dest_account, dest_region, source.kind);
+    let mut dest_errors = Vec::new();
+    if rule.destination.replicas.snapshot {
+        dest_errors = index.snapshot_read_errors(dest_account, dest_region, source.kind);
+    }
+    dest_errors.extend(index.backup_read_errors(&rule.destination, dest_region));
     let ctx = Ctx {
         index,
         source,

@@ -47,6 +47,15 @@ const READ_RDS: &[&str] = &[
 
 const READ_KEYS: &[&str] = &["kms:DescribeKey", "kms:GetKeyPolicy"];
 
+/// Listing a destination's backup vaults takes no resource-level scope.
+const LIST_VAULTS: &[&str] = &["backup:ListBackupVaults"];
+
+/// Reads of one backup vault: its RDS and Aurora recovery points, its access policy.
+const READ_VAULTS: &[&str] = &[
+    "backup:GetBackupVaultAccessPolicy",
+    "backup:ListRecoveryPointsByBackupVault",
+];
+
 /// What RDS asks KMS for on the caller's behalf when it copies a snapshot under another key, copies a
 /// snapshot shared under a source account's key, or restores an encrypted snapshot.
 const KMS_THROUGH_RDS: &[&str] = &[
@@ -144,6 +153,10 @@ impl Options<'_> {
             .iter()
             .map(|t| self.arn("rds", &format!("{t}:{name}")))
             .collect()
+    }
+
+    fn vaults(&self) -> String {
+        self.arn("backup", "backup-vault:*")
     }
 
     fn keys(&self) -> String {

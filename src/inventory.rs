@@ -29,7 +29,12 @@ pub struct Inventory {
     #[serde(default)]
     pub skipped_scopes: Vec<String>,
     pub sources: Vec<Source>,
+    /// Manual DB snapshots and DB cluster snapshots, and the RDS and Aurora recovery points of the
+    /// destinations' backup vaults (those have [`Snapshot::backup`]).
     pub snapshots: Vec<Snapshot>,
+    /// The AWS Backup vaults of the destination scopes: owned by the account, or shared into it.
+    #[serde(default)]
+    pub backup_vaults: Vec<BackupVault>,
     /// DB instances that carry the provenance tag: restored copies, not sources.
     pub replica_instances: Vec<ReplicaInstance>,
     pub keys: Vec<KeyFact>,
@@ -66,6 +71,11 @@ pub struct Scope {
     /// listed both kinds everywhere.
     #[serde(default = "SourceKind::both")]
     pub snapshot_kinds: Vec<SourceKind>,
+    /// True when the backup vaults here, and their RDS and Aurora recovery points, were listed
+    /// (destination scopes whose rules count AWS Backup copies). Inventories written before this
+    /// field listed none.
+    #[serde(default)]
+    pub backups_listed: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -144,8 +154,78 @@ pub struct Snapshot {
     pub source_region: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// Values of the `restore` attribute: account ids, or `all` when public. `None` when it could not be read.
+    /// Values of the `restore` attribute: account ids, or `all` when public. `None` when it could not be
+    /// read, and for recovery points (who can reach those is the vault's access policy).
     pub shared_with: Option<Vec<String>>,
+    /// Set when this is an AWS Backup recovery point, listed from its backup vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<RecoveryPoint>,
+}
+
+/// What AWS Backup says of a recovery point of an RDS instance or Aurora cluster
+/// (`ListRecoveryPointsByBackupVault`). Its [`Snapshot`] has the point's ARN, `ResourceType`
+/// (as the kind), status (`COMPLETED`, ...), `IsEncrypted`, `EncryptionKeyArn`, and `CreationDate` as
+/// the data's time (a copy keeps the original backup's date).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecoveryPoint {
+    /// The ARN of the database backed up: the only thing that links a point to its source.
+    pub resource_arn: String,
+    pub vault_name: String,
+    pub vault_arn: String,
+    /// Set on copies: the vault the point was copied from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_vault_arn: Option<String>,
+    /// `CalculatedLifecycle.DeleteAt`: when AWS Backup deletes the point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_at: Option<DateTime<Utc>>,
+    /// `EncryptionKeyType`: `AWS_OWNED_KMS_KEY` (no key ARN; logically air-gapped vaults by
+    /// default) or `CUSTOMER_MANAGED_KMS_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<String>,
+}
+
+/// The encryption key type AWS Backup reports for a key AWS owns (not in any account).
+pub const AWS_OWNED_KMS_KEY: &str = "AWS_OWNED_KMS_KEY";
+
+impl RecoveryPoint {
+    pub fn aws_owned_key(&self) -> bool {
+        self.key_type.as_deref() == Some(AWS_OWNED_KMS_KEY)
+    }
+}
+
+/// An AWS Backup vault of a destination scope, as `ListBackupVaults` describes it (its lock
+/// included: Vault Lock has no read of its own).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BackupVault {
+    /// The account that listed it (owner, or the account it is shared into).
+    pub account_id: String,
+    pub region: String,
+    pub name: String,
+    pub arn: String,
+    /// The account that owns it (from its ARN).
+    pub owner_account: String,
+    /// `BACKUP_VAULT`, `LOGICALLY_AIR_GAPPED_BACKUP_VAULT`, ...
+    pub vault_type: Option<String>,
+    pub vault_state: Option<String>,
+    pub locked: bool,
+    /// Set for a compliance-mode lock: from then on nobody can remove the lock.
+    pub lock_date: Option<DateTime<Utc>>,
+    pub min_retention_days: Option<i64>,
+    pub max_retention_days: Option<i64>,
+    pub encryption_key_arn: Option<String>,
+    pub encryption_key_type: Option<String>,
+    /// The vault's access policy: `None` until read; `Some(None)` when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_policy: Option<Option<String>>,
+}
+
+/// `VaultType` of a logically air-gapped vault: always compliance-locked.
+pub const AIR_GAPPED_VAULT: &str = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT";
+
+impl BackupVault {
+    pub fn air_gapped(&self) -> bool {
+        self.vault_type.as_deref() == Some(AIR_GAPPED_VAULT)
+    }
 }
 
 impl Snapshot {
@@ -161,6 +241,20 @@ impl Snapshot {
                     .map(|t| t.with_timezone(&Utc))
             })
             .or(self.snapshot_create_time)
+    }
+
+    /// True for what AWS Backup made: a recovery point, or the RDS view of one (its identifier starts
+    /// with `awsbackup:`). Those are judged through the Backup API only, so each counts once.
+    pub fn made_by_backup(&self) -> bool {
+        self.backup.is_some() || self.identifier.starts_with("awsbackup:")
+    }
+
+    /// True when the replica is whole: an `available` snapshot, a `COMPLETED` recovery point.
+    pub fn usable(&self) -> bool {
+        match self.backup {
+            Some(_) => self.status == "COMPLETED",
+            None => self.status == "available",
+        }
     }
 
     /// True when this snapshot existed at `at`: neither its data nor the snapshot itself is from
@@ -277,6 +371,19 @@ impl Inventory {
         self.record_errors(errors);
     }
 
+    /// Records that the backup vaults of `scope` and their recovery points were listed, with the
+    /// errors met.
+    pub fn record_backups(&mut self, scope: &(String, String), errors: Vec<AwsError>) {
+        if let Some(known) = self
+            .scopes
+            .iter_mut()
+            .find(|s| s.account_id == scope.0 && s.region == scope.1)
+        {
+            known.backups_listed = true;
+        }
+        self.record_errors(errors);
+    }
+
     /// Adds errors met in discovery; each makes its scope incomplete.
     pub fn record_errors(&mut self, errors: Vec<AwsError>) {
         for error in &errors {
@@ -303,6 +410,8 @@ impl Inventory {
         self.sources.retain(|s| !touched(&s.account_id, &s.region));
         self.snapshots
             .retain(|s| !touched(&s.account_id, &s.region));
+        self.backup_vaults
+            .retain(|v| !touched(&v.account_id, &v.region));
         self.replica_instances
             .retain(|s| !touched(&s.account_id, &s.region));
         self.missing_keys
@@ -317,6 +426,7 @@ impl Inventory {
         self.scopes.extend(fresh.scopes);
         self.sources.extend(fresh.sources);
         self.snapshots.extend(fresh.snapshots);
+        self.backup_vaults.extend(fresh.backup_vaults);
         self.replica_instances.extend(fresh.replica_instances);
         self.missing_keys.extend(fresh.missing_keys);
         self.secrets.extend(fresh.secrets);
@@ -343,6 +453,8 @@ impl Inventory {
             .sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
         self.sources.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.snapshots.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.backup_vaults
+            .sort_by(|a, b| (&a.account_id, &a.region, &a.arn).cmp(&(&b.account_id, &b.region, &b.arn)));
         self.replica_instances.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.skipped_scopes.sort();

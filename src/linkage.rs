@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use crate::inventory::{
-    parse_rds_arn, AwsError, Inventory, KeyFact, Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
+    parse_rds_arn, AwsError, BackupVault, Inventory, KeyFact, Snapshot, Source, SourceKind,
+    TAG_SOURCE_ARN,
 };
+use crate::rules::{pattern, Destination};
 
 /// Copies of copies are followed this many hops inside the destination account.
 const MAX_COPY_CHAIN: usize = 8;
@@ -21,6 +23,10 @@ pub struct Index<'a> {
     by_tag: HashMap<&'a str, Vec<&'a Snapshot>>,
     /// (origin account, origin region, database identifier) -> untagged snapshots of that data.
     by_origin: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Snapshot>>,
+    /// Database ARN (`ResourceArn`) -> its recovery points.
+    by_resource: HashMap<&'a str, Vec<&'a Snapshot>>,
+    /// (account that listed it, vault ARN) -> the vault.
+    vaults: HashMap<(&'a str, &'a str), &'a BackupVault>,
 }
 
 impl<'a> Index<'a> {
@@ -50,9 +56,28 @@ impl<'a> Index<'a> {
             keys,
             by_tag: HashMap::new(),
             by_origin: HashMap::new(),
+            by_resource: HashMap::new(),
+            vaults: inventory
+                .backup_vaults
+                .iter()
+                .map(|v| ((v.account_id.as_str(), v.arn.as_str()), v))
+                .collect(),
         };
-        // Linkage indexes, so finding a source's replicas does not scan every snapshot.
+        // Linkage indexes, so finding a source's replicas does not scan every snapshot. A recovery
+        // point is linked by the database ARN AWS Backup recorded, and nothing else; the RDS view of
+        // one (`awsbackup:...`) is not linked at all: it is the same copy, counted once.
         for snapshot in &inventory.snapshots {
+            if let Some(point) = &snapshot.backup {
+                index
+                    .by_resource
+                    .entry(point.resource_arn.as_str())
+                    .or_default()
+                    .push(snapshot);
+                continue;
+            }
+            if snapshot.made_by_backup() {
+                continue;
+            }
             match snapshot.tags.get(TAG_SOURCE_ARN) {
                 Some(tagged) => index
                     .by_tag
@@ -163,6 +188,9 @@ impl<'a> Index<'a> {
         if snapshot.kind != source.kind {
             return false;
         }
+        if let Some(point) = &snapshot.backup {
+            return point.resource_arn == source.arn;
+        }
         if let Some(tagged) = snapshot.tags.get(TAG_SOURCE_ARN) {
             return tagged == &source.arn;
         }
@@ -170,14 +198,16 @@ impl<'a> Index<'a> {
             && self.origin(snapshot) == (source.account_id.as_str(), source.region.as_str())
     }
 
-    /// The replicas of `source` in the destination: available snapshots owned by `dest_account`
-    /// (never the source's own account) in `dest_region`, newest data first (ties: latest copy first).
+    /// The replicas of `source` in `destination` (in `dest_region`): usable copies of the kinds the
+    /// destination counts, owned by its account (never the source's own account) or, for recovery
+    /// points, in a vault shared into it; newest data first (ties: latest copy first).
     pub fn replicas(
         &self,
         source: &Source,
-        dest_account: &str,
+        destination: &Destination,
         dest_region: &str,
     ) -> Vec<&'a Snapshot> {
+        let dest_account = destination.account.as_str();
         if dest_account == source.account_id {
             return Vec::new();
         }
@@ -187,15 +217,18 @@ impl<'a> Index<'a> {
             source.region.as_str(),
             source.identifier.as_str(),
         ));
+        let points = self.by_resource.get(source.arn.as_str());
         let mut replicas: Vec<&Snapshot> = tagged
             .into_iter()
             .chain(untagged)
+            .chain(points)
             .flatten()
             .copied()
             .filter(|s| {
                 s.account_id == dest_account
                     && s.region == dest_region
-                    && s.status == "available"
+                    && s.usable()
+                    && destination.counts(s)
                     && self.is_copy_of(s, source)
             })
             .collect();
@@ -207,6 +240,58 @@ impl<'a> Index<'a> {
                 .then_with(|| a.arn.cmp(&b.arn))
         });
         replicas
+    }
+
+    /// The vault a recovery point sits in, as the account that listed it sees it.
+    pub fn vault_of(&self, snapshot: &Snapshot) -> Option<&'a BackupVault> {
+        let point = snapshot.backup.as_ref()?;
+        self.vaults
+            .get(&(snapshot.account_id.as_str(), point.vault_arn.as_str()))
+            .copied()
+    }
+
+    /// Why the recovery points `destination` counts in `region` are unknown, if they are: listing
+    /// the vaults or a counted vault's points failed, or discovery did not list them.
+    pub fn backup_read_errors(&self, destination: &Destination, region: &str) -> Vec<AwsError> {
+        if !destination.replicas.backup {
+            return Vec::new();
+        }
+        let account = destination.account.as_str();
+        let counted = |vault_arn: &str| {
+            let name = vault_arn.rsplit(':').next().unwrap_or(vault_arn);
+            destination
+                .vault
+                .as_deref()
+                .is_none_or(|p| pattern::matches(p, name))
+        };
+        let mut errors: Vec<AwsError> = self
+            .inventory
+            .errors
+            .iter()
+            .filter(|e| e.account_id == account && e.region == region)
+            .filter(|e| match e.operation.as_str() {
+                "ListBackupVaults" => true,
+                "ListRecoveryPointsByBackupVault" => e.resource.as_deref().is_none_or(counted),
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        let unlisted = self
+            .inventory
+            .scopes
+            .iter()
+            .any(|s| s.account_id == account && s.region == region && !s.backups_listed);
+        if errors.is_empty() && unlisted {
+            errors.push(AwsError {
+                account_id: account.to_string(),
+                region: region.to_string(),
+                operation: "ListRecoveryPointsByBackupVault".to_string(),
+                code: "NotRead".to_string(),
+                message: "discovery did not list the backup vaults' recovery points here: no rule it ran with counted AWS Backup copies in this destination (re-run the audit with these rules)".to_string(),
+                resource: None,
+            });
+        }
+        errors
     }
 
     /// Snapshots of `source` in its own account and region (manual ones: what can be shared).

@@ -131,6 +131,11 @@ pub fn kms_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk
     scoped_client!(aws_sdk_kms, "kms", config, account_id, region)
 }
 
+/// An AWS Backup client for one account and region (see `scoped_client!`).
+pub fn backup_client(config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_backup::Client {
+    scoped_client!(aws_sdk_backup, "backup", config, account_id, region)
+}
+
 /// A Secrets Manager client for one account and region's config. Unlike the clients above it keeps the
 /// SDK's default retry budget per region: rdsguard makes only a few Secrets Manager calls.
 pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {

@@ -3,6 +3,7 @@
 //! `kms`, `secrets::read_endpoint`) are kept apart from remediation's writes (`rds::write`,
 //! `secrets::repoint`). What discovery reads is planned in `crate::discover`.
 
+pub mod backup;
 mod client;
 mod error;
 mod kms;

@@ -4,9 +4,9 @@
 
 use tracing::debug;
 
-use super::client::{kms_client, rds_client, secrets_client, ClientFactory};
-use super::{kms, rds, secrets};
-use crate::inventory::{AwsError, KeyFact, Snapshot, Source, SourceKind};
+use super::client::{backup_client, kms_client, rds_client, secrets_client, ClientFactory};
+use super::{backup, kms, rds, secrets};
+use crate::inventory::{AwsError, BackupVault, KeyFact, Snapshot, Source, SourceKind};
 
 /// The databases of one scope (and the instances restored there), or why the scope could not be
 /// entered.
@@ -106,4 +106,43 @@ pub async fn secret_endpoint(
     let config = factory.config(account, region).await?;
     let client = secrets_client(&config);
     secrets::read_endpoint(&client, account, region, name).await
+}
+
+/// The backup vaults of one scope (its own and those shared into it) and, of those whose name
+/// `wanted` accepts, the RDS and Aurora recovery points.
+pub async fn backups(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+) -> (Vec<BackupVault>, Vec<Snapshot>, Vec<AwsError>) {
+    let config = match factory.config(account, region).await {
+        Ok(config) => config,
+        Err(error) => return (Vec::new(), Vec::new(), vec![error]),
+    };
+    let client = backup_client(&config, account, region);
+    debug!(%account, %region, "reading AWS Backup");
+    let (vaults, mut errors) = backup::list_vaults(&client, account, region).await;
+    let listings = vaults
+        .iter()
+        .filter(|v| wanted(&v.name))
+        .map(|v| backup::list_recovery_points(&client, account, region, v));
+    let mut points = Vec::new();
+    for (mut listed, listing_errors) in futures::future::join_all(listings).await {
+        points.append(&mut listed);
+        errors.extend(listing_errors);
+    }
+    (vaults, points, errors)
+}
+
+/// The access policy of `vault` (owned by `account`), read there.
+pub async fn vault_policy(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+    vault: &BackupVault,
+) -> Result<Option<String>, AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = backup_client(&config, account, region);
+    backup::access_policy(&client, account, region, vault).await
 }

@@ -49,6 +49,7 @@ impl Org {
                 region: REGION.into(),
                 complete: true,
                 snapshot_kinds: SourceKind::both(),
+                backups_listed: true,
             });
         }
         let mut org = Org { inventory };
@@ -150,6 +151,7 @@ impl Org {
             source_region: None,
             tags: BTreeMap::new(),
             shared_with: Some(Vec::new()),
+            backup: None,
         });
         self.inventory.snapshots.last_mut().expect("just pushed")
     }

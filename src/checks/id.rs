@@ -23,6 +23,7 @@ impl CheckId {
     pub const REPLICA_CADENCE: CheckId = super::replica_cadence::CHECK.id;
     pub const SOURCE_KEY_SHAREABLE: CheckId = super::source_key_shareable::CHECK.id;
     pub const SHARE_EXPOSURE: CheckId = super::share_exposure::CHECK.id;
+    pub const REPLICA_IMMUTABLE: CheckId = super::replica_immutable::CHECK.id;
     pub const RESTORE_CURRENT: CheckId = super::restore_current::CHECK.id;
 
     /// The id as it appears in the JSON report, docs/checks.md and Security Hub's `GeneratorId`.

@@ -9,11 +9,13 @@ mod needs;
 mod replica_age;
 mod replica_cadence;
 mod replica_encryption;
+mod replica_immutable;
 mod replica_present;
 mod restore_current;
 mod retention_count;
 mod share_exposure;
 mod source_key_shareable;
+mod vault_policy;
 
 pub use id::CheckId;
 pub use needs::{facts, Fact};
@@ -61,6 +63,16 @@ impl Ctx<'_> {
                 self.as_of
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
+        }
+    }
+
+    /// What counts as a replica under the rule, for messages: "snapshot", "recovery point", or both.
+    pub fn copy_kinds(&self) -> &'static str {
+        let kinds = self.rule.destination.replicas;
+        match (kinds.snapshot, kinds.backup) {
+            (true, true) => "snapshot or recovery point",
+            (false, true) => "recovery point",
+            _ => "snapshot",
         }
     }
 
@@ -168,6 +180,7 @@ pub const REGISTRY: &[Check] = &[
     replica_cadence::CHECK,
     source_key_shareable::CHECK,
     share_exposure::CHECK,
+    replica_immutable::CHECK,
     restore_current::CHECK,
 ];
 

@@ -12,8 +12,10 @@ use crate::rules::Rule;
 /// it costs nothing, is the planner's business (`discover::plan`), not the check's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fact {
-    /// The manual snapshots of the rule's destination account (both kinds, in every walked region and
-    /// the rule's named destination region): which are the database's replicas, and the newest.
+    /// The copies in the rule's destination account (in every walked region and the rule's named
+    /// destination region): its manual snapshots of both kinds and, where the rule counts AWS Backup
+    /// copies, its backup vaults (own and shared in) and their RDS and Aurora recovery points. Which
+    /// are the database's replicas, and the newest.
     ReplicaSnapshots,
     /// Who each replica is shared with (their `restore` attribute).
     ReplicaShares,
@@ -30,6 +32,9 @@ pub enum Fact {
     PinnedDestinationKey,
     /// The key of the newest replica, in the destination.
     NewestReplicaKey,
+    /// The access policy of each backup vault holding a recovery point of the database, read in the
+    /// vault's owner account.
+    VaultPolicies,
     /// The instances restored in the destination (listed with every scope's databases: no read of
     /// its own).
     RestoredInstances,
@@ -42,7 +47,10 @@ impl Fact {
     pub fn about_replicas(self) -> bool {
         matches!(
             self,
-            Fact::ReplicaSnapshots | Fact::ReplicaShares | Fact::NewestReplicaKey
+            Fact::ReplicaSnapshots
+                | Fact::ReplicaShares
+                | Fact::NewestReplicaKey
+                | Fact::VaultPolicies
         )
     }
 }

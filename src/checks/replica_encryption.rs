@@ -58,6 +58,29 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             format!("replica {} is not encrypted", newest.arn),
         ));
     }
+    if let Some(point) = newest.backup.as_ref().filter(|p| p.aws_owned_key()) {
+        // A key AWS owns is in no account: no policy to govern, nothing to pin; the vault's
+        // isolation (a logically air-gapped vault) is AWS's own.
+        let observed = format!("AWS-owned key (vault {})", point.vault_name);
+        return Some(match pinned {
+            Some(pinned) => Outcome::fail(
+                observed,
+                expected,
+                format!(
+                    "recovery point {} is encrypted with a key AWS owns, not the rule's destination.kms_key {pinned}",
+                    newest.arn
+                ),
+            ),
+            None => Outcome::pass(
+                observed,
+                expected,
+                format!(
+                    "recovery point {} is encrypted with an AWS-owned key in vault {}: reported as such (no customer managed key to check)",
+                    newest.arn, point.vault_name
+                ),
+            ),
+        });
+    }
     let Some(key_id) = newest.kms_key_id.as_deref() else {
         return Some(Outcome::error(
             expected,

@@ -12,7 +12,11 @@ pub const CHECK: Check = Check {
 };
 
 fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
-    let expected = format!("at least 1 available snapshot in {}", ctx.destination());
+    let expected = format!(
+        "at least 1 available {} in {}",
+        ctx.copy_kinds(),
+        ctx.destination()
+    );
     if let Some(error) = ctx.unreadable_destination(&expected) {
         return Some(error);
     }
@@ -31,12 +35,20 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         "the source lives in the destination account: a replica must be owned by another account"
             .to_string()
     } else {
+        let how = match (
+            ctx.rule.destination.replicas.snapshot,
+            ctx.rule.destination.replicas.backup,
+        ) {
+            (true, true) => " (a snapshot by the rdsguard:source-arn tag, or by a source ARN naming {src} and identifier {id}; a recovery point by its resource ARN)",
+            (false, true) => " (by the recovery point's resource ARN)",
+            _ => " (by the rdsguard:source-arn tag, or by a source ARN naming {src} and identifier {id})",
+        }
+        .replace("{src}", &format!("{}/{}", ctx.source.account_id, ctx.source.region))
+        .replace("{id}", &ctx.source.identifier);
         format!(
-            "no available snapshot in {} is linked to this source (by the rdsguard:source-arn tag, or by a source ARN naming {}/{} and identifier {}){}",
+            "no available {} in {} is linked to this source{how}{}",
+            ctx.copy_kinds(),
             ctx.destination(),
-            ctx.source.account_id,
-            ctx.source.region,
-            ctx.source.identifier,
             ctx.left_out()
         )
     };

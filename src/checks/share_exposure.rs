@@ -1,7 +1,10 @@
 //! `share-exposure`: no snapshot of the source (in its own account, or a replica in the destination) is
-//! public or shared with an account other than the rule's destination.
+//! public or shared with an account other than the rule's destination; and no backup vault holding a
+//! recovery point of it lets another account copy out, restore or delete it (its access policy).
 
-use super::{Check, CheckId, Ctx, Fact, Outcome};
+use std::collections::BTreeSet;
+
+use super::{vault_policy, Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::Snapshot;
 
 pub const CHECK: Check = Check {
@@ -14,6 +17,7 @@ pub const CHECK: Check = Check {
         Fact::ReplicaShares,
         Fact::OwnSnapshots,
         Fact::OwnSnapshotShares,
+        Fact::VaultPolicies,
     ],
     run,
 };
@@ -44,9 +48,39 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         .into_iter()
         .filter(|s| ctx.cutoff.is_none_or(|at| s.existed_at(at)))
         .collect();
-    snapshots.extend(ctx.replicas.iter().copied());
+    let (points, manual): (Vec<&Snapshot>, Vec<&Snapshot>) =
+        ctx.replicas.iter().partition(|s| s.backup.is_some());
+    snapshots.extend(manual);
     let mut exposed = Vec::new();
     let mut unknown = Vec::new();
+    // Recovery points: who may reach them is their vault's access policy.
+    let mut vaults = BTreeSet::new();
+    for point in &points {
+        let Some(vault) = ctx.index.vault_of(point) else {
+            unknown.push(point.arn.as_str());
+            continue;
+        };
+        if !vaults.insert(vault.arn.as_str()) {
+            continue;
+        }
+        match &vault.access_policy {
+            None => unknown.push(vault.arn.as_str()),
+            Some(None) => {}
+            Some(Some(policy)) => match vault_policy::exposure(policy, ctx.dest_account) {
+                Ok(found) => exposed.extend(
+                    found
+                        .into_iter()
+                        .map(|f| format!("vault {}: {f}", vault.name)),
+                ),
+                Err(problem) => {
+                    return Some(Outcome::error(
+                        expected,
+                        format!("could not judge vault {}: {problem}", vault.name),
+                    ))
+                }
+            },
+        }
+    }
     for snapshot in &snapshots {
         match &snapshot.shared_with {
             None => unknown.push(snapshot.arn.as_str()),
@@ -72,7 +106,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             exposed.join("; "),
             expected,
             format!(
-                "{} snapshot(s) of this database are shared beyond the destination account",
+                "{} snapshot(s) or vault policy statement(s) let accounts beyond the destination reach copies of this database",
                 exposed.len()
             ),
         ));
@@ -92,14 +126,18 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         return Some(Outcome::error(
             expected,
             format!(
-                "{why} who {} snapshot(s) are shared with (first: {first})",
+                "{why} who {} snapshot(s) or vault(s) are shared with (first: {first})",
                 unknown.len()
             ),
         ));
     }
+    let vaults = match vaults.len() {
+        0 => String::new(),
+        n => format!(" and {n} vault(s)"),
+    };
     Some(Outcome::pass(
         format!(
-            "{} snapshot(s), none shared beyond {}",
+            "{} snapshot(s){vaults}, none shared beyond {}",
             snapshots.len(),
             ctx.dest_account
         ),

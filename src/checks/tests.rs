@@ -512,6 +512,7 @@ fn unreadable_destination_is_error_never_compliant() {
         region: REGION.into(),
         complete: false,
         snapshot_kinds: SourceKind::both(),
+        backups_listed: true,
     });
     let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
     let report = &findings.sources[0];

@@ -44,6 +44,45 @@ pub fn destination_scopes(
     scopes
 }
 
+/// Which backup vaults of one destination account are read: none unless a rule whose checks need
+/// its replicas counts AWS Backup copies there; then those whose name a rule's `vault` pattern
+/// accepts (every vault when a rule names no pattern).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct VaultFilter {
+    pub all: bool,
+    pub patterns: BTreeSet<String>,
+}
+
+impl VaultFilter {
+    /// True when the recovery points of the vault `name` are listed.
+    pub fn wants(&self, name: &str) -> bool {
+        self.all || self.patterns.iter().any(|p| crate::rules::pattern::matches(p, name))
+    }
+}
+
+/// The vault filter of every destination account whose rules count AWS Backup copies.
+pub fn vault_filters(rules: &RuleSet, checks: &[Check]) -> BTreeMap<String, VaultFilter> {
+    let mut filters: BTreeMap<String, VaultFilter> = BTreeMap::new();
+    for rule in &rules.rules {
+        let destination = &rule.destination;
+        if !destination.replicas.backup
+            || !checks::facts(checks, rule)
+                .iter()
+                .any(|f| f.about_replicas())
+        {
+            continue;
+        }
+        let filter = filters.entry(destination.account.clone()).or_default();
+        match &destination.vault {
+            Some(pattern) => {
+                filter.patterns.insert(pattern.clone());
+            }
+            None => filter.all = true,
+        }
+    }
+    filters
+}
+
 /// The databases the checks will judge (a rule governs them and no exemption covers them on `today`,
 /// or the next day: a run may end after midnight), with their rule: `sources` and then `also`.
 pub fn judged<'a>(
@@ -85,6 +124,8 @@ pub struct Reads {
     /// Of what those lists return, the snapshots whose sharing is read: those of these databases
     /// (account, region, kind, identifier).
     pub own_shares: BTreeSet<(String, String, SourceKind, String)>,
+    /// The backup vaults whose access policy is read: (owner account, region, vault ARN).
+    pub vault_policies: BTreeSet<(String, String, String)>,
     pub keys: KeyPlan,
 }
 
@@ -184,13 +225,33 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
         let needs = |fact| facts.contains(&fact);
         let dest_account = rule.destination.account.as_str();
         let dest_region = rule.destination.region_for(&source.region);
-        let replicas = if needs(Fact::ReplicaShares) || needs(Fact::NewestReplicaKey) {
-            index.replicas(source, dest_account, dest_region)
+        let replicas = if needs(Fact::ReplicaShares)
+            || needs(Fact::NewestReplicaKey)
+            || needs(Fact::VaultPolicies)
+        {
+            index.replicas(source, &rule.destination, dest_region)
         } else {
             Vec::new()
         };
         if needs(Fact::ReplicaShares) {
-            reads.shares.extend(replicas.iter().map(|s| s.arn.clone()));
+            reads.shares.extend(
+                replicas
+                    .iter()
+                    .filter(|s| s.backup.is_none())
+                    .map(|s| s.arn.clone()),
+            );
+        }
+        if needs(Fact::VaultPolicies) {
+            for point in replicas.iter().filter_map(|s| s.backup.as_ref()) {
+                let owner = point.vault_arn.split(':').nth(4).unwrap_or(dest_account);
+                if readable.allows(owner, dest_region) {
+                    reads.vault_policies.insert((
+                        owner.to_string(),
+                        dest_region.to_string(),
+                        point.vault_arn.clone(),
+                    ));
+                }
+            }
         }
         let home = (source.account_id.clone(), source.region.clone());
         if needs(Fact::OwnSnapshots) || needs(Fact::OwnSnapshotShares) {

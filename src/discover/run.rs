@@ -7,12 +7,13 @@ use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
 use tracing::info;
 
-use super::plan::{self, KeyPlan, KeyResult, Known, Readable, ScopeId, Wanted};
+use super::plan::{self, KeyPlan, KeyResult, Known, Readable, ScopeId, VaultFilter, Wanted};
 use super::progress::{Phase, Progress};
 use crate::aws::{rds, scoped, ClientFactory};
 use crate::checks::REGISTRY;
 use crate::inventory::{
-    Account, AwsError, Inventory, KeyFact, KeyRef, Scope, SecretFact, Snapshot, Source, SourceKind,
+    Account, AwsError, BackupVault, Inventory, KeyFact, KeyRef, Scope, SecretFact, Snapshot, Source,
+    SourceKind,
 };
 use crate::rules::RuleSet;
 
@@ -91,9 +92,13 @@ pub async fn discover(
     scopes.retain(|scope| !started.contains(scope));
     scopes.sort_by_key(|scope| !destinations.contains(scope));
     let destinations_ref = &destinations;
+    let filters = plan::vault_filters(rules, REGISTRY);
+    let filters = &filters;
     let here = stream::iter(scopes)
         .map(|(account, region)| async move {
-            let destination = destinations_ref.contains(&(account.clone(), region.clone()));
+            let destination = destinations_ref
+                .contains(&(account.clone(), region.clone()))
+                .then(|| filters.get(&account));
             let read = first_read(factory, account, region, destination).await;
             progress.scopes.done_one();
             read
@@ -110,12 +115,10 @@ pub async fn discover(
                         .iter()
                         .filter(|s| planned.contains(*s))
                         .map(|(a, r)| {
-                            first_read(
-                                factory,
-                                a.clone(),
-                                r.clone(),
-                                destinations_ref.contains(&(a.clone(), r.clone())),
-                            )
+                            let destination = destinations_ref
+                                .contains(&(a.clone(), r.clone()))
+                                .then(|| filters.get(a));
+                            first_read(factory, a.clone(), r.clone(), destination)
                         });
                     futures::future::join_all(again).await
                 }
@@ -217,11 +220,23 @@ pub async fn discover(
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
-    let (destination_shares, sources_scopes, keys) = tokio::join!(
+    let vault_policies = read_vault_policies(factory, &inventory.backup_vaults, &reads.vault_policies, concurrency);
+    let (destination_shares, sources_scopes, keys, vault_policies) = tokio::join!(
         destination_shares,
         sources_scopes,
-        read_keys(factory, &reads.keys, &where_readable, concurrency, progress)
+        read_keys(factory, &reads.keys, &where_readable, concurrency, progress),
+        vault_policies
     );
+    for (arn, result) in vault_policies {
+        match result {
+            Ok(policy) => inventory
+                .backup_vaults
+                .iter_mut()
+                .filter(|v| v.arn == arn)
+                .for_each(|v| v.access_policy = Some(policy.clone())),
+            Err(error) => inventory.record_errors(vec![error]),
+        }
+    }
     for (mut snapshots, errors) in destination_shares {
         inventory.record_errors(errors);
         inventory.snapshots.append(&mut snapshots);
@@ -262,20 +277,26 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
     let mut account_errors: BTreeMap<String, AwsError> = BTreeMap::new();
     let mut readable: BTreeSet<ScopeId> = BTreeSet::new();
     let mut destination_lists = Vec::new();
+    let mut backup_lists = Vec::new();
     for FirstRead {
         scope: (account, region),
         read,
         listing,
+        backups,
     } in reads
     {
         if let Some(listing) = listing {
             destination_lists.push(((account.clone(), region.clone()), listing));
+        }
+        if let Some(backups) = backups {
+            backup_lists.push(((account.clone(), region.clone()), backups));
         }
         let mut scope = Scope {
             account_id: account.clone(),
             region: region.clone(),
             complete: false,
             snapshot_kinds: Vec::new(),
+            backups_listed: false,
         };
         match read {
             Ok(read) if read.region_not_enabled => {
@@ -283,6 +304,7 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
                 inventory.skipped_scopes.push(format!("{account}/{region}"));
                 scope.complete = true;
                 scope.snapshot_kinds = SourceKind::both();
+                scope.backups_listed = true;
             }
             Ok(mut read) => {
                 readable.insert((account, region));
@@ -304,35 +326,81 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
         inventory.record_listing(&scope, SourceKind::both(), errors);
         inventory.snapshots.append(&mut snapshots);
     }
+    for (scope, (mut vaults, mut points, errors)) in backup_lists {
+        inventory.record_backups(&scope, errors);
+        inventory.backup_vaults.append(&mut vaults);
+        inventory.snapshots.append(&mut points);
+    }
     readable
 }
 
 /// Step 1 of discovery in one scope: its databases, and, in a destination scope whose region is
-/// enabled, its manual snapshots of both kinds.
+/// enabled, its manual snapshots of both kinds and, where its rules count AWS Backup copies, its
+/// backup vaults and their recovery points.
 struct FirstRead {
     scope: ScopeId,
     read: Result<rds::read::ScopeRead, AwsError>,
     listing: Option<(Vec<Snapshot>, Vec<AwsError>)>,
+    backups: Option<(Vec<BackupVault>, Vec<Snapshot>, Vec<AwsError>)>,
 }
 
+/// `destination`: `None` for a scope that is no destination; else the vaults read there, if any.
 async fn first_read(
     factory: &ClientFactory,
     account: String,
     region: String,
-    destination: bool,
+    destination: Option<Option<&VaultFilter>>,
 ) -> FirstRead {
     let read = scoped::databases(factory, &account, &region).await;
-    let listing = match &read {
-        Ok(read) if destination && !read.region_not_enabled => {
-            Some(scoped::snapshots(factory, &account, &region, &SourceKind::both()).await)
+    let (listing, backups) = match (&read, destination) {
+        (Ok(read), Some(vaults)) if !read.region_not_enabled => {
+            let both = SourceKind::both();
+            let snapshots = scoped::snapshots(factory, &account, &region, &both);
+            let backups = async {
+                match vaults {
+                    Some(filter) => Some(
+                        scoped::backups(factory, &account, &region, &|name| filter.wants(name))
+                            .await,
+                    ),
+                    None => None,
+                }
+            };
+            let (snapshots, backups) = tokio::join!(snapshots, backups);
+            (Some(snapshots), backups)
         }
-        _ => None,
+        _ => (None, None),
     };
     FirstRead {
         scope: (account, region),
         read,
         listing,
+        backups,
     }
+}
+
+/// The access policies of the vaults in `wanted` ((owner account, region, vault ARN)), read in
+/// their owner accounts.
+async fn read_vault_policies(
+    factory: &ClientFactory,
+    vaults: &[BackupVault],
+    wanted: &BTreeSet<(String, String, String)>,
+    concurrency: usize,
+) -> Vec<(String, Result<Option<String>, AwsError>)> {
+    let reads: Vec<(String, String, BackupVault)> = wanted
+        .iter()
+        .filter_map(|(owner, region, arn)| {
+            let vault = vaults.iter().find(|v| &v.arn == arn)?;
+            Some((owner.clone(), region.clone(), vault.clone()))
+        })
+        .collect();
+    stream::iter(reads)
+        .map(|(owner, region, vault)| async move {
+            let result = scoped::vault_policy(factory, &owner, &region, &vault).await;
+            (vault.arn, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
 }
 
 /// Step 1 of [`discover`] done ahead of it for some scopes.
@@ -359,15 +427,15 @@ pub fn read_destinations_ahead<'a>(
     walked: &[String],
 ) -> (impl std::future::Future<Output = ()> + 'a, Ahead) {
     let scopes = plan::destination_scopes(rules, walked, REGISTRY);
+    let filters = plan::vault_filters(rules, REGISTRY);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let work = {
         let scopes = scopes.clone();
         async move {
-            let reads = futures::future::join_all(
-                scopes
-                    .into_iter()
-                    .map(|(account, region)| first_read(factory, account, region, true)),
-            )
+            let reads = futures::future::join_all(scopes.into_iter().map(|(account, region)| {
+                let vaults = filters.get(&account);
+                first_read(factory, account, region, Some(vaults))
+            }))
             .await;
             // `discover` may have ended without waiting (an error before it): nothing to hand over.
             let _ = sender.send(reads);

@@ -70,6 +70,8 @@ pub(super) fn audit_statements(o: &Options<'_>) -> Vec<Value> {
         // Describe calls list: they take no resource-level scope.
         statement("ReadRds", READ_RDS, vec!["*".into()], None),
         statement("ReadKeys", READ_KEYS, vec![o.keys()], None),
+        statement("ListBackupVaults", LIST_VAULTS, vec!["*".into()], None),
+        statement("ReadBackupVaults", READ_VAULTS, vec![o.vaults()], None),
     ];
     if !o.secrets.is_empty() {
         // rdsguard keeps the endpoint fields only; the secrets are in the rules' destinations.

@@ -89,7 +89,13 @@ pub fn build(
             reason,
         };
         let dest_region = rule.destination.region_for(&source.region).to_string();
-        let replicas = index.replicas(source, &rule.destination.account, &dest_region);
+        // What rdsguard's copies can make up for and prune: manual snapshots. A recovery point is
+        // AWS Backup's to keep and delete.
+        let replicas: Vec<_> = index
+            .replicas(source, &rule.destination, &dest_region)
+            .into_iter()
+            .filter(|s| s.backup.is_none())
+            .collect();
         let needs_copy = [
             CheckId::REPLICA_PRESENT,
             CheckId::REPLICA_AGE,

@@ -135,9 +135,53 @@ pub struct Destination {
     pub region: DestinationRegion,
     /// The key replicas must be encrypted with: an alias (resolved in the destination) or a key ARN.
     pub kms_key: Option<String>,
+    /// Which copies count as replicas (`replicas = ["snapshot", "backup"]`, the default).
+    pub replicas: ReplicaKinds,
+    /// Only recovery points in backup vaults whose name matches this pattern count (`vault`).
+    pub vault: Option<String>,
+}
+
+/// Which kinds of copy in the destination count as replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaKinds {
+    /// Manual DB snapshots and DB cluster snapshots (`"snapshot"`).
+    pub snapshot: bool,
+    /// AWS Backup recovery points (`"backup"`).
+    pub backup: bool,
+}
+
+impl Default for ReplicaKinds {
+    fn default() -> Self {
+        ReplicaKinds {
+            snapshot: true,
+            backup: true,
+        }
+    }
+}
+
+/// `immutable`: the newest replica must sit in a backup vault locked in compliance mode whose
+/// minimum retention covers `min_retention`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Immutable {
+    pub min_retention: Option<Duration>,
 }
 
 impl Destination {
+    /// True when a copy counts as a replica under this destination: of a kind it counts, and for a
+    /// recovery point, in a vault whose name matches `vault`.
+    pub fn counts(&self, snapshot: &crate::inventory::Snapshot) -> bool {
+        match &snapshot.backup {
+            Some(point) => {
+                self.replicas.backup
+                    && self
+                        .vault
+                        .as_deref()
+                        .is_none_or(|p| pattern::matches(p, &point.vault_name))
+            }
+            None => self.replicas.snapshot && !snapshot.made_by_backup(),
+        }
+    }
+
     pub fn region_for<'a>(&'a self, source_region: &'a str) -> &'a str {
         match &self.region {
             DestinationRegion::Same => source_region,
@@ -189,6 +233,8 @@ pub struct Rule {
     pub cadence: Option<Duration>,
     pub retain: Retain,
     pub restore: Option<Restore>,
+    /// Replicas must be immutable (`replica-immutable`).
+    pub immutable: Option<Immutable>,
     pub severity: Severity,
     pub location: Location,
 }

@@ -26,7 +26,40 @@ pub(super) struct RawRule {
     pub cadence: Option<Spanned<String>>,
     pub retain: Option<Spanned<RawRetain>>,
     pub restore: Option<Spanned<RawRestore>>,
+    pub immutable: Option<Spanned<RawImmutable>>,
     pub severity: Option<Spanned<String>>,
+}
+
+/// `immutable = true`, or `immutable = { min_retention = "7d" }`.
+pub(super) enum RawImmutable {
+    Flag(bool),
+    Table(RawImmutableTable),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawImmutableTable {
+    pub min_retention: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawImmutable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawImmutable;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false, or a table such as { min_retention = \"7d\" }")
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(RawImmutable::Flag(value))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawImmutableTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawImmutable::Table)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -47,6 +80,8 @@ pub(super) struct RawDestination {
     pub account: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
     pub kms_key: Option<Spanned<String>>,
+    pub replicas: Option<Vec<Spanned<String>>>,
+    pub vault: Option<Spanned<String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -91,6 +126,7 @@ fn nested_fields(key: &str) -> Option<&'static [&'static str]> {
         "destination" => Some(fields_of::<RawDestination>()),
         "retain" => Some(fields_of::<RawRetain>()),
         "restore" => Some(fields_of::<RawRestore>()),
+        "immutable" => Some(fields_of::<RawImmutableTable>()),
         _ => None,
     }
 }

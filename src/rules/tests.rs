@@ -106,8 +106,8 @@ expires = "someday"
             "5: rule `Prod_Rule`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "6: rule `Prod_Rule`: retain.min (5) is greater than retain.max (2)",
             "7: rule `Prod_Rule`: severity `urgent` is not one of: informational, low, medium, high, critical",
-            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, severity)",
-            "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key)",
+            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, severity)",
+            "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key, replicas, vault)",
             "18: in rule `third`: invalid type: integer `26`, expected a string",
             "20: exemption for `arn:aws:rds:*:*:db:x` has no reason: add reason = \"...\" for the auditors",
             "22: exemption expires `someday` is not a date like 2027-01-31",
@@ -132,7 +132,7 @@ select = { accounts = ["1234"], kinds = ["aurora"], regoin = ["us-east-1"] }
             "1: rule `x`: missing required key `destination` (for example destination = { account = \"222222222222\" })",
             "3: rule `x`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "4: rule `x`: retain.min (3) is greater than retain.max (1)",
-            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, severity)",
+            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, severity)",
             "6: rule `x`: select.accounts: `1234` is not a 12-digit account id or a pattern like \"*\"",
             "6: rule `x`: select.kinds: `aurora` is not `db-instance` or `db-cluster`",
             "6: unknown key `regoin` in `select` of rule `x` (expected one of: tags, engines, accounts, regions, identifiers, kinds, read_replicas)",
@@ -177,12 +177,13 @@ fn accepted_keys_come_from_the_raw_types() {
             "cadence",
             "retain",
             "restore",
+            "immutable",
             "severity"
         ]
     );
     assert_eq!(
         fields_of::<RawDestination>(),
-        ["account", "region", "kms_key"]
+        ["account", "region", "kms_key", "replicas", "vault"]
     );
 }
 
@@ -349,4 +350,59 @@ max_age = "1d"
         None
     );
     assert_eq!(set.pinned_regions(), None);
+}
+
+/// `destination.replicas`, `destination.vault` and `immutable` (AWS Backup copies, issue 13): every
+/// wrong value is named at its line; the defaults count both kinds and ask no immutability.
+#[test]
+fn replica_kinds_vault_patterns_and_immutability() {
+    let set = load_text(
+        r#"[[rule]]
+id = "plain"
+destination = { account = "222222222222" }
+max_age = "26h"
+
+[[rule]]
+id = "locked"
+destination = { account = "222222222222", replicas = ["backup"], vault = "central-*" }
+max_age = "26h"
+immutable = { min_retention = "30d" }
+"#,
+    )
+    .expect("valid rules");
+    let plain = &set.rules[0];
+    assert_eq!(plain.destination.replicas, ReplicaKinds::default());
+    assert!(plain.destination.replicas.snapshot && plain.destination.replicas.backup);
+    assert_eq!(plain.immutable, None);
+    let locked = &set.rules[1];
+    assert!(!locked.destination.replicas.snapshot && locked.destination.replicas.backup);
+    assert_eq!(locked.destination.vault.as_deref(), Some("central-*"));
+    assert_eq!(
+        locked.immutable.and_then(|i| i.min_retention).map(|d| d.seconds),
+        Some(30 * 86_400)
+    );
+
+    let text = r#"[[rule]]
+id = "x"
+destination = { account = "222222222222", replicas = ["tape"], vault = "v" }
+max_age = "26h"
+immutable = "yes"
+
+[[rule]]
+id = "y"
+destination = { account = "222222222222", replicas = ["snapshot"] }
+max_age = "26h"
+immutable = { min_retention = "a week", mode = "compliance" }
+"#;
+    assert_eq!(
+        problems(load_text(text)),
+        vec![
+            "3: rule `x`: destination.replicas: `tape` is not a kind of copy (expected \"snapshot\" for manual DB snapshots, \"backup\" for AWS Backup recovery points)",
+            "3: rule `x`: destination.vault names backup vaults, but destination.replicas does not count \"backup\"",
+            "5: in rule `x`: invalid type: string \"yes\", expected true, false, or a table such as { min_retention = \"7d\" }",
+            "11: rule `y`: immutable.min_retention: `a week` is not a duration; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
+            "11: rule `y`: immutable: only an AWS Backup recovery point in a locked vault can be immutable, but destination.replicas does not count \"backup\"",
+            "11: unknown key `mode` in `immutable` of rule `y` (expected one of: min_retention)",
+        ]
+    );
 }

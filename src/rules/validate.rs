@@ -5,10 +5,10 @@
 use chrono::NaiveDate;
 use toml::Spanned;
 
-use super::raw::{FileCtx, Parsed, RawExemption, RawRule, RawSelect};
+use super::raw::{FileCtx, Parsed, RawExemption, RawImmutable, RawRule, RawSelect};
 use super::{
-    parse_duration, Destination, DestinationRegion, Exemption, Restore, Retain, Rule, Selector,
-    Severity,
+    parse_duration, Destination, DestinationRegion, Exemption, Immutable, ReplicaKinds, Restore,
+    Retain, Rule, Selector, Severity,
 };
 use crate::inventory::SourceKind;
 
@@ -87,6 +87,17 @@ pub(super) fn rule(
     };
     let grace = duration("grace", &raw.grace);
     let cadence = duration("cadence", &raw.cadence);
+    let immutable_at = raw.immutable.as_ref().map(|i| i.span().start);
+    let immutable = match raw.immutable.map(Spanned::into_inner) {
+        None | Some(RawImmutable::Flag(false)) => None,
+        Some(RawImmutable::Flag(true)) => Some(Immutable {
+            min_retention: None,
+        }),
+        Some(RawImmutable::Table(table)) => Some(Immutable {
+            min_retention: duration("immutable.min_retention", &table.min_retention),
+        }),
+    };
+    let immutable_at = immutable.and(immutable_at);
 
     let select = raw
         .select
@@ -216,6 +227,16 @@ pub(super) fn rule(
         })
     });
 
+    if let (Some(offset), Some(false)) = (
+        immutable_at,
+        destination.as_ref().map(|d| d.replicas.backup),
+    ) {
+        error(
+            offset,
+            "immutable: only an AWS Backup recovery point in a locked vault can be immutable, but destination.replicas does not count \"backup\"".to_string(),
+        );
+    }
+
     let failed = !errors.is_empty() || !bad.is_empty();
     out.errors.append(&mut errors);
     let (Some(id), Some(max_age), Some(destination), false) = (id, max_age, destination, failed)
@@ -234,6 +255,7 @@ pub(super) fn rule(
         cadence,
         retain,
         restore,
+        immutable,
         severity,
         location: ctx.location(start),
     });
@@ -295,10 +317,43 @@ fn destination(
             );
         }
     }
+    let mut replicas = ReplicaKinds::default();
+    if let Some(kinds) = dest.replicas {
+        replicas = ReplicaKinds {
+            snapshot: false,
+            backup: false,
+        };
+        if kinds.is_empty() {
+            error(
+                offset,
+                "destination.replicas is empty: name at least one of \"snapshot\", \"backup\"".to_string(),
+            );
+        }
+        for kind in kinds {
+            match kind.get_ref().as_str() {
+                "snapshot" => replicas.snapshot = true,
+                "backup" => replicas.backup = true,
+                other => error(
+                    kind.span().start,
+                    format!(
+                        "destination.replicas: `{other}` is not a kind of copy (expected \"snapshot\" for manual DB snapshots, \"backup\" for AWS Backup recovery points)"
+                    ),
+                ),
+            }
+        }
+    }
+    if let (Some(vault), false) = (&dest.vault, replicas.backup) {
+        error(
+            vault.span().start,
+            "destination.vault names backup vaults, but destination.replicas does not count \"backup\"".to_string(),
+        );
+    }
     Some(Destination {
         account: account?,
         region,
         kms_key: dest.kms_key.map(Spanned::into_inner),
+        replicas,
+        vault: dest.vault.map(Spanned::into_inner),
     })
 }
 

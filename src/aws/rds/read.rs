@@ -235,6 +235,7 @@ async fn read_db_snapshots(
                         source_region: s.source_region().map(str::to_string),
                         tags: tags(s.tag_list()),
                         shared_with: None,
+                        backup: None,
                     });
                 }
             }
@@ -290,6 +291,7 @@ async fn read_cluster_snapshots(
                         source_region: None,
                         tags: tags(s.tag_list()),
                         shared_with: None,
+                        backup: None,
                     });
                 }
             }
