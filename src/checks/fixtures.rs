@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::inventory::{
-    Inventory, KeyFact, KeyManager, Scope, Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
+    BackupVault, Inventory, KeyFact, KeyManager, RecoveryPoint, Scope, Snapshot, Source,
+    SourceKind, TAG_SOURCE_ARN,
 };
 
 pub const PROD: &str = "111111111111";
@@ -162,5 +163,68 @@ impl Org {
         let snapshot = self.snapshot(VAULT, id, source, hours_ago);
         snapshot.tags.insert(TAG_SOURCE_ARN.into(), arn);
         snapshot
+    }
+
+    /// A standard backup vault of `account`, unlocked, under the vault CMK, with no access policy.
+    pub fn vault(&mut self, account: &str, name: &str) -> &mut BackupVault {
+        self.inventory.backup_vaults.push(BackupVault {
+            account_id: account.into(),
+            region: REGION.into(),
+            name: name.into(),
+            arn: format!("arn:aws:backup:{REGION}:{account}:backup-vault:{name}"),
+            owner_account: account.into(),
+            vault_type: Some("BACKUP_VAULT".into()),
+            vault_state: Some("AVAILABLE".into()),
+            locked: false,
+            lock_date: None,
+            min_retention_days: None,
+            max_retention_days: None,
+            encryption_key_arn: Some(key_arn(account, "vault-cmk")),
+            encryption_key_type: Some("CUSTOMER_MANAGED_KMS_KEY".into()),
+            access_policy: Some(None),
+        });
+        self.inventory.backup_vaults.last_mut().expect("just pushed")
+    }
+
+    /// A COMPLETED recovery point of `source` in `account`'s vault `vault`, its data `hours_ago`
+    /// old, encrypted with the vault CMK.
+    pub fn recovery_point(
+        &mut self,
+        account: &str,
+        vault: &str,
+        id: &str,
+        source: &Source,
+        hours_ago: i64,
+    ) -> &mut Snapshot {
+        let time = as_of() - Duration::hours(hours_ago);
+        self.inventory.snapshots.push(Snapshot {
+            arn: format!("arn:aws:rds:{REGION}:{account}:snapshot:awsbackup:{id}"),
+            kind: source.kind,
+            account_id: account.into(),
+            region: REGION.into(),
+            identifier: format!("awsbackup:{id}"),
+            source_identifier: source.identifier.clone(),
+            status: "COMPLETED".into(),
+            encrypted: true,
+            kms_key_id: Some(key_arn(account, "vault-cmk")),
+            snapshot_create_time: Some(time),
+            original_snapshot_create_time: Some(time),
+            source_snapshot_arn: None,
+            source_region: None,
+            tags: BTreeMap::new(),
+            shared_with: None,
+            backup: Some(RecoveryPoint {
+                resource_arn: source.arn.clone(),
+                vault_name: vault.into(),
+                vault_arn: format!("arn:aws:backup:{REGION}:{account}:backup-vault:{vault}"),
+                source_vault_arn: Some(format!(
+                    "arn:aws:backup:{REGION}:{}:backup-vault:Default",
+                    source.account_id
+                )),
+                delete_at: Some(as_of() + Duration::days(30)),
+                key_type: Some("CUSTOMER_MANAGED_KMS_KEY".into()),
+            }),
+        });
+        self.inventory.snapshots.last_mut().expect("just pushed")
     }
 }
