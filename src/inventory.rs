@@ -453,8 +453,9 @@ impl Inventory {
             .sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
         self.sources.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.snapshots.sort_by(|a, b| a.arn.cmp(&b.arn));
-        self.backup_vaults
-            .sort_by(|a, b| (&a.account_id, &a.region, &a.arn).cmp(&(&b.account_id, &b.region, &b.arn)));
+        self.backup_vaults.sort_by(|a, b| {
+            (&a.account_id, &a.region, &a.arn).cmp(&(&b.account_id, &b.region, &b.arn))
+        });
         self.replica_instances.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.skipped_scopes.sort();

@@ -71,7 +71,8 @@ fn points_in_another_account_or_not_completed_or_outside_the_vault_pattern_do_no
     org.vault(OTHER, "central");
     org.recovery_point(OTHER, "central", "job-wrong-account", &orders, 1);
     org.vault(VAULT, "central");
-    org.recovery_point(VAULT, "central", "job-partial", &orders, 1).status = "PARTIAL".into();
+    org.recovery_point(VAULT, "central", "job-partial", &orders, 1)
+        .status = "PARTIAL".into();
     org.vault(VAULT, "scratch");
     org.recovery_point(VAULT, "scratch", "job-scratch", &orders, 1);
     let report = judge(&org, &rules(", vault = \"central*\"", ""), "orders");
@@ -129,33 +130,43 @@ fn immutability_needs_a_compliance_lock_covering_the_minimum_retention() {
     let (status, observed, message) = check(&report, "replica-immutable");
     assert_eq!(status, CheckStatus::Fail);
     assert!(observed.starts_with("manual snapshot"), "{observed}");
-    assert!(message.contains("only a recovery point in a compliance-locked backup vault is immutable"));
+    assert!(
+        message.contains("only a recovery point in a compliance-locked backup vault is immutable")
+    );
 
     // Newest replica: a recovery point in an unlocked vault.
     org.vault(VAULT, "central");
     org.recovery_point(VAULT, "central", "job-1", &orders, 0);
     let report = judge(&org, &rules("", immutable), "orders");
     assert_eq!(check(&report, "replica-immutable").0, CheckStatus::Fail);
-    assert!(check(&report, "replica-immutable").2.contains("is not locked"));
+    assert!(check(&report, "replica-immutable")
+        .2
+        .contains("is not locked"));
 
     // Governance mode: locked, no lock date.
     org.inventory.backup_vaults[0].locked = true;
     org.inventory.backup_vaults[0].min_retention_days = Some(7);
     let report = judge(&org, &rules("", immutable), "orders");
     assert_eq!(check(&report, "replica-immutable").0, CheckStatus::Fail);
-    assert!(check(&report, "replica-immutable").2.contains("governance mode"));
+    assert!(check(&report, "replica-immutable")
+        .2
+        .contains("governance mode"));
 
     // Compliance mode still in its cooling-off period.
     org.inventory.backup_vaults[0].lock_date = Some(as_of() + Duration::days(2));
     let report = judge(&org, &rules("", immutable), "orders");
-    assert!(check(&report, "replica-immutable").2.contains("cooling-off"));
+    assert!(check(&report, "replica-immutable")
+        .2
+        .contains("cooling-off"));
 
     // Compliance mode in force, but the minimum retention is shorter than the rule's.
     org.inventory.backup_vaults[0].lock_date = Some(as_of() - Duration::days(10));
     org.inventory.backup_vaults[0].min_retention_days = Some(3);
     let report = judge(&org, &rules("", immutable), "orders");
     assert_eq!(check(&report, "replica-immutable").0, CheckStatus::Fail);
-    assert!(check(&report, "replica-immutable").2.contains("sooner than the rule's"));
+    assert!(check(&report, "replica-immutable")
+        .2
+        .contains("sooner than the rule's"));
 
     org.inventory.backup_vaults[0].min_retention_days = Some(7);
     let report = judge(&org, &rules("", immutable), "orders");
@@ -187,9 +198,15 @@ fn an_air_gapped_vault_with_an_aws_owned_key() {
     assert_eq!(report.status, Status::Compliant, "{:#?}", report.checks);
     let (_, observed, _) = check(&report, "replica-encryption");
     assert_eq!(observed, "AWS-owned key (vault bunker)");
-    assert!(check(&report, "replica-immutable").1.starts_with("logically air-gapped vault bunker"));
+    assert!(check(&report, "replica-immutable")
+        .1
+        .starts_with("logically air-gapped vault bunker"));
     // A pinned key is not the AWS-owned one.
-    let report = judge(&org, &rules(", kms_key = \"alias/rds-vault\"", ""), "orders");
+    let report = judge(
+        &org,
+        &rules(", kms_key = \"alias/rds-vault\"", ""),
+        "orders",
+    );
     assert_eq!(check(&report, "replica-encryption").0, CheckStatus::Fail);
 }
 
@@ -204,7 +221,10 @@ fn a_vault_policy_open_to_another_account_is_exposure() {
     let report = judge(&org, &rules("", ""), "orders");
     let (status, observed, _) = check(&report, "share-exposure");
     assert_eq!(status, CheckStatus::Pass);
-    assert_eq!(observed, format!("0 snapshot(s) and 1 vault(s), none shared beyond {VAULT}"));
+    assert_eq!(
+        observed,
+        format!("0 snapshot(s) and 1 vault(s), none shared beyond {VAULT}")
+    );
 
     org.inventory.backup_vaults[0].access_policy = Some(Some(
         r#"{"Statement":[{"Sid":"reader","Effect":"Allow","Principal":{"AWS":"999999999999"},"Action":["backup:CopyFromBackupVault"],"Resource":"*"}]}"#.into(),
@@ -247,7 +267,9 @@ fn unlisted_or_unreadable_backups_are_errors_never_compliant() {
         operation: "ListRecoveryPointsByBackupVault".into(),
         code: "AccessDeniedException".into(),
         message: "no".into(),
-        resource: Some(format!("arn:aws:backup:{REGION}:{VAULT}:backup-vault:central")),
+        resource: Some(format!(
+            "arn:aws:backup:{REGION}:{VAULT}:backup-vault:central"
+        )),
     });
     let report = judge(&org, &rules("", ""), "orders");
     assert_eq!(report.status, Status::Error);

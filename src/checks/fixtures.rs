@@ -183,7 +183,10 @@ impl Org {
             encryption_key_type: Some("CUSTOMER_MANAGED_KMS_KEY".into()),
             access_policy: Some(None),
         });
-        self.inventory.backup_vaults.last_mut().expect("just pushed")
+        self.inventory
+            .backup_vaults
+            .last_mut()
+            .expect("just pushed")
     }
 
     /// A COMPLETED recovery point of `source` in `account`'s vault `vault`, its data `hours_ago`

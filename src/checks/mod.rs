@@ -190,8 +190,8 @@ pub fn by_id(id: &str) -> Option<&'static Check> {
 }
 
 #[cfg(test)]
-pub(crate) mod fixtures;
-#[cfg(test)]
 mod backup_tests;
+#[cfg(test)]
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;

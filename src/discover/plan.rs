@@ -56,7 +56,11 @@ pub struct VaultFilter {
 impl VaultFilter {
     /// True when the recovery points of the vault `name` are listed.
     pub fn wants(&self, name: &str) -> bool {
-        self.all || self.patterns.iter().any(|p| crate::rules::pattern::matches(p, name))
+        self.all
+            || self
+                .patterns
+                .iter()
+                .any(|p| crate::rules::pattern::matches(p, name))
     }
 }
 

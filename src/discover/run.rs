@@ -12,8 +12,8 @@ use super::progress::{Phase, Progress};
 use crate::aws::{rds, scoped, ClientFactory};
 use crate::checks::REGISTRY;
 use crate::inventory::{
-    Account, AwsError, BackupVault, Inventory, KeyFact, KeyRef, Scope, SecretFact, Snapshot, Source,
-    SourceKind,
+    Account, AwsError, BackupVault, Inventory, KeyFact, KeyRef, Scope, SecretFact, Snapshot,
+    Source, SourceKind,
 };
 use crate::rules::RuleSet;
 
@@ -220,7 +220,12 @@ pub async fn discover(
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
-    let vault_policies = read_vault_policies(factory, &inventory.backup_vaults, &reads.vault_policies, concurrency);
+    let vault_policies = read_vault_policies(
+        factory,
+        &inventory.backup_vaults,
+        &reads.vault_policies,
+        concurrency,
+    );
     let (destination_shares, sources_scopes, keys, vault_policies) = tokio::join!(
         destination_shares,
         sources_scopes,

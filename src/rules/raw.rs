@@ -53,7 +53,10 @@ impl<'de> Deserialize<'de> for RawImmutable {
             fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Self::Value, E> {
                 Ok(RawImmutable::Flag(value))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
                 RawImmutableTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(RawImmutable::Table)
             }

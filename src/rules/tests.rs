@@ -378,7 +378,10 @@ immutable = { min_retention = "30d" }
     assert!(!locked.destination.replicas.snapshot && locked.destination.replicas.backup);
     assert_eq!(locked.destination.vault.as_deref(), Some("central-*"));
     assert_eq!(
-        locked.immutable.and_then(|i| i.min_retention).map(|d| d.seconds),
+        locked
+            .immutable
+            .and_then(|i| i.min_retention)
+            .map(|d| d.seconds),
         Some(30 * 86_400)
     );
 

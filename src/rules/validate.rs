@@ -326,7 +326,8 @@ fn destination(
         if kinds.is_empty() {
             error(
                 offset,
-                "destination.replicas is empty: name at least one of \"snapshot\", \"backup\"".to_string(),
+                "destination.replicas is empty: name at least one of \"snapshot\", \"backup\""
+                    .to_string(),
             );
         }
         for kind in kinds {

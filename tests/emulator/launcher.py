@@ -887,6 +887,31 @@ def _fault_response(fault, call):
     return fault["http_status"], headers + [("x-amzn-RequestId", request_id)], body
 
 
+# --- (o) SigV4 check of REST requests without a body --------------------------------
+# Under IAM enforcement moto recomputes each request's signature over an AWSRequest whose body is the
+# raw body or, when that is empty, the parsed parameters. For a REST request whose parameters are in
+# its path and query string (AWS Backup's `GET /backup-vaults/central/access-policy`,
+# `GET /backup-vaults/?maxResults=1000`) that body is the parameters form-encoded, while the client
+# signed an empty payload: a valid request is refused with SignatureDoesNotMatch. AWS signs the
+# payload as sent: a request without a body signs the empty string.
+from moto.iam import access_control as _access_control  # noqa: E402
+
+_aws_request = _access_control.IAMRequestBase._create_aws_request
+
+
+def _create_aws_request(self):
+    if self._body or self._method not in ("GET", "HEAD", "DELETE"):
+        return _aws_request(self)
+    data, self._data = self._data, {}
+    try:
+        return _aws_request(self)
+    finally:
+        self._data = data
+
+
+_access_control.IAMRequestBase._create_aws_request = _create_aws_request
+
+
 # --- (h) STS sessions that expire ----------------------------------------------
 # Moto never checks a session's Expiration. For the accounts chosen here, a
 # request signed with the keys of an STS session (AssumeRole) acting in that

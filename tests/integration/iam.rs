@@ -494,7 +494,24 @@ fn spec() -> Value {
             copy("prod", "ledger-s", "ledger-c", arn("prod", "cluster", "ledger")),
             copy("management", "admin-s", "admin-c", arn("management", "db", "admin")),
             copy("management", "books-s", "books-c", arn("management", "cluster", "books"))
-        ]
+        ],
+        // AWS Backup copies of ledger in a vault of the vault account: the audit lists the vaults,
+        // their points, and reads the access policy of the vault holding a judged database's point.
+        "backup_vaults": [
+            {"account": "prod", "region": R, "name": "Default", "kms_key": "share-key", "at": "-3d"},
+            {"account": "vault", "region": R, "name": "central", "kms_key": "vault-key",
+             "access_policy": ["prod"], "at": "-3d"},
+            {"account": "management", "region": R, "name": "central", "access_policy": ["prod"], "at": "-3d"}
+        ],
+        // plain's backup is older than its manual copy, which stays the newest replica (restored).
+        "backups": [{"id": "ledger-b", "account": "prod", "region": R, "vault": "Default",
+                     "resource": "ledger", "at": "-2h", "delete_after_days": 35},
+                    {"id": "plain-b", "account": "prod", "region": R, "vault": "Default",
+                     "resource": "plain", "at": "-3h", "delete_after_days": 35}],
+        "backup_copies": [{"id": "ledger-bc", "from": "ledger-b", "account": "vault", "region": R,
+                           "vault": "central", "at": "-30m", "delete_after_days": 35},
+                          {"id": "plain-bc", "from": "plain-b", "account": "management", "region": R,
+                           "vault": "central", "at": "-30m", "delete_after_days": 35}]
     })
 }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod backup;
 mod ci;
 mod cli;
 mod fuzz;

@@ -134,7 +134,8 @@ fn show_all_lists_every_failing_source_with_full_messages() {
     {
         assert!(text.contains(&source_line(source)), "{}", source.identifier);
     }
-    assert!(text.contains("no available snapshot or recovery point in 222222222222/us-east-1 is linked"));
+    assert!(text
+        .contains("no available snapshot or recovery point in 222222222222/us-east-1 is linked"));
     let narrow = render(&report, Show::Count(5), 40);
     let long: Vec<&str> = narrow.lines().filter(|l| l.chars().count() > 40).collect();
     assert!(long.is_empty(), "{long:?}");
