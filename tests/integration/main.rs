@@ -16,4 +16,5 @@ mod reliability;
 mod remediate;
 mod restore;
 mod securityhub;
+mod setup;
 mod terminal;
