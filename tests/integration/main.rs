@@ -17,4 +17,5 @@ mod remediate;
 mod restore;
 mod securityhub;
 mod setup;
+mod setup_deploy;
 mod terminal;
