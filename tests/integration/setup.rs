@@ -119,8 +119,7 @@ fn cfn_lint(files: &[std::path::PathBuf]) -> crate::harness::Run {
         lint.display()
     );
     let output = Command::new(lint)
-        .arg("--format")
-        .arg("json")
+        .args(["--format", "json", "--include-checks", "I"])
         .arg("--")
         .args(files)
         .output()
