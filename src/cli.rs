@@ -68,6 +68,11 @@ pub enum Command {
     /// for the member roles, and their trust policy (JSON; --part picks one, ready for `aws iam
     /// put-role-policy`).
     IamPolicy(IamPolicyArgs),
+    /// Write the organization's set-up as code: CloudFormation templates (a service-managed StackSet
+    /// for the member roles, the vault account, the shareable source keys, the caller's policy) or
+    /// the same as Terraform modules, with the policies `iam-policy` prints. See docs/setup.md.
+    #[command(after_help = SETUP_AFTER_HELP)]
+    Setup(SetupArgs),
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -122,6 +127,95 @@ pub struct IamPolicyArgs {
     /// Print only one document.
     #[arg(long, value_enum, value_name = "PART")]
     pub part: Option<PolicyPart>,
+}
+
+const SETUP_AFTER_HELP: &str = "\
+Files written (Terraform: the same as modules, terraform/<name>/main.tf.json):
+  cloudformation/member-roles.json  a service-managed StackSet for the source accounts' OUs
+                                    (not the vault): the member role, its trust policy,
+                                    audit_role_policy, and source_remediation_policy with
+                                    --mode remediate
+  cloudformation/source-key.json    the shareable source CMK (+ alias) the rules'
+                                    source_kms_key names; the vault may Decrypt, DescribeKey
+                                    and CreateGrant. Same StackSet targets
+  cloudformation/vault.json         a stack in the vault account: its member role
+                                    (audit_role_policy, vault_remediation_policy), the vault
+                                    key (+ alias), the restores' DB subnet groups
+  cloudformation/caller.json        a stack in the account that runs rdsguard: caller_policy,
+                                    attached to the --caller-role-arn role
+
+Then audit with the same names: rdsguard audit --role-name NAME [--external-id ID].
+Nothing is sent to AWS; the folder gets every file or none (exit 2 on bad input).
+Docs: docs/setup.md";
+
+/// What `setup` writes the set-up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupFormat {
+    /// CloudFormation templates (JSON), one folder `cloudformation/`.
+    Cloudformation,
+    /// Terraform modules (Terraform JSON syntax, `main.tf.json`), one folder each under `terraform/`.
+    Terraform,
+}
+
+/// What the deployed roles may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupMode {
+    /// `rdsguard audit` only: read-only roles.
+    Audit,
+    /// `rdsguard audit --remediate` and `rollback` too: the source and vault remediation policies.
+    Remediate,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// cloudformation or terraform.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: SetupFormat,
+
+    /// audit (read-only roles) or remediate (adds the source and vault remediation policies).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: SetupMode,
+
+    /// The rules rdsguard runs with: their destination accounts, vault key aliases
+    /// (destination.kms_key), source key aliases (source_kms_key), restore subnet groups and secrets
+    /// shape the templates. Without it: the vault account from --vault-account, the aliases
+    /// alias/rds-vault and alias/rds-share, and no Secrets Manager access.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// The member role's name in every account (pass the same --role-name to audit). Not
+    /// OrganizationAccountAccessRole: setup must not replace the role Organizations made.
+    #[arg(long, default_value = "rdsguard", value_name = "NAME")]
+    pub role_name: String,
+
+    /// The role (or user) that runs rdsguard: the only principal the member roles trust, and the one
+    /// caller.json gives the caller policy. Without it, the templates ask for it (parameter
+    /// CallerRoleArn, variable caller_role_arn).
+    #[arg(long, value_name = "ARN")]
+    pub caller_role_arn: Option<String>,
+
+    /// Require this external id in the member roles' trust policy (pass the same to audit).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
+    /// The organization: aws:PrincipalOrgID in the trust policy, aws:ResourceOrgID on the caller's
+    /// AssumeRole and on KMS use, and the organization's accounts may use the vault key through RDS
+    /// and AWS Backup (copies into the vault).
+    #[arg(long, value_name = "ORG_ID")]
+    pub organization_id: Option<String>,
+
+    /// The vault (destination) account the source keys are shared with (repeatable). Default: the
+    /// rules' destination accounts.
+    #[arg(long = "vault-account", value_name = "ID")]
+    pub vault_accounts: Vec<String>,
+
+    /// The AWS partition of the accounts (aws, aws-cn, aws-us-gov).
+    #[arg(long, default_value = "aws", value_name = "PARTITION")]
+    pub partition: String,
+
+    /// Folder to write into (created if missing; files of an earlier setup are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

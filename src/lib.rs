@@ -21,4 +21,5 @@ pub mod remediate;
 pub mod report;
 pub mod rules;
 pub mod run_dir;
+pub mod setup;
 pub mod tags;

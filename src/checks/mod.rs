@@ -20,6 +20,8 @@ mod vault_policy;
 pub use id::CheckId;
 pub use needs::{facts, Fact};
 pub use replica_encryption::is_aws_managed;
+/// What a source key's policy must grant the vault (`source-key-shareable`; `setup` writes it).
+pub use source_key_shareable::REQUIRED_ACTIONS as SOURCE_KEY_ACTIONS;
 
 use chrono::{DateTime, Utc};
 

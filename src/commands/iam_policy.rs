@@ -9,29 +9,11 @@ use crate::rules::{self, is_account_id};
 
 /// The policy documents, or the one that `--part` asks for.
 pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
-    if let Some(bad) = args.caller_account.as_deref().filter(|a| !is_account_id(a)) {
-        return Err(Error::Usage(format!(
-            "--caller-account: `{bad}` is not a 12-digit account id"
-        )));
-    }
-    if let Some(bad) = args
-        .caller_role_arn
-        .as_deref()
-        .filter(|a| !is_principal_arn(a))
-    {
-        return Err(Error::Usage(format!(
-            "--caller-role-arn: `{bad}` is not an IAM role or user ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)"
-        )));
-    }
-    if let Some(bad) = args
-        .organization_id
-        .as_deref()
-        .filter(|o| !is_organization_id(o))
-    {
-        return Err(Error::Usage(format!(
-            "--organization-id: `{bad}` is not an organization id (o-, then 10 to 32 letters or digits)"
-        )));
-    }
+    check_ids(
+        args.caller_account.as_deref(),
+        args.caller_role_arn.as_deref(),
+        args.organization_id.as_deref(),
+    )?;
     let secrets = if args.rules.is_empty() {
         Vec::new()
     } else {
@@ -75,6 +57,31 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
                 .unwrap_or_default()
         ))),
     }
+}
+
+/// The ids and ARNs `iam-policy` and `setup` put into the documents, checked before anything is
+/// generated.
+pub(super) fn check_ids(
+    caller_account: Option<&str>,
+    caller_role_arn: Option<&str>,
+    organization_id: Option<&str>,
+) -> Result<(), Error> {
+    if let Some(bad) = caller_account.filter(|a| !is_account_id(a)) {
+        return Err(Error::Usage(format!(
+            "--caller-account: `{bad}` is not a 12-digit account id"
+        )));
+    }
+    if let Some(bad) = caller_role_arn.filter(|a| !is_principal_arn(a)) {
+        return Err(Error::Usage(format!(
+            "--caller-role-arn: `{bad}` is not an IAM role or user ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)"
+        )));
+    }
+    if let Some(bad) = organization_id.filter(|o| !is_organization_id(o)) {
+        return Err(Error::Usage(format!(
+            "--organization-id: `{bad}` is not an organization id (o-, then 10 to 32 letters or digits)"
+        )));
+    }
+    Ok(())
 }
 
 /// `arn:PARTITION:iam::ACCOUNT:role/...` or `:user/...`.

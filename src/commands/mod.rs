@@ -10,6 +10,7 @@ mod judge;
 mod report;
 mod rollback;
 mod rules_check;
+mod setup;
 
 use crate::cli::{Cli, Command, LogFormat, RulesCommand};
 use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS};
@@ -51,6 +52,16 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::IamPolicy(args) => {
             output::json::print_value(&iam_policy::run(&args)?)?;
+            Ok(EXIT_COMPLIANT)
+        }
+        Command::Setup(args) => {
+            let written = setup::run(&args)?;
+            for warning in &written.warnings {
+                tracing::warn!("{warning}");
+            }
+            if !quiet {
+                output::terminal::print_paths(&written.files)?;
+            }
             Ok(EXIT_COMPLIANT)
         }
         Command::Rules(RulesCommand::Check { paths }) => {

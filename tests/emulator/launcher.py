@@ -57,9 +57,9 @@ from moto.core.responses import ActionResult, EmptyResult, PaginatedResult  # no
 from moto.core.utils import unix_time  # noqa: E402
 from moto.core.routing import get_service_router  # noqa: E402
 from moto.core.request import Request as MotoRequest  # noqa: E402
-from moto.iam.models import get_account_id_from  # noqa: E402
+from moto.iam.models import Role, get_account_id_from  # noqa: E402
 from moto.kms import utils as kms_utils  # noqa: E402
-from moto.kms.models import KmsBackend, kms_backends  # noqa: E402
+from moto.kms.models import Key, KmsBackend, kms_backends  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
 from moto.rds.exceptions import (  # noqa: E402
@@ -187,6 +187,42 @@ def generate_default_keys(self, alias_name):
 
 
 KmsBackend._generate_default_keys = generate_default_keys
+
+
+# --- (cfn) Policy documents in CloudFormation templates ------------------------
+# A template's KeyPolicy is a JSON object (AWS also takes a string). Moto stores
+# the object as is, and then GetKeyPolicy / DescribeKey fail on it: it expects
+# the string the KMS API takes. AWS stores the document either way.
+_key_from_cloudformation = Key.create_from_cloudformation_json.__func__
+
+
+def key_from_cloudformation(cls, resource_name, cloudformation_json, *args, **kwargs):
+    properties = cloudformation_json.get("Properties", {})
+    if not isinstance(properties.get("KeyPolicy"), str):
+        cloudformation_json = dict(cloudformation_json)
+        cloudformation_json["Properties"] = dict(properties, KeyPolicy=json.dumps(properties["KeyPolicy"]))
+    return _key_from_cloudformation(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+
+Key.create_from_cloudformation_json = classmethod(key_from_cloudformation)
+
+# The same for a role's inline policies (Policies[].PolicyDocument): moto stores
+# the object, and GetRolePolicy then answers with its Python repr.
+_role_from_cloudformation = Role.create_from_cloudformation_json.__func__
+
+
+def role_from_cloudformation(cls, resource_name, cloudformation_json, *args, **kwargs):
+    properties = cloudformation_json.get("Properties", {})
+    policies = [
+        dict(p, PolicyDocument=p["PolicyDocument"] if isinstance(p.get("PolicyDocument"), str)
+             else json.dumps(p.get("PolicyDocument")))
+        for p in properties.get("Policies", [])
+    ]
+    cloudformation_json = dict(cloudformation_json, Properties=dict(properties, Policies=policies))
+    return _role_from_cloudformation(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+
+Role.create_from_cloudformation_json = classmethod(role_from_cloudformation)
 
 
 # --- (g) DescribeDB(Cluster)Snapshots page with MaxRecords/Marker ------------

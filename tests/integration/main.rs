@@ -17,4 +17,6 @@ mod reliability;
 mod remediate;
 mod restore;
 mod securityhub;
+mod setup;
+mod setup_deploy;
 mod terminal;
