@@ -189,7 +189,7 @@ def generate_default_keys(self, alias_name):
 KmsBackend._generate_default_keys = generate_default_keys
 
 
-# --- (cfn) Policy documents in CloudFormation templates ------------------------
+# --- (p) Policy documents in CloudFormation templates --------------------------
 # A template's KeyPolicy is a JSON object (AWS also takes a string). Moto stores
 # the object as is, and then GetKeyPolicy / DescribeKey fail on it: it expects
 # the string the KMS API takes. AWS stores the document either way.
