@@ -164,6 +164,7 @@ fn evaluate_source(
                     .map(|k| k.arn.clone())
                     .unwrap_or_else(|| id.to_string())
             }),
+            backup_vault: newest.backup.as_ref().map(|b| b.vault_name.clone()),
         })
     });
     report

@@ -73,6 +73,9 @@ pub struct LatestReplica {
     pub replica_time: DateTime<Utc>,
     pub age_seconds: i64,
     pub kms_key_arn: Option<String>,
+    /// For an AWS Backup recovery point: the backup vault it sits in (absent for a snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_vault: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
