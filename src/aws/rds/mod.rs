@@ -3,6 +3,7 @@
 //! tags and times as plain data, and the errors as [`AwsError`] entries.
 
 pub mod read;
+mod records;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,58 @@ impl Scope<'_> {
             aws_error(self.account_id, self.region, operation, e),
             resource,
         )
+    }
+
+    /// The outcome of a call of `operation` on `resource` whose answer is not needed.
+    fn done<T, E, R>(
+        &self,
+        operation: &str,
+        resource: &str,
+        result: Result<T, SdkError<E, R>>,
+    ) -> Result<(), AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        result
+            .map(drop)
+            .map_err(|e| self.error(operation, resource, &e))
+    }
+
+    /// The answer of a call of `operation` on `resource`, `None` when the service says it is not
+    /// there (`is_absent`: the operation's "not found" fault).
+    fn unless_absent<T, E, R>(
+        &self,
+        operation: &str,
+        resource: &str,
+        result: Result<T, SdkError<E, R>>,
+        is_absent: impl FnOnce(&E) -> bool,
+    ) -> Result<Option<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(answer) => Ok(Some(answer)),
+            Err(e) if e.as_service_error().is_some_and(is_absent) => Ok(None),
+            Err(e) => Err(self.error(operation, resource, &e)),
+        }
+    }
+
+    /// The outcome of a waiter (`operation`) on `resource`.
+    fn waited<T, W>(
+        &self,
+        operation: &str,
+        resource: &str,
+        result: Result<T, W>,
+    ) -> Result<(), AwsError>
+    where
+        W: std::error::Error,
+    {
+        result.map(drop).map_err(|e| {
+            let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
+            self.waiter_error(operation, resource, message)
+        })
     }
 
     /// A waiter's failure on `resource` (the message of `DisplayErrorContext`), with [`waiter_code`].
