@@ -7,6 +7,7 @@ mod records;
 pub mod write;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::types::Tag;
@@ -36,53 +37,53 @@ impl Scope<'_> {
         )
     }
 
-    /// The outcome of a call of `operation` on `resource` whose answer is not needed.
-    fn done<T, E, R>(
+    /// Makes the call (`operation` on `resource`), whose answer is not needed.
+    async fn done<T, E, R>(
         &self,
         operation: &str,
         resource: &str,
-        result: Result<T, SdkError<E, R>>,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
     ) -> Result<(), AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        result
+        call.await
             .map(drop)
             .map_err(|e| self.error(operation, resource, &e))
     }
 
-    /// The answer of a call of `operation` on `resource`, `None` when the service says it is not
-    /// there (`is_absent`: the operation's "not found" fault).
-    fn unless_absent<T, E, R>(
+    /// Makes the call (`operation` on `resource`) and returns its answer, `None` when the service
+    /// says it is not there (`is_absent`: the operation's "not found" fault).
+    async fn unless_absent<T, E, R>(
         &self,
         operation: &str,
         resource: &str,
-        result: Result<T, SdkError<E, R>>,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
         is_absent: impl FnOnce(&E) -> bool,
     ) -> Result<Option<T>, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        match result {
+        match call.await {
             Ok(answer) => Ok(Some(answer)),
             Err(e) if e.as_service_error().is_some_and(is_absent) => Ok(None),
             Err(e) => Err(self.error(operation, resource, &e)),
         }
     }
 
-    /// The outcome of a waiter (`operation`) on `resource`.
-    fn waited<T, W>(
+    /// Waits (`operation`) on `resource`.
+    async fn waited<T, W>(
         &self,
         operation: &str,
         resource: &str,
-        result: Result<T, W>,
+        wait: impl Future<Output = Result<T, W>>,
     ) -> Result<(), AwsError>
     where
         W: std::error::Error,
     {
-        result.map(drop).map_err(|e| {
+        wait.await.map(drop).map_err(|e| {
             let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
             self.waiter_error(operation, resource, message)
         })

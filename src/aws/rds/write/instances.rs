@@ -54,9 +54,11 @@ impl Instance {
 
 pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance>, AwsError> {
     let request = scope.client.describe_db_instances();
-    let answer = request.db_instance_identifier(identifier).send().await;
+    let answer = request.db_instance_identifier(identifier).send();
     let is_absent = DescribeDBInstancesError::is_db_instance_not_found_fault;
-    let found = scope.unless_absent("DescribeDBInstances", identifier, answer, is_absent)?;
+    let found = scope
+        .unless_absent("DescribeDBInstances", identifier, answer, is_absent)
+        .await?;
     Ok(found.and_then(|out| out.db_instances().first().map(Instance::of)))
 }
 
@@ -92,11 +94,10 @@ pub async fn wait_available(
     max_wait: Duration,
 ) -> Result<(), AwsError> {
     let waiter = scope.client.wait_until_db_instance_available();
-    let waited = waiter
-        .db_instance_identifier(identifier)
-        .wait(max_wait)
-        .await;
-    scope.waited("WaitDBInstanceAvailable", identifier, waited)
+    let waited = waiter.db_instance_identifier(identifier).wait(max_wait);
+    scope
+        .waited("WaitDBInstanceAvailable", identifier, waited)
+        .await
 }
 
 pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
@@ -115,9 +116,11 @@ pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Re
 pub async fn delete(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
     let request = scope.client.delete_db_instance();
     let request = request.db_instance_identifier(identifier);
-    let answer = request.skip_final_snapshot(true).send().await;
+    let answer = request.skip_final_snapshot(true).send();
     let is_absent = DeleteDBInstanceError::is_db_instance_not_found_fault;
-    scope.unless_absent("DeleteDBInstance", identifier, answer, is_absent)?;
+    scope
+        .unless_absent("DeleteDBInstance", identifier, answer, is_absent)
+        .await?;
     Ok(())
 }
 
@@ -136,9 +139,11 @@ async fn describe_cluster(
     identifier: &str,
 ) -> Result<Option<DescribeDbClustersOutput>, AwsError> {
     let request = scope.client.describe_db_clusters();
-    let answer = request.db_cluster_identifier(identifier).send().await;
+    let answer = request.db_cluster_identifier(identifier).send();
     let is_absent = DescribeDBClustersError::is_db_cluster_not_found_fault;
-    scope.unless_absent("DescribeDBClusters", identifier, answer, is_absent)
+    scope
+        .unless_absent("DescribeDBClusters", identifier, answer, is_absent)
+        .await
 }
 
 /// The writer instance rdsguard adds to a restored cluster.
@@ -198,11 +203,10 @@ pub async fn wait_cluster_available(
     max_wait: Duration,
 ) -> Result<(), AwsError> {
     let waiter = scope.client.wait_until_db_cluster_available();
-    let waited = waiter
-        .db_cluster_identifier(identifier)
-        .wait(max_wait)
-        .await;
-    scope.waited("WaitDBClusterAvailable", identifier, waited)?;
+    let waited = waiter.db_cluster_identifier(identifier).wait(max_wait);
+    scope
+        .waited("WaitDBClusterAvailable", identifier, waited)
+        .await?;
     wait_available(scope, &cluster_member(identifier), max_wait).await
 }
 
@@ -220,9 +224,11 @@ pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), A
     }
     let request = scope.client.delete_db_cluster();
     let request = request.db_cluster_identifier(identifier);
-    let answer = request.skip_final_snapshot(true).send().await;
+    let answer = request.skip_final_snapshot(true).send();
     let is_absent = DeleteDBClusterError::is_db_cluster_not_found_fault;
-    scope.unless_absent("DeleteDBCluster", identifier, answer, is_absent)?;
+    scope
+        .unless_absent("DeleteDBCluster", identifier, answer, is_absent)
+        .await?;
     Ok(())
 }
 

@@ -52,23 +52,23 @@ pub async fn find(
             let answer = client
                 .describe_db_snapshots()
                 .db_snapshot_identifier(identifier)
-                .send()
-                .await;
+                .send();
             let is_absent = DescribeDBSnapshotsError::is_db_snapshot_not_found_fault;
             scope
-                .unless_absent("DescribeDBSnapshots", identifier, answer, is_absent)?
+                .unless_absent("DescribeDBSnapshots", identifier, answer, is_absent)
+                .await?
                 .and_then(|out| out.db_snapshots().first().map(Found::of))
         }
         SourceKind::DbCluster => {
             let answer = client
                 .describe_db_cluster_snapshots()
                 .db_cluster_snapshot_identifier(identifier)
-                .send()
-                .await;
+                .send();
             let is_absent = DescribeDBClusterSnapshotsError::is_db_cluster_snapshot_not_found_fault;
             let operation = "DescribeDBClusterSnapshots";
             scope
-                .unless_absent(operation, identifier, answer, is_absent)?
+                .unless_absent(operation, identifier, answer, is_absent)
+                .await?
                 .and_then(|out| out.db_cluster_snapshots().first().map(Found::of))
         }
     };
@@ -90,16 +90,18 @@ pub async fn create(
                 .create_db_snapshot()
                 .db_instance_identifier(source_identifier)
                 .db_snapshot_identifier(identifier);
-            let answer = request.set_tags(tags).send().await;
-            scope.done("CreateDBSnapshot", identifier, answer)
+            let answer = request.set_tags(tags).send();
+            scope.done("CreateDBSnapshot", identifier, answer).await
         }
         SourceKind::DbCluster => {
             let request = client
                 .create_db_cluster_snapshot()
                 .db_cluster_identifier(source_identifier)
                 .db_cluster_snapshot_identifier(identifier);
-            let answer = request.set_tags(tags).send().await;
-            scope.done("CreateDBClusterSnapshot", identifier, answer)
+            let answer = request.set_tags(tags).send();
+            scope
+                .done("CreateDBClusterSnapshot", identifier, answer)
+                .await
         }
     }
 }
@@ -123,7 +125,9 @@ pub async fn copy(
                 .source_db_snapshot_identifier(source)
                 .target_db_snapshot_identifier(identifier);
             let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
-            scope.done("CopyDBSnapshot", identifier, request.send().await)
+            scope
+                .done("CopyDBSnapshot", identifier, request.send())
+                .await
         }
         SourceKind::DbCluster => {
             let request = client
@@ -131,7 +135,9 @@ pub async fn copy(
                 .source_db_cluster_snapshot_identifier(source)
                 .target_db_cluster_snapshot_identifier(identifier);
             let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
-            scope.done("CopyDBClusterSnapshot", identifier, request.send().await)
+            scope
+                .done("CopyDBClusterSnapshot", identifier, request.send())
+                .await
         }
     }
 }
@@ -148,14 +154,18 @@ pub async fn wait_available(
         SourceKind::DbInstance => {
             let waiter = client.wait_until_db_snapshot_available();
             let waited = waiter.db_snapshot_identifier(identifier).wait(max_wait);
-            scope.waited("WaitDBSnapshotAvailable", identifier, waited.await)
+            scope
+                .waited("WaitDBSnapshotAvailable", identifier, waited)
+                .await
         }
         SourceKind::DbCluster => {
             let waiter = client.wait_until_db_cluster_snapshot_available();
             let waited = waiter
                 .db_cluster_snapshot_identifier(identifier)
                 .wait(max_wait);
-            scope.waited("WaitDBClusterSnapshotAvailable", identifier, waited.await)
+            scope
+                .waited("WaitDBClusterSnapshotAvailable", identifier, waited)
+                .await
         }
     }
 }
@@ -180,11 +190,9 @@ pub async fn share(
             let request = request
                 .set_values_to_add(to_add)
                 .set_values_to_remove(to_remove);
-            scope.done(
-                "ModifyDBSnapshotAttribute",
-                identifier,
-                request.send().await,
-            )
+            scope
+                .done("ModifyDBSnapshotAttribute", identifier, request.send())
+                .await
         }
         SourceKind::DbCluster => {
             let request = client
@@ -195,7 +203,7 @@ pub async fn share(
                 .set_values_to_add(to_add)
                 .set_values_to_remove(to_remove);
             let operation = "ModifyDBClusterSnapshotAttribute";
-            scope.done(operation, identifier, request.send().await)
+            scope.done(operation, identifier, request.send()).await
         }
     }
 }
@@ -206,18 +214,19 @@ pub async fn delete(scope: &Scope<'_>, kind: SourceKind, identifier: &str) -> Re
     match kind {
         SourceKind::DbInstance => {
             let request = client.delete_db_snapshot();
-            let answer = request.db_snapshot_identifier(identifier).send().await;
+            let answer = request.db_snapshot_identifier(identifier).send();
             let is_absent = DeleteDBSnapshotError::is_db_snapshot_not_found_fault;
-            scope.unless_absent("DeleteDBSnapshot", identifier, answer, is_absent)?;
+            scope
+                .unless_absent("DeleteDBSnapshot", identifier, answer, is_absent)
+                .await?;
         }
         SourceKind::DbCluster => {
             let request = client.delete_db_cluster_snapshot();
-            let answer = request
-                .db_cluster_snapshot_identifier(identifier)
-                .send()
-                .await;
+            let answer = request.db_cluster_snapshot_identifier(identifier).send();
             let is_absent = DeleteDBClusterSnapshotError::is_db_cluster_snapshot_not_found_fault;
-            scope.unless_absent("DeleteDBClusterSnapshot", identifier, answer, is_absent)?;
+            scope
+                .unless_absent("DeleteDBClusterSnapshot", identifier, answer, is_absent)
+                .await?;
         }
     }
     Ok(())
