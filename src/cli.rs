@@ -78,6 +78,10 @@ pub enum Command {
     Rules(RulesCommand),
 }
 
+/// The member role rdsguard assumes unless told otherwise (`audit`'s and `iam-policy`'s --role-name):
+/// the one AWS Organizations creates in the accounts it creates.
+const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
+
 #[derive(Debug, Args)]
 pub struct IamPolicyArgs {
     /// What rdsguard will be run for (repeatable): audit, remediate (includes audit), security-hub.
@@ -85,11 +89,7 @@ pub struct IamPolicyArgs {
     pub mode: Vec<crate::iam::Mode>,
 
     /// The member role's name (as --role-name of audit).
-    #[arg(
-        long,
-        default_value = "OrganizationAccountAccessRole",
-        value_name = "NAME"
-    )]
+    #[arg(long, default_value = DEFAULT_ROLE_NAME, value_name = "NAME")]
     pub role_name: String,
 
     /// The role (or user) that runs rdsguard: the only principal the member role's trust policy names.
@@ -378,11 +378,7 @@ pub struct AuditArgs {
 pub struct ConnectArgs {
     /// Role assumed in each member account (not in the caller's own account, which uses the caller's
     /// credentials).
-    #[arg(
-        long,
-        default_value = "OrganizationAccountAccessRole",
-        value_name = "NAME"
-    )]
+    #[arg(long, default_value = DEFAULT_ROLE_NAME, value_name = "NAME")]
     pub role_name: String,
 
     /// External id passed to sts:AssumeRole, when the member roles require one.

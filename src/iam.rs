@@ -65,6 +65,8 @@ const KMS_THROUGH_RDS: &[&str] = &[
     "kms:ReEncryptTo",
 ];
 
+const COPY_SNAPSHOTS: &[&str] = &["rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot"];
+
 /// Creating calls: the new snapshot carries rdsguard's tags.
 const CREATE_SNAPSHOTS: &[&str] = &[
     "rds:CopyDBClusterSnapshot",

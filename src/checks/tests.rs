@@ -21,9 +21,14 @@ fn vault_rule(extra: &str) -> RuleSet {
 
 fn judge(org: &Org, rules: &RuleSet, identifier: &str) -> SourceReport {
     let findings = evaluate(&org.inventory, rules, as_of());
+    source(&findings, identifier).clone()
+}
+
+/// The report on the source named `identifier`.
+fn source<'a>(findings: &'a crate::report::Findings, identifier: &str) -> &'a SourceReport {
     findings
         .sources
-        .into_iter()
+        .iter()
         .find(|s| s.identifier == identifier)
         .expect("source in report")
 }
@@ -541,11 +546,7 @@ fn exemptions_ungoverned_and_expiry() {
         ))
     };
     let findings = evaluate(&org.inventory, &exemption("2026-11-24"), as_of());
-    let legacy = findings
-        .sources
-        .iter()
-        .find(|s| s.identifier == "legacy-billing")
-        .expect("legacy");
+    let legacy = source(&findings, "legacy-billing");
     assert_eq!(
         legacy.status,
         Status::Exempt,
@@ -555,21 +556,13 @@ fn exemptions_ungoverned_and_expiry() {
         legacy.exemption.as_ref().map(|e| e.reason.as_str()),
         Some("OPS-123")
     );
-    let scratch = findings
-        .sources
-        .iter()
-        .find(|s| s.identifier == "scratch")
-        .expect("scratch");
+    let scratch = source(&findings, "scratch");
     assert_eq!(scratch.status, Status::Ungoverned);
     assert!(scratch.checks.is_empty() && scratch.rule.is_none());
     assert!(findings.warnings.is_empty());
 
     let findings = evaluate(&org.inventory, &exemption("2026-11-23"), as_of());
-    let legacy = findings
-        .sources
-        .iter()
-        .find(|s| s.identifier == "legacy-billing")
-        .expect("legacy");
+    let legacy = source(&findings, "legacy-billing");
     assert_eq!(
         legacy.status,
         Status::NonCompliant,

@@ -10,6 +10,7 @@ use crate::aws::rds::{write::instances, Scope};
 use crate::cli::RollbackArgs;
 use crate::error::Error;
 use crate::inventory::parse_rds_arn;
+use crate::remediate::steps::repoint::Repoint;
 use crate::remediate::{self, tags};
 use crate::rules;
 use crate::run_dir::prepare_out;
@@ -120,9 +121,13 @@ pub async fn run(args: RollbackArgs) -> Result<Outcome, Error> {
         detail: detail.clone(),
     })?;
     let client = aws::secrets_client(&config);
-    let before = remediate::steps::repoint::repoint_and_supersede(
-        &client, &scope, &secret, &target, cluster,
-    )
+    let before = remediate::steps::repoint::repoint_and_supersede(&Repoint {
+        client: &client,
+        scope: &scope,
+        secret: &secret,
+        to: &target,
+        cluster,
+    })
     .await
     .map_err(aws_failure)?;
     let was = before

@@ -45,6 +45,12 @@ pub(super) fn managed_resource() -> Value {
     json!({"StringEquals": {format!("aws:ResourceTag/{TAG_MANAGED}"): "true"}})
 }
 
+/// `actions` on snapshots that already carry `rdsguard:managed=true`.
+fn on_rdsguard_snapshots(o: &Options<'_>, sid: &str, actions: &[&str]) -> Value {
+    let snapshots = o.rds(&["snapshot", "cluster-snapshot"], "*");
+    statement(sid, actions, snapshots, Some(managed_resource()))
+}
+
 /// The request sets `rdsguard:managed=true` and only rdsguard's tags.
 pub(super) fn managed_request() -> Value {
     json!({
@@ -151,23 +157,17 @@ pub(super) fn source_statements(o: &Options<'_>) -> Vec<Value> {
             o.rds(&["db", "cluster"], "*"),
             None,
         ),
-        statement(
-            "CopyRdsguardSnapshots",
-            &["rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot"],
-            o.rds(&["snapshot", "cluster-snapshot"], "*"),
-            Some(managed_resource()),
-        ),
+        on_rdsguard_snapshots(o, "CopyRdsguardSnapshots", COPY_SNAPSHOTS),
     ];
     statements.extend(copy_statements(
         o,
         "CreateRdsguardSnapshots",
         CREATE_SNAPSHOTS,
     ));
-    statements.push(statement(
+    statements.push(on_rdsguard_snapshots(
+        o,
         "ShareAndDeleteRdsguardSnapshots",
         &[SHARE_SNAPSHOTS, DELETE_SNAPSHOTS].concat(),
-        o.rds(&["snapshot", "cluster-snapshot"], "*"),
-        Some(managed_resource()),
     ));
     statements
 }
@@ -176,34 +176,19 @@ pub(super) fn source_statements(o: &Options<'_>) -> Vec<Value> {
 pub(super) fn vault_statements(o: &Options<'_>) -> Vec<Value> {
     let mut statements = vec![
         // The snapshot copied in is rdsguard's (shared from a source account, or the staged copy).
-        statement(
-            "CopyRdsguardSnapshots",
-            &["rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot"],
-            o.rds(&["snapshot", "cluster-snapshot"], "*"),
-            Some(managed_resource()),
-        ),
+        on_rdsguard_snapshots(o, "CopyRdsguardSnapshots", COPY_SNAPSHOTS),
     ];
-    statements.extend(copy_statements(
-        o,
-        "CreateRdsguardCopies",
-        &["rds:CopyDBClusterSnapshot", "rds:CopyDBSnapshot"],
-    ));
+    statements.extend(copy_statements(o, "CreateRdsguardCopies", COPY_SNAPSHOTS));
     statements.extend([
-        statement(
-            "DeleteRdsguardSnapshots",
-            DELETE_SNAPSHOTS,
-            o.rds(&["snapshot", "cluster-snapshot"], "*"),
-            Some(managed_resource()),
-        ),
+        on_rdsguard_snapshots(o, "DeleteRdsguardSnapshots", DELETE_SNAPSHOTS),
         // Restore only rdsguard's replicas, into databases with rdsguard's name and tags.
-        statement(
+        on_rdsguard_snapshots(
+            o,
             "RestoreRdsguardReplicas",
             &[
                 "rds:RestoreDBClusterFromSnapshot",
                 "rds:RestoreDBInstanceFromDBSnapshot",
             ],
-            o.rds(&["snapshot", "cluster-snapshot"], "*"),
-            Some(managed_resource()),
         ),
         statement(
             "RestoreIntoRdsguardDatabases",

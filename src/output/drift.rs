@@ -26,15 +26,18 @@ fn headline(drift: &Drift) -> String {
     )
 }
 
+/// When the baseline was judged.
+fn baseline_time(drift: &Drift) -> String {
+    let as_of = drift.baseline.as_of;
+    as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 pub fn write_terminal(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "Drift since run {} (as of {}): {}",
         drift.baseline.run_id,
-        drift
-            .baseline
-            .as_of
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        baseline_time(drift),
         headline(drift)
     )?;
     for i in &drift.new_failures {
@@ -64,10 +67,7 @@ pub fn write_markdown(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
         out,
         "### Drift since run `{}` ({})\n\n{}\n",
         cell(&drift.baseline.run_id),
-        drift
-            .baseline
-            .as_of
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        baseline_time(drift),
         headline(drift)
     )?;
     if drift.new_failures.is_empty() && drift.resolved.is_empty() && drift.regressions.is_empty() {
@@ -75,23 +75,16 @@ pub fn write_markdown(drift: &Drift, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "| Change | Database | Check or kind | Detail |")?;
     writeln!(out, "|---|---|---|---|")?;
-    for i in &drift.new_failures {
-        writeln!(
-            out,
-            "| 🆕 fails | {} | `{}` | {} |",
-            cell(&i.arn),
-            i.check,
-            cell(&i.observed)
-        )?;
-    }
-    for i in &drift.resolved {
-        writeln!(
-            out,
-            "| ✅ resolved | {} | `{}` | was {} |",
-            cell(&i.arn),
-            i.check,
-            cell(&i.observed)
-        )?;
+    let checks = [
+        ("🆕 fails", "", &drift.new_failures),
+        ("✅ resolved", "was ", &drift.resolved),
+    ];
+    for (change, was, items) in checks {
+        for i in items {
+            let (arn, observed) = (cell(&i.arn), cell(&i.observed));
+            let check = &i.check;
+            writeln!(out, "| {change} | {arn} | `{check}` | {was}{observed} |")?;
+        }
     }
     for r in &drift.regressions {
         writeln!(

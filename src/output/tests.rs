@@ -19,32 +19,19 @@ fn report() -> ReportV1 {
     loose.tags.clear();
     org.inventory.sources.pop();
     org.inventory.sources.push(loose);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("r.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n\n[[exemption]]\narn = \"arn:aws:rds:*:*:db:legacy-*\"\nreason = \"<b>ticket</b> & co\"\n"
-        ),
-    )
-    .expect("write");
-    let set = rules::load(&[path]).expect("rules");
+    let set = load_rules(&format!(
+        "[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n\n[[exemption]]\narn = \"arn:aws:rds:*:*:db:legacy-*\"\nreason = \"<b>ticket</b> & co\"\n"
+    ));
     let findings = evaluate(&org.inventory, &set, as_of());
     let mut published = ReportV1::from_report(&Report {
         run: RunInfo {
-            id: "run-1".into(),
-            started_at: as_of(),
-            finished_at: as_of(),
-            tool_version: "0.0.0".into(),
-            rules_sha256: set.sha256.clone(),
             organization_id: Some("o-test".into()),
-            caller: None,
             accounts: vec![crate::inventory::Account {
                 id: PROD.into(),
                 name: Some("<script>alert(1)</script> | prod".into()),
             }],
-            rules: vec![],
             docs_url: Some("https://docs.example/checks".into()),
+            ..run_info(&set)
         },
         findings,
     });
@@ -57,6 +44,36 @@ fn report() -> ReportV1 {
         resource: None,
     });
     published
+}
+
+/// The rule file `text`, loaded from a file as a run loads it.
+pub(super) fn load_rules(text: &str) -> rules::RuleSet {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.toml");
+    std::fs::write(&path, text).expect("write");
+    rules::load(&[path]).expect("rules")
+}
+
+/// The facts of a test run under `set`: no organization, caller, accounts or docs.
+pub(super) fn run_info(set: &rules::RuleSet) -> RunInfo {
+    RunInfo {
+        id: "run-1".into(),
+        started_at: as_of(),
+        finished_at: as_of(),
+        tool_version: "0.0.0".into(),
+        rules_sha256: set.sha256.clone(),
+        organization_id: None,
+        caller: None,
+        accounts: Vec::new(),
+        rules: Vec::new(),
+        docs_url: None,
+    }
+}
+
+/// Asserts that `text` contains `needle`, showing the whole text when it does not.
+#[track_caller]
+pub(super) fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{text}");
 }
 
 fn render(
@@ -75,17 +92,14 @@ fn junit_has_a_case_per_check_and_escapes_everything() {
         .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rdsguard\""));
     // 2 governed sources x 6 checks + exempt + ungoverned + 1 AWS error; the rule sets no retain
     // bounds, so retention-count is skipped on both governed sources.
-    assert!(
-        text.contains("tests=\"15\" failures=\"2\" errors=\"1\" skipped=\"4\""),
-        "{text}"
+    assert_contains(
+        &text,
+        "tests=\"15\" failures=\"2\" errors=\"1\" skipped=\"4\"",
     );
     assert!(
         text.contains("<testcase classname=\"111111111111/us-east-1/stale\" name=\"replica-age\">")
     );
-    assert!(
-        text.contains("observed: 1d16h\nexpected: &lt;= 1d2h"),
-        "{text}"
-    );
+    assert_contains(&text, "observed: 1d16h\nexpected: &lt;= 1d2h");
     assert!(text.contains("exempt: &lt;b&gt;ticket&lt;/b&gt; &amp; co"));
     assert!(text.contains("AccessDenied: denied &quot;by&quot; &lt;SCP&gt;"));
     assert!(!text.contains("<b>") && !text.contains("<SCP>"));
@@ -98,17 +112,14 @@ fn markdown_cells_cannot_break_the_table_or_inject_html() {
         "a\\|b&lt;i&gt; c"
     );
     let text = render(super::markdown::write, &report());
-    assert!(text.contains("⚠️ **Incomplete**"), "{text}");
-    assert!(text.contains("| 4 | 1 | 1 | 0 | 1 | 1 |"), "{text}");
-    assert!(
-        text.contains("&lt;script&gt;alert(1)&lt;/script&gt; \\| prod"),
-        "{text}"
-    );
+    assert_contains(&text, "⚠️ **Incomplete**");
+    assert_contains(&text, "| 4 | 1 | 1 | 0 | 1 | 1 |");
+    assert_contains(&text, "&lt;script&gt;alert(1)&lt;/script&gt; \\| prod");
     assert!(!text.contains("<script>"));
-    assert!(text.contains("| stale | 111111111111 ("), "{text}");
-    assert!(
-        text.contains("`share-exposure` | FAIL | stale-copy shared with all (public)"),
-        "{text}"
+    assert_contains(&text, "| stale | 111111111111 (");
+    assert_contains(
+        &text,
+        "`share-exposure` | FAIL | stale-copy shared with all (public)",
     );
 }
 

@@ -3,9 +3,11 @@
 //! tags and times as plain data, and the errors as [`AwsError`] entries.
 
 pub mod read;
+mod records;
 pub mod write;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::types::Tag;
@@ -33,6 +35,58 @@ impl Scope<'_> {
             aws_error(self.account_id, self.region, operation, e),
             resource,
         )
+    }
+
+    /// Makes the call (`operation` on `resource`), whose answer is not needed.
+    async fn done<T, E, R>(
+        &self,
+        operation: &str,
+        resource: &str,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<(), AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        call.await
+            .map(drop)
+            .map_err(|e| self.error(operation, resource, &e))
+    }
+
+    /// Makes the call (`operation` on `resource`) and returns its answer, `None` when the service
+    /// says it is not there (`is_absent`: the operation's "not found" fault).
+    async fn unless_absent<T, E, R>(
+        &self,
+        operation: &str,
+        resource: &str,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+        is_absent: impl FnOnce(&E) -> bool,
+    ) -> Result<Option<T>, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match call.await {
+            Ok(answer) => Ok(Some(answer)),
+            Err(e) if e.as_service_error().is_some_and(is_absent) => Ok(None),
+            Err(e) => Err(self.error(operation, resource, &e)),
+        }
+    }
+
+    /// Waits (`operation`) on `resource`.
+    async fn waited<T, W>(
+        &self,
+        operation: &str,
+        resource: &str,
+        wait: impl Future<Output = Result<T, W>>,
+    ) -> Result<(), AwsError>
+    where
+        W: std::error::Error,
+    {
+        wait.await.map(drop).map_err(|e| {
+            let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
+            self.waiter_error(operation, resource, message)
+        })
     }
 
     /// A waiter's failure on `resource` (the message of `DisplayErrorContext`), with [`waiter_code`].

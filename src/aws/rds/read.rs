@@ -2,8 +2,13 @@
 //! shared with. Every page at the maximum size; every failure becomes an error entry and the rest goes
 //! on. Discovery (`crate::discover::plan`) decides which of these each scope needs.
 
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rds::operation::describe_db_cluster_snapshots::DescribeDbClusterSnapshotsOutput;
+use aws_sdk_rds::operation::describe_db_snapshots::DescribeDbSnapshotsOutput;
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 
+use super::records::{arn_or, DatabaseFields, SnapshotFields};
 use super::{tags, time, with_resource};
 use crate::aws::error::aws_error;
 use crate::aws::pace::Pacer;
@@ -41,141 +46,99 @@ pub async fn read_databases(
     region: &str,
 ) -> ScopeRead {
     let mut out = ScopeRead::default();
-    // DB instances: sources, except Aurora members (the cluster is the source) and rdsguard's restores.
-    let mut pages = client
+    let mut pages_read = 0;
+    let instances = client
         .describe_db_instances()
         .max_records(PAGE_SIZE)
         .into_paginator()
         .send();
-    let mut first_page = true;
-    while let Some(page) = {
-        pacer.wait().await;
-        pages.next().await
-    } {
-        let first = std::mem::replace(&mut first_page, false);
-        match page {
-            Ok(page) => {
-                for db in page.db_instances() {
-                    if db.db_cluster_identifier().is_some() {
-                        continue;
-                    }
-                    let identifier = db.db_instance_identifier().unwrap_or_default().to_string();
-                    let arn = db.db_instance_arn().map(str::to_string).unwrap_or_else(|| {
-                        format!("arn:aws:rds:{region}:{account_id}:db:{identifier}")
-                    });
-                    let tags = tags(db.tag_list());
-                    if tags.contains_key(TAG_SOURCE_ARN) {
-                        out.replica_instances.push(ReplicaInstance {
-                            arn,
-                            account_id: account_id.to_string(),
-                            region: region.to_string(),
-                            identifier,
-                            status: db.db_instance_status().map(str::to_string),
-                            endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_string),
-                            deletion_protection: db.deletion_protection().unwrap_or(false),
-                            tags,
-                        });
-                        continue;
-                    }
-                    // In-region replicas name their source by identifier, cross-region ones by ARN.
-                    let read_replica_of =
-                        db.read_replica_source_db_instance_identifier()
-                            .map(|source| match source.starts_with("arn:") {
-                                true => source.to_string(),
-                                false => format!("arn:aws:rds:{region}:{account_id}:db:{source}"),
-                            });
-                    out.sources.push(Source {
-                        arn,
-                        kind: SourceKind::DbInstance,
-                        account_id: account_id.to_string(),
-                        region: region.to_string(),
-                        identifier,
-                        engine: db.engine().unwrap_or_default().to_string(),
-                        status: db.db_instance_status().map(str::to_string),
-                        encrypted: db.storage_encrypted().unwrap_or(false),
-                        kms_key_id: db.kms_key_id().map(str::to_string),
-                        tags,
-                        created_at: time(db.instance_create_time()),
-                        read_replica_of,
-                    });
-                }
-            }
-            Err(e) => {
-                let error = aws_error(account_id, region, "DescribeDBInstances", &e);
-                let opt_in = !crate::aws::DEFAULT_REGIONS.contains(&region);
-                if opt_in && first && REGION_NOT_ENABLED_CODES.contains(&error.code.as_str()) {
-                    out.region_not_enabled = true;
-                    return out;
-                }
-                out.errors.push(error);
-                break;
-            }
+    let read = each_page(instances, pacer, |page| {
+        pages_read += 1;
+        out.record(page.db_instances(), account_id, region);
+    })
+    .await;
+    if let Err(e) = read {
+        let error = aws_error(account_id, region, "DescribeDBInstances", &e);
+        let opt_in = !crate::aws::DEFAULT_REGIONS.contains(&region);
+        if opt_in && pages_read == 0 && REGION_NOT_ENABLED_CODES.contains(&error.code.as_str()) {
+            out.region_not_enabled = true;
+            return out;
         }
+        out.errors.push(error);
     }
 
-    let mut pages = client
+    let clusters = client
         .describe_db_clusters()
         .max_records(PAGE_SIZE)
         .into_paginator()
         .send();
+    let read = each_page(clusters, pacer, |page| {
+        out.record(page.db_clusters(), account_id, region)
+    })
+    .await;
+    if let Err(e) = read {
+        out.errors
+            .push(aws_error(account_id, region, "DescribeDBClusters", &e));
+    }
+    out
+}
+
+impl ScopeRead {
+    /// Records the databases of one page: sources, except Aurora members (the cluster is the source)
+    /// and rdsguard's restores, which are replicas.
+    fn record<'a, D>(&mut self, databases: &'a [D], account_id: &str, region: &str)
+    where
+        &'a D: Into<DatabaseFields<'a>>,
+    {
+        let databases = databases.iter().map(Into::<DatabaseFields>::into);
+        for db in databases.filter(|db| !db.in_cluster) {
+            let identifier = db.identifier.unwrap_or_default().to_string();
+            let arn = arn_or(db.arn, region, account_id, db.arn_type, &identifier);
+            let tags = tags(db.tags);
+            if tags.contains_key(TAG_SOURCE_ARN) {
+                self.replica_instances.push(ReplicaInstance {
+                    arn,
+                    account_id: account_id.to_string(),
+                    region: region.to_string(),
+                    identifier,
+                    status: db.status.map(str::to_string),
+                    endpoint: db.host.map(str::to_string),
+                    deletion_protection: db.deletion_protection.unwrap_or(false),
+                    tags,
+                });
+                continue;
+            }
+            self.sources.push(Source {
+                arn,
+                kind: db.kind,
+                account_id: account_id.to_string(),
+                region: region.to_string(),
+                identifier,
+                engine: db.engine.unwrap_or_default().to_string(),
+                status: db.status.map(str::to_string),
+                encrypted: db.encrypted.unwrap_or(false),
+                kms_key_id: db.kms_key_id.map(str::to_string),
+                tags,
+                created_at: time(db.created),
+                read_replica_of: db.replica_of_arn(region, account_id),
+            });
+        }
+    }
+}
+
+/// Hands every page to `each`, each page after `pacer`; stops at the first page that fails.
+async fn each_page<P, E>(
+    mut pages: PaginationStream<Result<P, SdkError<E>>>,
+    pacer: &Pacer,
+    mut each: impl FnMut(P),
+) -> Result<(), SdkError<E>> {
     while let Some(page) = {
         pacer.wait().await;
         pages.next().await
     } {
-        match page {
-            Ok(page) => {
-                for cluster in page.db_clusters() {
-                    let identifier = cluster
-                        .db_cluster_identifier()
-                        .unwrap_or_default()
-                        .to_string();
-                    let tags = tags(cluster.tag_list());
-                    if tags.contains_key(TAG_SOURCE_ARN) {
-                        // rdsguard's restore of a cluster: a replica, not a source.
-                        out.replica_instances.push(ReplicaInstance {
-                            arn: cluster.db_cluster_arn().unwrap_or_default().to_string(),
-                            account_id: account_id.to_string(),
-                            region: region.to_string(),
-                            identifier,
-                            status: cluster.status().map(str::to_string),
-                            endpoint: cluster.endpoint().map(str::to_string),
-                            deletion_protection: cluster.deletion_protection().unwrap_or(false),
-                            tags,
-                        });
-                        continue;
-                    }
-                    out.sources.push(Source {
-                        arn: cluster
-                            .db_cluster_arn()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| {
-                                format!("arn:aws:rds:{region}:{account_id}:cluster:{identifier}")
-                            }),
-                        kind: SourceKind::DbCluster,
-                        account_id: account_id.to_string(),
-                        region: region.to_string(),
-                        identifier,
-                        engine: cluster.engine().unwrap_or_default().to_string(),
-                        status: cluster.status().map(str::to_string),
-                        encrypted: cluster.storage_encrypted().unwrap_or(false),
-                        kms_key_id: cluster.kms_key_id().map(str::to_string),
-                        tags,
-                        created_at: time(cluster.cluster_create_time()),
-                        read_replica_of: cluster
-                            .replication_source_identifier()
-                            .map(str::to_string),
-                    });
-                }
-            }
-            Err(e) => {
-                out.errors
-                    .push(aws_error(account_id, region, "DescribeDBClusters", &e));
-                break;
-            }
-        }
+        each(page?);
     }
-
-    out
+    Ok(())
 }
 
 /// The manual snapshots of one kind in one account-region, without their sharing (see [`read_shares`]).
@@ -188,120 +151,53 @@ pub async fn read_snapshots(
     kind: SourceKind,
 ) -> (Vec<Snapshot>, Option<AwsError>) {
     match kind {
-        SourceKind::DbInstance => read_db_snapshots(client, pacer, account_id, region).await,
-        SourceKind::DbCluster => read_cluster_snapshots(client, pacer, account_id, region).await,
+        SourceKind::DbInstance => {
+            let pages = client
+                .describe_db_snapshots()
+                .snapshot_type("manual")
+                .max_records(PAGE_SIZE)
+                .into_paginator()
+                .send();
+            let items = DescribeDbSnapshotsOutput::db_snapshots;
+            list_snapshots(kind, pages, items, pacer, account_id, region).await
+        }
+        SourceKind::DbCluster => {
+            let pages = client
+                .describe_db_cluster_snapshots()
+                .snapshot_type("manual")
+                .max_records(PAGE_SIZE)
+                .into_paginator()
+                .send();
+            let items = DescribeDbClusterSnapshotsOutput::db_cluster_snapshots;
+            list_snapshots(kind, pages, items, pacer, account_id, region).await
+        }
     }
 }
 
-async fn read_db_snapshots(
-    client: &aws_sdk_rds::Client,
+/// The snapshots on every page (`items` of each), until a page fails.
+async fn list_snapshots<S, P, E>(
+    kind: SourceKind,
+    pages: PaginationStream<Result<P, SdkError<E>>>,
+    items: fn(&P) -> &[S],
     pacer: &Pacer,
     account_id: &str,
     region: &str,
-) -> (Vec<Snapshot>, Option<AwsError>) {
+) -> (Vec<Snapshot>, Option<AwsError>)
+where
+    for<'a> &'a S: Into<SnapshotFields<'a>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     let mut snapshots = Vec::new();
-    let mut pages = client
-        .describe_db_snapshots()
-        .snapshot_type("manual")
-        .max_records(PAGE_SIZE)
-        .into_paginator()
-        .send();
-    while let Some(page) = {
-        pacer.wait().await;
-        pages.next().await
-    } {
-        match page {
-            Ok(page) => {
-                for s in page.db_snapshots() {
-                    let identifier = s.db_snapshot_identifier().unwrap_or_default().to_string();
-                    snapshots.push(Snapshot {
-                        arn: s.db_snapshot_arn().map(str::to_string).unwrap_or_else(|| {
-                            format!("arn:aws:rds:{region}:{account_id}:snapshot:{identifier}")
-                        }),
-                        kind: SourceKind::DbInstance,
-                        account_id: account_id.to_string(),
-                        region: region.to_string(),
-                        identifier,
-                        source_identifier: s
-                            .db_instance_identifier()
-                            .unwrap_or_default()
-                            .to_string(),
-                        status: s.status().unwrap_or_default().to_string(),
-                        encrypted: s.encrypted().unwrap_or(false),
-                        kms_key_id: s.kms_key_id().map(str::to_string),
-                        snapshot_create_time: time(s.snapshot_create_time()),
-                        original_snapshot_create_time: time(s.original_snapshot_create_time()),
-                        source_snapshot_arn: s.source_db_snapshot_identifier().map(str::to_string),
-                        source_region: s.source_region().map(str::to_string),
-                        tags: tags(s.tag_list()),
-                        shared_with: None,
-                        backup: None,
-                    });
-                }
-            }
-            Err(e) => {
-                let error = aws_error(account_id, region, "DescribeDBSnapshots", &e);
-                return (snapshots, Some(error));
-            }
-        }
-    }
-    (snapshots, None)
-}
-
-async fn read_cluster_snapshots(
-    client: &aws_sdk_rds::Client,
-    pacer: &Pacer,
-    account_id: &str,
-    region: &str,
-) -> (Vec<Snapshot>, Option<AwsError>) {
-    let mut snapshots = Vec::new();
-    let mut pages = client
-        .describe_db_cluster_snapshots()
-        .snapshot_type("manual")
-        .max_records(PAGE_SIZE)
-        .into_paginator()
-        .send();
-    while let Some(page) = {
-        pacer.wait().await;
-        pages.next().await
-    } {
-        match page {
-            Ok(page) => {
-                for s in page.db_cluster_snapshots() {
-                    let identifier = s
-                        .db_cluster_snapshot_identifier()
-                        .unwrap_or_default()
-                        .to_string();
-                    snapshots.push(Snapshot {
-                        arn: s.db_cluster_snapshot_arn().map(str::to_string).unwrap_or_else(|| {
-                            format!("arn:aws:rds:{region}:{account_id}:cluster-snapshot:{identifier}")
-                        }),
-                        kind: SourceKind::DbCluster,
-                        account_id: account_id.to_string(),
-                        region: region.to_string(),
-                        identifier,
-                        source_identifier: s.db_cluster_identifier().unwrap_or_default().to_string(),
-                        status: s.status().unwrap_or_default().to_string(),
-                        encrypted: s.storage_encrypted().unwrap_or(false),
-                        kms_key_id: s.kms_key_id().map(str::to_string),
-                        snapshot_create_time: time(s.snapshot_create_time()),
-                        // Cluster snapshots carry no OriginalSnapshotCreateTime.
-                        original_snapshot_create_time: None,
-                        source_snapshot_arn: s.source_db_cluster_snapshot_arn().map(str::to_string),
-                        source_region: None,
-                        tags: tags(s.tag_list()),
-                        shared_with: None,
-                        backup: None,
-                    });
-                }
-            }
-            Err(e) => {
-                let error = aws_error(account_id, region, "DescribeDBClusterSnapshots", &e);
-                return (snapshots, Some(error));
-            }
-        }
-    }
-    (snapshots, None)
+    let read = each_page(pages, pacer, |page| {
+        let listed = items(&page).iter();
+        snapshots.extend(listed.map(|s| s.into().snapshot(account_id, region)));
+    })
+    .await;
+    let operation = kind.snapshot_list_operation();
+    let error = read
+        .err()
+        .map(|e| aws_error(account_id, region, operation, &e));
+    (snapshots, error)
 }
 
 /// Who each snapshot is shared with (its `restore` attribute): one paced call per snapshot, up to
@@ -345,58 +241,45 @@ async fn read_restore_attribute(
     region: &str,
     snapshot: &Snapshot,
 ) -> Result<Vec<String>, AwsError> {
-    let values: Vec<String> = match snapshot.kind {
-        SourceKind::DbInstance => {
-            let response = client
-                .describe_db_snapshot_attributes()
-                .db_snapshot_identifier(&snapshot.identifier)
-                .send()
-                .await
-                .map_err(|e| {
-                    with_resource(
-                        aws_error(account_id, region, "DescribeDBSnapshotAttributes", &e),
-                        &snapshot.arn,
-                    )
-                })?;
-            response
-                .db_snapshot_attributes_result()
-                .map(|r| {
-                    r.db_snapshot_attributes()
-                        .iter()
-                        .filter(|a| a.attribute_name() == Some("restore"))
-                        .flat_map(|a| a.attribute_values().iter().cloned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        }
-        SourceKind::DbCluster => {
-            let response = client
-                .describe_db_cluster_snapshot_attributes()
-                .db_cluster_snapshot_identifier(&snapshot.identifier)
-                .send()
-                .await
-                .map_err(|e| {
-                    with_resource(
-                        aws_error(
-                            account_id,
-                            region,
-                            "DescribeDBClusterSnapshotAttributes",
-                            &e,
-                        ),
-                        &snapshot.arn,
-                    )
-                })?;
-            response
-                .db_cluster_snapshot_attributes_result()
-                .map(|r| {
-                    r.db_cluster_snapshot_attributes()
-                        .iter()
-                        .filter(|a| a.attribute_name() == Some("restore"))
-                        .flat_map(|a| a.attribute_values().iter().cloned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        }
+    let identifier = &snapshot.identifier;
+    let values = match snapshot.kind {
+        SourceKind::DbInstance => client
+            .describe_db_snapshot_attributes()
+            .db_snapshot_identifier(identifier)
+            .send()
+            .await
+            .map(|response| {
+                let result = response.db_snapshot_attributes_result();
+                let attributes = result.map(|r| r.db_snapshot_attributes());
+                let pairs = attributes.unwrap_or_default().iter();
+                restore_values(pairs.map(|a| (a.attribute_name(), a.attribute_values())))
+            })
+            .map_err(|e| aws_error(account_id, region, "DescribeDBSnapshotAttributes", &e)),
+        SourceKind::DbCluster => client
+            .describe_db_cluster_snapshot_attributes()
+            .db_cluster_snapshot_identifier(identifier)
+            .send()
+            .await
+            .map(|response| {
+                let result = response.db_cluster_snapshot_attributes_result();
+                let attributes = result.map(|r| r.db_cluster_snapshot_attributes());
+                let pairs = attributes.unwrap_or_default().iter();
+                restore_values(pairs.map(|a| (a.attribute_name(), a.attribute_values())))
+            })
+            .map_err(|e| {
+                let operation = "DescribeDBClusterSnapshotAttributes";
+                aws_error(account_id, region, operation, &e)
+            }),
     };
-    Ok(values)
+    values.map_err(|error| with_resource(error, &snapshot.arn))
+}
+
+/// The values of the `restore` attribute among a snapshot's (name, values) attributes.
+fn restore_values<'a>(
+    attributes: impl Iterator<Item = (Option<&'a str>, &'a [String])>,
+) -> Vec<String> {
+    attributes
+        .filter(|(name, _)| *name == Some("restore"))
+        .flat_map(|(_, values)| values.iter().cloned())
+        .collect()
 }

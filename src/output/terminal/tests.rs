@@ -3,7 +3,8 @@
 use super::*;
 use crate::checks::fixtures::*;
 use crate::evaluate::evaluate;
-use crate::report::{Report, RunInfo};
+use crate::output::tests::{assert_contains, load_rules, run_info};
+use crate::report::Report;
 
 /// An organization of 40 accounts x 10 databases: every third one without a replica, every
 /// fifth one with a stale one, the rest compliant.
@@ -24,27 +25,9 @@ fn large() -> ReportV1 {
             }
         }
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("r.toml");
-    std::fs::write(
-        &path,
-        format!("[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\nretain = {{ min = 1 }}\n"),
-    )
-    .expect("write");
-    let set = crate::rules::load(&[path]).expect("rules");
+    let set = load_rules(&format!("[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\nretain = {{ min = 1 }}\n"));
     ReportV1::from_report(&Report {
-        run: RunInfo {
-            id: "run-1".into(),
-            started_at: as_of(),
-            finished_at: as_of(),
-            tool_version: "0.0.0".into(),
-            rules_sha256: set.sha256.clone(),
-            organization_id: None,
-            caller: None,
-            accounts: Vec::new(),
-            rules: Vec::new(),
-            docs_url: None,
-        },
+        run: run_info(&set),
         findings: evaluate(&org.inventory, &set, as_of()),
     })
 }
@@ -89,37 +72,30 @@ fn the_default_summary_fits_one_screen_and_no_line_wraps_at_80_columns() {
     );
     assert_eq!(lines[1], counts, "counts first");
     assert_eq!(lines.last().copied(), Some(counts.as_str()), "and last");
-    assert!(
-        text.contains(&format!(
-            "  replica-present       {missing:>7}          0  high"
-        )),
-        "{text}"
+    assert_contains(
+        &text,
+        &format!("  replica-present       {missing:>7}          0  high"),
     );
-    assert!(
-        text.contains(&format!(
-            "  replica-age           {stale:>7}          0  high"
-        )),
-        "{text}"
+    assert_contains(
+        &text,
+        &format!("  replica-age           {stale:>7}          0  high"),
     );
-    assert!(
-        text.contains("Accounts with failing sources (top 10 of 40):"),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
+    assert_contains(&text, "Accounts with failing sources (top 10 of 40):");
+    assert_contains(
+        &text,
+        &format!(
             "Failing sources, most severe first (20 of {}; --show all lists every one):",
             missing + stale
-        )),
-        "{text}"
+        ),
     );
     let listed = lines
         .iter()
         .filter(|l| l.starts_with("  NON_COMPLIANT "))
         .count();
     assert_eq!(listed, 20);
-    assert!(
-        text.contains("Reports written in reports/run/:\n  report.html, findings.json\n"),
-        "{text}"
+    assert_contains(
+        &text,
+        "Reports written in reports/run/:\n  report.html, findings.json\n",
     );
 }
 

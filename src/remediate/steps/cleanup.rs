@@ -2,7 +2,7 @@
 //! unshare and delete this run's transit snapshots and those earlier killed runs left, and delete the
 //! stage copy. Only what [`is_ours`] says is rdsguard's for this source.
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, DELETE_SNAPSHOT, FIND_SNAPSHOT, SHARE_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -23,20 +23,8 @@ pub const DECL: Decl = Decl {
     finds_earlier: "each snapshot by its name: one already gone is passed by",
     skipped: Skip::Never,
     iam: Iam {
-        source: &[
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            "rds:ModifyDBSnapshotAttribute",
-            "rds:ModifyDBClusterSnapshotAttribute",
-            "rds:DeleteDBSnapshot",
-            "rds:DeleteDBClusterSnapshot",
-        ],
-        destination: &[
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            "rds:DeleteDBSnapshot",
-            "rds:DeleteDBClusterSnapshot",
-        ],
+        source: &[FIND_SNAPSHOT, SHARE_SNAPSHOT, DELETE_SNAPSHOT],
+        destination: &[FIND_SNAPSHOT, DELETE_SNAPSHOT],
     },
 };
 

@@ -1,14 +1,12 @@
 //! Step `copy`: the replica in the destination account and region under the vault key, copied from the
 //! stage copy (cross-region) or the shared snapshot; waits until it is `available`.
 
-use super::{Decl, Iam, Skip, COPY_ACTIONS};
-use crate::aws::rds::write::snapshots;
+use super::copy_stage::copy_to_vault;
+use super::{Creates, Decl, Iam, Skip, COPY_ACTIONS, FIND_SNAPSHOT};
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
-use crate::remediate::tags::{
-    ROLE_REPLICA, TAG_DATA_TIME, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN,
-};
+use crate::remediate::tags::ROLE_REPLICA;
 
 pub const DECL: Decl = Decl {
     file: file!(),
@@ -19,22 +17,15 @@ pub const DECL: Decl = Decl {
         "dest_kms_key",
         "the stage copy's ARN (copy-stage), else the shared snapshot's (share)",
     ],
-    creates: Some(super::Creates {
-        name: "rdsguard-<account>-<id>-<UTC time>-<run>",
-        role: ROLE_REPLICA,
-        tags: &[
-            TAG_SOURCE_ARN,
-            TAG_MANAGED,
-            TAG_ROLE,
-            TAG_RUN_ID,
-            TAG_DATA_TIME,
-        ],
-    }),
+    creates: Some(Creates::vault_copy(
+        "rdsguard-<account>-<id>-<UTC time>-<run>",
+        ROLE_REPLICA,
+    )),
     finds_earlier: "the replica by its name: reused (and waited for) when it exists",
     skipped: Skip::ReplicaExists,
     iam: Iam {
         source: &[],
-        destination: COPY_ACTIONS,
+        destination: &[COPY_ACTIONS, FIND_SNAPSHOT],
     },
 };
 
@@ -62,16 +53,7 @@ pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
-    let item = ctx.item;
-    let tags = super::copy_stage::copy_tags(ctx, state, ROLE_REPLICA);
-    let create = snapshots::copy(
-        &ctx.dst,
-        item.kind,
-        from(state),
-        &item.names.replica,
-        &item.dest_kms_key,
-        &tags,
-    );
-    ctx.ensure(&ctx.dst, &item.names.replica, create).await?;
+    let name = &ctx.item.names.replica;
+    copy_to_vault(ctx, state, &ctx.dst, from(state), name, ROLE_REPLICA).await?;
     Ok(())
 }

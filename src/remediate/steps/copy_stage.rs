@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use super::{Decl, Iam, Skip, COPY_ACTIONS};
+use super::{Creates, Decl, Iam, Skip, COPY_ACTIONS, FIND_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
+use crate::aws::rds::Scope;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
-use crate::remediate::tags::{
-    ROLE_STAGE, TAG_DATA_TIME, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN,
-};
+use crate::remediate::tags::{ROLE_STAGE, TAG_DATA_TIME};
 
 pub const DECL: Decl = Decl {
     file: file!(),
@@ -21,27 +20,20 @@ pub const DECL: Decl = Decl {
         "dest_kms_key",
         "the shared snapshot's ARN (share)",
     ],
-    creates: Some(super::Creates {
-        name: "rdsguard-<id>-<UTC time>-<run>-stage",
-        role: ROLE_STAGE,
-        tags: &[
-            TAG_SOURCE_ARN,
-            TAG_MANAGED,
-            TAG_ROLE,
-            TAG_RUN_ID,
-            TAG_DATA_TIME,
-        ],
-    }),
+    creates: Some(Creates::vault_copy(
+        "rdsguard-<id>-<UTC time>-<run>-stage",
+        ROLE_STAGE,
+    )),
     finds_earlier: "the stage copy by its name: reused (and waited for) when it exists",
     skipped: Skip::ReplicaExists,
     iam: Iam {
         source: &[],
-        destination: COPY_ACTIONS,
+        destination: &[COPY_ACTIONS, FIND_SNAPSHOT],
     },
 };
 
 /// The tags of a copy in `role`, with the data's time when `share` found it.
-pub(super) fn copy_tags(ctx: &Ctx<'_>, state: &State, role: &str) -> BTreeMap<String, String> {
+fn copy_tags(ctx: &Ctx<'_>, state: &State, role: &str) -> BTreeMap<String, String> {
     let mut tags = ctx.tags(role);
     if let Some(time) = &state.data_time {
         tags.insert(TAG_DATA_TIME.to_string(), time.clone());
@@ -75,15 +67,24 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
     let (Some(stage), Some(name)) = (&ctx.stage, &item.names.stage) else {
         return Ok(());
     };
-    let tags = copy_tags(ctx, state, ROLE_STAGE);
-    let create = snapshots::copy(
-        stage,
-        item.kind,
-        &state.shared_arn,
-        name,
-        &item.dest_kms_key,
-        &tags,
-    );
-    state.staged_arn = Some(ctx.ensure(stage, name, create).await?);
+    let shared = state.shared_arn.clone();
+    let staged = copy_to_vault(ctx, state, stage, &shared, name, ROLE_STAGE).await?;
+    state.staged_arn = Some(staged);
     Ok(())
+}
+
+/// A copy of `from` named `name` in `scope` (the vault account) under the vault key, tagged as `role`
+/// with the data's time, or the one an earlier run made; its ARN once it is available.
+pub(super) async fn copy_to_vault(
+    ctx: &Ctx<'_>,
+    state: &State,
+    scope: &Scope<'_>,
+    from: &str,
+    name: &str,
+    role: &str,
+) -> Result<String, AwsError> {
+    let tags = copy_tags(ctx, state, role);
+    let (kind, key) = (ctx.item.kind, &ctx.item.dest_kms_key);
+    let create = snapshots::copy(scope, kind, from, name, key, &tags);
+    ctx.ensure(scope, name, create).await
 }

@@ -1,7 +1,7 @@
 //! Step `find-replica`: is the replica the plan names already in the destination, and available?
 //! Then nothing that makes it (`snapshot` to `copy`) is redone: a resumed run goes on from `cleanup`.
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, FIND_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -17,7 +17,7 @@ pub const DECL: Decl = Decl {
     skipped: Skip::Never,
     iam: Iam {
         source: &[],
-        destination: &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"],
+        destination: &[FIND_SNAPSHOT],
     },
 };
 

@@ -22,6 +22,9 @@ pub mod supersede;
 use super::plan::Item;
 use super::run::{Ctx, State};
 use crate::inventory::AwsError;
+use crate::remediate::tags::{
+    ROLE_TRANSIT, TAG_DATA_TIME, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN,
+};
 
 /// What a step is, as data.
 #[derive(Debug)]
@@ -55,6 +58,32 @@ pub struct Creates {
     pub tags: &'static [&'static str],
 }
 
+impl Creates {
+    /// A transit snapshot in the source account: the source's own snapshot, or its re-encrypted copy.
+    const fn transit(name: &'static str) -> Creates {
+        Creates {
+            name,
+            role: ROLE_TRANSIT,
+            tags: PROVENANCE_TAGS,
+        }
+    }
+
+    /// A copy in the vault account (the stage copy or the replica): it also carries the data's time.
+    const fn vault_copy(name: &'static str, role: &'static str) -> Creates {
+        Creates {
+            name,
+            role,
+            tags: &[
+                TAG_SOURCE_ARN,
+                TAG_MANAGED,
+                TAG_ROLE,
+                TAG_RUN_ID,
+                TAG_DATA_TIME,
+            ],
+        }
+    }
+}
+
 /// When the executor passes a step by, although the plan lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -65,14 +94,25 @@ pub enum Skip {
     NothingSuperseded,
 }
 
+/// Finding a snapshot of either kind by its name, as every step that acts on one does first.
+pub(super) const FIND_SNAPSHOT: &[&str] =
+    &["rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"];
+/// Adding or removing an account in a snapshot's `restore` attribute.
+pub(super) const SHARE_SNAPSHOT: &[&str] = &[
+    "rds:ModifyDBSnapshotAttribute",
+    "rds:ModifyDBClusterSnapshotAttribute",
+];
+pub(super) const DELETE_SNAPSHOT: &[&str] =
+    &["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"];
+/// Finding a restored DB instance or Aurora cluster by its name.
+pub(super) const FIND_DATABASE: &[&str] = &["rds:DescribeDBInstances", "rds:DescribeDBClusters"];
+
 /// What a snapshot copy needs, wherever it runs (re-encrypt in the source account, the stage copy and
-/// the replica in the vault).
+/// the replica in the vault), besides [`FIND_SNAPSHOT`].
 pub(super) const COPY_ACTIONS: &[&str] = &[
     "rds:CopyDBSnapshot",
     "rds:CopyDBClusterSnapshot",
     "rds:AddTagsToResource",
-    "rds:DescribeDBSnapshots",
-    "rds:DescribeDBClusterSnapshots",
     // RDS uses the caller's rights on the keys when it copies under another key, or copies
     // a snapshot shared under another account's key.
     "kms:CreateGrant",
@@ -82,12 +122,16 @@ pub(super) const COPY_ACTIONS: &[&str] = &[
     "kms:GenerateDataKeyWithoutPlaintext",
 ];
 
-/// IAM actions, per account role: the source database's account, and the destination (vault).
+/// IAM actions, per account role: the source database's account, and the destination (vault). Each is
+/// a list of groups of actions (such as [`FIND_SNAPSHOT`]), so that steps share the groups they share.
 #[derive(Debug)]
 pub struct Iam {
-    pub source: &'static [&'static str],
-    pub destination: &'static [&'static str],
+    pub source: &'static [&'static [&'static str]],
+    pub destination: &'static [&'static [&'static str]],
 }
+
+/// The tags of everything a step creates: whose it is, for which source, its role and its run.
+const PROVENANCE_TAGS: &[&str] = &[TAG_SOURCE_ARN, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID];
 
 /// One step of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +304,7 @@ pub fn iam_actions_in(account: Account) -> Vec<&'static str> {
             Account::Source => s.decl().iam.source,
             Account::Destination => s.decl().iam.destination,
         })
+        .flat_map(|group| group.iter())
         .copied()
         .collect();
     actions.sort_unstable();

@@ -3,7 +3,7 @@
 
 use tracing::warn;
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, DELETE_SNAPSHOT, FIND_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -20,12 +20,7 @@ pub const DECL: Decl = Decl {
     skipped: Skip::Never,
     iam: Iam {
         source: &[],
-        destination: &[
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            "rds:DeleteDBSnapshot",
-            "rds:DeleteDBClusterSnapshot",
-        ],
+        destination: &[FIND_SNAPSHOT, DELETE_SNAPSHOT],
     },
 };
 

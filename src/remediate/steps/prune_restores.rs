@@ -4,7 +4,7 @@
 
 use tracing::warn;
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, FIND_DATABASE};
 use crate::aws::rds::write::instances;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -26,10 +26,8 @@ pub const DECL: Decl = Decl {
     iam: Iam {
         source: &[],
         destination: &[
-            "rds:DescribeDBInstances",
-            "rds:DescribeDBClusters",
-            "rds:DeleteDBInstance",
-            "rds:DeleteDBCluster",
+            FIND_DATABASE,
+            &["rds:DeleteDBInstance", "rds:DeleteDBCluster"],
         ],
     },
 };

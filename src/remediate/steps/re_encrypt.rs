@@ -1,27 +1,23 @@
 //! Step `re-encrypt`: when the source is under `aws/rds` (which cannot be shared), or unencrypted and
 //! the rule names a `source_kms_key`, a copy of the transit snapshot under that key (`…-cmk`).
 
-use super::{Decl, Iam, Skip, COPY_ACTIONS};
+use super::{Creates, Decl, Iam, Skip, COPY_ACTIONS, FIND_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
 use crate::remediate::run::Ctx;
-use crate::remediate::tags::{ROLE_TRANSIT, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN};
+use crate::remediate::tags::ROLE_TRANSIT;
 
 pub const DECL: Decl = Decl {
     file: file!(),
     name: "re-encrypt",
     runs_in: "source account, source region",
     reads: &["names.snapshot", "names.reencrypted", "reencrypt_key"],
-    creates: Some(super::Creates {
-        name: "rdsguard-<id>-<UTC time>-<run>-cmk",
-        role: ROLE_TRANSIT,
-        tags: &[TAG_SOURCE_ARN, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID],
-    }),
+    creates: Some(Creates::transit("rdsguard-<id>-<UTC time>-<run>-cmk")),
     finds_earlier: "the copy by its name: reused (and waited for) when it exists",
     skipped: Skip::ReplicaExists,
     iam: Iam {
-        source: COPY_ACTIONS,
+        source: &[COPY_ACTIONS, FIND_SNAPSHOT],
         destination: &[],
     },
 };

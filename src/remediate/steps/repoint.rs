@@ -24,13 +24,13 @@ pub const DECL: Decl = Decl {
     skipped: Skip::Never,
     iam: Iam {
         source: &[],
-        destination: &[
+        destination: &[&[
             "secretsmanager:GetSecretValue",
             "secretsmanager:PutSecretValue",
             // A secret under a customer managed key: read, then written.
             "kms:Decrypt",
             "kms:GenerateDataKey",
-        ],
+        ]],
     },
 };
 
@@ -59,42 +59,36 @@ pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
     format!("point secret {secret} at {to}")
 }
 
-/// Points `secret` (in `scope`'s account and region) at `to`; returns where it pointed before.
-pub(crate) async fn point(
-    client: &aws_sdk_secretsmanager::Client,
-    scope: &Scope<'_>,
-    secret: &str,
-    to: &Instance,
-    cluster: bool,
-) -> Result<Endpoint, AwsError> {
+/// A secret to point at a restored copy: the client and scope (account, region) of the secret, its
+/// name, the copy, and whether the copy is an Aurora cluster.
+pub(crate) struct Repoint<'a> {
+    pub client: &'a aws_sdk_secretsmanager::Client,
+    pub scope: &'a Scope<'a>,
+    pub secret: &'a str,
+    pub to: &'a Instance,
+    pub cluster: bool,
+}
+
+/// Points the secret at the copy; returns where it pointed before.
+pub(crate) async fn point(target: &Repoint<'_>) -> Result<Endpoint, AwsError> {
+    let to = target.to;
     let endpoint = Endpoint {
         host: to.host.clone(),
         port: to.port,
         instance: Some(to.identifier.clone()),
     };
-    secrets::repoint(
-        client,
-        scope.account_id,
-        scope.region,
-        secret,
-        &endpoint,
-        cluster,
-    )
-    .await
+    let scope = target.scope;
+    let (account, region) = (scope.account_id, scope.region);
+    let (client, secret) = (target.client, target.secret);
+    secrets::repoint(client, account, region, secret, &endpoint, target.cluster).await
 }
 
 /// `repoint`, then `supersede` when the secret pointed at another instance before: what `rdsguard
 /// rollback` does, as one step of its own. Returns where the secret pointed before.
-pub(crate) async fn repoint_and_supersede(
-    client: &aws_sdk_secretsmanager::Client,
-    scope: &Scope<'_>,
-    secret: &str,
-    to: &Instance,
-    cluster: bool,
-) -> Result<Endpoint, AwsError> {
-    let before = point(client, scope, secret, to, cluster).await?;
-    if let Some(previous) = super::supersede::previous(&before, to) {
-        super::supersede::tag(scope, previous, cluster).await?;
+pub(crate) async fn repoint_and_supersede(target: &Repoint<'_>) -> Result<Endpoint, AwsError> {
+    let before = point(target).await?;
+    if let Some(previous) = super::supersede::previous(&before, target.to) {
+        super::supersede::tag(target.scope, previous, target.cluster).await?;
     }
     Ok(before)
 }
@@ -115,7 +109,14 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
         .config(ctx.dst.account_id, ctx.dst.region)
         .await?;
     let client = crate::aws::secrets_client(&config);
-    let before = point(&client, &ctx.dst, secret, restored, plan.cluster).await?;
+    let before = point(&Repoint {
+        client: &client,
+        scope: &ctx.dst,
+        secret,
+        to: restored,
+        cluster: plan.cluster,
+    })
+    .await?;
     state.superseded = super::supersede::previous(&before, restored).map(str::to_string);
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! security groups and parameter group from the rule), tagged `rdsguard:restored-from`; for an Aurora
 //! cluster, the cluster plus one instance. Waits until it is `available`.
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, FIND_DATABASE, FIND_SNAPSHOT};
 use crate::aws::rds::write::{instances, snapshots};
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -41,17 +41,17 @@ pub const DECL: Decl = Decl {
     iam: Iam {
         source: &[],
         destination: &[
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            "rds:DescribeDBInstances",
-            "rds:DescribeDBClusters",
-            "rds:RestoreDBInstanceFromDBSnapshot",
-            "rds:RestoreDBClusterFromSnapshot",
-            "rds:CreateDBInstance",
-            "rds:AddTagsToResource",
-            // Restoring a snapshot encrypted under the vault key.
-            "kms:CreateGrant",
-            "kms:Decrypt",
+            FIND_SNAPSHOT,
+            FIND_DATABASE,
+            &[
+                "rds:RestoreDBInstanceFromDBSnapshot",
+                "rds:RestoreDBClusterFromSnapshot",
+                "rds:CreateDBInstance",
+                "rds:AddTagsToResource",
+                // Restoring a snapshot encrypted under the vault key.
+                "kms:CreateGrant",
+                "kms:Decrypt",
+            ],
         ],
     },
 };

@@ -2,7 +2,7 @@
 //! (the re-encrypted copy, else the transit snapshot), and notes its ARN and the data's time for the
 //! copies.
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, FIND_SNAPSHOT, SHARE_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -17,12 +17,7 @@ pub const DECL: Decl = Decl {
     finds_earlier: "adding an account already in the attribute changes nothing",
     skipped: Skip::ReplicaExists,
     iam: Iam {
-        source: &[
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
-            "rds:ModifyDBSnapshotAttribute",
-            "rds:ModifyDBClusterSnapshotAttribute",
-        ],
+        source: &[FIND_SNAPSHOT, SHARE_SNAPSHOT],
         destination: &[],
     },
 };

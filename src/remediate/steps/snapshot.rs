@@ -1,32 +1,29 @@
 //! Step `snapshot`: a manual snapshot of the source database in its own account and region, tagged as
 //! rdsguard's transit snapshot; waits until it is `available`.
 
-use super::{Decl, Iam, Skip};
+use super::{Creates, Decl, Iam, Skip, FIND_SNAPSHOT};
 use crate::aws::rds::write::snapshots;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
 use crate::remediate::run::Ctx;
-use crate::remediate::tags::{ROLE_TRANSIT, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN};
+use crate::remediate::tags::ROLE_TRANSIT;
 
 pub const DECL: Decl = Decl {
     file: file!(),
     name: "snapshot",
     runs_in: "source account, source region",
     reads: &["identifier", "kind", "names.snapshot"],
-    creates: Some(super::Creates {
-        name: "rdsguard-<id>-<UTC time>-<run>",
-        role: ROLE_TRANSIT,
-        tags: &[TAG_SOURCE_ARN, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID],
-    }),
+    creates: Some(Creates::transit("rdsguard-<id>-<UTC time>-<run>")),
     finds_earlier: "the snapshot by its name: reused (and waited for) when it exists",
     skipped: Skip::ReplicaExists,
     iam: Iam {
         source: &[
-            "rds:CreateDBSnapshot",
-            "rds:CreateDBClusterSnapshot",
-            "rds:AddTagsToResource",
-            "rds:DescribeDBSnapshots",
-            "rds:DescribeDBClusterSnapshots",
+            &[
+                "rds:CreateDBSnapshot",
+                "rds:CreateDBClusterSnapshot",
+                "rds:AddTagsToResource",
+            ],
+            FIND_SNAPSHOT,
         ],
         destination: &[],
     },

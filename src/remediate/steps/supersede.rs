@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::{Decl, Iam, Skip};
+use super::{Decl, Iam, Skip, FIND_DATABASE};
 use crate::aws::rds::write::instances::{self, Instance};
 use crate::aws::rds::Scope;
 use crate::aws::secrets::Endpoint;
@@ -25,11 +25,7 @@ pub const DECL: Decl = Decl {
     skipped: Skip::NothingSuperseded,
     iam: Iam {
         source: &[],
-        destination: &[
-            "rds:DescribeDBInstances",
-            "rds:DescribeDBClusters",
-            "rds:AddTagsToResource",
-        ],
+        destination: &[FIND_DATABASE, &["rds:AddTagsToResource"]],
     },
 };
 

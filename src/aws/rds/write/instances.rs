@@ -7,6 +7,14 @@ use std::time::Duration;
 use aws_sdk_rds::client::Waiters;
 use aws_sdk_rds::types::Tag;
 
+use aws_sdk_rds::operation::delete_db_cluster::DeleteDBClusterError;
+use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
+use aws_sdk_rds::operation::describe_db_clusters::{
+    DescribeDBClustersError, DescribeDbClustersOutput,
+};
+use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+
+use super::super::records::DatabaseFields;
 use super::super::{tag_list, tags, Scope};
 use crate::inventory::AwsError;
 
@@ -29,34 +37,29 @@ pub struct RestoreSpec<'a> {
     pub parameter_group: Option<&'a str>,
 }
 
-pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance>, AwsError> {
-    match scope
-        .client
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances().first().map(|db| Instance {
-            arn: db.db_instance_arn().unwrap_or_default().to_string(),
-            identifier: db.db_instance_identifier().unwrap_or_default().to_string(),
-            status: db.db_instance_status().unwrap_or_default().to_string(),
-            host: db.endpoint().and_then(|e| e.address()).map(str::to_string),
-            port: db
-                .endpoint()
-                .and_then(|e| e.port())
-                .and_then(|p| u16::try_from(p).ok()),
-            deletion_protection: db.deletion_protection().unwrap_or(false),
-            tags: tags(db.tag_list()),
-        })),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
-        {
-            Ok(None)
+impl Instance {
+    fn of<'a>(db: impl Into<DatabaseFields<'a>>) -> Instance {
+        let db = db.into();
+        Instance {
+            arn: db.arn.unwrap_or_default().to_string(),
+            identifier: db.identifier.unwrap_or_default().to_string(),
+            status: db.status.unwrap_or_default().to_string(),
+            host: db.host.map(str::to_string),
+            port: db.port.and_then(|p| u16::try_from(p).ok()),
+            deletion_protection: db.deletion_protection.unwrap_or(false),
+            tags: tags(db.tags),
         }
-        Err(e) => Err(scope.error("DescribeDBInstances", identifier, &e)),
     }
+}
+
+pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance>, AwsError> {
+    let request = scope.client.describe_db_instances();
+    let answer = request.db_instance_identifier(identifier).send();
+    let is_absent = DescribeDBInstancesError::is_db_instance_not_found_fault;
+    let found = scope
+        .unless_absent("DescribeDBInstances", identifier, answer, is_absent)
+        .await?;
+    Ok(found.and_then(|out| out.db_instances().first().map(Instance::of)))
 }
 
 pub async fn restore(
@@ -90,17 +93,11 @@ pub async fn wait_available(
     identifier: &str,
     max_wait: Duration,
 ) -> Result<(), AwsError> {
+    let waiter = scope.client.wait_until_db_instance_available();
+    let waited = waiter.db_instance_identifier(identifier).wait(max_wait);
     scope
-        .client
-        .wait_until_db_instance_available()
-        .db_instance_identifier(identifier)
-        .wait(max_wait)
+        .waited("WaitDBInstanceAvailable", identifier, waited)
         .await
-        .map(drop)
-        .map_err(|e| {
-            let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
-            scope.waiter_error("WaitDBInstanceAvailable", identifier, message)
-        })
 }
 
 pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
@@ -117,23 +114,14 @@ pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Re
 
 /// Deletes a restored copy (no final snapshot: its data is the replica snapshot it came from).
 pub async fn delete(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
-    match scope
-        .client
-        .delete_db_instance()
-        .db_instance_identifier(identifier)
-        .skip_final_snapshot(true)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(scope.error("DeleteDBInstance", identifier, &e)),
-    }
+    let request = scope.client.delete_db_instance();
+    let request = request.db_instance_identifier(identifier);
+    let answer = request.skip_final_snapshot(true).send();
+    let is_absent = DeleteDBInstanceError::is_db_instance_not_found_fault;
+    scope
+        .unless_absent("DeleteDBInstance", identifier, answer, is_absent)
+        .await?;
+    Ok(())
 }
 
 /// A restored Aurora cluster, seen as an `Instance` (its writer endpoint is the host).
@@ -141,30 +129,21 @@ pub async fn find_cluster(
     scope: &Scope<'_>,
     identifier: &str,
 ) -> Result<Option<Instance>, AwsError> {
-    match scope
-        .client
-        .describe_db_clusters()
-        .db_cluster_identifier(identifier)
-        .send()
+    let found = describe_cluster(scope, identifier).await?;
+    Ok(found.and_then(|out| out.db_clusters().first().map(Instance::of)))
+}
+
+/// `DescribeDBClusters` of one cluster; `None` when there is no such cluster.
+async fn describe_cluster(
+    scope: &Scope<'_>,
+    identifier: &str,
+) -> Result<Option<DescribeDbClustersOutput>, AwsError> {
+    let request = scope.client.describe_db_clusters();
+    let answer = request.db_cluster_identifier(identifier).send();
+    let is_absent = DescribeDBClustersError::is_db_cluster_not_found_fault;
+    scope
+        .unless_absent("DescribeDBClusters", identifier, answer, is_absent)
         .await
-    {
-        Ok(out) => Ok(out.db_clusters().first().map(|c| Instance {
-            arn: c.db_cluster_arn().unwrap_or_default().to_string(),
-            identifier: c.db_cluster_identifier().unwrap_or_default().to_string(),
-            status: c.status().unwrap_or_default().to_string(),
-            host: c.endpoint().map(str::to_string),
-            port: c.port().and_then(|p| u16::try_from(p).ok()),
-            deletion_protection: c.deletion_protection().unwrap_or(false),
-            tags: tags(c.tag_list()),
-        })),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(scope.error("DescribeDBClusters", identifier, &e)),
-    }
 }
 
 /// The writer instance rdsguard adds to a restored cluster.
@@ -223,63 +202,34 @@ pub async fn wait_cluster_available(
     identifier: &str,
     max_wait: Duration,
 ) -> Result<(), AwsError> {
+    let waiter = scope.client.wait_until_db_cluster_available();
+    let waited = waiter.db_cluster_identifier(identifier).wait(max_wait);
     scope
-        .client
-        .wait_until_db_cluster_available()
-        .db_cluster_identifier(identifier)
-        .wait(max_wait)
-        .await
-        .map(drop)
-        .map_err(|e| {
-            let message = aws_sdk_rds::error::DisplayErrorContext(e).to_string();
-            scope.waiter_error("WaitDBClusterAvailable", identifier, message)
-        })?;
+        .waited("WaitDBClusterAvailable", identifier, waited)
+        .await?;
     wait_available(scope, &cluster_member(identifier), max_wait).await
 }
 
 /// Deletes a restored cluster: its instances first, then the cluster (no final snapshot).
 pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
-    let members: Vec<String> = match scope
-        .client
-        .describe_db_clusters()
-        .db_cluster_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(out) => out
-            .db_clusters()
-            .iter()
-            .flat_map(|c| c.db_cluster_members())
-            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
-            .collect(),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
-        {
-            return Ok(())
-        }
-        Err(e) => return Err(scope.error("DescribeDBClusters", identifier, &e)),
+    let Some(out) = describe_cluster(scope, identifier).await? else {
+        return Ok(());
     };
-    for member in members {
-        delete(scope, &member).await?;
+    let members = out
+        .db_clusters()
+        .iter()
+        .flat_map(|c| c.db_cluster_members());
+    for member in members.filter_map(|m| m.db_instance_identifier()) {
+        delete(scope, member).await?;
     }
-    match scope
-        .client
-        .delete_db_cluster()
-        .db_cluster_identifier(identifier)
-        .skip_final_snapshot(true)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(scope.error("DeleteDBCluster", identifier, &e)),
-    }
+    let request = scope.client.delete_db_cluster();
+    let request = request.db_cluster_identifier(identifier);
+    let answer = request.skip_final_snapshot(true).send();
+    let is_absent = DeleteDBClusterError::is_db_cluster_not_found_fault;
+    scope
+        .unless_absent("DeleteDBCluster", identifier, answer, is_absent)
+        .await?;
+    Ok(())
 }
 
 /// A restored copy by name: an Aurora cluster when `cluster`, else a DB instance.

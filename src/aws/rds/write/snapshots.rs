@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use aws_sdk_rds::client::Waiters;
 
+use aws_sdk_rds::operation::delete_db_cluster_snapshot::DeleteDBClusterSnapshotError;
+use aws_sdk_rds::operation::delete_db_snapshot::DeleteDBSnapshotError;
+use aws_sdk_rds::operation::describe_db_cluster_snapshots::DescribeDBClusterSnapshotsError;
+use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
+
+use super::super::records::SnapshotFields;
 use super::super::{tag_list, tags, time, Scope};
 use crate::inventory::{AwsError, SourceKind};
 
@@ -21,65 +27,52 @@ pub struct Found {
     pub tags: BTreeMap<String, String>,
 }
 
+impl Found {
+    fn of<'a>(s: impl Into<SnapshotFields<'a>>) -> Found {
+        let s = s.into();
+        Found {
+            arn: s.arn.unwrap_or_default().to_string(),
+            status: s.status.unwrap_or_default().to_string(),
+            data_time: time(s.original_created.or(s.created)),
+            kms_key_id: s.kms_key_id.map(str::to_string),
+            tags: tags(s.tags),
+        }
+    }
+}
+
 /// The snapshot named `identifier` in this scope, if it exists.
 pub async fn find(
     scope: &Scope<'_>,
     kind: SourceKind,
     identifier: &str,
 ) -> Result<Option<Found>, AwsError> {
-    match kind {
+    let client = scope.client;
+    let found = match kind {
         SourceKind::DbInstance => {
-            match scope
-                .client
+            let answer = client
                 .describe_db_snapshots()
                 .db_snapshot_identifier(identifier)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(out.db_snapshots().first().map(|s| Found {
-                    arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
-                    status: s.status().unwrap_or_default().to_string(),
-                    data_time: time(
-                        s.original_snapshot_create_time()
-                            .or(s.snapshot_create_time()),
-                    ),
-                    kms_key_id: s.kms_key_id().map(str::to_string),
-                    tags: tags(s.tag_list()),
-                })),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_snapshot_not_found_fault()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(scope.error("DescribeDBSnapshots", identifier, &e)),
-            }
+                .send();
+            let is_absent = DescribeDBSnapshotsError::is_db_snapshot_not_found_fault;
+            scope
+                .unless_absent("DescribeDBSnapshots", identifier, answer, is_absent)
+                .await?
+                .and_then(|out| out.db_snapshots().first().map(Found::of))
         }
         SourceKind::DbCluster => {
-            match scope
-                .client
+            let answer = client
                 .describe_db_cluster_snapshots()
                 .db_cluster_snapshot_identifier(identifier)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(out.db_cluster_snapshots().first().map(|s| Found {
-                    arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
-                    status: s.status().unwrap_or_default().to_string(),
-                    data_time: time(s.snapshot_create_time()),
-                    kms_key_id: s.kms_key_id().map(str::to_string),
-                    tags: tags(s.tag_list()),
-                })),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) =>
-                {
-                    Ok(None)
-                }
-                Err(e) => Err(scope.error("DescribeDBClusterSnapshots", identifier, &e)),
-            }
+                .send();
+            let is_absent = DescribeDBClusterSnapshotsError::is_db_cluster_snapshot_not_found_fault;
+            let operation = "DescribeDBClusterSnapshots";
+            scope
+                .unless_absent(operation, identifier, answer, is_absent)
+                .await?
+                .and_then(|out| out.db_cluster_snapshots().first().map(Found::of))
         }
-    }
+    };
+    Ok(found)
 }
 
 /// A manual snapshot of the database `source_identifier`.
@@ -90,27 +83,26 @@ pub async fn create(
     identifier: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
+    let (client, tags) = (scope.client, Some(tag_list(tags)));
     match kind {
-        SourceKind::DbInstance => scope
-            .client
-            .create_db_snapshot()
-            .db_instance_identifier(source_identifier)
-            .db_snapshot_identifier(identifier)
-            .set_tags(Some(tag_list(tags)))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| scope.error("CreateDBSnapshot", identifier, &e)),
-        SourceKind::DbCluster => scope
-            .client
-            .create_db_cluster_snapshot()
-            .db_cluster_identifier(source_identifier)
-            .db_cluster_snapshot_identifier(identifier)
-            .set_tags(Some(tag_list(tags)))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| scope.error("CreateDBClusterSnapshot", identifier, &e)),
+        SourceKind::DbInstance => {
+            let request = client
+                .create_db_snapshot()
+                .db_instance_identifier(source_identifier)
+                .db_snapshot_identifier(identifier);
+            let answer = request.set_tags(tags).send();
+            scope.done("CreateDBSnapshot", identifier, answer).await
+        }
+        SourceKind::DbCluster => {
+            let request = client
+                .create_db_cluster_snapshot()
+                .db_cluster_identifier(source_identifier)
+                .db_cluster_snapshot_identifier(identifier);
+            let answer = request.set_tags(tags).send();
+            scope
+                .done("CreateDBClusterSnapshot", identifier, answer)
+                .await
+        }
     }
 }
 
@@ -125,31 +117,28 @@ pub async fn copy(
     kms_key: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
+    let (client, tags) = (scope.client, Some(tag_list(tags)));
     match kind {
-        SourceKind::DbInstance => scope
-            .client
-            .copy_db_snapshot()
-            .source_db_snapshot_identifier(source)
-            .target_db_snapshot_identifier(identifier)
-            .kms_key_id(kms_key)
-            .copy_tags(false)
-            .set_tags(Some(tag_list(tags)))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| scope.error("CopyDBSnapshot", identifier, &e)),
-        SourceKind::DbCluster => scope
-            .client
-            .copy_db_cluster_snapshot()
-            .source_db_cluster_snapshot_identifier(source)
-            .target_db_cluster_snapshot_identifier(identifier)
-            .kms_key_id(kms_key)
-            .copy_tags(false)
-            .set_tags(Some(tag_list(tags)))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| scope.error("CopyDBClusterSnapshot", identifier, &e)),
+        SourceKind::DbInstance => {
+            let request = client
+                .copy_db_snapshot()
+                .source_db_snapshot_identifier(source)
+                .target_db_snapshot_identifier(identifier);
+            let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
+            scope
+                .done("CopyDBSnapshot", identifier, request.send())
+                .await
+        }
+        SourceKind::DbCluster => {
+            let request = client
+                .copy_db_cluster_snapshot()
+                .source_db_cluster_snapshot_identifier(source)
+                .target_db_cluster_snapshot_identifier(identifier);
+            let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
+            scope
+                .done("CopyDBClusterSnapshot", identifier, request.send())
+                .await
+        }
     }
 }
 
@@ -160,31 +149,25 @@ pub async fn wait_available(
     identifier: &str,
     max_wait: Duration,
 ) -> Result<(), AwsError> {
-    let (operation, result) = match kind {
-        SourceKind::DbInstance => (
-            "WaitDBSnapshotAvailable",
+    let client = scope.client;
+    match kind {
+        SourceKind::DbInstance => {
+            let waiter = client.wait_until_db_snapshot_available();
+            let waited = waiter.db_snapshot_identifier(identifier).wait(max_wait);
             scope
-                .client
-                .wait_until_db_snapshot_available()
-                .db_snapshot_identifier(identifier)
-                .wait(max_wait)
+                .waited("WaitDBSnapshotAvailable", identifier, waited)
                 .await
-                .map(drop)
-                .map_err(|e| aws_sdk_rds::error::DisplayErrorContext(e).to_string()),
-        ),
-        SourceKind::DbCluster => (
-            "WaitDBClusterSnapshotAvailable",
-            scope
-                .client
-                .wait_until_db_cluster_snapshot_available()
+        }
+        SourceKind::DbCluster => {
+            let waiter = client.wait_until_db_cluster_snapshot_available();
+            let waited = waiter
                 .db_cluster_snapshot_identifier(identifier)
-                .wait(max_wait)
+                .wait(max_wait);
+            scope
+                .waited("WaitDBClusterSnapshotAvailable", identifier, waited)
                 .await
-                .map(drop)
-                .map_err(|e| aws_sdk_rds::error::DisplayErrorContext(e).to_string()),
-        ),
-    };
-    result.map_err(|message| scope.waiter_error(operation, identifier, message))
+        }
+    }
 }
 
 /// Adds (or removes) `account` in the snapshot's `restore` attribute.
@@ -197,66 +180,54 @@ pub async fn share(
 ) -> Result<(), AwsError> {
     let values = Some(vec![account.to_string()]);
     let (to_add, to_remove) = if add { (values, None) } else { (None, values) };
+    let client = scope.client;
     match kind {
-        SourceKind::DbInstance => scope
-            .client
-            .modify_db_snapshot_attribute()
-            .db_snapshot_identifier(identifier)
-            .attribute_name("restore")
-            .set_values_to_add(to_add)
-            .set_values_to_remove(to_remove)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| scope.error("ModifyDBSnapshotAttribute", identifier, &e)),
-        SourceKind::DbCluster => scope
-            .client
-            .modify_db_cluster_snapshot_attribute()
-            .db_cluster_snapshot_identifier(identifier)
-            .attribute_name("restore")
-            .set_values_to_add(to_add)
-            .set_values_to_remove(to_remove)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| scope.error("ModifyDBClusterSnapshotAttribute", identifier, &e)),
+        SourceKind::DbInstance => {
+            let request = client
+                .modify_db_snapshot_attribute()
+                .db_snapshot_identifier(identifier)
+                .attribute_name("restore");
+            let request = request
+                .set_values_to_add(to_add)
+                .set_values_to_remove(to_remove);
+            scope
+                .done("ModifyDBSnapshotAttribute", identifier, request.send())
+                .await
+        }
+        SourceKind::DbCluster => {
+            let request = client
+                .modify_db_cluster_snapshot_attribute()
+                .db_cluster_snapshot_identifier(identifier)
+                .attribute_name("restore");
+            let request = request
+                .set_values_to_add(to_add)
+                .set_values_to_remove(to_remove);
+            let operation = "ModifyDBClusterSnapshotAttribute";
+            scope.done(operation, identifier, request.send()).await
+        }
     }
 }
 
 /// Deletes the snapshot; one that is already gone counts as deleted.
 pub async fn delete(scope: &Scope<'_>, kind: SourceKind, identifier: &str) -> Result<(), AwsError> {
+    let client = scope.client;
     match kind {
-        SourceKind::DbInstance => match scope
-            .client
-            .delete_db_snapshot()
-            .db_snapshot_identifier(identifier)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_snapshot_not_found_fault()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(scope.error("DeleteDBSnapshot", identifier, &e)),
-        },
-        SourceKind::DbCluster => match scope
-            .client
-            .delete_db_cluster_snapshot()
-            .db_cluster_snapshot_identifier(identifier)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(scope.error("DeleteDBClusterSnapshot", identifier, &e)),
-        },
+        SourceKind::DbInstance => {
+            let request = client.delete_db_snapshot();
+            let answer = request.db_snapshot_identifier(identifier).send();
+            let is_absent = DeleteDBSnapshotError::is_db_snapshot_not_found_fault;
+            scope
+                .unless_absent("DeleteDBSnapshot", identifier, answer, is_absent)
+                .await?;
+        }
+        SourceKind::DbCluster => {
+            let request = client.delete_db_cluster_snapshot();
+            let answer = request.db_cluster_snapshot_identifier(identifier).send();
+            let is_absent = DeleteDBClusterSnapshotError::is_db_cluster_snapshot_not_found_fault;
+            scope
+                .unless_absent("DeleteDBClusterSnapshot", identifier, answer, is_absent)
+                .await?;
+        }
     }
+    Ok(())
 }

@@ -1,0 +1,190 @@
+//! The SDK's two kinds of each RDS record as one set of fields: a DB snapshot or a DB cluster snapshot
+//! ([`SnapshotFields`]), a DB instance or a DB cluster ([`DatabaseFields`]). A `From` says only which of
+//! the SDK's accessors holds a field; what is made of the fields (`read`'s inventory entries, `write`'s
+//! `Found` and `Instance`) is written once, for both kinds.
+
+use aws_sdk_rds::primitives::DateTime;
+use aws_sdk_rds::types::{DbCluster, DbClusterSnapshot, DbInstance, DbSnapshot, Tag};
+
+use super::{tags, time};
+use crate::inventory::{Snapshot, SourceKind};
+
+/// What rdsguard reads of a DB snapshot or a DB cluster snapshot.
+pub(super) struct SnapshotFields<'a> {
+    pub kind: SourceKind,
+    /// The resource type in the snapshot's ARN.
+    pub arn_type: &'static str,
+    pub identifier: Option<&'a str>,
+    pub arn: Option<&'a str>,
+    /// The database the data came from.
+    pub source_identifier: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub encrypted: Option<bool>,
+    pub kms_key_id: Option<&'a str>,
+    pub created: Option<&'a DateTime>,
+    /// When the original snapshot was taken, for a copy (cluster snapshots carry none).
+    pub original_created: Option<&'a DateTime>,
+    /// The snapshot this one is a copy of.
+    pub copy_of: Option<&'a str>,
+    pub source_region: Option<&'a str>,
+    pub tags: &'a [Tag],
+}
+
+impl<'a> From<&'a DbSnapshot> for SnapshotFields<'a> {
+    fn from(s: &'a DbSnapshot) -> Self {
+        SnapshotFields {
+            kind: SourceKind::DbInstance,
+            arn_type: "snapshot",
+            identifier: s.db_snapshot_identifier(),
+            arn: s.db_snapshot_arn(),
+            source_identifier: s.db_instance_identifier(),
+            status: s.status(),
+            encrypted: s.encrypted(),
+            kms_key_id: s.kms_key_id(),
+            created: s.snapshot_create_time(),
+            original_created: s.original_snapshot_create_time(),
+            copy_of: s.source_db_snapshot_identifier(),
+            source_region: s.source_region(),
+            tags: s.tag_list(),
+        }
+    }
+}
+
+impl<'a> From<&'a DbClusterSnapshot> for SnapshotFields<'a> {
+    fn from(s: &'a DbClusterSnapshot) -> Self {
+        SnapshotFields {
+            kind: SourceKind::DbCluster,
+            arn_type: "cluster-snapshot",
+            identifier: s.db_cluster_snapshot_identifier(),
+            arn: s.db_cluster_snapshot_arn(),
+            source_identifier: s.db_cluster_identifier(),
+            status: s.status(),
+            encrypted: s.storage_encrypted(),
+            kms_key_id: s.kms_key_id(),
+            created: s.snapshot_create_time(),
+            original_created: None,
+            copy_of: s.source_db_cluster_snapshot_arn(),
+            source_region: None,
+            tags: s.tag_list(),
+        }
+    }
+}
+
+impl SnapshotFields<'_> {
+    /// The inventory's entry for the snapshot, listed in `account_id`, `region`, without its sharing.
+    pub fn snapshot(&self, account_id: &str, region: &str) -> Snapshot {
+        let identifier = self.identifier.unwrap_or_default().to_string();
+        Snapshot {
+            arn: arn_or(self.arn, region, account_id, self.arn_type, &identifier),
+            kind: self.kind,
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            identifier,
+            source_identifier: self.source_identifier.unwrap_or_default().to_string(),
+            status: self.status.unwrap_or_default().to_string(),
+            encrypted: self.encrypted.unwrap_or(false),
+            kms_key_id: self.kms_key_id.map(str::to_string),
+            snapshot_create_time: time(self.created),
+            original_snapshot_create_time: time(self.original_created),
+            source_snapshot_arn: self.copy_of.map(str::to_string),
+            source_region: self.source_region.map(str::to_string),
+            tags: tags(self.tags),
+            shared_with: None,
+            backup: None,
+        }
+    }
+}
+
+/// What rdsguard reads of a DB instance or a DB cluster.
+pub(super) struct DatabaseFields<'a> {
+    pub kind: SourceKind,
+    /// The resource type in the database's ARN.
+    pub arn_type: &'static str,
+    pub identifier: Option<&'a str>,
+    pub arn: Option<&'a str>,
+    pub status: Option<&'a str>,
+    /// The address clients connect to (a cluster's writer endpoint).
+    pub host: Option<&'a str>,
+    pub port: Option<i32>,
+    pub deletion_protection: Option<bool>,
+    pub engine: Option<&'a str>,
+    pub encrypted: Option<bool>,
+    pub kms_key_id: Option<&'a str>,
+    pub created: Option<&'a DateTime>,
+    pub tags: &'a [Tag],
+    /// A member of an Aurora cluster (the cluster is the source, not its members).
+    pub in_cluster: bool,
+    /// The database this one replicates: an instance's identifier or ARN, a cluster's ARN.
+    pub replica_of: Option<&'a str>,
+}
+
+impl<'a> From<&'a DbInstance> for DatabaseFields<'a> {
+    fn from(db: &'a DbInstance) -> Self {
+        DatabaseFields {
+            kind: SourceKind::DbInstance,
+            arn_type: "db",
+            identifier: db.db_instance_identifier(),
+            arn: db.db_instance_arn(),
+            status: db.db_instance_status(),
+            host: db.endpoint().and_then(|e| e.address()),
+            port: db.endpoint().and_then(|e| e.port()),
+            deletion_protection: db.deletion_protection(),
+            engine: db.engine(),
+            encrypted: db.storage_encrypted(),
+            kms_key_id: db.kms_key_id(),
+            created: db.instance_create_time(),
+            tags: db.tag_list(),
+            in_cluster: db.db_cluster_identifier().is_some(),
+            replica_of: db.read_replica_source_db_instance_identifier(),
+        }
+    }
+}
+
+impl<'a> From<&'a DbCluster> for DatabaseFields<'a> {
+    fn from(cluster: &'a DbCluster) -> Self {
+        DatabaseFields {
+            kind: SourceKind::DbCluster,
+            arn_type: "cluster",
+            identifier: cluster.db_cluster_identifier(),
+            arn: cluster.db_cluster_arn(),
+            status: cluster.status(),
+            host: cluster.endpoint(),
+            port: cluster.port(),
+            deletion_protection: cluster.deletion_protection(),
+            engine: cluster.engine(),
+            encrypted: cluster.storage_encrypted(),
+            kms_key_id: cluster.kms_key_id(),
+            created: cluster.cluster_create_time(),
+            tags: cluster.tag_list(),
+            in_cluster: false,
+            replica_of: cluster.replication_source_identifier(),
+        }
+    }
+}
+
+impl DatabaseFields<'_> {
+    /// The ARN of the database this one replicates, in `region` of `account_id`: in-region instance
+    /// replicas name their source by identifier, cross-region ones (and clusters) by ARN.
+    pub fn replica_of_arn(&self, region: &str, account_id: &str) -> Option<String> {
+        let source = self.replica_of?;
+        Some(match self.kind {
+            SourceKind::DbInstance if !source.starts_with("arn:") => {
+                format!("arn:aws:rds:{region}:{account_id}:db:{source}")
+            }
+            _ => source.to_string(),
+        })
+    }
+}
+
+/// The record's ARN, else the one RDS would give it.
+pub(super) fn arn_or(
+    arn: Option<&str>,
+    region: &str,
+    account_id: &str,
+    resource_type: &str,
+    identifier: &str,
+) -> String {
+    arn.map(str::to_string).unwrap_or_else(|| {
+        format!("arn:aws:rds:{region}:{account_id}:{resource_type}:{identifier}")
+    })
+}

@@ -1,0 +1,170 @@
+//! One row of the report's sources table ([`SourceView`]): the database, its verdict, its newest
+//! replica, each check, its tags and its exemption, every value formatted for the template.
+
+use serde::Serialize;
+
+use super::super::{check_class, rfc3339, short_key, status_class, status_rank};
+use crate::checks::CheckId;
+use crate::report::v1::ReportV1;
+use crate::report::{CheckStatus, SourceReport};
+use crate::rules::format_seconds;
+
+/// One row of the sources table, with the details it unfolds.
+#[derive(Serialize)]
+pub(super) struct SourceView {
+    arn: String,
+    kind: &'static str,
+    account_id: String,
+    account_name: String,
+    region: String,
+    identifier: String,
+    engine: String,
+    rule: String,
+    status: &'static str,
+    class: &'static str,
+    rank: u8,
+    age: String,
+    age_sort: i64,
+    replica_count: usize,
+    key: String,
+    failing: usize,
+    checks: Vec<CheckView>,
+    replica: Option<ReplicaView>,
+    /// The restore link of the chain, from the restore-current check.
+    restore: String,
+    expected_key: String,
+    severity: String,
+    tags: Vec<TagView>,
+    exemption: Option<ExemptionView>,
+}
+
+#[derive(Serialize)]
+struct TagView {
+    key: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct CheckView {
+    id: String,
+    status: &'static str,
+    class: &'static str,
+    severity: &'static str,
+    observed: String,
+    expected: String,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ReplicaView {
+    arn: String,
+    account_id: String,
+    account_name: String,
+    region: String,
+    time: String,
+    age: String,
+    kms_key_arn: String,
+}
+
+#[derive(Serialize)]
+struct ExemptionView {
+    pattern: String,
+    reason: String,
+    expires: String,
+}
+
+impl SourceView {
+    pub(super) fn of(report: &ReportV1, source: &SourceReport) -> SourceView {
+        let rule = source
+            .rule
+            .as_deref()
+            .and_then(|id| report.rules.iter().find(|r| r.id == id));
+        let replica = source.latest_replica.as_ref();
+        SourceView {
+            arn: source.arn.clone(),
+            kind: source.kind.as_str(),
+            account_id: source.account_id.clone(),
+            account_name: report
+                .account_name(&source.account_id)
+                .unwrap_or_default()
+                .to_string(),
+            region: source.region.clone(),
+            identifier: source.identifier.clone(),
+            engine: source.engine.clone(),
+            rule: source.rule.clone().unwrap_or_default(),
+            status: source.status.as_str(),
+            class: status_class(source.status),
+            rank: status_rank(source.status),
+            age: replica
+                .map(|r| format_seconds(r.age_seconds))
+                .unwrap_or_default(),
+            // No replica sorts after the oldest one: it is the worst case.
+            age_sort: replica.map(|r| r.age_seconds).unwrap_or(i64::MAX / 2),
+            replica_count: source.replica_count,
+            restore: match source
+                .checks
+                .iter()
+                .find(|c| c.id == CheckId::RESTORE_CURRENT)
+            {
+                None => "not required by the rule".to_string(),
+                Some(check) => format!("{} ({})", check.message, check.status.as_str()),
+            },
+            key: replica
+                .and_then(|r| r.kms_key_arn.as_deref())
+                .map(|k| short_key(k).to_string())
+                .unwrap_or_default(),
+            failing: source
+                .checks
+                .iter()
+                .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
+                .count(),
+            checks: source
+                .checks
+                .iter()
+                .map(|c| CheckView {
+                    id: c.id.clone(),
+                    status: c.status.as_str(),
+                    class: check_class(c.status),
+                    severity: c.severity.as_str(),
+                    observed: c.observed.clone(),
+                    expected: c.expected.clone(),
+                    message: c.message.clone(),
+                })
+                .collect(),
+            replica: replica.map(|r| ReplicaView {
+                arn: r.arn.clone(),
+                account_id: r.account_id.clone(),
+                account_name: report
+                    .account_name(&r.account_id)
+                    .unwrap_or_default()
+                    .to_string(),
+                region: r.region.clone(),
+                time: rfc3339(&r.replica_time),
+                age: format_seconds(r.age_seconds),
+                kms_key_arn: r.kms_key_arn.clone().unwrap_or_default(),
+            }),
+            expected_key: rule
+                .and_then(|r| r.destination_kms_key.clone())
+                .unwrap_or_default(),
+            severity: rule
+                .map(|r| r.severity.as_str().to_string())
+                .unwrap_or_default(),
+            tags: source
+                .tags
+                .iter()
+                .map(|(key, value)| TagView {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            exemption: source.exemption.as_ref().map(|e| ExemptionView {
+                pattern: e.arn_pattern.clone(),
+                reason: e.reason.clone(),
+                expires: e
+                    .expires
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "never".to_string()),
+            }),
+        }
+    }
+}
