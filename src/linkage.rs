@@ -189,7 +189,9 @@ impl<'a> Index<'a> {
             return false;
         }
         if let Some(point) = &snapshot.backup {
-            return point.resource_arn == source.arn;
+            // A vault of the source's own account, even one shared elsewhere, goes with that account.
+            let owner = point.vault_arn.split(':').nth(4).unwrap_or_default();
+            return point.resource_arn == source.arn && owner != source.account_id;
         }
         if let Some(tagged) = snapshot.tags.get(TAG_SOURCE_ARN) {
             return tagged == &source.arn;
@@ -268,8 +270,9 @@ impl<'a> Index<'a> {
             .inventory
             .errors
             .iter()
-            .filter(|e| e.account_id == account && e.region == region)
+            .filter(|e| e.account_id == account && (e.region == region || e.region == "*"))
             .filter(|e| match e.operation.as_str() {
+                _ if e.region == "*" => true,
                 "ListBackupVaults" => true,
                 "ListRecoveryPointsByBackupVault" => e.resource.as_deref().is_none_or(counted),
                 _ => false,

@@ -277,3 +277,53 @@ fn unlisted_or_unreadable_backups_are_errors_never_compliant() {
     let report = judge(&org, &rules(", vault = \"other-*\"", ""), "orders");
     assert_eq!(report.status, Status::Compliant, "{:#?}", report.checks);
 }
+
+#[test]
+fn a_vault_of_the_source_account_shared_into_the_destination_is_no_replica() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    // Listed by the vault account (shared in through RAM), owned by prod itself.
+    let vault = org.vault(VAULT, "prod-bunker");
+    vault.owner_account = PROD.into();
+    vault.arn = format!("arn:aws:backup:{REGION}:{PROD}:backup-vault:prod-bunker");
+    let point = org.recovery_point(VAULT, "prod-bunker", "rp-1", &orders, 1);
+    if let Some(b) = point.backup.as_mut() {
+        b.vault_arn = format!("arn:aws:backup:{REGION}:{PROD}:backup-vault:prod-bunker");
+    }
+    let report = judge(&org, &rules("", ""), "orders");
+    assert_eq!(check(&report, "replica-present").0, CheckStatus::Fail);
+}
+
+#[test]
+fn exposure_seen_wins_over_a_vault_policy_not_read_and_an_unread_role_is_named() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.vault(VAULT, "central").access_policy = None;
+    org.recovery_point(VAULT, "central", "job-1", &orders, 1);
+    org.snapshot(PROD, "orders-public", &orders, 2).shared_with = Some(vec!["all".into()]);
+    let report = judge(&org, &rules("", ""), "orders");
+    let (status, observed, _) = check(&report, "share-exposure");
+    assert_eq!(status, CheckStatus::Fail);
+    assert_eq!(observed, "orders-public shared with all (public)");
+    org.inventory
+        .snapshots
+        .retain(|s| s.identifier != "orders-public");
+    let report = judge(&org, &rules("", ""), "orders");
+    let (status, _, message) = check(&report, "share-exposure");
+    assert_eq!(status, CheckStatus::Error);
+    assert!(message.contains("the access policy of vault"), "{message}");
+
+    // The vault account's role could not be assumed: the backup checks say so, not "not listed".
+    org.inventory.errors.push(AwsError {
+        account_id: VAULT.into(),
+        region: "*".into(),
+        operation: "AssumeRole".into(),
+        code: "AccessDenied".into(),
+        message: "not allowed".into(),
+        resource: None,
+    });
+    let report = judge(&org, &rules(", replicas = [\"backup\"]", ""), "orders");
+    let (status, _, message) = check(&report, "replica-present");
+    assert_eq!(status, CheckStatus::Error);
+    assert!(message.contains("AccessDenied on AssumeRole"), "{message}");
+}

@@ -55,6 +55,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let mut unknown = Vec::new();
     // Recovery points: who may reach them is their vault's access policy.
     let mut vaults = BTreeSet::new();
+    let mut unread_vault: Option<String> = None;
     for point in &points {
         let Some(vault) = ctx.index.vault_of(point) else {
             unknown.push(point.arn.as_str());
@@ -64,7 +65,21 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             continue;
         }
         match &vault.access_policy {
-            None => unknown.push(vault.arn.as_str()),
+            None => {
+                let refused = ctx.index.inventory.errors.iter().any(|e| {
+                    e.operation == "GetBackupVaultAccessPolicy"
+                        && e.resource.as_deref() == Some(vault.arn.as_str())
+                });
+                let why = if refused {
+                    "could not read"
+                } else {
+                    "did not read (its owner account is not one this audit reads, or no rule judged it then)"
+                };
+                unread_vault.get_or_insert(format!(
+                    "{why} the access policy of vault {} (owner {}), which holds a recovery point of this database",
+                    vault.arn, vault.owner_account
+                ));
+            }
             Some(None) => {}
             Some(Some(policy)) => match vault_policy::exposure(policy, ctx.dest_account) {
                 Ok(found) => exposed.extend(
@@ -73,10 +88,8 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
                         .map(|f| format!("vault {}: {f}", vault.name)),
                 ),
                 Err(problem) => {
-                    return Some(Outcome::error(
-                        expected,
-                        format!("could not judge vault {}: {problem}", vault.name),
-                    ))
+                    unread_vault
+                        .get_or_insert(format!("could not judge vault {}: {problem}", vault.name));
                 }
             },
         }
@@ -110,6 +123,9 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
                 exposed.len()
             ),
         ));
+    }
+    if let Some(why) = unread_vault {
+        return Some(Outcome::error(expected, why));
     }
     if let Some(first) = unknown.first() {
         let failed = ctx

@@ -126,6 +126,13 @@ pub fn build(
             }
             continue;
         }
+        if needs_copy && !rule.destination.replicas.snapshot {
+            plan.blocked.push(block(format!(
+                "rule `{}` counts AWS Backup copies only (destination.replicas = [\"backup\"]): a snapshot copy would not count, and starting backup and copy jobs is not built yet; run the database's backup plan or an on-demand backup and copy job",
+                rule.id
+            )));
+            continue;
+        }
         if needs_copy {
             if let Some(check) = failing(report, CheckId::SOURCE_KEY_SHAREABLE) {
                 plan.blocked.push(block(format!(

@@ -519,7 +519,14 @@ fn the_demo_organization_gives_the_documented_verdicts() {
     .expect("demo spec");
     let org = seed(spec);
     let mut rules = std::fs::read_to_string(emulator.join("demo-rules.toml")).expect("demo rules");
-    for key in ["vault", "payments", "web", "analytics", "sandbox"] {
+    for key in [
+        "vault",
+        "payments",
+        "web",
+        "analytics",
+        "sandbox",
+        "records",
+    ] {
         rules = rules.replace(&format!("{{account:{key}}}"), &org.account(key));
     }
     let rules = fill_dates(&rules, emulator_now(&org.account("payments")).date_naive());
@@ -557,12 +564,23 @@ fn the_demo_organization_gives_the_documented_verdicts() {
         ("analytics/orders", v("COMPLIANT", &[])),
         ("sandbox/scratch", v("UNGOVERNED", &[])),
         ("sandbox/playground", v("UNGOVERNED", &[])),
+        // AWS Backup copies in the vault: one in a compliance-locked vault, one in an unlocked one.
+        ("records/patients", v("COMPLIANT", &[])),
+        ("records/claims", v("NON_COMPLIANT", &["replica-immutable"])),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(verdicts(&org, &findings), expected, "{run}");
-    assert_eq!(findings["accounts"].as_array().map(Vec::len), Some(6));
+    assert_eq!(findings["accounts"].as_array().map(Vec::len), Some(7));
+    let patients = findings["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["identifier"] == "patients"))
+        .expect("patients");
+    assert_eq!(
+        patients["latest_replica"]["backup_vault"], "records-locked",
+        "{patients}"
+    );
     assert!(findings["accounts"]
         .as_array()
         .expect("accounts")

@@ -64,6 +64,8 @@ struct ReplicaView {
     time: String,
     age: String,
     kms_key_arn: String,
+    /// `manual snapshot`, or `AWS Backup recovery point in vault NAME`.
+    made_by: String,
 }
 
 #[derive(Serialize)]
@@ -142,6 +144,10 @@ impl SourceView {
                 time: rfc3339(&r.replica_time),
                 age: format_seconds(r.age_seconds),
                 kms_key_arn: r.kms_key_arn.clone().unwrap_or_default(),
+                made_by: match &r.backup_vault {
+                    Some(vault) => format!("AWS Backup recovery point in vault {vault}"),
+                    None => "manual snapshot".to_string(),
+                },
             }),
             expected_key: rule
                 .and_then(|r| r.destination_kms_key.clone())
