@@ -123,6 +123,30 @@ pub fn secret_scopes(rules: &RuleSet) -> Vec<SecretScope> {
     scopes
 }
 
+/// A rule's `remediate = "backup"`: the source vault its backup jobs write to, and the role AWS
+/// Backup is handed (a name with its path, or an ARN).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BackupScope {
+    pub source_vault: String,
+    pub role: String,
+}
+
+/// The backup jobs the rules' `remediate = "backup"` start, each vault and role once.
+pub fn backup_scopes(rules: &RuleSet) -> Vec<BackupScope> {
+    let mut scopes: Vec<BackupScope> = rules
+        .rules
+        .iter()
+        .filter_map(|rule| rule.backup_remediation.as_ref())
+        .map(|b| BackupScope {
+            source_vault: b.source_vault.clone(),
+            role: b.role.clone(),
+        })
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
 pub struct Options<'a> {
     pub modes: &'a [Mode],
     /// `aws`, `aws-cn`, `aws-us-gov`.
@@ -137,6 +161,8 @@ pub struct Options<'a> {
     pub organization_id: Option<&'a str>,
     /// The secrets the rules name (`secret_scopes`); none: no Secrets Manager action at all.
     pub secrets: &'a [SecretScope],
+    /// The rules' AWS Backup jobs (`backup_scopes`); none: no backup job action at all.
+    pub backup_jobs: &'a [BackupScope],
     /// One member role policy with every statement (`member_role_policy`) instead of one per job.
     pub one_role: bool,
 }
@@ -155,6 +181,34 @@ impl Options<'_> {
             .iter()
             .map(|t| self.arn("rds", &format!("{t}:{name}")))
             .collect()
+    }
+
+    fn backup_roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .backup_jobs
+            .iter()
+            .map(|b| {
+                if b.role.starts_with("arn:") {
+                    b.role.clone()
+                } else {
+                    format!("arn:{}:iam::*:role/{}", self.partition, b.role)
+                }
+            })
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    fn source_vaults(&self) -> Vec<String> {
+        let mut vaults: Vec<String> = self
+            .backup_jobs
+            .iter()
+            .map(|b| self.arn("backup", &format!("backup-vault:{}", b.source_vault)))
+            .collect();
+        vaults.sort();
+        vaults.dedup();
+        vaults
     }
 
     fn vaults(&self) -> String {

@@ -1,5 +1,7 @@
-//! AWS Backup reads for discovery: the backup vaults of a destination scope (its own and those shared
+//! AWS Backup reads for discovery (remediation's jobs: [`jobs`]): the backup vaults of a destination scope (its own and those shared
 //! into it), their RDS and Aurora recovery points, and a vault's access policy.
+
+pub mod jobs;
 
 use aws_sdk_backup::types::{BackupVaultListMember, RecoveryPointByBackupVault};
 use chrono::{DateTime, Utc};

@@ -15,8 +15,8 @@ pub mod secrets;
 pub mod securityhub;
 
 pub use client::{
-    base_config, kms_client, rds_client, secrets_client, securityhub_client, ClientFactory,
-    ConnectOptions, RoleOptions, FALLBACK_REGION,
+    backup_client, base_config, kms_client, rds_client, secrets_client, securityhub_client,
+    ClientFactory, ConnectOptions, RoleOptions, FALLBACK_REGION,
 };
 pub use error::aws_error;
 pub use org::{caller, organization_accounts};

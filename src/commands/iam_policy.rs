@@ -14,11 +14,13 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
         args.caller_role_arn.as_deref(),
         args.organization_id.as_deref(),
     )?;
-    let secrets = if args.rules.is_empty() {
-        Vec::new()
+    let rules = if args.rules.is_empty() {
+        None
     } else {
-        iam::secret_scopes(&rules::load(&args.rules)?)
+        Some(rules::load(&args.rules)?)
     };
+    let secrets = rules.as_ref().map(iam::secret_scopes).unwrap_or_default();
+    let backup_jobs = rules.as_ref().map(iam::backup_scopes).unwrap_or_default();
     let mut document = iam::policies(&iam::Options {
         modes: &args.mode,
         partition: &args.partition,
@@ -28,6 +30,7 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
         external_id: args.external_id.as_deref(),
         organization_id: args.organization_id.as_deref(),
         secrets: &secrets,
+        backup_jobs: &backup_jobs,
         one_role: args.one_role,
     });
     let Some(part) = args.part else {

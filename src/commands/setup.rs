@@ -51,6 +51,7 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
         SetupMode::Remediate => vec![iam::Mode::Remediate],
     };
     let secrets = rules.as_ref().map(iam::secret_scopes).unwrap_or_default();
+    let backup_jobs = rules.as_ref().map(iam::backup_scopes).unwrap_or_default();
     let documents = iam::policies(&iam::Options {
         modes: &modes,
         partition: &args.partition,
@@ -60,6 +61,7 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
         external_id: args.external_id.as_deref(),
         organization_id: args.organization_id.as_deref(),
         secrets: &secrets,
+        backup_jobs: &backup_jobs,
         one_role: false,
     });
     let remediate = args.mode == SetupMode::Remediate;

@@ -169,7 +169,46 @@ pub(super) fn source_statements(o: &Options<'_>) -> Vec<Value> {
         "ShareAndDeleteRdsguardSnapshots",
         &[SHARE_SNAPSHOTS, DELETE_SNAPSHOTS].concat(),
     ));
+    statements.extend(backup_job_statements(o));
     statements
+}
+
+/// `remediate = "backup"`: on-demand backup jobs into the rules' source vaults, copy jobs of their
+/// recovery points, watching both, and handing the rules' backup roles to AWS Backup only. Nothing
+/// when no rule remediates with AWS Backup.
+pub(super) fn backup_job_statements(o: &Options<'_>) -> Vec<Value> {
+    if o.backup_jobs.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        statement(
+            "BackupIntoTheRulesVaults",
+            &["backup:StartBackupJob"],
+            o.source_vaults(),
+            None,
+        ),
+        // The recovery point copied is the one the backup job just made; RDS recovery points carry
+        // RDS snapshot ARNs, which AWS Backup's recoveryPoint resource type does not describe.
+        statement(
+            "CopyRecoveryPoints",
+            &["backup:StartCopyJob"],
+            vec!["*".into()],
+            None,
+        ),
+        // Describe calls on jobs take no resource-level scope.
+        statement(
+            "WatchBackupJobs",
+            &["backup:DescribeBackupJob", "backup:DescribeCopyJob"],
+            vec!["*".into()],
+            None,
+        ),
+        statement(
+            "PassTheRulesBackupRoles",
+            &["iam:PassRole"],
+            o.backup_roles(),
+            Some(json!({"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}})),
+        ),
+    ]
 }
 
 /// Remediation in vault (destination) accounts: copy in, restore, repoint the secret, prune.

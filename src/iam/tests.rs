@@ -12,6 +12,7 @@ fn options<'a>(modes: &'a [Mode], secrets: &'a [SecretScope], one_role: bool) ->
         external_id: Some("nightly"),
         organization_id: Some("o-abcdefghij"),
         secrets,
+        backup_jobs: &[],
         one_role,
     }
 }

@@ -13,7 +13,7 @@ use crate::linkage::Index;
 use crate::report::{CheckStatus, Findings, SourceReport, Status};
 use crate::rules::{DestinationRegion, RuleSet};
 
-pub use crate::report::remediation::{Blocked, Item, Names, Plan, RestorePlan};
+pub use crate::report::remediation::{BackupJobs, Blocked, Item, Names, Plan, RestorePlan};
 
 fn failing(report: &SourceReport, id: CheckId) -> Option<&crate::report::CheckResult> {
     report
@@ -126,9 +126,70 @@ pub fn build(
             }
             continue;
         }
+        if let Some(backup) = &rule.backup_remediation {
+            // Recovery points count for the rule: judge the count on all its replicas.
+            let all = index
+                .replicas(source, &rule.destination, &dest_region)
+                .len();
+            let needs_copy = [
+                CheckId::REPLICA_PRESENT,
+                CheckId::REPLICA_AGE,
+                CheckId::REPLICA_ENCRYPTION,
+            ]
+            .into_iter()
+            .any(|id| failing(report, id).is_some())
+                || rule.retain.min.is_some_and(|min| (all as u32) < min);
+            if !needs_copy {
+                if !notes.is_empty() {
+                    plan.blocked.push(block(notes.join("; ")));
+                }
+                continue;
+            }
+            let partition = crate::inventory::parse_rds_arn(&source.arn)
+                .map(|a| a.partition)
+                .unwrap_or("aws");
+            let token =
+                snapshot_name(&["rdsguard", &source.account_id, &source.identifier, &stamp]);
+            plan.items.push(Item {
+                source_arn: source.arn.clone(),
+                kind: source.kind,
+                account_id: source.account_id.clone(),
+                region: source.region.clone(),
+                identifier: source.identifier.clone(),
+                rule: rule.id.clone(),
+                dest_account: rule.destination.account.clone(),
+                dest_region: dest_region.clone(),
+                dest_kms_key: String::new(),
+                reencrypt_key: None,
+                names: Names {
+                    snapshot: String::new(),
+                    reencrypted: None,
+                    stage: None,
+                    replica: String::new(),
+                },
+                copy: false,
+                prune: Vec::new(),
+                orphans: Vec::new(),
+                restore: None,
+                backup: Some(BackupJobs {
+                    source_vault: backup.source_vault.clone(),
+                    destination_vault_arn: format!(
+                        "arn:{partition}:backup:{dest_region}:{}:backup-vault:{}",
+                        rule.destination.account, backup.destination_vault
+                    ),
+                    role_arn: backup.role_arn(partition, &source.account_id),
+                    delete_after_days: backup.delete_after_days,
+                    backup_token: format!("{token}-backup"),
+                    copy_token: format!("{token}-copy"),
+                }),
+                reasons: report.failures().map(|c| c.id.clone()).collect(),
+                notes,
+            });
+            continue;
+        }
         if needs_copy && !rule.destination.replicas.snapshot {
             plan.blocked.push(block(format!(
-                "rule `{}` counts AWS Backup copies only (destination.replicas = [\"backup\"]): a snapshot copy would not count, and starting backup and copy jobs is not built yet; run the database's backup plan or an on-demand backup and copy job",
+                "rule `{}` counts AWS Backup copies only (destination.replicas = [\"backup\"]): a snapshot copy would not count; give the rule remediate = \"backup\" and a backup table to copy with AWS Backup jobs",
                 rule.id
             )));
             continue;
@@ -259,6 +320,7 @@ pub fn build(
             prune,
             orphans,
             restore,
+            backup: None,
             reasons: report.failures().map(|c| c.id.clone()).collect(),
             notes,
         });

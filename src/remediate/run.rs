@@ -51,6 +51,8 @@ pub(crate) struct State {
     pub restored: Option<Instance>,
     /// The instance the secret pointed at before `repoint`, when another one.
     pub superseded: Option<String>,
+    /// The recovery point `backup-job` made, for `copy-job`.
+    pub recovery_point: Option<String>,
 }
 
 /// The step that failed and its AWS error (boxed: it travels up through every step).
@@ -181,6 +183,35 @@ impl Ctx<'_> {
     /// Records that this run made `name` in `scope`.
     pub fn created(&self, scope: &Scope<'_>, name: &str) {
         note(&self.created, scope, name);
+    }
+
+    /// Records that this run made `name` in `account`/`region` (a scope without an RDS client).
+    pub fn created_in(&self, account: &str, region: &str, name: &str) {
+        if let Ok(mut log) = self.created.lock() {
+            log.push(format!("{account}/{region}/{name}"));
+        }
+    }
+
+    /// The item's AWS Backup jobs (`remediate = "backup"`).
+    pub fn backup_plan(&self) -> Result<&crate::report::remediation::BackupJobs, AwsError> {
+        self.item.backup.as_ref().ok_or_else(|| AwsError {
+            account_id: self.item.account_id.clone(),
+            region: self.item.region.clone(),
+            operation: "Plan".into(),
+            code: "NoBackupPlan".into(),
+            message: "a backup step in an item without AWS Backup jobs".into(),
+            resource: None,
+        })
+    }
+
+    /// An AWS Backup client in `account`/`region`.
+    pub async fn backup_client(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<aws_sdk_backup::Client, AwsError> {
+        let config = self.factory.config(account, region).await?;
+        Ok(crate::aws::backup_client(&config, account, region))
     }
 
     /// Records that this run deleted `name` in `scope`.

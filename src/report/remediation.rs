@@ -44,10 +44,29 @@ pub struct Item {
     /// Restore the replica and repoint the rule's secret, when the rule asks for it.
     #[serde(default)]
     pub restore: Option<RestorePlan>,
+    /// Copy with AWS Backup jobs instead of snapshots (`remediate = "backup"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupJobs>,
     /// Why the source is in the plan: its failing checks.
     pub reasons: Vec<String>,
     /// What remediation leaves alone, for a person to decide.
     pub notes: Vec<String>,
+}
+
+/// The AWS Backup jobs that make a copy for `remediate = "backup"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupJobs {
+    /// The source account's vault the on-demand backup goes into.
+    pub source_vault: String,
+    /// The destination vault the copy goes into.
+    pub destination_vault_arn: String,
+    /// The role AWS Backup uses in the source account (passed to both jobs).
+    pub role_arn: String,
+    pub delete_after_days: i64,
+    /// The backup job's idempotency token: the same in a resumed run, so no second job is started.
+    pub backup_token: String,
+    /// The copy job's idempotency token.
+    pub copy_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

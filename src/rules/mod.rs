@@ -159,6 +159,33 @@ impl Default for ReplicaKinds {
     }
 }
 
+/// How `--remediate` copies a database with AWS Backup (`remediate = "backup"` and the `backup` table):
+/// an on-demand backup job into `source_vault` of the source account, then a copy job into
+/// `destination_vault` of the destination account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupRemediation {
+    pub source_vault: String,
+    pub destination_vault: String,
+    /// The role AWS Backup assumes in the source account: a role name with its path, or an ARN.
+    pub role: String,
+    /// The recovery points' `DeleteAfterDays`.
+    pub delete_after_days: i64,
+}
+
+/// The role AWS Backup creates for itself in an account, used when `backup.role` is not given.
+pub const DEFAULT_BACKUP_ROLE: &str = "service-role/AWSBackupDefaultServiceRole";
+
+impl BackupRemediation {
+    /// The role's ARN in the source account `account_id`.
+    pub fn role_arn(&self, partition: &str, account_id: &str) -> String {
+        if self.role.starts_with("arn:") {
+            self.role.clone()
+        } else {
+            format!("arn:{partition}:iam::{account_id}:role/{}", self.role)
+        }
+    }
+}
+
 /// `immutable`: the newest replica must sit in a backup vault locked in compliance mode whose
 /// minimum retention covers `min_retention`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -235,6 +262,8 @@ pub struct Rule {
     pub restore: Option<Restore>,
     /// Replicas must be immutable (`replica-immutable`).
     pub immutable: Option<Immutable>,
+    /// `remediate = "backup"`: `--remediate` makes copies with AWS Backup jobs, as this says.
+    pub backup_remediation: Option<BackupRemediation>,
     pub severity: Severity,
     pub location: Location,
 }

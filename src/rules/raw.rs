@@ -27,7 +27,20 @@ pub(super) struct RawRule {
     pub retain: Option<Spanned<RawRetain>>,
     pub restore: Option<Spanned<RawRestore>>,
     pub immutable: Option<Spanned<RawImmutable>>,
+    pub remediate: Option<Spanned<String>>,
+    pub backup: Option<Spanned<RawBackup>>,
     pub severity: Option<Spanned<String>>,
+}
+
+/// `backup = { source_vault, destination_vault, role, delete_after }`: how `remediate = "backup"`
+/// makes a copy.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackup {
+    pub source_vault: Option<String>,
+    pub destination_vault: Option<Spanned<String>>,
+    pub role: Option<Spanned<String>>,
+    pub delete_after: Option<Spanned<String>>,
 }
 
 /// `immutable = true`, or `immutable = { min_retention = "7d" }`.
@@ -130,6 +143,7 @@ fn nested_fields(key: &str) -> Option<&'static [&'static str]> {
         "retain" => Some(fields_of::<RawRetain>()),
         "restore" => Some(fields_of::<RawRestore>()),
         "immutable" => Some(fields_of::<RawImmutableTable>()),
+        "backup" => Some(fields_of::<RawBackup>()),
         _ => None,
     }
 }

@@ -106,7 +106,7 @@ expires = "someday"
             "5: rule `Prod_Rule`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "6: rule `Prod_Rule`: retain.min (5) is greater than retain.max (2)",
             "7: rule `Prod_Rule`: severity `urgent` is not one of: informational, low, medium, high, critical",
-            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, severity)",
+            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, severity)",
             "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key, replicas, vault)",
             "18: in rule `third`: invalid type: integer `26`, expected a string",
             "20: exemption for `arn:aws:rds:*:*:db:x` has no reason: add reason = \"...\" for the auditors",
@@ -132,7 +132,7 @@ select = { accounts = ["1234"], kinds = ["aurora"], regoin = ["us-east-1"] }
             "1: rule `x`: missing required key `destination` (for example destination = { account = \"222222222222\" })",
             "3: rule `x`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "4: rule `x`: retain.min (3) is greater than retain.max (1)",
-            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, severity)",
+            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, severity)",
             "6: rule `x`: select.accounts: `1234` is not a 12-digit account id or a pattern like \"*\"",
             "6: rule `x`: select.kinds: `aurora` is not `db-instance` or `db-cluster`",
             "6: unknown key `regoin` in `select` of rule `x` (expected one of: tags, engines, accounts, regions, identifiers, kinds, read_replicas)",
@@ -178,6 +178,8 @@ fn accepted_keys_come_from_the_raw_types() {
             "retain",
             "restore",
             "immutable",
+            "remediate",
+            "backup",
             "severity"
         ]
     );
@@ -406,6 +408,63 @@ immutable = { min_retention = "a week", mode = "compliance" }
             "11: rule `y`: immutable.min_retention: `a week` is not a duration; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "11: rule `y`: immutable: only an AWS Backup recovery point in a locked vault can be immutable, but destination.replicas does not count \"backup\"",
             "11: unknown key `mode` in `immutable` of rule `y` (expected one of: min_retention)",
+        ]
+    );
+}
+
+/// `remediate = "backup"` and its `backup` table: defaults, and every wrong combination at its line.
+#[test]
+fn backup_remediation_keys() {
+    let set = load_text(
+        r#"[[rule]]
+id = "by-backup"
+destination = { account = "222222222222", replicas = ["backup"], vault = "central*" }
+max_age = "26h"
+remediate = "backup"
+backup = { destination_vault = "central-locked", delete_after = "36h" }
+"#,
+    )
+    .expect("valid rules");
+    let backup = set.rules[0].backup_remediation.clone().expect("backup");
+    assert_eq!(backup.source_vault, "Default");
+    assert_eq!(backup.role, DEFAULT_BACKUP_ROLE);
+    assert_eq!(backup.delete_after_days, 2);
+    assert_eq!(
+        backup.role_arn("aws", "111111111111"),
+        "arn:aws:iam::111111111111:role/service-role/AWSBackupDefaultServiceRole"
+    );
+
+    let text = r#"[[rule]]
+id = "a"
+destination = { account = "222222222222", vault = "central*" }
+max_age = "26h"
+remediate = "backup"
+backup = { destination_vault = "other", delete_after = "2h", role = "/bad role" }
+
+[[rule]]
+id = "b"
+destination = { account = "222222222222" }
+max_age = "26h"
+remediate = "tape"
+backup = { destination_vault = "central" }
+
+[[rule]]
+id = "c"
+destination = { account = "222222222222", replicas = ["snapshot"] }
+max_age = "26h"
+remediate = "backup"
+restore = { instance_class = "db.t3.micro" }
+"#;
+    assert_eq!(
+        problems(load_text(text)),
+        vec![
+            "6: rule `a`: backup.delete_after must be at least 1d (AWS Backup keeps recovery points whole days)",
+            "6: rule `a`: backup.destination_vault `other` does not match destination.vault `central*`: its copies would not count",
+            "6: rule `a`: backup.role `/bad role` is not a role name (with its path, e.g. service-role/AWSBackupDefaultServiceRole) or an IAM role ARN",
+            "12: rule `b`: remediate `tape` is not \"snapshot\" (copy snapshots, the default) or \"backup\" (start AWS Backup jobs)",
+            "15: rule `c`: restore: restoring from an AWS Backup recovery point is not built yet; a rule with remediate = \"backup\" cannot have restore",
+            "19: rule `c`: remediate = \"backup\" makes recovery points, but destination.replicas does not count \"backup\"",
+            "19: rule `c`: remediate = \"backup\" needs a backup table, for example backup = { destination_vault = \"central\" }",
         ]
     );
 }

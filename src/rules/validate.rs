@@ -7,8 +7,8 @@ use toml::Spanned;
 
 use super::raw::{FileCtx, Parsed, RawExemption, RawImmutable, RawRule, RawSelect};
 use super::{
-    parse_duration, Destination, DestinationRegion, Exemption, Immutable, ReplicaKinds, Restore,
-    Retain, Rule, Selector, Severity,
+    parse_duration, BackupRemediation, Destination, DestinationRegion, Exemption, Immutable,
+    ReplicaKinds, Restore, Retain, Rule, Selector, Severity, DEFAULT_BACKUP_ROLE,
 };
 use crate::inventory::SourceKind;
 
@@ -237,6 +237,69 @@ pub(super) fn rule(
         );
     }
 
+    let backup_at = raw.backup.as_ref().map(|b| b.span().start);
+    let remediate_at = raw.remediate.as_ref().map(|r| r.span().start);
+    let by_backup = raw
+        .remediate
+        .as_ref()
+        .is_some_and(|r| r.get_ref() == "backup");
+    let backup_remediation = match (raw.remediate.as_ref(), raw.backup) {
+        (None, None) => None,
+        (Some(mode), _) if mode.get_ref() == "snapshot" => {
+            if let Some(offset) = backup_at {
+                error(
+                    offset,
+                    "backup: only used with remediate = \"backup\"".to_string(),
+                );
+            }
+            None
+        }
+        (Some(mode), backup) if mode.get_ref() == "backup" => {
+            let offset = mode.span().start;
+            match backup.map(Spanned::into_inner) {
+                None => {
+                    error(
+                        offset,
+                        "remediate = \"backup\" needs a backup table, for example backup = { destination_vault = \"central\" }".to_string(),
+                    );
+                    None
+                }
+                Some(table) => backup_table(offset, table, &destination, &mut error),
+            }
+        }
+        (Some(mode), _) => {
+            error(
+                mode.span().start,
+                format!(
+                    "remediate `{}` is not \"snapshot\" (copy snapshots, the default) or \"backup\" (start AWS Backup jobs)",
+                    mode.get_ref()
+                ),
+            );
+            None
+        }
+        (None, Some(_)) => {
+            if let Some(offset) = backup_at {
+                error(
+                    offset,
+                    "backup: only used with remediate = \"backup\"".to_string(),
+                );
+            }
+            None
+        }
+    };
+    if by_backup && destination.as_ref().is_some_and(|d| !d.replicas.backup) {
+        error(
+            remediate_at.unwrap_or(start),
+            "remediate = \"backup\" makes recovery points, but destination.replicas does not count \"backup\"".to_string(),
+        );
+    }
+    if by_backup && restore.is_some() {
+        error(
+            start,
+            "restore: restoring from an AWS Backup recovery point is not built yet; a rule with remediate = \"backup\" cannot have restore".to_string(),
+        );
+    }
+
     let failed = !errors.is_empty() || !bad.is_empty();
     out.errors.append(&mut errors);
     let (Some(id), Some(max_age), Some(destination), false) = (id, max_age, destination, failed)
@@ -256,9 +319,79 @@ pub(super) fn rule(
         retain,
         restore,
         immutable,
+        backup_remediation,
         severity,
         location: ctx.location(start),
     });
+}
+
+fn backup_table(
+    offset: usize,
+    table: super::raw::RawBackup,
+    destination: &Option<Destination>,
+    error: &mut impl FnMut(usize, String),
+) -> Option<BackupRemediation> {
+    let Some(vault) = table.destination_vault else {
+        error(
+            offset,
+            "backup: missing required key `destination_vault` (the vault in the destination account that copies go into)".to_string(),
+        );
+        return None;
+    };
+    if let Some(dest) = destination.as_ref().filter(|d| d.replicas.backup) {
+        if let Some(pattern) = dest.vault.as_deref() {
+            if !super::pattern::matches(pattern, vault.get_ref()) {
+                error(
+                    vault.span().start,
+                    format!(
+                        "backup.destination_vault `{}` does not match destination.vault `{pattern}`: its copies would not count",
+                        vault.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+    let delete_after_days = match &table.delete_after {
+        None => 35,
+        Some(text) => match parse_duration(text.get_ref()) {
+            Ok(d) if d.seconds >= 86_400 => (d.seconds + 86_399) / 86_400,
+            Ok(_) => {
+                error(
+                    text.span().start,
+                    "backup.delete_after must be at least 1d (AWS Backup keeps recovery points whole days)".to_string(),
+                );
+                35
+            }
+            Err(message) => {
+                error(text.span().start, format!("backup.delete_after: {message}"));
+                35
+            }
+        },
+    };
+    let role = match table.role {
+        None => DEFAULT_BACKUP_ROLE.to_string(),
+        Some(role) => {
+            let text = role.get_ref();
+            let valid = if text.starts_with("arn:") {
+                text.split(':').nth(2) == Some("iam") && text.contains(":role/")
+            } else {
+                !text.is_empty() && !text.starts_with('/') && !text.contains(char::is_whitespace)
+            };
+            if !valid {
+                error(
+                    role.span().start,
+                    format!("backup.role `{text}` is not a role name (with its path, e.g. service-role/AWSBackupDefaultServiceRole) or an IAM role ARN"),
+                );
+            }
+            role.into_inner()
+        }
+    };
+    Some(BackupRemediation {
+        source_vault: table.source_vault.unwrap_or_else(|| "Default".to_string()),
+        destination_vault: vault.into_inner(),
+        role,
+        delete_after_days,
+    })
 }
 
 fn destination(

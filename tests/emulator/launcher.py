@@ -318,8 +318,30 @@ Vault.to_list_dict = vault_to_list_dict
 
 def _jobs(backend):
     if not hasattr(backend, "rdsguard_jobs"):
-        backend.rdsguard_jobs = {"backup": {}, "copy": {}}
+        backend.rdsguard_jobs = {"backup": {}, "copy": {}, "tokens": {}}
     return backend.rdsguard_jobs
+
+
+def _repeated(backend, kind, params):
+    """The answer to a StartBackupJob / StartCopyJob that repeats an earlier call's IdempotencyToken
+    (AWS: "Retrying a successful request with the same idempotency token results in a success
+    message with no action taken"; assumed: the answer names the first call's job), else None."""
+    token = params.get("IdempotencyToken")
+    job_id = _jobs(backend)["tokens"].get((kind, token)) if token else None
+    job = _jobs(backend)[kind].get(job_id) if job_id else None
+    if job is None:
+        return None
+    answer = {"CreationDate": job["CreationDate"], "IsParent": False}
+    if kind == "backup":
+        answer.update(BackupJobId=job_id, RecoveryPointArn=job.get("RecoveryPointArn"))
+    else:
+        answer.update(CopyJobId=job_id)
+    return ActionResult({k: v for k, v in answer.items() if v is not None})
+
+
+def _remember(backend, kind, params, job_id):
+    if params.get("IdempotencyToken"):
+        _jobs(backend)["tokens"][(kind, params["IdempotencyToken"])] = job_id
 
 
 def _org_of(account):
@@ -517,6 +539,9 @@ def start_backup_job(self):
     is the recovery point ARN. Backups of RDS keep the database's encryption (AWS: resources
     not fully managed by AWS Backup inherit the source's encryption)."""
     params = _params(self)
+    repeated = _repeated(self.backup_backend, "backup", params)
+    if repeated is not None:
+        return repeated
     vault = _vault_for(self, params.get("BackupVaultName"))
     kind, resource, rds = _resource(self, params.get("ResourceArn"))
     lifecycle = _validate_lifecycle(params.get("Lifecycle"))
@@ -538,6 +563,7 @@ def start_backup_job(self):
     if refusal:
         job.update(State="FAILED", StatusMessage=refusal, CompletionDate=now)
         _jobs(self.backup_backend)["backup"][job_id] = job
+        _remember(self.backup_backend, "backup", params, job_id)
         return ActionResult({"BackupJobId": job_id, "CreationDate": now, "IsParent": False})
     ident = f"awsbackup:job-{job_id}"
     if kind == "db":
@@ -573,6 +599,7 @@ def start_backup_job(self):
     job.update(State="COMPLETED", CompletionDate=created, RecoveryPointArn=snapshot.arn,
                EncryptionKeyArn=point["EncryptionKeyArn"], IsEncrypted=encrypted)
     _jobs(self.backup_backend)["backup"][job_id] = job
+    _remember(self.backup_backend, "backup", params, job_id)
     return ActionResult({"BackupJobId": job_id, "RecoveryPointArn": snapshot.arn,
                          "CreationDate": now, "IsParent": False})
 
@@ -606,6 +633,9 @@ def start_copy_job(self):
     destination vault's access policy allows backup:CopyIntoBackupVault to the caller; AWS
     runs the job and fails it ("Access Denied trying to call AWS Backup service")."""
     params, caller = _params(self), self.current_account
+    repeated = _repeated(self.backup_backend, "copy", params)
+    if repeated is not None:
+        return repeated
     source_vault = _vault_for(self, params.get("SourceBackupVaultName"))
     source = source_vault.recovery_points.get(params.get("RecoveryPointArn"))
     if source is None:
@@ -643,6 +673,7 @@ def start_copy_job(self):
     if refusal:
         job.update(State="FAILED", StatusMessage=refusal, CompletionDate=now)
         jobs[job_id] = job
+        _remember(self.backup_backend, "copy", params, job_id)
         return ActionResult({"CopyJobId": job_id, "CreationDate": now, "IsParent": False})
 
     air_gapped = dest_vault.vault_type == "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
@@ -690,6 +721,7 @@ def start_copy_job(self):
     job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=arn,
                DestinationEncryptionKeyArn=key)
     jobs[job_id] = job
+    _remember(self.backup_backend, "copy", params, job_id)
     return ActionResult({"CopyJobId": job_id, "CreationDate": now, "IsParent": False})
 
 

@@ -1022,3 +1022,60 @@ def test_seeder_builds_backups(endpoint):
                "backup_copies": [{"from": "p", "account": "b", "vault": "closed"}]}
     with pytest.raises(Exception, match="FAILED: Access Denied"):
         seed(endpoint, refused)
+
+
+def test_a_repeated_idempotency_token_answers_with_the_first_job(endpoint):
+    """StartBackupJob / StartCopyJob with a token seen before start nothing new: the answer names the
+    first call's job (AWS: "no action taken")."""
+    account, vault_account = Account(endpoint), Account(endpoint)
+    rds, backup = account.client("rds"), account.client("backup")
+    key = account.client("kms").create_key()["KeyMetadata"]["Arn"]
+    db = make_instance(rds, "orders", StorageEncrypted=True, KmsKeyId=key)["DBInstanceArn"]
+    backup.create_backup_vault(BackupVaultName="Default")
+    central = vault_account.client("backup").create_backup_vault(
+        BackupVaultName="central")["BackupVaultArn"]
+    vault_account.client("backup").put_backup_vault_access_policy(
+        BackupVaultName="central", Policy=copy_in_policy(account.id))
+
+    first = start_backup(account, "Default", db, IdempotencyToken="t-1")
+    again = start_backup(account, "Default", db, IdempotencyToken="t-1")
+    other = start_backup(account, "Default", db, IdempotencyToken="t-2")
+    assert again["BackupJobId"] == first["BackupJobId"]
+    assert again["RecoveryPointArn"] == first["RecoveryPointArn"]
+    assert other["BackupJobId"] != first["BackupJobId"]
+    listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="Default")["RecoveryPoints"]
+    assert len(listed) == 2
+
+    copy = start_copy(account, "Default", first["RecoveryPointArn"], central, IdempotencyToken="c-1")
+    repeat = start_copy(account, "Default", first["RecoveryPointArn"], central, IdempotencyToken="c-1")
+    assert repeat["CopyJobId"] == copy["CopyJobId"] and copy["State"] == "COMPLETED"
+    points = vault_account.client("backup").list_recovery_points_by_backup_vault(
+        BackupVaultName="central")["RecoveryPoints"]
+    assert len(points) == 1
+
+
+def test_iam_enforcement_accepts_a_signed_request_without_a_body(endpoint):
+    """(o) Moto's signature check of a bodiless REST request with its parameters in the URL."""
+    account = Account(endpoint)
+    account.client("backup").create_backup_vault(BackupVaultName="central")
+    iam = account.client("iam")
+    iam.create_user(UserName="reader")
+    iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "backup:ListBackupVaults", "backup:GetBackupVaultAccessPolicy"]}]}))
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    reader = boto3.client("backup", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=key["AccessKeyId"],
+                          aws_secret_access_key=key["SecretAccessKey"])
+    request = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(request).read()
+    try:
+        vaults = reader.list_backup_vaults(MaxResults=1000)["BackupVaultList"]
+        assert [v["BackupVaultName"] for v in vaults] == ["central"]
+        code = backup_error(reader.get_backup_vault_access_policy, BackupVaultName="central")[0]
+        assert code == "ResourceNotFoundException"  # authorized, and the vault has no policy
+    finally:
+        off = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"inf", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+        urllib.request.urlopen(off).read()

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, seed, verdicts, Org};
+use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -276,4 +276,113 @@ fn backup_copies_in_the_vault_are_replicas_judged_for_age_key_lock_and_exposure(
         "{run}"
     );
     assert_eq!(backup_calls("prod"), BTreeMap::new());
+}
+
+/// `remediate = "backup"`: `--dry-run` shows the two AWS Backup jobs and starts nothing; a run killed
+/// (SIGKILL) while the copy job's answer is held back resumes with the same idempotency tokens, so
+/// the vault ends with exactly one copy and the database is COMPLIANT.
+#[test]
+fn remediate_with_aws_backup_starts_a_backup_and_a_copy_job_and_resumes_after_a_kill() {
+    let org = seed(json!({
+        "accounts": [{"key": "vault", "name": "Vault"}, {"key": "prod", "name": "Prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [{"account": "prod", "region": R, "id": "orders", "engine": "postgres",
+                       "encrypted": true, "kms_key": "share-key", "tags": {"env": "prod"}}],
+        "backup_vaults": [
+            {"account": "prod", "region": R, "name": "Default", "kms_key": "share-key", "at": "-30d"},
+            {"account": "vault", "region": R, "name": "central", "kms_key": "vault-key",
+             "access_policy": ["prod"], "at": "-30d"}
+        ]
+    }));
+    let rules = format!(
+        r#"[[rule]]
+id = "by-backup"
+select = {{ tags = {{ env = "prod" }}, regions = ["{R}"] }}
+destination = {{ account = "{vault}", replicas = ["backup"], kms_key = "alias/rds-vault" }}
+max_age = "26h"
+remediate = "backup"
+backup = {{ destination_vault = "central", delete_after = "35d" }}
+"#,
+        vault = org.account("vault")
+    );
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules);
+    let started = |operation: &str| {
+        calls_by(&org.account("prod"))
+            .iter()
+            .filter(|c| c.split(':').nth(1) == Some(operation))
+            .count()
+    };
+
+    let dry = cmd.run(&["audit", "--rules", "rules.toml", "--remediate", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{dry}");
+    assert!(
+        dry.stdout.contains("backup-job in ")
+            && dry.stdout.contains("into vault Default (kept 35d)"),
+        "{dry}"
+    );
+    assert!(dry.stdout.contains(&format!(
+        "copy-job   from {}/{R} vault Default into arn:aws:backup:{R}:{}:backup-vault:central (kept 35d)",
+        org.account("prod"),
+        org.account("vault")
+    )), "{dry}");
+    assert_eq!(started("StartBackupJob"), 0, "--dry-run starts nothing");
+
+    let fault = inject(json!({
+        "service": "backup", "operation": "StartCopyJob", "account_id": org.account("prod"),
+        "delay_seconds": 3
+    }));
+    let mut child = cmd.spawn(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "run",
+        "--remediate",
+    ]);
+    let journal = cmd.path("run/journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"event\":\"start\"") && text.contains("\"step\":\"copy-job\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "copy-job never started: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The copy job has been started (its answer is held back for 3 s).
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    remove_fault(fault);
+    assert_eq!(started("StartCopyJob"), 1);
+
+    let resumed = cmd.run(&["audit", "--rules", "rules.toml", "--resume", "run"]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    // The same tokens again: AWS Backup answers with the jobs already started.
+    assert_eq!(started("StartBackupJob"), 2);
+    assert_eq!(started("StartCopyJob"), 2);
+    let findings = cmd.json("run/findings.json");
+    assert_eq!(
+        verdicts(&org, &findings)["prod/orders"],
+        ("COMPLIANT".to_string(), Vec::new()),
+        "{resumed}"
+    );
+    let inventory = cmd.json("run/inventory.json");
+    let copies: Vec<&Value> = inventory["snapshots"]
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .filter(|s| s["account_id"] == org.account("vault") && !s["backup"].is_null())
+        .collect();
+    assert_eq!(copies.len(), 1, "exactly one copy in the vault: {copies:?}");
+    assert_eq!(copies[0]["backup"]["vault_name"], "central");
+    let result = &findings["remediation"]["results"][0];
+    assert_eq!(result["ok"], true, "{result}");
 }

@@ -6,8 +6,10 @@
 //! earlier result, when it is skipped, and the IAM actions it needs in the source and destination
 //! accounts ([`iam_actions`]).
 
+pub mod backup_job;
 pub mod cleanup;
 pub mod copy;
+pub mod copy_job;
 pub mod copy_stage;
 pub mod find_replica;
 pub mod prune;
@@ -104,6 +106,9 @@ pub(super) const SHARE_SNAPSHOT: &[&str] = &[
 ];
 pub(super) const DELETE_SNAPSHOT: &[&str] =
     &["rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot"];
+/// Handing the rule's backup role to AWS Backup (`StartBackupJob`, `StartCopyJob`): `iam:PassRole`,
+/// which the policy scopes to the roles the rules name and to `backup.amazonaws.com`.
+pub(super) const PASS_BACKUP_ROLE: &[&str] = &["iam:PassRole"];
 /// Finding a restored DB instance or Aurora cluster by its name.
 pub(super) const FIND_DATABASE: &[&str] = &["rds:DescribeDBInstances", "rds:DescribeDBClusters"];
 
@@ -148,11 +153,13 @@ pub enum Step {
     Supersede,
     PruneRestores,
     Prune,
+    BackupJob,
+    CopyJob,
 }
 
 impl Step {
     /// Every step, in the order an item runs them.
-    pub const ALL: [Step; 12] = [
+    pub const ALL: [Step; 14] = [
         Step::FindReplica,
         Step::Snapshot,
         Step::ReEncrypt,
@@ -165,6 +172,8 @@ impl Step {
         Step::Supersede,
         Step::PruneRestores,
         Step::Prune,
+        Step::BackupJob,
+        Step::CopyJob,
     ];
 
     pub fn decl(self) -> &'static Decl {
@@ -181,6 +190,8 @@ impl Step {
             Step::Supersede => &supersede::DECL,
             Step::PruneRestores => &prune_restores::DECL,
             Step::Prune => &prune::DECL,
+            Step::BackupJob => &backup_job::DECL,
+            Step::CopyJob => &copy_job::DECL,
         }
     }
 
@@ -204,6 +215,8 @@ impl Step {
             Step::Supersede => supersede::describe(item),
             Step::PruneRestores => prune_restores::describe(item),
             Step::Prune => prune::describe(item),
+            Step::BackupJob => backup_job::describe(item),
+            Step::CopyJob => copy_job::describe(item),
         }
     }
 
@@ -231,6 +244,8 @@ impl Step {
             Step::Supersede => supersede::detail(state),
             Step::PruneRestores => prune_restores::detail(ctx),
             Step::Prune => prune::detail(ctx),
+            Step::BackupJob => backup_job::detail(ctx),
+            Step::CopyJob => copy_job::detail(ctx, state),
         }
     }
 
@@ -249,6 +264,8 @@ impl Step {
             Step::Supersede => supersede::run(ctx, state).await,
             Step::PruneRestores => prune_restores::run(ctx, state).await,
             Step::Prune => prune::run(ctx).await,
+            Step::BackupJob => backup_job::run(ctx, state).await,
+            Step::CopyJob => copy_job::run(ctx, state).await,
         }
     }
 }
@@ -257,6 +274,10 @@ impl Item {
     /// The steps this item runs, in order: what the executor runs, what the journal records and
     /// what `--dry-run` prints.
     pub fn steps(&self) -> Vec<Step> {
+        if self.backup.is_some() {
+            // AWS Backup makes the copy; it keeps and deletes recovery points itself.
+            return vec![Step::BackupJob, Step::CopyJob];
+        }
         let mut steps = Vec::new();
         if self.copy {
             steps.extend([Step::FindReplica, Step::Snapshot]);

@@ -1,5 +1,5 @@
 use super::*;
-use crate::iam::{actions, policies, Mode, Options, SecretScope};
+use crate::iam::{actions, policies, BackupScope, Mode, Options, SecretScope};
 use crate::inventory::SourceKind;
 use crate::remediate::plan::{Names, RestorePlan};
 
@@ -36,6 +36,7 @@ fn item() -> Item {
             engine: "postgres".into(),
             prune: vec!["old-restore".into()],
         }),
+        backup: None,
         reasons: vec!["replica-age".into()],
         notes: Vec::new(),
     }
@@ -62,6 +63,8 @@ fn step_names_are_the_journals_and_unique() {
             "supersede",
             "prune-restores",
             "prune",
+            "backup-job",
+            "copy-job",
         ]
     );
 }
@@ -69,7 +72,18 @@ fn step_names_are_the_journals_and_unique() {
 #[test]
 fn an_items_steps_follow_the_order_of_all() {
     let full = item();
-    assert_eq!(full.steps(), Step::ALL);
+    assert_eq!(full.steps(), Step::ALL[..12]);
+    // remediate = "backup": AWS Backup's two jobs, and nothing else.
+    let mut by_backup = item();
+    by_backup.backup = Some(crate::remediate::plan::BackupJobs {
+        source_vault: "Default".into(),
+        destination_vault_arn: "arn:aws:backup:eu-west-1:222222222222:backup-vault:central".into(),
+        role_arn: "arn:aws:iam::111111111111:role/service-role/AWSBackupDefaultServiceRole".into(),
+        delete_after_days: 35,
+        backup_token: "t-backup".into(),
+        copy_token: "t-copy".into(),
+    });
+    assert_eq!(names(&by_backup.steps()), ["backup-job", "copy-job"]);
     let mut plain = item();
     plain.reencrypt_key = None;
     plain.names.reencrypted = None;
@@ -140,6 +154,10 @@ fn member_actions(modes: &[Mode]) -> Vec<String> {
         external_id: None,
         organization_id: None,
         secrets: &secrets,
+        backup_jobs: &[BackupScope {
+            source_vault: "Default".into(),
+            role: "service-role/AWSBackupDefaultServiceRole".into(),
+        }],
         one_role: true,
     });
     actions(&document["member_role_policy"])
