@@ -192,16 +192,16 @@ impl Ctx<'_> {
         }
     }
 
-    /// The item's AWS Backup jobs (`remediate = "backup"`).
-    pub fn backup_plan(&self) -> Result<&crate::report::remediation::BackupJobs, AwsError> {
-        self.item.backup.as_ref().ok_or_else(|| AwsError {
+    /// Why a backup step cannot run: its item has no AWS Backup jobs (`remediate = "backup"`).
+    pub fn no_backup_plan(&self) -> AwsError {
+        AwsError {
             account_id: self.item.account_id.clone(),
             region: self.item.region.clone(),
             operation: "Plan".into(),
             code: "NoBackupPlan".into(),
             message: "a backup step in an item without AWS Backup jobs".into(),
             resource: None,
-        })
+        }
     }
 
     /// An AWS Backup client in `account`/`region`.

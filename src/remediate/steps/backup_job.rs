@@ -56,7 +56,9 @@ pub(crate) fn detail(ctx: &Ctx<'_>) -> String {
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
     let item = ctx.item;
-    let backup = ctx.backup_plan()?;
+    let Some(backup) = item.backup.as_ref() else {
+        return Err(ctx.no_backup_plan());
+    };
     let client = ctx.backup_client(&item.account_id, &item.region).await?;
     let scope = jobs::JobScope {
         client: &client,

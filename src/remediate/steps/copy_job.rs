@@ -60,7 +60,9 @@ pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
     let item = ctx.item;
-    let backup = ctx.backup_plan()?;
+    let Some(backup) = item.backup.as_ref() else {
+        return Err(ctx.no_backup_plan());
+    };
     let Some(point) = state.recovery_point.clone() else {
         return Err(AwsError {
             account_id: item.account_id.clone(),
