@@ -176,6 +176,14 @@ select = { identifiers = ["orders"] }
 destination = { account = "222222222222" }
 max_age = "26h"
 restore = { instance_class = "db.t3.micro", secret = "rds/{identifier}" }
+
+[[rule]]
+id = "by-backup"
+select = { identifiers = ["books"] }
+destination = { account = "222222222222", replicas = ["backup"] }
+max_age = "26h"
+remediate = "backup"
+backup = { destination_vault = "central" }
 "#;
 
 /// `rdsguard iam-policy --one-role` for these modes, role and caller (the IAM user `role_name` in the
@@ -584,6 +592,10 @@ const IMPLICIT: &[(&str, &str)] = &[
         "kms:GenerateDataKey",
         "PutSecretValue on a CMK-encrypted secret",
     ),
+    (
+        "iam:PassRole",
+        "StartBackupJob / StartCopyJob hand the rule's backup role to AWS Backup",
+    ),
 ];
 
 /// The IAM actions (`service:Operation`) of the calls `account` made since `from` calls.
@@ -882,6 +894,8 @@ fn remediation_spec(management: &str) -> Value {
             {"account": "prod", "region": R, "id": "plain", "engine": "postgres"},
             {"account": "prod", "region": R, "id": "orders", "engine": "postgres", "kms_key": "share-key"},
             {"account": "prod", "region": R, "id": "hoard", "engine": "postgres", "kms_key": "share-key"},
+            // Copied by AWS Backup jobs (remediate = "backup").
+            {"account": "prod", "region": R, "id": "books", "engine": "postgres", "kms_key": "share-key"},
             old_restore("rdsguard-orders-20261120000000-aaaaaaaa", arn("db", "orders")),
             old_restore("rdsguard-orders-20261119000000-aaaaaaaa", arn("db", "orders"))
         ],
@@ -896,6 +910,11 @@ fn remediation_spec(management: &str) -> Value {
         "copies": [
             managed("hoard-1", "-49h"), managed("hoard-2", "-48h"),
             managed("hoard-3", "-47h"), managed("hoard-4", "-46h")
+        ],
+        "backup_vaults": [
+            {"account": "prod", "region": R, "name": "Default", "kms_key": "share-key", "at": "-3d"},
+            {"account": "vault", "region": R, "name": "central", "kms_key": "vault-key",
+             "access_policy": ["prod"], "at": "-3d"}
         ]
     })
 }
@@ -904,6 +923,14 @@ fn remediation_rules(org: &Org) -> String {
     let (vault, prod) = (org.account("vault"), org.account("prod"));
     format!(
         r#"[[rule]]
+id = "by-backup"
+select = {{ identifiers = ["books"], accounts = ["{prod}"], regions = ["{R}"] }}
+destination = {{ account = "{vault}", replicas = ["backup"], kms_key = "alias/rds-vault" }}
+max_age = "26h"
+remediate = "backup"
+backup = {{ destination_vault = "central" }}
+
+[[rule]]
 id = "restored"
 select = {{ identifiers = ["orders", "ledger"], accounts = ["{prod}"], regions = ["{R}"] }}
 destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
@@ -1063,7 +1090,7 @@ fn assert_remediated(findings: &Value, run: &Run) {
     let results = findings["remediation"]["results"]
         .as_array()
         .expect("results");
-    assert_eq!(results.len(), 4, "{run}");
+    assert_eq!(results.len(), 5, "{run}");
     assert!(results.iter().all(|r| r["ok"] == true), "{results:#?}");
     for (id, (status, _)) in verdicts(findings) {
         assert_eq!(status, "COMPLIANT", "{id}\n{run}");
