@@ -89,6 +89,10 @@ fn rds(account: &str, resource: &str) -> String {
     format!("arn:aws:rds:{R}:{account}:{resource}")
 }
 
+fn backup_vault(account: &str, name: &str) -> String {
+    format!("arn:aws:backup:{R}:{account}:backup-vault:{name}")
+}
+
 fn key(account: &str, id: &str) -> String {
     format!("arn:aws:kms:{R}:{account}:key/{id}")
 }
@@ -257,6 +261,47 @@ fn table() -> Vec<Row> {
             rds(SOURCE, shareable),
             managed(),
             "share rdsguard's snapshot with the vault",
+        ),
+        // Source account, remediate = "backup": AWS Backup jobs.
+        row(
+            true,
+            Source,
+            "backup:StartBackupJob",
+            backup_vault(SOURCE, "Default"),
+            json!({}),
+            "an on-demand backup into the rule's source vault",
+        ),
+        row(
+            false,
+            Source,
+            "backup:StartBackupJob",
+            backup_vault(SOURCE, "scratch"),
+            json!({}),
+            "a backup into a vault no rule names",
+        ),
+        row(
+            true,
+            Source,
+            "iam:PassRole",
+            format!("arn:aws:iam::{SOURCE}:role/service-role/AWSBackupDefaultServiceRole"),
+            json!({"iam:PassedToService": "backup.amazonaws.com"}),
+            "hand the rule's backup role to AWS Backup",
+        ),
+        row(
+            false,
+            Source,
+            "iam:PassRole",
+            format!("arn:aws:iam::{SOURCE}:role/service-role/AWSBackupDefaultServiceRole"),
+            json!({"iam:PassedToService": "ec2.amazonaws.com"}),
+            "hand that role to another service",
+        ),
+        row(
+            false,
+            Source,
+            "iam:PassRole",
+            format!("arn:aws:iam::{SOURCE}:role/admin"),
+            json!({"iam:PassedToService": "backup.amazonaws.com"}),
+            "hand AWS Backup a role no rule names",
         ),
         row(
             true,
@@ -781,6 +826,14 @@ max_age = "26h"
 restore = {{ instance_class = "db.t3.micro", subnet_group = "vault-private", secret = "rds/{{identifier}}" }}
 
 [[rule]]
+id = "by-backup"
+select = {{ identifiers = ["books"], accounts = ["{SOURCE}"] }}
+destination = {{ account = "{VAULT}", replicas = ["backup"] }}
+max_age = "26h"
+remediate = "backup"
+backup = {{ source_vault = "Default", destination_vault = "central" }}
+
+[[rule]]
 id = "all"
 select = {{ accounts = ["{SOURCE}", "{CALLER}"] }}
 destination = {{ account = "{VAULT}", kms_key = "alias/rds-vault" }}
@@ -994,14 +1047,23 @@ fn explained(document: &str, finding: &Value) -> bool {
     let detail = finding["detail"].as_str().unwrap_or_default();
     match issue {
         // The Describe calls list every database and snapshot: no identifier to scope them to.
+        // StartCopyJob copies the recovery point the backup job just made: RDS recovery points carry
+        // RDS snapshot ARNs, which AWS Backup's recoveryPoint resource type does not describe.
         "RESOURCE_STAR" => {
-            detail.contains("rds:Describe")
-                && !detail
-                    .split('\'')
-                    .any(|a| a.contains(':') && !a.starts_with("rds:Describe"))
+            let named: Vec<&str> = detail.split('\'').filter(|a| a.contains(':')).collect();
+            !named.is_empty()
+                && named
+                    .iter()
+                    .all(|a| a.starts_with("rds:Describe") || *a == "backup:StartCopyJob")
         }
-        // RDS asks KMS for grants when it copies or restores under a customer managed key.
-        "PERMISSIONS_MANAGEMENT_ACTIONS" => actions == ["kms:creategrant"],
+        // RDS asks KMS for grants when it copies or restores under a customer managed key; AWS
+        // Backup's jobs are handed the rules' backup roles (iam:PassRole, to backup.amazonaws.com).
+        "PERMISSIONS_MANAGEMENT_ACTIONS" => {
+            !actions.is_empty()
+                && actions
+                    .iter()
+                    .all(|a| *a == "kms:creategrant" || *a == "iam:passrole")
+        }
         // The caller assumes the member roles: that is its job.
         "CREDENTIALS_EXPOSURE" => document == "caller_policy" && actions == ["sts:assumerole"],
         // Statements split by resource type (the source database vs the new snapshot, the replica
