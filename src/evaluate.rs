@@ -165,6 +165,7 @@ fn evaluate_source(
                     .unwrap_or_else(|| id.to_string())
             }),
             backup_vault: newest.backup.as_ref().map(|b| b.vault_name.clone()),
+            delete_at: newest.backup.as_ref().and_then(|b| b.delete_at),
         })
     });
     report

@@ -384,6 +384,28 @@ impl Inventory {
         self.record_errors(errors);
     }
 
+    /// A recovery point's data time is its `CreationDate`; where its RDS view was listed too (an
+    /// Aurora point is also a manual cluster snapshot of the same ARN), the earlier of that and the
+    /// view's own time is kept: a copy never holds data newer than what it copied.
+    pub fn cross_check_backup_times(&mut self) {
+        let views: std::collections::HashMap<String, DateTime<Utc>> = self
+            .snapshots
+            .iter()
+            .filter(|s| s.backup.is_none() && s.made_by_backup())
+            .filter_map(|s| Some((s.arn.clone(), s.replica_time()?)))
+            .collect();
+        for point in self.snapshots.iter_mut().filter(|s| s.backup.is_some()) {
+            if let Some(view) = views.get(&point.arn) {
+                if point
+                    .original_snapshot_create_time
+                    .is_none_or(|t| *view < t)
+                {
+                    point.original_snapshot_create_time = Some(*view);
+                }
+            }
+        }
+    }
+
     /// Adds errors met in discovery; each makes its scope incomplete.
     pub fn record_errors(&mut self, errors: Vec<AwsError>) {
         for error in &errors {
@@ -530,6 +552,52 @@ mod tests {
             error.to_string(),
             "DescribeDBSnapshots AccessDenied in 111111111111/eu-west-1: not authorized"
         );
+    }
+
+    #[test]
+    fn a_recovery_points_time_is_the_earlier_of_it_and_its_rds_view() {
+        let at = |h: i64| Utc::now() - chrono::Duration::hours(h);
+        let snapshot = |arn: &str, identifier: &str, time: DateTime<Utc>| Snapshot {
+            arn: arn.into(),
+            kind: SourceKind::DbCluster,
+            account_id: "222222222222".into(),
+            region: "eu-west-1".into(),
+            identifier: identifier.into(),
+            source_identifier: "ledger".into(),
+            status: "available".into(),
+            encrypted: true,
+            kms_key_id: None,
+            snapshot_create_time: Some(time),
+            original_snapshot_create_time: None,
+            source_snapshot_arn: None,
+            source_region: None,
+            tags: BTreeMap::new(),
+            shared_with: None,
+            backup: None,
+        };
+        let arn = "arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:awsbackup:copyjob-1";
+        let mut point = snapshot(arn, "awsbackup:copyjob-1", at(1));
+        point.status = "COMPLETED".into();
+        point.original_snapshot_create_time = Some(at(2));
+        point.backup = Some(RecoveryPoint {
+            resource_arn: "arn:aws:rds:eu-west-1:111111111111:cluster:ledger".into(),
+            vault_name: "central".into(),
+            vault_arn: "arn:aws:backup:eu-west-1:222222222222:backup-vault:central".into(),
+            source_vault_arn: None,
+            delete_at: None,
+            key_type: None,
+        });
+        let view = snapshot(arn, "awsbackup:copyjob-1", at(3));
+        let mut inventory = Inventory::new();
+        inventory.snapshots = vec![point.clone(), view];
+        inventory.cross_check_backup_times();
+        assert_eq!(inventory.snapshots[0].replica_time(), Some(at(3)));
+        // A later view changes nothing.
+        let mut later = snapshot(arn, "awsbackup:copyjob-1", at(1));
+        later.original_snapshot_create_time = Some(at(1));
+        inventory.snapshots = vec![point, later];
+        inventory.cross_check_backup_times();
+        assert_eq!(inventory.snapshots[0].replica_time(), Some(at(2)));
     }
 
     #[test]

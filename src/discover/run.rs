@@ -336,6 +336,7 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
         inventory.backup_vaults.append(&mut vaults);
         inventory.snapshots.append(&mut points);
     }
+    inventory.cross_check_backup_times();
     readable
 }
 

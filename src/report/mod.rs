@@ -76,6 +76,9 @@ pub struct LatestReplica {
     /// For an AWS Backup recovery point: the backup vault it sits in (absent for a snapshot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_vault: Option<String>,
+    /// For a recovery point: when AWS Backup deletes it (`CalculatedLifecycle.DeleteAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

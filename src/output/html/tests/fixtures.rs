@@ -103,6 +103,7 @@ pub(super) fn sample() -> ReportV1 {
         age_seconds: age_h * 3600,
         kms_key_arn: Some("arn:aws:kms:us-east-1:222222222222:key/vault-key-id".to_string()),
         backup_vault: None,
+        delete_at: None,
     };
     let mut ok = source("111111111111", "orders", Status::Compliant);
     ok.rule = Some("prod".to_string());
@@ -204,6 +205,7 @@ pub(super) fn big_report(n: usize) -> ReportV1 {
             age_seconds: age,
             kms_key_arn: Some(key.to_string()),
             backup_vault: None,
+            delete_at: None,
         });
         s.replica_count = 1 + i % 3;
         let failing = status == Status::NonCompliant;

@@ -144,9 +144,13 @@ impl SourceView {
                 time: rfc3339(&r.replica_time),
                 age: format_seconds(r.age_seconds),
                 kms_key_arn: r.kms_key_arn.clone().unwrap_or_default(),
-                made_by: match &r.backup_vault {
-                    Some(vault) => format!("AWS Backup recovery point in vault {vault}"),
-                    None => "manual snapshot".to_string(),
+                made_by: match (&r.backup_vault, &r.delete_at) {
+                    (Some(vault), Some(at)) => format!(
+                        "AWS Backup recovery point in vault {vault}, deleted by AWS Backup at {}",
+                        rfc3339(at)
+                    ),
+                    (Some(vault), None) => format!("AWS Backup recovery point in vault {vault}"),
+                    _ => "manual snapshot".to_string(),
                 },
             }),
             expected_key: rule
