@@ -2,7 +2,7 @@
 # `make bench`: rdsguard audit against the fleet simulator, judged against the generator's truth.
 #
 # Builds rdsguard and fleetsim in release (skip with BENCH_NO_BUILD=1), writes the rules and the
-# expected verdicts from the generator, starts the simulator on 127.0.0.1, runs one audit under
+# expected verdicts from the generator (per source too, from the simulator), starts the simulator on 127.0.0.1, runs one audit under
 # /usr/bin/time -v, and prints the checks then, last, the `bench audit:` line.
 #
 # Knobs (environment): BENCH_ACCOUNTS (1000) BENCH_REGIONS (4) BENCH_SOURCES (20000) BENCH_SEED (1)
@@ -66,6 +66,7 @@ env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
 RC=$?
 set -e
 curl -s "$ENDPOINT/fleetsim/counts" > "$OUT/counts.json"
+curl -s "$ENDPOINT/fleetsim/expected-sources" > "$OUT/expected-sources.tsv"
 curl -s -X POST "$ENDPOINT/fleetsim/shutdown" > /dev/null || true
 wait "$SIM_PID" 2>/dev/null || true
 trap - EXIT

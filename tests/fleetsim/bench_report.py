@@ -62,6 +62,25 @@ def main():
     fmt = lambda s: " ".join(f"{k}={s.get(k)}" for k in keys)
     print(f"bench verdicts: {'MATCH' if match else 'MISMATCH'} rdsguard {fmt(got)} | generator {fmt(want)}")
     ok &= match
+    # Per source, when the run folder has the simulator's expected-sources.tsv: equal totals could
+    # hide two opposite mistakes.
+    per_source = os.path.join(os.path.dirname(expected_path), "expected-sources.tsv")
+    if os.path.exists(per_source) and findings.get("sources") is not None:
+        names = {"Compliant": "COMPLIANT", "NonCompliant": "NON_COMPLIANT", "Error": "ERROR",
+                 "Exempt": "EXEMPT", "Ungoverned": "UNGOVERNED"}
+        wanted = {}
+        with open(per_source) as f:
+            for line in f:
+                arn, _, status = line.rstrip("\n").partition("\t")
+                if arn:
+                    wanted[arn] = names.get(status, status)
+        found = {s["arn"]: s["status"] for s in findings["sources"]}
+        wrong = sorted(arn for arn in set(wanted) | set(found) if wanted.get(arn) != found.get(arn))
+        print(f"bench verdicts per source: {'MATCH' if not wrong else 'MISMATCH'} "
+              f"{len(wanted) - len(wrong)}/{len(wanted)} as expected"
+              + "".join(f"\n  {arn}: rdsguard {found.get(arn)} generator {wanted.get(arn)}"
+                        for arn in wrong[:20]))
+        ok &= not wrong
 
     errors = collections.Counter((e.get("operation"), e.get("code")) for e in findings.get("errors", []))
     throttling = sum(n for (op, code), n in errors.items() if code and "Throttl" in code)

@@ -6,7 +6,9 @@
 //! rules' destination, replicas only), accounts 2.. hold the sources. Sources are spread over the
 //! member accounts x regions with a seeded skew (a few big accounts, a busier first region). Every
 //! governed source draws a compliance state that fails exactly one thing (or nothing), so the
-//! expected status of each source is known by construction. See `docs/performance.md`.
+//! expected status of each source is known by construction. A quarter of the member accounts copy
+//! with AWS Backup: their replicas are recovery points in the vault account's backup vaults
+//! ([`VAULTS`]), judged as rdsguard judges them. See `docs/performance.md`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -265,6 +267,10 @@ pub struct Scope {
     pub snaps: Vec<Snap>,
     pub cluster_snaps: Vec<Snap>,
     pub keys: Vec<Key>,
+    /// AWS Backup vaults (the vault account's only; [`VAULTS`] in this order) and their RDS and
+    /// Aurora recovery points.
+    pub vaults: Vec<Vault>,
+    pub points: Vec<Point>,
     snap_ix: HashMap<String, u32>,
     cluster_snap_ix: HashMap<String, u32>,
 }
@@ -306,6 +312,61 @@ impl Scope {
         }
         self.keys.iter().find(|k| k.id == tail)
     }
+}
+
+/// The vault account's AWS Backup vaults, the same in every region, by index into [`Scope::vaults`].
+pub const VAULTS: &[&str] = &["Default", "rds-central", "rds-airgapped", "partner-dr"];
+/// Unlocked, under the vault account's AWS managed key `aws/backup`, no access policy.
+pub const VAULT_DEFAULT: u8 = 0;
+/// The central vault: the vault's `alias/rds-vault` key, Vault Lock in compliance mode, a policy that
+/// lets the organization copy in and nobody copy out.
+pub const VAULT_CENTRAL: u8 = 1;
+/// A logically air-gapped vault: an AWS-owned key, compliance-locked, no access policy.
+pub const VAULT_AIRGAPPED: u8 = 2;
+/// A vault whose policy lets an account outside the organization copy recovery points out
+/// (share-exposure fails for every database with a point in it); locked in governance mode.
+pub const VAULT_PARTNER: u8 = 3;
+/// AWS Backup's largest page (ListBackupVaults, ListRecoveryPointsByBackupVault).
+pub const BACKUP_MAX_RESULTS: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct Vault {
+    pub name: &'static str,
+    pub air_gapped: bool,
+    /// The vault's key ARN; `None`: a key AWS owns (then no `EncryptionKeyArn` is served: assumed,
+    /// unconfirmed).
+    pub key: Option<String>,
+    pub locked: bool,
+    /// Set when locked in compliance mode (the cooling-off ended at this instant).
+    pub lock_date: Option<i64>,
+    pub min_retention_days: Option<i64>,
+    pub max_retention_days: Option<i64>,
+    pub created: i64,
+    /// The access policy document; `None`: GetBackupVaultAccessPolicy answers ResourceNotFound.
+    pub policy: Option<String>,
+}
+
+/// An RDS or Aurora recovery point in a vault of the vault account: a copy AWS Backup made from a
+/// source account's vault.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// `awsbackup:copyjob-<uuid>`: the recovery point ARN is the RDS snapshot ARN with this name.
+    pub id: String,
+    pub vault: u8,
+    pub cluster: bool,
+    /// The database's ARN (`ResourceArn`).
+    pub resource_arn: String,
+    pub resource_name: String,
+    pub source_vault_arn: String,
+    /// COMPLETED, or CREATING / PARTIAL / EXPIRED (no replica).
+    pub status: &'static str,
+    /// `CreationDate`: a copy keeps its source's, the data's time.
+    pub created: i64,
+    pub initiated: i64,
+    pub completed: Option<i64>,
+    pub storage: u32,
+    /// A usable replica of a governed database: its vault's access policy is part of the minimal audit.
+    pub judged: bool,
 }
 
 #[derive(Debug)]
@@ -567,10 +628,45 @@ impl Fleet {
                 policy: KeyPolicy::Grants,
                 created: params.as_of - 950 * DAY,
             };
+            let backup_managed = Key {
+                id: kr.uuid(),
+                aliases: vec!["alias/aws/backup"],
+                aws_managed: true,
+                policy: KeyPolicy::Grants,
+                created: params.as_of - 700 * DAY,
+            };
             let arn = |k: &Key| format!("arn:aws:kms:{region}:{vault_id}:key/{}", k.id);
             vault_keys.push((arn(&vault), arn(&legacy), arn(&managed)));
-            scopes[VAULT * rn + r].keys = vec![vault, legacy, managed];
+            let scope = &mut scopes[VAULT * rn + r];
+            scope.vaults = backup_vaults(
+                &organization_id,
+                &vault_id,
+                &arn(&vault),
+                &arn(&backup_managed),
+                params.as_of,
+            );
+            scope.keys = vec![vault, legacy, managed, backup_managed];
         }
+        // Recovery points go to the vault like replicas; `traps` are NoReplica databases of accounts
+        // that use AWS Backup, whose identifier a deleted database of another account had.
+        let mut vault_points: Vec<Vec<Point>> = vec![Vec::new(); rn];
+        let vault_key_of: Vec<Vec<Option<String>>> = (0..rn)
+            .map(|r| {
+                scopes[VAULT * rn + r]
+                    .vaults
+                    .iter()
+                    .map(|v| v.key.clone())
+                    .collect()
+            })
+            .collect();
+        let mut traps: Vec<(usize, usize, String, bool)> = Vec::new();
+        // A quarter of the member accounts (the first always) copy with AWS Backup instead of (or
+        // besides) snapshots.
+        let uses_backup: Vec<bool> = (0..accounts_n)
+            .map(|a| {
+                a == 2 || (a > 2 && Rng::new(mix(params.seed, 0xBAC_0000 + a as u64)).percent(25))
+            })
+            .collect();
 
         // Replicas go to the vault after the sources of each scope are made: collect them here.
         let mut vault_snaps: Vec<Vec<Snap>> = vec![Vec::new(); rn];
@@ -609,6 +705,10 @@ impl Fleet {
                 let managed_arn = format!("arn:aws:kms:{region}:{account_id}:key/{}", managed.id);
                 scope.keys = vec![cmk, managed];
                 let (vault_cmk, vault_legacy, vault_managed) = &vault_keys[r];
+                // Accounts that use AWS Backup: their own draws, so the rest of the fleet is the
+                // same as without them.
+                let backup = uses_backup[account];
+                let mut brng = Rng::new(mix(params.seed, 0xB4C_0000 + (account * rn + r) as u64));
 
                 for k in 0..count {
                     let cluster = rng.percent(15);
@@ -795,6 +895,12 @@ impl Fleet {
                     } else {
                         vault_cmk.clone()
                     };
+                    // With AWS Backup the replicas are recovery points copied into the vault's
+                    // vaults; while an account migrates (30%), its older replicas are still
+                    // snapshots, and retention counts both.
+                    let migrating = backup && governed && brng.percent(30);
+                    let source_vault_arn =
+                        format!("arn:aws:backup:{region}:{account_id}:backup-vault:Default");
                     let mut newest_key = None;
                     for i in 0..n {
                         let data_time = params.as_of - newest_age - i * interval;
@@ -828,6 +934,40 @@ impl Fleet {
                         } else {
                             Vec::new()
                         };
+                        if backup && (i == 0 || !migrating) {
+                            // The newest wrong-key replica: in the air-gapped vault (an AWS-owned
+                            // key, where the prod rule pins alias/rds-vault) or in Default
+                            // (aws/backup, AWS managed); an exposed one sits in partner-dr.
+                            let vault = if i == 0 && state == State::WrongKey {
+                                if key == *vault_legacy {
+                                    VAULT_AIRGAPPED
+                                } else {
+                                    VAULT_DEFAULT
+                                }
+                            } else if exposed_replica && i == n - 1 {
+                                VAULT_PARTNER
+                            } else {
+                                VAULT_CENTRAL
+                            };
+                            if i == 0 {
+                                newest_key = vault_key_of[r][vault as usize].clone();
+                            }
+                            vault_points[r].push(Point {
+                                id: format!("awsbackup:copyjob-{}", brng.uuid()),
+                                vault,
+                                cluster,
+                                resource_arn: arn.clone(),
+                                resource_name: id.clone(),
+                                source_vault_arn: source_vault_arn.clone(),
+                                status: "COMPLETED",
+                                created: data_time,
+                                initiated: (copy_time - 10 * 60).max(data_time),
+                                completed: Some(copy_time),
+                                storage,
+                                judged: true,
+                            });
+                            continue;
+                        }
                         let snap = Snap {
                             id: format!(
                                 "{account_id}-{id}-{}",
@@ -854,6 +994,39 @@ impl Fleet {
                         }
                     }
                     let _ = auto_arn;
+                    if backup && governed {
+                        // A copy that is no replica: still running, partial, or expired.
+                        if matches!(state, State::Compliant | State::TooFew) && brng.percent(15) {
+                            let (status, created, completed) = match brng.below(3) {
+                                0 => ("CREATING", params.as_of - 40 * 60, None),
+                                1 => {
+                                    let t = params.as_of - brng.range(2, 30) * HOUR;
+                                    ("PARTIAL", t, Some(t + HOUR))
+                                }
+                                _ => {
+                                    let t = params.as_of - brng.range(130, 200) * DAY;
+                                    ("EXPIRED", t, Some(t + HOUR))
+                                }
+                            };
+                            vault_points[r].push(Point {
+                                id: format!("awsbackup:copyjob-{}", brng.uuid()),
+                                vault: VAULT_CENTRAL,
+                                cluster,
+                                resource_arn: arn.clone(),
+                                resource_name: id.clone(),
+                                source_vault_arn: source_vault_arn.clone(),
+                                status,
+                                created,
+                                initiated: created,
+                                completed,
+                                storage,
+                                judged: false,
+                            });
+                        }
+                        if state == State::NoReplica {
+                            traps.push((r, account, id.clone(), cluster));
+                        }
+                    }
 
                     // An unencrypted Aurora cluster fails source-key-shareable whatever its
                     // rule says: no copy can encrypt a cluster snapshot.
@@ -914,8 +1087,42 @@ impl Fleet {
                 judged: false,
             });
         }
+        // Recovery points of deleted databases of other accounts that had the identifier of a
+        // database without replicas: linked by identifier they would pass for its replicas.
+        let mut trap_rng = Rng::new(mix(params.seed, 0x7AA9));
+        for (r, owner, id, cluster) in traps {
+            let region = regions[r];
+            let start = trap_rng.below(members as u64) as usize;
+            let other = (0..members).map(|m| 2 + (start + m) % members).find(|a| {
+                let scope = &scopes[a * rn + r];
+                *a != owner
+                    && !scope.dbs.iter().any(|d| d.id == id)
+                    && !scope.clusters.iter().any(|c| c.id == id)
+            });
+            let Some(other) = other else { continue };
+            let other_id = &accounts[other].id;
+            let kind = if cluster { "cluster" } else { "db" };
+            let t = params.as_of - trap_rng.range(2, 20) * HOUR;
+            vault_points[r].push(Point {
+                id: format!("awsbackup:copyjob-{}", trap_rng.uuid()),
+                vault: VAULT_CENTRAL,
+                cluster,
+                resource_arn: format!("arn:aws:rds:{region}:{other_id}:{kind}:{id}"),
+                resource_name: id,
+                source_vault_arn: format!(
+                    "arn:aws:backup:{region}:{other_id}:backup-vault:Default"
+                ),
+                status: "COMPLETED",
+                created: t,
+                initiated: t,
+                completed: Some(t + HOUR),
+                storage: 100,
+                judged: false,
+            });
+        }
         for r in 0..rn {
             let scope = &mut scopes[VAULT * rn + r];
+            scope.points = std::mem::take(&mut vault_points[r]);
             scope.snaps = std::mem::take(&mut vault_snaps[r]);
             scope.cluster_snaps = std::mem::take(&mut vault_cluster_snaps[r]);
         }
@@ -957,7 +1164,12 @@ impl Fleet {
     ///   unencrypted or under the AWS managed key, DescribeKey of the rule's `source_kms_key` alias
     ///   (plus GetKeyPolicy if it resolves to a key whose policy was not read yet).
     /// - KMS in each vault region with governed databases: DescribeKey of the pinned alias (when a
-    ///   governed database's rule pins one), and of every other key the newest replicas use.
+    ///   governed database's rule pins one), and of every other key the newest replicas use (none
+    ///   for a recovery point under a key AWS owns: it names no key).
+    /// - AWS Backup in each vault region (a destination scope whose rules count recovery points):
+    ///   ListBackupVaults twice (own vaults, then `shared`), one page each; per vault,
+    ///   ListRecoveryPointsByBackupVault per resource type (RDS, Aurora), `max(1, ceil(n / 1000))`
+    ///   pages; GetBackupVaultAccessPolicy of each vault holding a replica of a governed database.
     #[allow(clippy::needless_range_loop)] // indexes three parallel tables by account and region
     fn truth(&self) -> Truth {
         let rn = self.regions.len();
@@ -1072,6 +1284,26 @@ impl Fleet {
                 max_scope = max_scope.max(rds);
 
                 if a == VAULT {
+                    // AWS Backup, in every destination scope (the rules count recovery points,
+                    // as by default): the vaults (own, then shared in), each vault's points of
+                    // each resource type, and the access policy of each vault holding a replica
+                    // of a governed database.
+                    let backup_pages = |n: usize| n.div_ceil(BACKUP_MAX_RESULTS).max(1) as u64;
+                    add(
+                        &mut min,
+                        "ListBackupVaults",
+                        backup_pages(scope.vaults.len()) + 1,
+                    );
+                    for v in 0..scope.vaults.len() {
+                        let in_vault = || scope.points.iter().filter(|p| p.vault as usize == v);
+                        for cluster in [false, true] {
+                            let n = in_vault().filter(|p| p.cluster == cluster).count();
+                            add(&mut min, "ListRecoveryPointsByBackupVault", backup_pages(n));
+                        }
+                        if in_vault().any(|p| p.judged) {
+                            add(&mut min, "GetBackupVaultAccessPolicy", 1);
+                        }
+                    }
                     if need.any_source {
                         let mut described = 0u64;
                         if need.prod {
@@ -1118,6 +1350,12 @@ impl Fleet {
         t.counts.insert("db_snapshots", count(&|s| s.snaps.len()));
         t.counts
             .insert("db_cluster_snapshots", count(&|s| s.cluster_snaps.len()));
+        t.counts
+            .insert("recovery_points", count(&|s| s.points.len()));
+        t.counts.insert(
+            "recovery_point_replicas",
+            count(&|s| s.points.iter().filter(|p| p.judged).count()),
+        );
         t.counts.insert(
             "vault_snapshots",
             (0..rn)
@@ -1194,6 +1432,94 @@ expires = "2099-12-31"
     }
 }
 
+/// The vault account's vaults in one region ([`VAULTS`], in that order).
+fn backup_vaults(
+    organization_id: &str,
+    vault_id: &str,
+    vault_key: &str,
+    backup_key: &str,
+    as_of: i64,
+) -> Vec<Vault> {
+    let copy_in = serde_json::json!({
+        "Sid": "OrganizationCopiesIn",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "backup:CopyIntoBackupVault",
+        "Resource": "*",
+        "Condition": { "StringEquals": { "aws:PrincipalOrgID": organization_id } },
+    });
+    let deny_deletes = serde_json::json!({
+        "Sid": "NoDeletes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"],
+        "Resource": "*",
+    });
+    let partner = serde_json::json!({
+        "Sid": "PartnerRestores",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:aws:iam::{OUTSIDER}:root") },
+        "Action": ["backup:CopyFromBackupVault"],
+        "Resource": "*",
+    });
+    let own = serde_json::json!({
+        "Sid": "VaultAdmins",
+        "Effect": "Allow",
+        "Principal": { "AWS": format!("arn:aws:iam::{vault_id}:root") },
+        "Action": "backup:*",
+        "Resource": "*",
+    });
+    let document = |statements: Vec<serde_json::Value>| {
+        Some(serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string())
+    };
+    vec![
+        Vault {
+            name: VAULTS[VAULT_DEFAULT as usize],
+            air_gapped: false,
+            key: Some(backup_key.to_string()),
+            locked: false,
+            lock_date: None,
+            min_retention_days: None,
+            max_retention_days: None,
+            created: as_of - 700 * DAY,
+            policy: None,
+        },
+        Vault {
+            name: VAULTS[VAULT_CENTRAL as usize],
+            air_gapped: false,
+            key: Some(vault_key.to_string()),
+            locked: true,
+            lock_date: Some(as_of - 200 * DAY),
+            min_retention_days: Some(7),
+            max_retention_days: Some(400),
+            created: as_of - 210 * DAY,
+            policy: document(vec![own.clone(), copy_in.clone(), deny_deletes]),
+        },
+        Vault {
+            name: VAULTS[VAULT_AIRGAPPED as usize],
+            air_gapped: true,
+            key: None,
+            locked: true,
+            lock_date: Some(as_of - 90 * DAY),
+            min_retention_days: Some(7),
+            max_retention_days: Some(100),
+            created: as_of - 93 * DAY,
+            policy: None,
+        },
+        Vault {
+            name: VAULTS[VAULT_PARTNER as usize],
+            air_gapped: false,
+            key: Some(vault_key.to_string()),
+            locked: true,
+            lock_date: None,
+            min_retention_days: Some(1),
+            max_retention_days: Some(90),
+            created: as_of - 150 * DAY,
+            policy: document(vec![own, copy_in, partner]),
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1224,6 +1550,47 @@ mod tests {
         .sum();
         assert_eq!(parts, s["sources"]);
         assert!(s["compliant"] > 0 && s["non_compliant"] > 0 && s["ungoverned"] > 0);
+    }
+
+    #[test]
+    fn recovery_points_are_replicas_exactly_when_judged() {
+        let f = Fleet::generate(Params {
+            accounts: 30,
+            regions: 2,
+            sources: 800,
+            ..Params::default()
+        });
+        let governed: std::collections::HashSet<&str> = f
+            .expected
+            .iter()
+            .filter(|(_, s)| !matches!(s, Status::Exempt | Status::Ungoverned))
+            .map(|(arn, _)| arn.as_str())
+            .collect();
+        let all: std::collections::HashSet<&str> =
+            f.expected.iter().map(|(arn, _)| arn.as_str()).collect();
+        let (mut judged, mut traps, mut unusable, mut clusters) = (0, 0, 0, 0);
+        for r in 0..f.regions.len() {
+            let scope = f.scope(VAULT, r);
+            assert_eq!(scope.vaults.len(), VAULTS.len());
+            for p in &scope.points {
+                let usable = p.status == "COMPLETED";
+                assert_eq!(
+                    p.judged,
+                    usable && governed.contains(p.resource_arn.as_str())
+                );
+                assert!(p.resource_arn.contains(f.regions[r]));
+                assert!(p.completed.is_none_or(|t| t <= f.params.as_of));
+                judged += usize::from(p.judged);
+                clusters += usize::from(p.cluster);
+                unusable += usize::from(!usable);
+                // A deleted database's point: its identifier is some database's, its ARN none's.
+                if usable && !all.contains(p.resource_arn.as_str()) {
+                    traps += 1;
+                }
+            }
+        }
+        assert!(judged > 50 && traps > 0 && unusable > 0 && clusters > 0);
+        assert_eq!(f.truth.counts["recovery_point_replicas"], judged as u64);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::fleet::Fleet;
 use crate::proto::{param, parse_form, request_id, Answer};
-use crate::{rds, services};
+use crate::{backup, rds, services};
 
 /// RDS's documented default: 300 requests in a burst, 12 per second sustained, per account and region.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +75,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("rds", "ListTagsForResource"),
     ("kms", "DescribeKey"),
     ("kms", "GetKeyPolicy"),
+    ("backup", "ListBackupVaults"),
+    ("backup", "ListRecoveryPointsByBackupVault"),
+    ("backup", "GetBackupVaultAccessPolicy"),
 ];
 const OTHER: usize = OPERATIONS.len();
 
@@ -306,9 +309,11 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
+    let method = req.method().as_str().to_string();
     if let Some(control) = path.strip_prefix("/fleetsim/") {
-        return Ok(control_request(&sim, req.method().as_str(), control));
+        return Ok(control_request(&sim, &method, control));
     }
+    let query_string = req.uri().query().unwrap_or("").to_string();
     let headers = req.headers().clone();
     let body = match req.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -328,9 +333,22 @@ async fn handle(
     let account = services::account_of_key(&sim.fleet, key);
     let region = sim.fleet.region_index(&region_name);
 
-    // Which operation: JSON protocols name it in X-Amz-Target, the query protocol in the form.
+    // Which operation: JSON protocols name it in X-Amz-Target, the query protocol in the form,
+    // REST protocols (AWS Backup) in the method and path.
     let target = header("x-amz-target").to_string();
-    let (service, operation, form, json_body) = if let Some((prefix, op)) = target.split_once('.') {
+    let mut vault_name = None;
+    let rest = (target.is_empty() && scope_service == "backup")
+        .then(|| backup::route(&method, &path))
+        .flatten();
+    let (service, operation, form, json_body) = if let Some((op, name)) = rest {
+        vault_name = name;
+        (
+            "backup".to_string(),
+            op.to_string(),
+            Vec::new(),
+            Value::Null,
+        )
+    } else if let Some((prefix, op)) = target.split_once('.') {
         let service = match prefix {
             "TrentService" => "kms",
             p if p.starts_with("AWSOrganizations") => "organizations",
@@ -381,6 +399,15 @@ async fn handle(
             ),
             "sts" => services::sts(&sim.fleet, account, &operation, &form, &rid),
             "organizations" => services::organizations(&sim.fleet, account, &operation, &json_body),
+            "backup" => backup::handle(
+                &sim.fleet,
+                account,
+                region,
+                &region_name,
+                &operation,
+                vault_name.as_deref(),
+                &query_string,
+            ),
             "kms" => services::kms(
                 &sim.fleet,
                 account,

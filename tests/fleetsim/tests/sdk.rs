@@ -502,6 +502,183 @@ async fn vault_snapshots_attributes_and_keys_parse() {
 }
 
 #[tokio::test]
+async fn backup_vaults_recovery_points_and_policies_parse() {
+    use aws_sdk_backup::types::{EncryptionKeyType, RecoveryPointStatus, VaultType};
+    use fleetsim::fleet::{VAULTS, VAULT_CENTRAL};
+    let (endpoint, sim) = serve(small(), no_latency()).await;
+    let fleet = &sim.fleet;
+    let region = fleet.regions[0];
+    let vault = fleet.vault_id().to_string();
+    let scope = fleet.scope(VAULT, 0);
+    assert!(!scope.points.is_empty(), "the vault holds recovery points");
+    let config = sdk_config(
+        &endpoint,
+        &fleetsim::services::access_key_for(&vault),
+        region,
+        1,
+    )
+    .await;
+    let backup = aws_sdk_backup::Client::new(&config);
+
+    // Own vaults, one a page; none shared in.
+    let mut pages = backup
+        .list_backup_vaults()
+        .max_results(1)
+        .into_paginator()
+        .send();
+    let mut vaults = Vec::new();
+    while let Some(page) = pages.next().await {
+        vaults.extend(
+            page.expect("ListBackupVaults page")
+                .backup_vault_list()
+                .to_vec(),
+        );
+    }
+    let names: Vec<&str> = vaults
+        .iter()
+        .filter_map(|v| v.backup_vault_name())
+        .collect();
+    assert_eq!(names, VAULTS);
+    let central = &vaults[VAULT_CENTRAL as usize];
+    assert!(central.locked().unwrap_or(false));
+    assert!(central.lock_date().expect("compliance mode").secs() < fleet.params.as_of);
+    assert_eq!(central.min_retention_days(), Some(7));
+    assert_eq!(
+        central.encryption_key_type(),
+        Some(&EncryptionKeyType::CustomerManagedKmsKey)
+    );
+    assert_eq!(
+        central.backup_vault_arn(),
+        Some(format!("arn:aws:backup:{region}:{vault}:backup-vault:rds-central").as_str())
+    );
+    let airgapped = vaults
+        .iter()
+        .find(|v| v.vault_type() == Some(&VaultType::LogicallyAirGappedBackupVault))
+        .expect("an air-gapped vault");
+    assert_eq!(
+        airgapped.encryption_key_type(),
+        Some(&EncryptionKeyType::AwsOwnedKmsKey)
+    );
+    assert!(airgapped.encryption_key_arn().is_none());
+    let shared = backup
+        .list_backup_vaults()
+        .by_shared(true)
+        .max_results(1000)
+        .send()
+        .await
+        .expect("shared vaults");
+    assert!(shared.backup_vault_list().is_empty());
+    assert!(shared.next_token().is_none());
+
+    // Recovery points, per resource type, paged.
+    for (resource_type, cluster) in [("RDS", false), ("Aurora", true)] {
+        let mut pages = backup
+            .list_recovery_points_by_backup_vault()
+            .backup_vault_name("rds-central")
+            .by_resource_type(resource_type)
+            .max_results(3)
+            .into_paginator()
+            .send();
+        let mut points = Vec::new();
+        while let Some(page) = pages.next().await {
+            points.extend(page.expect("points page").recovery_points().to_vec());
+        }
+        let want: Vec<_> = scope
+            .points
+            .iter()
+            .filter(|p| p.vault == VAULT_CENTRAL && p.cluster == cluster)
+            .collect();
+        assert_eq!(points.len(), want.len(), "{resource_type}");
+        for (got, want) in points.iter().zip(want) {
+            assert_eq!(got.resource_arn(), Some(want.resource_arn.as_str()));
+            assert_eq!(got.resource_type(), Some(resource_type));
+            assert_eq!(got.creation_date().map(|t| t.secs()), Some(want.created));
+            assert_eq!(got.completion_date().map(|t| t.secs()), want.completed);
+            assert_eq!(got.status(), Some(&RecoveryPointStatus::from(want.status)));
+            assert!(got.is_encrypted());
+            assert_eq!(got.encryption_key_arn(), central.encryption_key_arn());
+            let kind = if cluster {
+                "cluster-snapshot"
+            } else {
+                "snapshot"
+            };
+            assert!(got.recovery_point_arn().expect("arn").starts_with(&format!(
+                "arn:aws:rds:{region}:{vault}:{kind}:awsbackup:copyjob-"
+            )));
+            assert!(got
+                .calculated_lifecycle()
+                .and_then(|l| l.delete_at())
+                .is_some());
+        }
+    }
+
+    // The access policy: a document, or no policy at all.
+    let policy = backup
+        .get_backup_vault_access_policy()
+        .backup_vault_name("rds-central")
+        .send()
+        .await
+        .expect("the central vault's policy");
+    let doc: serde_json::Value =
+        serde_json::from_str(policy.policy().expect("policy")).expect("policy is JSON");
+    assert!(doc["Statement"]
+        .to_string()
+        .contains("backup:CopyIntoBackupVault"));
+    let none = backup
+        .get_backup_vault_access_policy()
+        .backup_vault_name("Default")
+        .send()
+        .await
+        .expect_err("no policy");
+    assert!(none
+        .as_service_error()
+        .expect("service error")
+        .is_resource_not_found_exception());
+    let bad = backup
+        .list_backup_vaults()
+        .max_results(1001)
+        .send()
+        .await
+        .expect_err("maxResults 1001");
+    assert_eq!(bad.code(), Some("InvalidParameterValueException"));
+
+    // A member account has no vaults.
+    let member = aws_sdk_backup::Client::new(
+        &sdk_config(
+            &endpoint,
+            &fleetsim::services::access_key_for(fleet.account_id(2)),
+            region,
+            1,
+        )
+        .await,
+    );
+    let listed = member
+        .list_backup_vaults()
+        .send()
+        .await
+        .expect("member vaults");
+    assert!(listed.backup_vault_list().is_empty());
+    let missing = member
+        .list_recovery_points_by_backup_vault()
+        .backup_vault_name("rds-central")
+        .send()
+        .await
+        .expect_err("not the member's vault");
+    assert_eq!(missing.code(), Some("ResourceNotFoundException"));
+    let counts: serde_json::Value =
+        serde_json::from_str(&get(&endpoint, "/fleetsim/counts").await).expect("counts JSON");
+    assert!(
+        counts["by_operation"]["ListRecoveryPointsByBackupVault"]["calls"]
+            .as_u64()
+            .is_some_and(|n| n >= 2)
+    );
+    assert_eq!(
+        counts["by_operation"]["GetBackupVaultAccessPolicy"]["calls"].as_u64(),
+        Some(2)
+    );
+}
+
+#[tokio::test]
 async fn throttling_is_aws_shaped_and_retried() {
     let config = Config {
         latency: Duration::ZERO,
