@@ -299,9 +299,10 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
             let place = readable.key_place(dest_account, dest_region, key);
             want(&mut keys.first, place, key, false);
         }
+        // A key AWS owns is in no account: nothing to look up (replica-encryption reports it as such).
         let newest_key = replicas
             .first()
-            .filter(|s| s.encrypted)
+            .filter(|s| s.encrypted && !s.backup.as_ref().is_some_and(|p| p.aws_owned_key()))
             .and_then(|s| s.kms_key_id.as_deref());
         if let (true, Some(key)) = (needs(Fact::NewestReplicaKey), newest_key) {
             let (account, region) = readable.key_place(dest_account, dest_region, key);
