@@ -14,6 +14,9 @@ pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 /// The tags discovery and the checks read; every tag name is defined in `crate::tags`.
 pub use crate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
+mod backup;
+pub use backup::{BackupVault, RecoveryPoint, AIR_GAPPED_VAULT, AWS_OWNED_KMS_KEY};
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Inventory {
     pub schema: String,
@@ -160,72 +163,6 @@ pub struct Snapshot {
     /// Set when this is an AWS Backup recovery point, listed from its backup vault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<RecoveryPoint>,
-}
-
-/// What AWS Backup says of a recovery point of an RDS instance or Aurora cluster
-/// (`ListRecoveryPointsByBackupVault`). Its [`Snapshot`] has the point's ARN, `ResourceType`
-/// (as the kind), status (`COMPLETED`, ...), `IsEncrypted`, `EncryptionKeyArn`, and `CreationDate` as
-/// the data's time (a copy keeps the original backup's date).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RecoveryPoint {
-    /// The ARN of the database backed up: the only thing that links a point to its source.
-    pub resource_arn: String,
-    pub vault_name: String,
-    pub vault_arn: String,
-    /// Set on copies: the vault the point was copied from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_vault_arn: Option<String>,
-    /// `CalculatedLifecycle.DeleteAt`: when AWS Backup deletes the point.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delete_at: Option<DateTime<Utc>>,
-    /// `EncryptionKeyType`: `AWS_OWNED_KMS_KEY` (no key ARN; logically air-gapped vaults by
-    /// default) or `CUSTOMER_MANAGED_KMS_KEY`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_type: Option<String>,
-}
-
-/// The encryption key type AWS Backup reports for a key AWS owns (not in any account).
-pub const AWS_OWNED_KMS_KEY: &str = "AWS_OWNED_KMS_KEY";
-
-impl RecoveryPoint {
-    pub fn aws_owned_key(&self) -> bool {
-        self.key_type.as_deref() == Some(AWS_OWNED_KMS_KEY)
-    }
-}
-
-/// An AWS Backup vault of a destination scope, as `ListBackupVaults` describes it (its lock
-/// included: Vault Lock has no read of its own).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BackupVault {
-    /// The account that listed it (owner, or the account it is shared into).
-    pub account_id: String,
-    pub region: String,
-    pub name: String,
-    pub arn: String,
-    /// The account that owns it (from its ARN).
-    pub owner_account: String,
-    /// `BACKUP_VAULT`, `LOGICALLY_AIR_GAPPED_BACKUP_VAULT`, ...
-    pub vault_type: Option<String>,
-    pub vault_state: Option<String>,
-    pub locked: bool,
-    /// Set for a compliance-mode lock: from then on nobody can remove the lock.
-    pub lock_date: Option<DateTime<Utc>>,
-    pub min_retention_days: Option<i64>,
-    pub max_retention_days: Option<i64>,
-    pub encryption_key_arn: Option<String>,
-    pub encryption_key_type: Option<String>,
-    /// The vault's access policy: `None` until read; `Some(None)` when it has none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_policy: Option<Option<String>>,
-}
-
-/// `VaultType` of a logically air-gapped vault: always compliance-locked.
-pub const AIR_GAPPED_VAULT: &str = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT";
-
-impl BackupVault {
-    pub fn air_gapped(&self) -> bool {
-        self.vault_type.as_deref() == Some(AIR_GAPPED_VAULT)
-    }
 }
 
 impl Snapshot {
@@ -535,83 +472,4 @@ pub fn parse_rds_arn(arn: &str) -> Option<RdsArn<'_>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aws_error_displays_operation_code_scope_and_message() {
-        let error = AwsError {
-            account_id: "111111111111".into(),
-            region: "eu-west-1".into(),
-            operation: "DescribeDBSnapshots".into(),
-            code: "AccessDenied".into(),
-            message: "not authorized".into(),
-            resource: Some("orders".into()),
-        };
-        assert_eq!(
-            error.to_string(),
-            "DescribeDBSnapshots AccessDenied in 111111111111/eu-west-1: not authorized"
-        );
-    }
-
-    #[test]
-    fn a_recovery_points_time_is_the_earlier_of_it_and_its_rds_view() {
-        let base = DateTime::parse_from_rfc3339("2026-06-01T06:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default();
-        let at = |h: i64| base - chrono::Duration::hours(h);
-        let snapshot = |arn: &str, identifier: &str, time: DateTime<Utc>| Snapshot {
-            arn: arn.into(),
-            kind: SourceKind::DbCluster,
-            account_id: "222222222222".into(),
-            region: "eu-west-1".into(),
-            identifier: identifier.into(),
-            source_identifier: "ledger".into(),
-            status: "available".into(),
-            encrypted: true,
-            kms_key_id: None,
-            snapshot_create_time: Some(time),
-            original_snapshot_create_time: None,
-            source_snapshot_arn: None,
-            source_region: None,
-            tags: BTreeMap::new(),
-            shared_with: None,
-            backup: None,
-        };
-        let arn = "arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:awsbackup:copyjob-1";
-        let mut point = snapshot(arn, "awsbackup:copyjob-1", at(1));
-        point.status = "COMPLETED".into();
-        point.original_snapshot_create_time = Some(at(2));
-        point.backup = Some(RecoveryPoint {
-            resource_arn: "arn:aws:rds:eu-west-1:111111111111:cluster:ledger".into(),
-            vault_name: "central".into(),
-            vault_arn: "arn:aws:backup:eu-west-1:222222222222:backup-vault:central".into(),
-            source_vault_arn: None,
-            delete_at: None,
-            key_type: None,
-        });
-        let view = snapshot(arn, "awsbackup:copyjob-1", at(3));
-        let mut inventory = Inventory::new();
-        inventory.snapshots = vec![point.clone(), view];
-        inventory.cross_check_backup_times();
-        assert_eq!(inventory.snapshots[0].replica_time(), Some(at(3)));
-        // A later view changes nothing.
-        let mut later = snapshot(arn, "awsbackup:copyjob-1", at(1));
-        later.original_snapshot_create_time = Some(at(1));
-        inventory.snapshots = vec![point, later];
-        inventory.cross_check_backup_times();
-        assert_eq!(inventory.snapshots[0].replica_time(), Some(at(2)));
-    }
-
-    #[test]
-    fn parses_rds_arns_and_rejects_others() {
-        let arn = parse_rds_arn("arn:aws:rds:eu-west-1:111111111111:snapshot:rds:orders-2026")
-            .expect("valid arn");
-        assert_eq!(arn.region, "eu-west-1");
-        assert_eq!(arn.account_id, "111111111111");
-        assert_eq!(arn.resource_type, "snapshot");
-        assert_eq!(arn.name, "rds:orders-2026");
-        assert!(parse_rds_arn("arn:aws:kms:eu-west-1:111111111111:key/abc").is_none());
-        assert!(parse_rds_arn("orders").is_none());
-    }
-}
+mod tests;

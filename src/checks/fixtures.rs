@@ -199,34 +199,19 @@ impl Org {
         source: &Source,
         hours_ago: i64,
     ) -> &mut Snapshot {
-        let time = as_of() - Duration::hours(hours_ago);
-        self.inventory.snapshots.push(Snapshot {
-            arn: format!("arn:aws:rds:{REGION}:{account}:snapshot:awsbackup:{id}"),
-            kind: source.kind,
-            account_id: account.into(),
-            region: REGION.into(),
-            identifier: format!("awsbackup:{id}"),
-            source_identifier: source.identifier.clone(),
-            status: "COMPLETED".into(),
-            encrypted: true,
-            kms_key_id: Some(key_arn(account, "vault-cmk")),
-            snapshot_create_time: Some(time),
-            original_snapshot_create_time: Some(time),
-            source_snapshot_arn: None,
-            source_region: None,
-            tags: BTreeMap::new(),
-            shared_with: None,
-            backup: Some(RecoveryPoint {
-                resource_arn: source.arn.clone(),
-                vault_name: vault.into(),
-                vault_arn: format!("arn:aws:backup:{REGION}:{account}:backup-vault:{vault}"),
-                source_vault_arn: Some(format!(
-                    "arn:aws:backup:{REGION}:{}:backup-vault:Default",
-                    source.account_id
-                )),
-                delete_at: Some(as_of() + Duration::days(30)),
-                key_type: Some("CUSTOMER_MANAGED_KMS_KEY".into()),
-            }),
+        let snapshot = self.snapshot(account, &format!("awsbackup:{id}"), source, hours_ago);
+        snapshot.status = "COMPLETED".into();
+        snapshot.shared_with = None;
+        snapshot.backup = Some(RecoveryPoint {
+            resource_arn: source.arn.clone(),
+            vault_name: vault.into(),
+            vault_arn: format!("arn:aws:backup:{REGION}:{account}:backup-vault:{vault}"),
+            source_vault_arn: Some(format!(
+                "arn:aws:backup:{REGION}:{}:backup-vault:Default",
+                source.account_id
+            )),
+            delete_at: Some(as_of() + Duration::days(30)),
+            key_type: Some("CUSTOMER_MANAGED_KMS_KEY".into()),
         });
         self.inventory.snapshots.last_mut().expect("just pushed")
     }

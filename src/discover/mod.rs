@@ -5,6 +5,7 @@
 
 pub mod plan;
 pub mod progress;
+mod reads;
 mod run;
 
 pub use run::{discover, read_destinations_ahead, Ahead, Plan};

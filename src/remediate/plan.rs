@@ -96,17 +96,16 @@ pub fn build(
             .into_iter()
             .filter(|s| s.backup.is_none())
             .collect();
-        let needs_copy = [
+        // A failing check that a new copy repairs.
+        let copy_repairs = [
             CheckId::REPLICA_PRESENT,
             CheckId::REPLICA_AGE,
             CheckId::REPLICA_ENCRYPTION,
         ]
         .into_iter()
-        .any(|id| failing(report, id).is_some())
-            || rule
-                .retain
-                .min
-                .is_some_and(|min| (replicas.len() as u32) < min);
+        .any(|id| failing(report, id).is_some());
+        let too_few = |count: usize| rule.retain.min.is_some_and(|min| (count as u32) < min);
+        let needs_copy = copy_repairs || too_few(replicas.len());
         let restorable = rule.restore.is_some();
         let needs_restore =
             restorable && (needs_copy || failing(report, CheckId::RESTORE_CURRENT).is_some());
@@ -131,14 +130,7 @@ pub fn build(
             let all = index
                 .replicas(source, &rule.destination, &dest_region)
                 .len();
-            let needs_copy = [
-                CheckId::REPLICA_PRESENT,
-                CheckId::REPLICA_AGE,
-                CheckId::REPLICA_ENCRYPTION,
-            ]
-            .into_iter()
-            .any(|id| failing(report, id).is_some())
-                || rule.retain.min.is_some_and(|min| (all as u32) < min);
+            let needs_copy = copy_repairs || too_few(all);
             if !needs_copy {
                 if !notes.is_empty() {
                     plan.blocked.push(block(notes.join("; ")));
@@ -151,26 +143,6 @@ pub fn build(
             let token =
                 snapshot_name(&["rdsguard", &source.account_id, &source.identifier, &stamp]);
             plan.items.push(Item {
-                source_arn: source.arn.clone(),
-                kind: source.kind,
-                account_id: source.account_id.clone(),
-                region: source.region.clone(),
-                identifier: source.identifier.clone(),
-                rule: rule.id.clone(),
-                dest_account: rule.destination.account.clone(),
-                dest_region: dest_region.clone(),
-                dest_kms_key: String::new(),
-                reencrypt_key: None,
-                names: Names {
-                    snapshot: String::new(),
-                    reencrypted: None,
-                    stage: None,
-                    replica: String::new(),
-                },
-                copy: false,
-                prune: Vec::new(),
-                orphans: Vec::new(),
-                restore: None,
                 backup: Some(BackupJobs {
                     source_vault: backup.source_vault.clone(),
                     destination_vault_arn: format!(
@@ -182,8 +154,7 @@ pub fn build(
                     backup_token: format!("{token}-backup"),
                     copy_token: format!("{token}-copy"),
                 }),
-                reasons: report.failures().map(|c| c.id.clone()).collect(),
-                notes,
+                ..item(source, rule, report, dest_region, notes)
             });
             continue;
         }
@@ -305,14 +276,6 @@ pub fn build(
             .map(|s| s.identifier.clone())
             .collect();
         plan.items.push(Item {
-            source_arn: source.arn.clone(),
-            kind: source.kind,
-            account_id: source.account_id.clone(),
-            region: source.region.clone(),
-            identifier: source.identifier.clone(),
-            rule: rule.id.clone(),
-            dest_account: rule.destination.account.clone(),
-            dest_region,
             dest_kms_key: dest_key,
             reencrypt_key,
             names,
@@ -320,12 +283,45 @@ pub fn build(
             prune,
             orphans,
             restore,
-            backup: None,
-            reasons: report.failures().map(|c| c.id.clone()).collect(),
-            notes,
+            ..item(source, rule, report, dest_region, notes)
         });
     }
     plan
+}
+
+/// A plan item for `source` under `rule` that does nothing yet: the steps' fields are the caller's.
+fn item(
+    source: &Source,
+    rule: &crate::rules::Rule,
+    report: &SourceReport,
+    dest_region: String,
+    notes: Vec<String>,
+) -> Item {
+    Item {
+        source_arn: source.arn.clone(),
+        kind: source.kind,
+        account_id: source.account_id.clone(),
+        region: source.region.clone(),
+        identifier: source.identifier.clone(),
+        rule: rule.id.clone(),
+        dest_account: rule.destination.account.clone(),
+        dest_region,
+        dest_kms_key: String::new(),
+        reencrypt_key: None,
+        names: Names {
+            snapshot: String::new(),
+            reencrypted: None,
+            stage: None,
+            replica: String::new(),
+        },
+        copy: false,
+        prune: Vec::new(),
+        orphans: Vec::new(),
+        restore: None,
+        backup: None,
+        reasons: report.failures().map(|c| c.id.clone()).collect(),
+        notes,
+    }
 }
 
 /// The restore step of one source: what to restore, under which name, and which earlier restores go.

@@ -2,14 +2,13 @@
 //! ([`super::raw`]) deserialised. Every problem of a rule is reported, each at its own line: a
 //! missing required key, a bad id, duration, account, region, key, selector, `retain` or `severity`.
 
+mod copies;
+
 use chrono::NaiveDate;
 use toml::Spanned;
 
 use super::raw::{FileCtx, Parsed, RawExemption, RawImmutable, RawRule, RawSelect};
-use super::{
-    parse_duration, BackupRemediation, Destination, DestinationRegion, Exemption, Immutable,
-    ReplicaKinds, Restore, Retain, Rule, Selector, Severity, DEFAULT_BACKUP_ROLE,
-};
+use super::{parse_duration, Exemption, Immutable, Restore, Retain, Rule, Selector, Severity};
 use crate::inventory::SourceKind;
 
 /// Validates one deserialised rule. `what` names it in messages; `bad` holds the keys phase one
@@ -115,7 +114,7 @@ pub(super) fn rule(
         }
         Some(dest) => {
             let offset = dest.span().start;
-            destination(offset, dest.into_inner(), &mut error)
+            copies::destination(offset, dest.into_inner(), &mut error)
         }
     };
     if let Some(key) = &raw.source_kms_key {
@@ -237,68 +236,16 @@ pub(super) fn rule(
         );
     }
 
-    let backup_at = raw.backup.as_ref().map(|b| b.span().start);
-    let remediate_at = raw.remediate.as_ref().map(|r| r.span().start);
-    let by_backup = raw
-        .remediate
-        .as_ref()
-        .is_some_and(|r| r.get_ref() == "backup");
-    let backup_remediation = match (raw.remediate.as_ref(), raw.backup) {
-        (None, None) => None,
-        (Some(mode), _) if mode.get_ref() == "snapshot" => {
-            if let Some(offset) = backup_at {
-                error(
-                    offset,
-                    "backup: only used with remediate = \"backup\"".to_string(),
-                );
-            }
-            None
-        }
-        (Some(mode), backup) if mode.get_ref() == "backup" => {
-            let offset = mode.span().start;
-            match backup.map(Spanned::into_inner) {
-                None => {
-                    error(
-                        offset,
-                        "remediate = \"backup\" needs a backup table, for example backup = { destination_vault = \"central\" }".to_string(),
-                    );
-                    None
-                }
-                Some(table) => backup_table(offset, table, &destination, &mut error),
-            }
-        }
-        (Some(mode), _) => {
-            error(
-                mode.span().start,
-                format!(
-                    "remediate `{}` is not \"snapshot\" (copy snapshots, the default) or \"backup\" (start AWS Backup jobs)",
-                    mode.get_ref()
-                ),
-            );
-            None
-        }
-        (None, Some(_)) => {
-            if let Some(offset) = backup_at {
-                error(
-                    offset,
-                    "backup: only used with remediate = \"backup\"".to_string(),
-                );
-            }
-            None
-        }
-    };
-    if by_backup && destination.as_ref().is_some_and(|d| !d.replicas.backup) {
-        error(
-            remediate_at.unwrap_or(start),
-            "remediate = \"backup\" makes recovery points, but destination.replicas does not count \"backup\"".to_string(),
-        );
-    }
-    if by_backup && restore.is_some() {
-        error(
-            start,
-            "restore: restoring from an AWS Backup recovery point is not built yet; a rule with remediate = \"backup\" cannot have restore".to_string(),
-        );
-    }
+    let backup_remediation = copies::backup_remediation(
+        copies::Remediate {
+            mode: raw.remediate,
+            backup: raw.backup,
+            restore: restore.is_some(),
+            rule_at: start,
+        },
+        &destination,
+        &mut error,
+    );
 
     let failed = !errors.is_empty() || !bad.is_empty();
     out.errors.append(&mut errors);
@@ -323,172 +270,6 @@ pub(super) fn rule(
         severity,
         location: ctx.location(start),
     });
-}
-
-fn backup_table(
-    offset: usize,
-    table: super::raw::RawBackup,
-    destination: &Option<Destination>,
-    error: &mut impl FnMut(usize, String),
-) -> Option<BackupRemediation> {
-    let Some(vault) = table.destination_vault else {
-        error(
-            offset,
-            "backup: missing required key `destination_vault` (the vault in the destination account that copies go into)".to_string(),
-        );
-        return None;
-    };
-    if let Some(dest) = destination.as_ref().filter(|d| d.replicas.backup) {
-        if let Some(pattern) = dest.vault.as_deref() {
-            if !super::pattern::matches(pattern, vault.get_ref()) {
-                error(
-                    vault.span().start,
-                    format!(
-                        "backup.destination_vault `{}` does not match destination.vault `{pattern}`: its copies would not count",
-                        vault.get_ref()
-                    ),
-                );
-            }
-        }
-    }
-    let delete_after_days = match &table.delete_after {
-        None => 35,
-        Some(text) => match parse_duration(text.get_ref()) {
-            Ok(d) if d.seconds >= 86_400 => (d.seconds + 86_399) / 86_400,
-            Ok(_) => {
-                error(
-                    text.span().start,
-                    "backup.delete_after must be at least 1d (AWS Backup keeps recovery points whole days)".to_string(),
-                );
-                35
-            }
-            Err(message) => {
-                error(text.span().start, format!("backup.delete_after: {message}"));
-                35
-            }
-        },
-    };
-    let role = match table.role {
-        None => DEFAULT_BACKUP_ROLE.to_string(),
-        Some(role) => {
-            let text = role.get_ref();
-            let valid = if text.starts_with("arn:") {
-                text.split(':').nth(2) == Some("iam") && text.contains(":role/")
-            } else {
-                !text.is_empty() && !text.starts_with('/') && !text.contains(char::is_whitespace)
-            };
-            if !valid {
-                error(
-                    role.span().start,
-                    format!("backup.role `{text}` is not a role name (with its path, e.g. service-role/AWSBackupDefaultServiceRole) or an IAM role ARN"),
-                );
-            }
-            role.into_inner()
-        }
-    };
-    Some(BackupRemediation {
-        source_vault: table.source_vault.unwrap_or_else(|| "Default".to_string()),
-        destination_vault: vault.into_inner(),
-        role,
-        delete_after_days,
-    })
-}
-
-fn destination(
-    offset: usize,
-    dest: super::raw::RawDestination,
-    error: &mut impl FnMut(usize, String),
-) -> Option<Destination> {
-    let account = match dest.account {
-        None => {
-            error(
-                offset,
-                "destination: missing required key `account` (the vault's 12-digit account id)"
-                    .to_string(),
-            );
-            None
-        }
-        Some(account) => {
-            if !is_account_id(account.get_ref()) {
-                error(
-                    account.span().start,
-                    format!(
-                        "destination.account `{}` is not a 12-digit AWS account id",
-                        account.get_ref()
-                    ),
-                );
-            }
-            Some(account.into_inner())
-        }
-    };
-    let region = match dest.region {
-        None => DestinationRegion::Same,
-        Some(r) if r.get_ref() == "same" => DestinationRegion::Same,
-        Some(r) => {
-            if !is_region(r.get_ref()) {
-                error(
-                    r.span().start,
-                    format!(
-                        "destination.region `{}` is not a region name (or \"same\")",
-                        r.get_ref()
-                    ),
-                );
-            }
-            DestinationRegion::Named(r.into_inner())
-        }
-    };
-    if let Some(key) = &dest.kms_key {
-        if let Err(message) = check_key_reference(key.get_ref()) {
-            error(key.span().start, format!("destination.kms_key: {message}"));
-        } else if is_aws_managed_alias(key.get_ref()) {
-            error(
-                key.span().start,
-                format!(
-                    "destination.kms_key `{}` is an AWS managed key; pin a customer managed key",
-                    key.get_ref()
-                ),
-            );
-        }
-    }
-    let mut replicas = ReplicaKinds::default();
-    if let Some(kinds) = dest.replicas {
-        replicas = ReplicaKinds {
-            snapshot: false,
-            backup: false,
-        };
-        if kinds.is_empty() {
-            error(
-                offset,
-                "destination.replicas is empty: name at least one of \"snapshot\", \"backup\""
-                    .to_string(),
-            );
-        }
-        for kind in kinds {
-            match kind.get_ref().as_str() {
-                "snapshot" => replicas.snapshot = true,
-                "backup" => replicas.backup = true,
-                other => error(
-                    kind.span().start,
-                    format!(
-                        "destination.replicas: `{other}` is not a kind of copy (expected \"snapshot\" for manual DB snapshots, \"backup\" for AWS Backup recovery points)"
-                    ),
-                ),
-            }
-        }
-    }
-    if let (Some(vault), false) = (&dest.vault, replicas.backup) {
-        error(
-            vault.span().start,
-            "destination.vault names backup vaults, but destination.replicas does not count \"backup\"".to_string(),
-        );
-    }
-    Some(Destination {
-        account: account?,
-        region,
-        kms_key: dest.kms_key.map(Spanned::into_inner),
-        replicas,
-        vault: dest.vault.map(Spanned::into_inner),
-    })
 }
 
 fn select(raw: RawSelect, error: &mut impl FnMut(usize, String)) -> Selector {
@@ -648,7 +429,7 @@ pub fn is_region(text: &str) -> bool {
         && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
 }
 
-fn check_key_reference(text: &str) -> Result<(), String> {
+pub(super) fn check_key_reference(text: &str) -> Result<(), String> {
     let ok = if let Some(alias) = text.strip_prefix("alias/") {
         !alias.is_empty()
     } else if text.starts_with("arn:") {
@@ -670,6 +451,6 @@ fn check_key_reference(text: &str) -> Result<(), String> {
     }
 }
 
-fn is_aws_managed_alias(text: &str) -> bool {
+pub(super) fn is_aws_managed_alias(text: &str) -> bool {
     text.starts_with("alias/aws/") || text.contains(":alias/aws/")
 }

@@ -41,6 +41,33 @@ fn lifecycle(days: i64) -> Lifecycle {
     Lifecycle::builder().delete_after_days(days).build()
 }
 
+/// The job id a `Start*Job` call answered with, or its error, about `resource`.
+async fn started<T, E, R>(
+    scope: &JobScope<'_>,
+    operation: &str,
+    resource: &str,
+    sent: impl std::future::Future<Output = Result<T, aws_sdk_backup::error::SdkError<E, R>>>,
+    job_id: impl FnOnce(&T) -> Option<&str>,
+) -> Result<String, AwsError>
+where
+    E: aws_sdk_backup::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let response = sent.await.map_err(|e| {
+        let mut error = aws_error(scope.account_id, scope.region, operation, &e);
+        error.resource = Some(resource.to_string());
+        error
+    })?;
+    job_id(&response).map(str::to_string).ok_or_else(|| {
+        scope.error(
+            operation,
+            "NoJobId",
+            format!("{operation} answered without a job id"),
+            resource,
+        )
+    })
+}
+
 /// `StartBackupJob` of `resource_arn` into `vault`; returns the job id.
 pub async fn start_backup(
     scope: &JobScope<'_>,
@@ -48,7 +75,7 @@ pub async fn start_backup(
     resource_arn: &str,
     request: &JobRequest<'_>,
 ) -> Result<String, AwsError> {
-    let response = scope
+    let sent = scope
         .client
         .start_backup_job()
         .backup_vault_name(vault)
@@ -56,21 +83,11 @@ pub async fn start_backup(
         .iam_role_arn(request.role_arn)
         .idempotency_token(request.token)
         .lifecycle(lifecycle(request.delete_after_days))
-        .send()
-        .await
-        .map_err(|e| {
-            let mut error = aws_error(scope.account_id, scope.region, "StartBackupJob", &e);
-            error.resource = Some(resource_arn.to_string());
-            error
-        })?;
-    response.backup_job_id().map(str::to_string).ok_or_else(|| {
-        scope.error(
-            "StartBackupJob",
-            "NoJobId",
-            "StartBackupJob answered without a job id".into(),
-            resource_arn,
-        )
+        .send();
+    started(scope, "StartBackupJob", resource_arn, sent, |r| {
+        r.backup_job_id()
     })
+    .await
 }
 
 /// `StartCopyJob` of `recovery_point` (in `source_vault`) into `destination_vault_arn`; the job id.
@@ -81,7 +98,7 @@ pub async fn start_copy(
     destination_vault_arn: &str,
     request: &JobRequest<'_>,
 ) -> Result<String, AwsError> {
-    let response = scope
+    let sent = scope
         .client
         .start_copy_job()
         .source_backup_vault_name(source_vault)
@@ -90,21 +107,11 @@ pub async fn start_copy(
         .iam_role_arn(request.role_arn)
         .idempotency_token(request.token)
         .lifecycle(lifecycle(request.delete_after_days))
-        .send()
-        .await
-        .map_err(|e| {
-            let mut error = aws_error(scope.account_id, scope.region, "StartCopyJob", &e);
-            error.resource = Some(recovery_point.to_string());
-            error
-        })?;
-    response.copy_job_id().map(str::to_string).ok_or_else(|| {
-        scope.error(
-            "StartCopyJob",
-            "NoJobId",
-            "StartCopyJob answered without a job id".into(),
-            recovery_point,
-        )
+        .send();
+    started(scope, "StartCopyJob", recovery_point, sent, |r| {
+        r.copy_job_id()
     })
+    .await
 }
 
 /// How one poll of a job went.

@@ -1,8 +1,8 @@
 //! Step `backup-job` (`remediate = "backup"`): an on-demand AWS Backup job of the source database into
 //! the rule's vault of the source account; waits until it ends and keeps its recovery point.
 
-use super::{Decl, Iam, Skip, PASS_BACKUP_ROLE};
-use crate::aws::backup::jobs::{self, JobRequest};
+use super::{BackupCalls, Decl, Iam, Skip, PASS_BACKUP_ROLE};
+use crate::aws::backup::jobs;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
@@ -55,22 +55,11 @@ pub(crate) fn detail(ctx: &Ctx<'_>) -> String {
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
-    let item = ctx.item;
-    let Some(backup) = item.backup.as_ref() else {
-        return Err(ctx.no_backup_plan());
-    };
-    let client = ctx.backup_client(&item.account_id, &item.region).await?;
-    let scope = jobs::JobScope {
-        client: &client,
-        account_id: &item.account_id,
-        region: &item.region,
-    };
-    let request = JobRequest {
-        token: &backup.backup_token,
-        role_arn: &backup.role_arn,
-        delete_after_days: backup.delete_after_days,
-    };
-    let job = jobs::start_backup(&scope, &backup.source_vault, &item.source_arn, &request).await?;
+    let calls = BackupCalls::of(ctx).await?;
+    let (scope, jobs) = (calls.scope(), calls.jobs);
+    let request = calls.request(&jobs.backup_token);
+    let resource = &ctx.item.source_arn;
+    let job = jobs::start_backup(&scope, &jobs.source_vault, resource, &request).await?;
     let point = jobs::wait_backup(&scope, &job, ctx.options.step_timeout).await?;
     state.recovery_point = Some(point);
     Ok(())

@@ -3,8 +3,8 @@
 //! ends. The copy keeps the backup's creation date: it is the replica. Nothing is ever deleted: the
 //! vaults' lifecycles and locks own the recovery points.
 
-use super::{Decl, Iam, Skip, PASS_BACKUP_ROLE};
-use crate::aws::backup::jobs::{self, JobRequest};
+use super::{BackupCalls, Decl, Iam, Skip, PASS_BACKUP_ROLE};
+use crate::aws::backup::jobs;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
@@ -60,9 +60,6 @@ pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
     let item = ctx.item;
-    let Some(backup) = item.backup.as_ref() else {
-        return Err(ctx.no_backup_plan());
-    };
     let Some(point) = state.recovery_point.clone() else {
         return Err(AwsError {
             account_id: item.account_id.clone(),
@@ -73,27 +70,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
             resource: None,
         });
     };
-    let client = ctx.backup_client(&item.account_id, &item.region).await?;
-    let scope = jobs::JobScope {
-        client: &client,
-        account_id: &item.account_id,
-        region: &item.region,
-    };
-    let request = JobRequest {
-        token: &backup.copy_token,
-        role_arn: &backup.role_arn,
-        delete_after_days: backup.delete_after_days,
-    };
-    let job = jobs::start_copy(
-        &scope,
-        &backup.source_vault,
-        &point,
-        &backup.destination_vault_arn,
-        &request,
-    )
-    .await?;
+    let calls = BackupCalls::of(ctx).await?;
+    let (scope, jobs) = (calls.scope(), calls.jobs);
+    let request = calls.request(&jobs.copy_token);
+    let into = &jobs.destination_vault_arn;
+    let job = jobs::start_copy(&scope, &jobs.source_vault, &point, into, &request).await?;
     let copied = jobs::wait_copy(&scope, &job, ctx.options.step_timeout).await?;
-    let (account, region) = (&item.dest_account, &item.dest_region);
-    ctx.created_in(account, region, &copied);
+    ctx.created_in(&item.dest_account, &item.dest_region, &copied);
     Ok(())
 }

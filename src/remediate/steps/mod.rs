@@ -127,6 +127,43 @@ pub(super) const COPY_ACTIONS: &[&str] = &[
     "kms:GenerateDataKeyWithoutPlaintext",
 ];
 
+/// What `backup-job` and `copy-job` call AWS Backup with: the source account's client, and the item's
+/// jobs (`remediate = "backup"`).
+pub(super) struct BackupCalls<'c> {
+    pub client: aws_sdk_backup::Client,
+    pub jobs: &'c crate::report::remediation::BackupJobs,
+    item: &'c Item,
+}
+
+impl<'c> BackupCalls<'c> {
+    pub(super) async fn of(ctx: &'c Ctx<'_>) -> Result<BackupCalls<'c>, AwsError> {
+        let item = ctx.item;
+        let Some(jobs) = item.backup.as_ref() else {
+            return Err(ctx.no_backup_plan());
+        };
+        let client = ctx.backup_client(&item.account_id, &item.region).await?;
+        Ok(BackupCalls { client, jobs, item })
+    }
+
+    /// Where the jobs are started: the source account and region.
+    pub(super) fn scope(&self) -> crate::aws::backup::jobs::JobScope<'_> {
+        crate::aws::backup::jobs::JobScope {
+            client: &self.client,
+            account_id: &self.item.account_id,
+            region: &self.item.region,
+        }
+    }
+
+    /// A job request with the item's role and lifecycle, and `token`.
+    pub(super) fn request(&self, token: &'c str) -> crate::aws::backup::jobs::JobRequest<'c> {
+        crate::aws::backup::jobs::JobRequest {
+            token,
+            role_arn: &self.jobs.role_arn,
+            delete_after_days: self.jobs.delete_after_days,
+        }
+    }
+}
+
 /// IAM actions, per account role: the source database's account, and the destination (vault). Each is
 /// a list of groups of actions (such as [`FIND_SNAPSHOT`]), so that steps share the groups they share.
 #[derive(Debug)]
