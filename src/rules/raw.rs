@@ -27,6 +27,7 @@ pub(super) struct RawRule {
     pub retain: Option<Spanned<RawRetain>>,
     pub restore: Option<Spanned<RawRestore>>,
     pub immutable: Option<Spanned<RawImmutable>>,
+    pub drill: Option<Spanned<RawDrill>>,
     pub severity: Option<Spanned<String>>,
 }
 
@@ -105,6 +106,20 @@ pub(super) struct RawRestore {
     pub keep: Option<Spanned<i64>>,
 }
 
+/// `drill = { every = "30d", rto = "2h", instance_class = "db.t3.micro", ... }`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDrill {
+    pub every: Option<Spanned<String>>,
+    pub rto: Option<Spanned<String>>,
+    pub instance_class: Option<Spanned<String>>,
+    pub subnet_group: Option<Spanned<String>>,
+    pub security_groups: Option<Vec<Spanned<String>>>,
+    pub probe: Option<Spanned<String>>,
+    pub probe_timeout: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawExemption {
@@ -130,6 +145,7 @@ fn nested_fields(key: &str) -> Option<&'static [&'static str]> {
         "retain" => Some(fields_of::<RawRetain>()),
         "restore" => Some(fields_of::<RawRestore>()),
         "immutable" => Some(fields_of::<RawImmutableTable>()),
+        "drill" => Some(fields_of::<RawDrill>()),
         _ => None,
     }
 }
