@@ -155,8 +155,8 @@ pub async fn execute(
         .await
 }
 
-/// The drills of an interrupted run's journal that did not finish (no `done` of their `evidence`
-/// step): their instances are looked for and deleted.
+/// The drills of an interrupted run's journal whose instance was not deleted (no `done` of their
+/// `delete` step): their instances are looked for and deleted.
 pub fn unfinished(entries: &[Entry]) -> (Option<String>, Vec<Item>) {
     let mut run = None;
     let mut items: Vec<Item> = Vec::new();
@@ -169,7 +169,7 @@ pub fn unfinished(entries: &[Entry]) -> (Option<String>, Vec<Item>) {
             }
             Entry::Done {
                 source_arn, step, ..
-            } if step == run::STEP_EVIDENCE => {
+            } if step == run::STEP_DELETE => {
                 items.retain(|i| &i.source_arn != source_arn);
             }
             _ => {}
