@@ -61,6 +61,12 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two saved runs: new failures, resolved ones, regressions. Exit 1 when things got worse.
     Diff(DiffArgs),
+    /// Restore drills: restore the newest replica of each database whose rule has `drill` and whose
+    /// last successful drill is older than drill.every, in the vault account, time it against
+    /// drill.rto, run the probe, and always delete the drill instance. The evidence goes on the
+    /// replica (read by the next audit's restore-tested check) and into drill.json.
+    #[command(after_help = DRILL_AFTER_HELP)]
+    Drill(DrillArgs),
     /// Point a database's secret back at an earlier restored copy in the vault (after a bad restore),
     /// keeping the secret's other keys; the instance it leaves is tagged rdsguard:superseded-at.
     Rollback(RollbackArgs),
@@ -77,6 +83,32 @@ pub enum Command {
     #[command(subcommand)]
     Rules(RulesCommand),
 }
+
+const DRILL_AFTER_HELP: &str = "\
+What a drill does, per due database (in the destination account only; the source account is never
+called):
+  1. restore the newest replica (a manual snapshot) into rdsguard-drill-<id>-<time>-<run>, never
+     publicly accessible, into the rule's drill.subnet_group and drill.security_groups, tagged
+     rdsguard:drill, rdsguard:managed, rdsguard:role=drill;
+  2. wait until it is available (at most --step-timeout); the restore's start and end are AWS's
+     clock (the Date of its answers), so the duration is AWS's;
+  3. run drill.probe with sh -c, with RDSGUARD_DRILL_HOST, _PORT, _INSTANCE, _SOURCE_ARN and
+     _SECRET_NAME (a secret's name, never its value) in its environment, killed after
+     drill.probe_timeout;
+  4. always delete the drill instance (no final snapshot), and only an instance with rdsguard's
+     drill tags; a failed delete is tried 3 times, then reported (exit 3);
+  5. tag the replica with rdsguard:drill-at, rdsguard:drill-restore-seconds, rdsguard:drill-result.
+
+Every step is journaled in RUN_DIR/drill-journal.jsonl first: after a kill, `rdsguard drill --resume
+RUN_DIR` deletes any drill instance left behind. Start with --dry-run.
+
+Exit codes:
+  0  every drill passed within its RTO (or none was due)
+  1  a drill failed: the restore or the probe failed, or it took longer than drill.rto
+  2  bad usage or bad rules (nothing was sent to AWS)
+  3  part of the organization could not be read, or an AWS call of a drill failed (a drill
+     instance that could not be deleted is named in drill.json)
+Docs: docs/drills.md";
 
 /// The member role rdsguard assumes unless told otherwise (`audit`'s and `iam-policy`'s --role-name):
 /// the one AWS Organizations creates in the accounts it creates.
@@ -392,6 +424,60 @@ pub struct ConnectArgs {
     /// AWS endpoint for every service (an emulator, a VPC endpoint). Default: AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Rule file or folder of *.toml files (repeatable); only rules with `drill` are drilled.
+    #[arg(long = "rules", value_name = "PATH", default_value = "rules")]
+    pub rules: Vec<PathBuf>,
+
+    /// Read only these account ids (comma-separated) instead of every ACTIVE account of the
+    /// organization. The rules' destination accounts are always read too.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub accounts: Option<Vec<String>>,
+
+    /// Regions to walk (comma-separated). Default: as for audit.
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    pub regions: Option<Vec<String>>,
+
+    /// Folder for this run's files (drill.json, drill-journal.jsonl, inventory.json). Default:
+    /// reports/<UTC timestamp>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Drill only this database (its ARN), if it is due.
+    #[arg(long, value_name = "ARN")]
+    pub only: Option<String>,
+
+    /// Print the drills that are due (and why the others are not) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How many drill instances exist at once, at most.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub max_parallel: u16,
+
+    /// The longest wait for a drill instance to become available (a restore that takes longer fails
+    /// the drill), and to be deleted.
+    #[arg(long, default_value = "3h", value_name = "DURATION")]
+    pub step_timeout: String,
+
+    /// Judge which drills are due as of this instant (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+
+    /// Finish an interrupted drill run: delete any drill instance its journal (RUN_DIR) names that
+    /// was not deleted. No new drill is started; drill.json is rewritten in RUN_DIR.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["dry_run", "out", "only"])]
+    pub resume: Option<PathBuf>,
+
+    /// How many account-region scopes discovery reads at once.
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod discover;
+pub mod drill;
 pub mod error;
 pub mod evaluate;
 pub mod iam;

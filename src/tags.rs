@@ -24,6 +24,28 @@ pub const TAG_RUN_ID: &str = "rdsguard:run-id";
 /// Set on the instance a secret pointed at before `repoint` (or `rollback`) moved it.
 pub const TAG_SUPERSEDED_AT: &str = "rdsguard:superseded-at";
 
+/// On a drill instance (`rdsguard drill`): the ARN of the replica it was restored from. Nothing is
+/// deleted by a drill without it.
+pub const TAG_DRILL: &str = "rdsguard:drill";
+/// Drill evidence on the drilled replica: when the drill's restore ended (RFC 3339, AWS's clock).
+pub const TAG_DRILL_AT: &str = "rdsguard:drill-at";
+/// Drill evidence on the drilled replica: how long the restore took, in whole seconds.
+pub const TAG_DRILL_RESTORE_SECONDS: &str = "rdsguard:drill-restore-seconds";
+/// Drill evidence on the drilled replica: one of the `DRILL_*` results.
+pub const TAG_DRILL_RESULT: &str = "rdsguard:drill-result";
+/// The drill evidence tags, the only tags a drill writes on a replica.
+pub const DRILL_EVIDENCE: [&str; 3] = [TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT];
+
+/// `rdsguard:drill-result`: restored (and probed, when the rule has a probe) within the run.
+pub const DRILL_PASSED: &str = "passed";
+/// `rdsguard:drill-result`: the probe failed or timed out.
+pub const DRILL_PROBE_FAILED: &str = "probe-failed";
+/// `rdsguard:drill-result`: the restore failed, or was not available within `--step-timeout`.
+pub const DRILL_RESTORE_FAILED: &str = "restore-failed";
+
+/// `rdsguard:role` of a drill instance.
+pub const ROLE_DRILL: &str = "drill";
+
 /// `rdsguard:role` of the manual snapshot (and its re-encrypted copy) in the source account.
 pub const ROLE_TRANSIT: &str = "transit";
 /// `rdsguard:role` of the in-region copy in the destination account, for a cross-region destination.

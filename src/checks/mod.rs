@@ -12,6 +12,7 @@ mod replica_encryption;
 mod replica_immutable;
 mod replica_present;
 mod restore_current;
+mod restore_tested;
 mod retention_count;
 mod share_exposure;
 mod source_key_shareable;
@@ -20,6 +21,7 @@ mod vault_policy;
 pub use id::CheckId;
 pub use needs::{facts, Fact};
 pub use replica_encryption::is_aws_managed;
+pub use restore_tested::{evidence as drill_evidence, Evidence as DrillEvidence};
 /// What a source key's policy must grant the vault (`source-key-shareable`; `setup` writes it).
 pub use source_key_shareable::REQUIRED_ACTIONS as SOURCE_KEY_ACTIONS;
 
@@ -184,6 +186,7 @@ pub const REGISTRY: &[Check] = &[
     share_exposure::CHECK,
     replica_immutable::CHECK,
     restore_current::CHECK,
+    restore_tested::CHECK,
 ];
 
 /// The registry entry of a check id read as a string (from a published report).

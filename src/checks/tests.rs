@@ -768,3 +768,133 @@ fn read_replicas_are_ungoverned_unless_a_rule_selects_them() {
     assert_eq!(report.rule.as_deref(), Some("replicas"));
     assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
 }
+
+mod restore_tested {
+    use super::*;
+    use crate::tags::{TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT};
+
+    const DRILL: &str =
+        "drill = { every = \"30d\", rto = \"2h\", instance_class = \"db.t3.micro\" }";
+
+    /// Drill evidence on a replica: ended `days_ago` before `as_of`, took `seconds`.
+    fn drilled(
+        org: &mut Org,
+        id: &str,
+        source: &crate::inventory::Source,
+        days_ago: i64,
+        seconds: i64,
+        result: &str,
+    ) {
+        let at = as_of() - chrono::Duration::days(days_ago);
+        let replica = org.tagged_replica(id, source, 24 * days_ago + 1);
+        replica.tags.insert(TAG_DRILL_AT.into(), at.to_rfc3339());
+        replica
+            .tags
+            .insert(TAG_DRILL_RESTORE_SECONDS.into(), seconds.to_string());
+        replica.tags.insert(TAG_DRILL_RESULT.into(), result.into());
+    }
+
+    fn outcome(org: &Org, rules: &RuleSet) -> (CheckStatus, String, String, String) {
+        let report = judge(org, rules, "orders");
+        let c = check(&report, "restore-tested");
+        (
+            c.status,
+            c.observed.clone(),
+            c.expected.clone(),
+            c.message.clone(),
+        )
+    }
+
+    #[test]
+    fn not_judged_without_a_drill_table() {
+        let mut org = Org::new();
+        let source = org.source(PROD, "orders");
+        org.tagged_replica("copy-1", &source, 2);
+        let report = judge(&org, &vault_rule(""), "orders");
+        assert!(report.checks.iter().all(|c| c.id != "restore-tested"));
+    }
+
+    #[test]
+    fn a_recent_drill_within_the_rto_passes() {
+        let mut org = Org::new();
+        let source = org.source(PROD, "orders");
+        org.tagged_replica("copy-new", &source, 2);
+        drilled(&mut org, "copy-old", &source, 3, 4_320, "passed");
+        let (status, observed, expected, message) = outcome(&org, &vault_rule(DRILL));
+        assert_eq!(status, CheckStatus::Pass, "{message}");
+        assert_eq!(observed, "last drill 3d ago, 1h12m");
+        assert_eq!(expected, "<= 30d, <= 2h");
+    }
+
+    #[test]
+    fn no_drill_an_old_drill_a_slow_one_and_a_failed_probe_fail() {
+        let rules = vault_rule(DRILL);
+        let mut org = Org::new();
+        let source = org.source(PROD, "orders");
+        org.tagged_replica("copy-1", &source, 2);
+        let (status, observed, _, message) = outcome(&org, &rules);
+        assert_eq!(
+            (status, observed.as_str()),
+            (CheckStatus::Fail, "no drill"),
+            "{message}"
+        );
+
+        let mut org = Org::new();
+        let source = org.source(PROD, "orders");
+        drilled(&mut org, "copy-1", &source, 41, 4_320, "passed");
+        let (status, observed, _, message) = outcome(&org, &rules);
+        assert_eq!(status, CheckStatus::Fail);
+        assert_eq!(observed, "last drill 41d ago, 1h12m");
+        assert!(
+            message.contains("older than drill.every (30d)"),
+            "{message}"
+        );
+
+        let mut org = Org::new();
+        let source = org.source(PROD, "orders");
+        drilled(&mut org, "copy-1", &source, 1, 3 * 3_600, "passed");
+        let (status, _, _, message) = outcome(&org, &rules);
+        assert_eq!(status, CheckStatus::Fail);
+        assert!(
+            message.contains("took longer than drill.rto (2h)"),
+            "{message}"
+        );
+
+        // The last drill counts: an older pass does not hide a newer failed probe.
+        let mut org = Org::new();
+        let source = org.source(PROD, "orders");
+        drilled(&mut org, "copy-1", &source, 5, 600, "passed");
+        drilled(&mut org, "copy-2", &source, 1, 600, "probe-failed");
+        let (status, _, _, message) = outcome(&org, &rules);
+        assert_eq!(status, CheckStatus::Fail);
+        assert!(message.contains("did not pass: probe-failed"), "{message}");
+        assert!(message.contains("copy-2"), "{message}");
+    }
+
+    #[test]
+    fn no_replica_skips_and_an_unreadable_destination_is_an_error() {
+        let rules = vault_rule(DRILL);
+        let mut org = Org::new();
+        org.source(PROD, "orders");
+        let (status, ..) = outcome(&org, &rules);
+        assert_eq!(status, CheckStatus::Skip);
+
+        let mut org = Org::new();
+        org.source(PROD, "orders");
+        org.inventory.errors.push(AwsError {
+            account_id: VAULT.into(),
+            region: REGION.into(),
+            operation: "DescribeDBSnapshots".into(),
+            code: "AccessDenied".into(),
+            message: "no".into(),
+            resource: None,
+        });
+        for scope in &mut org.inventory.scopes {
+            if scope.account_id == VAULT {
+                scope.complete = false;
+            }
+        }
+        let (status, ..) = outcome(&org, &rules);
+        assert_eq!(status, CheckStatus::Error);
+    }
+}

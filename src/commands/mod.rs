@@ -4,6 +4,7 @@
 mod audit;
 mod connect;
 mod diff;
+mod drill;
 mod evaluate;
 mod iam_policy;
 mod judge;
@@ -42,6 +43,13 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             } else {
                 EXIT_COMPLIANT
             })
+        }
+        Command::Drill(args) => {
+            let drilled = drill::run(args, quiet).await?;
+            if !quiet {
+                output::drill::print_results(&drilled.report.drills, &drilled.file)?;
+            }
+            Ok(drilled.exit)
         }
         Command::Rollback(args) => {
             let done = rollback::run(args).await?;

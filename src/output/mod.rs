@@ -9,6 +9,7 @@ use crate::report::v1::ReportV1;
 pub mod asff;
 pub mod discovery;
 pub mod drift;
+pub mod drill;
 pub mod escape;
 pub mod html;
 pub mod json;

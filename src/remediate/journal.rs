@@ -60,7 +60,13 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(dir: &Path) -> std::io::Result<Journal> {
-        let path = dir.join(FILE);
+        Journal::open_as(dir, FILE, SCHEMA)
+    }
+
+    /// A journal of another kind of entry (`rdsguard drill`'s), in `dir/file`, headed by `schema`:
+    /// the same append-and-flush file, the same header line.
+    pub fn open_as(dir: &Path, file: &str, schema: &str) -> std::io::Result<Journal> {
+        let path = dir.join(file);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let journal = Journal {
             path,
@@ -69,7 +75,7 @@ impl Journal {
         // A resumed run appends to its journal, which already names its schema.
         if journal.path.metadata()?.len() == 0 {
             journal.write(&Entry::Journal {
-                schema: SCHEMA.to_string(),
+                schema: schema.to_string(),
             })?;
         }
         Ok(journal)
@@ -81,6 +87,11 @@ impl Journal {
 
     /// Appends one entry and flushes it to the file before returning.
     pub fn write(&self, entry: &Entry) -> std::io::Result<()> {
+        self.append(entry)
+    }
+
+    /// Appends one entry of any kind and flushes it to the file before returning.
+    pub fn append<T: Serialize>(&self, entry: &T) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(entry)?;
         line.push(b'\n');
         let mut file = self
@@ -116,6 +127,14 @@ pub enum ReadError {
 
 /// Reads a journal; a last line cut short by a kill is ignored, any other bad line is an error.
 pub fn read(path: &Path) -> Result<Vec<Entry>, ReadError> {
+    read_as(path, SCHEMA)
+}
+
+/// Reads a journal of entries `T` headed by `schema` (see [`Journal::open_as`]); as [`read`].
+pub fn read_as<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    schema: &'static str,
+) -> Result<Vec<T>, ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -130,18 +149,18 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, ReadError> {
         let header: serde_json::Value = serde_json::from_str(first).unwrap_or_default();
         if header["event"] == "journal" {
             let found = header["schema"].as_str().unwrap_or("(none)");
-            if found != SCHEMA {
+            if found != schema {
                 return Err(ReadError::Schema {
                     path: path.to_path_buf(),
                     found: found.to_string(),
-                    expected: SCHEMA,
+                    expected: schema,
                 });
             }
         }
     }
     let mut entries = Vec::new();
     for (n, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<Entry>(line) {
+        match serde_json::from_str::<T>(line) {
             Ok(entry) => entries.push(entry),
             Err(_) if n + 1 == lines.len() => break,
             Err(source) => {

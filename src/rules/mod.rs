@@ -154,6 +154,36 @@ impl Restore {
     }
 }
 
+/// `drill`: restore the newest replica every `every`, within `rto`, then delete it (`rdsguard
+/// drill`; judged by `restore-tested`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drill {
+    /// The longest time since the last successful drill.
+    pub every: Duration,
+    /// The longest a restore may take, from the restore call to `available`.
+    pub rto: Duration,
+    pub instance_class: String,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+    /// A shell command run once the drill instance is available (endpoint in its environment).
+    pub probe: Option<String>,
+    /// The longest the probe may run (default 10m).
+    pub probe_timeout: Duration,
+    /// The name of a secret the probe may read itself (its name only is passed, never its value);
+    /// `{identifier}` and `{account}` name the source.
+    pub secret: Option<String>,
+}
+
+impl Drill {
+    /// The secret's name for one source.
+    pub fn secret_for(&self, source: &Source) -> Option<String> {
+        self.secret.as_ref().map(|s| {
+            s.replace("{identifier}", &source.identifier)
+                .replace("{account}", &source.account_id)
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub id: String,
@@ -173,6 +203,8 @@ pub struct Rule {
     pub immutable: Option<Immutable>,
     /// `remediate = "backup"`: `--remediate` makes copies with AWS Backup jobs, as this says.
     pub backup_remediation: Option<BackupRemediation>,
+    /// Restore drills (`restore-tested`, `rdsguard drill`).
+    pub drill: Option<Drill>,
     pub severity: Severity,
     pub location: Location,
 }

@@ -29,6 +29,7 @@ pub(super) struct RawRule {
     pub immutable: Option<Spanned<RawImmutable>>,
     pub remediate: Option<Spanned<String>>,
     pub backup: Option<Spanned<RawBackup>>,
+    pub drill: Option<Spanned<RawDrill>>,
     pub severity: Option<Spanned<String>>,
 }
 
@@ -118,6 +119,20 @@ pub(super) struct RawRestore {
     pub keep: Option<Spanned<i64>>,
 }
 
+/// `drill = { every = "30d", rto = "2h", instance_class = "db.t3.micro", ... }`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDrill {
+    pub every: Option<Spanned<String>>,
+    pub rto: Option<Spanned<String>>,
+    pub instance_class: Option<Spanned<String>>,
+    pub subnet_group: Option<Spanned<String>>,
+    pub security_groups: Option<Vec<Spanned<String>>>,
+    pub probe: Option<Spanned<String>>,
+    pub probe_timeout: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawExemption {
@@ -144,6 +159,7 @@ fn nested_fields(key: &str) -> Option<&'static [&'static str]> {
         "restore" => Some(fields_of::<RawRestore>()),
         "immutable" => Some(fields_of::<RawImmutableTable>()),
         "backup" => Some(fields_of::<RawBackup>()),
+        "drill" => Some(fields_of::<RawDrill>()),
         _ => None,
     }
 }

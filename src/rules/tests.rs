@@ -106,7 +106,7 @@ expires = "someday"
             "5: rule `Prod_Rule`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "6: rule `Prod_Rule`: retain.min (5) is greater than retain.max (2)",
             "7: rule `Prod_Rule`: severity `urgent` is not one of: informational, low, medium, high, critical",
-            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, severity)",
+            "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, drill, severity)",
             "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key, replicas, vault)",
             "18: in rule `third`: invalid type: integer `26`, expected a string",
             "20: exemption for `arn:aws:rds:*:*:db:x` has no reason: add reason = \"...\" for the auditors",
@@ -132,7 +132,7 @@ select = { accounts = ["1234"], kinds = ["aurora"], regoin = ["us-east-1"] }
             "1: rule `x`: missing required key `destination` (for example destination = { account = \"222222222222\" })",
             "3: rule `x`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)",
             "4: rule `x`: retain.min (3) is greater than retain.max (1)",
-            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, severity)",
+            "5: unknown key `bogus_key` in rule `x` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, drill, severity)",
             "6: rule `x`: select.accounts: `1234` is not a 12-digit account id or a pattern like \"*\"",
             "6: rule `x`: select.kinds: `aurora` is not `db-instance` or `db-cluster`",
             "6: unknown key `regoin` in `select` of rule `x` (expected one of: tags, engines, accounts, regions, identifiers, kinds, read_replicas)",
@@ -180,6 +180,7 @@ fn accepted_keys_come_from_the_raw_types() {
             "immutable",
             "remediate",
             "backup",
+            "drill",
             "severity"
         ]
     );
@@ -466,5 +467,75 @@ restore = { instance_class = "db.t3.micro" }
             "19: rule `c`: remediate = \"backup\" makes recovery points, but destination.replicas does not count \"backup\"",
             "19: rule `c`: remediate = \"backup\" needs a backup table, for example backup = { destination_vault = \"central\" }",
         ]
+    );
+}
+
+#[test]
+fn drill_is_validated_key_by_key_each_at_its_line() {
+    let text = r#"
+[[rule]]
+id = "vault"
+destination = { account = "222222222222" }
+max_age = "1d"
+drill = { every = "30d", rto = "2h", instance_class = "db.t3.micro", subnet_group = "drills", security_groups = ["sg-0123"], probe = "pg_isready", secret = "rds/{identifier}" }
+"#;
+    let set = load_text(text).expect("valid");
+    let drill = set.rules[0].drill.as_ref().expect("drill");
+    assert_eq!(drill.every.seconds, 30 * 86_400);
+    assert_eq!(drill.rto.seconds, 7_200);
+    assert_eq!(drill.instance_class, "db.t3.micro");
+    assert_eq!(drill.subnet_group.as_deref(), Some("drills"));
+    assert_eq!(drill.security_groups, vec!["sg-0123".to_string()]);
+    assert_eq!(drill.probe.as_deref(), Some("pg_isready"));
+    assert_eq!(drill.probe_timeout.seconds, 600, "10m by default");
+
+    let text = r#"[[rule]]
+id = "vault"
+destination = { account = "222222222222" }
+max_age = "1d"
+[rule.drill]
+every = "30 days"
+rto = "0s"
+instance_class = "t3.micro"
+security_groups = ["default"]
+probe = " "
+probe_timeout = "soon"
+colour = "red"
+"#;
+    let found = problems(load_text(text));
+    let lines: Vec<&str> = found
+        .iter()
+        .map(|f| f.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["6", "7", "8", "9", "10", "11", "12"],
+        "every problem at its own line: {found:?}"
+    );
+    assert!(found[0].contains("drill.every"), "{found:?}");
+    assert!(found[1].contains("drill.rto"), "{found:?}");
+    assert!(found[2].contains("not a DB instance class"), "{found:?}");
+    assert!(
+        found[3].contains("not a VPC security group id"),
+        "{found:?}"
+    );
+    assert!(
+        found[4].contains("drill.probe must not be empty"),
+        "{found:?}"
+    );
+    assert!(found[5].contains("drill.probe_timeout"), "{found:?}");
+    assert!(
+        found[6].contains("unknown key `colour` in `drill`"),
+        "{found:?}"
+    );
+
+    let found = problems(load_text(
+        "[[rule]]\nid = \"v\"\ndestination = { account = \"222222222222\" }\nmax_age = \"1d\"\ndrill = { probe = \"true\" }\n",
+    ));
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found.iter().all(|f| f.starts_with("5: ")), "{found:?}");
+    assert!(
+        found[0].contains("missing required key `every`"),
+        "{found:?}"
     );
 }

@@ -3,6 +3,7 @@
 //! missing required key, a bad id, duration, account, region, key, selector, `retain` or `severity`.
 
 mod copies;
+mod drill;
 
 use chrono::NaiveDate;
 use toml::Spanned;
@@ -226,6 +227,11 @@ pub(super) fn rule(
         })
     });
 
+    let drill = raw.drill.and_then(|d| {
+        let offset = d.span().start;
+        drill::drill(offset, d.into_inner(), &mut error)
+    });
+
     if let (Some(offset), Some(false)) = (
         immutable_at,
         destination.as_ref().map(|d| d.replicas.backup),
@@ -267,6 +273,7 @@ pub(super) fn rule(
         restore,
         immutable,
         backup_remediation,
+        drill,
         severity,
         location: ctx.location(start),
     });

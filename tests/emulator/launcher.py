@@ -1010,6 +1010,17 @@ class BadRequest(Exception):
     pass
 
 
+# Restore time: account -> seconds its clock jumps after each restore it answers (a restore "takes"
+# that long in emulated time: the next answer's Date is that much later).
+_restore_time = {}
+_RESTORES = ("RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterFromSnapshot")
+
+
+def _http_date(account):
+    now = _real_utcnow() + _offset(account)
+    return now.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
 def _clock_state():
     return {"real_now": _real_utcnow().isoformat() + "Z",
             "default_offset_seconds": _clock[None].total_seconds() if None in _clock else None,
@@ -1038,6 +1049,12 @@ def _control(method, path, query, body):
                 else:
                     _clock.clear()
             return 200, _clock_state()
+        if path == "/_rdsguard/restore-time":
+            if method == "POST":
+                _restore_time[body.get("account_id")] = float(body["seconds"])
+            elif method == "DELETE":
+                _restore_time.clear()
+            return 200, {"accounts": {str(a): v for a, v in _restore_time.items()}}
         if path == "/_rdsguard/expiry":
             if method == "POST":
                 _expiry.add(body.get("account_id"))
@@ -1104,10 +1121,24 @@ class Middleware:
             start_response(f"{status} Injected", headers)
             return [text.encode()]
         _request.account = call["account_id"]
+        account = call["account_id"]
+
+        def dated(status, headers, exc_info=None):
+            # AWS's Date is AWS's clock: here the calling account's (rdsguard drill reads it).
+            headers = [(k, v) for k, v in headers if k.lower() != "date"]
+            headers.append(("Date", _http_date(account)))
+            return start_response(status, headers, exc_info)
+
         try:  # moto builds the whole response inside this call
-            response = self.app(environ, start_response)
+            response = self.app(environ, dated)
         finally:
             _request.account = None
+        if call["operation"] in _RESTORES:
+            with _lock:
+                seconds = _restore_time.get(account, _restore_time.get(None))
+                if seconds:
+                    _clock[account] = _clock.get(account, _clock.get(None, datetime.timedelta())) \
+                        + datetime.timedelta(seconds=seconds)
         if fault is not None and fault["delay_seconds"] > 0:
             # A delay fault: the request is carried out, but its answer is held back, as when a
             # client dies after AWS accepted its call (tests kill the client in this window).
@@ -1134,6 +1165,25 @@ class Middleware:
 class QuietHandler(MotoRequestHandler):
     def log_request(self, *args):  # no per-request access log
         pass
+
+    def send_response(self, code, message=None):
+        # http.server adds its own Date (the machine's clock); the middleware sets AWS's (the
+        # calling account's clock) on AWS answers, so only answers without one get the machine's.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        self._rdsguard_date = True
+
+    def send_header(self, keyword, value):
+        if keyword.lower() == "date":
+            self._rdsguard_date = False
+        super().send_header(keyword, value)
+
+    def end_headers(self):
+        if getattr(self, "_rdsguard_date", False):
+            super().send_header("Date", self.date_time_string())
+            self._rdsguard_date = False
+        super().end_headers()
 
 
 def _wait_for_eof(stop):

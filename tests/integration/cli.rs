@@ -17,6 +17,9 @@ fn help_documents_every_flag() {
     let run = Cmd::new().run(&["setup", "--help"]);
     assert_eq!(run.code, 0);
     insta::assert_snapshot!("setup_help", run.stdout);
+    let run = Cmd::new().run(&["drill", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("drill_help", run.stdout);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod ci;
 mod cli;
+mod drill;
 mod fuzz;
 mod harness;
 mod html;

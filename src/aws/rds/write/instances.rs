@@ -55,6 +55,31 @@ impl Instance {
 pub async fn find(scope: &Scope<'_>, identifier: &str) -> Result<Option<Instance>, AwsError> {
     let request = scope.client.describe_db_instances();
     let answer = request.db_instance_identifier(identifier).send();
+    found_instance(scope, identifier, answer).await
+}
+
+/// [`find`], with an interceptor on the call (a drill reads the `Date` of AWS's answer).
+pub async fn find_with(
+    scope: &Scope<'_>,
+    identifier: &str,
+    interceptor: impl aws_sdk_rds::config::Intercept + 'static,
+) -> Result<Option<Instance>, AwsError> {
+    let request = scope.client.describe_db_instances();
+    let request = request.db_instance_identifier(identifier).customize();
+    let answer = request.interceptor(interceptor).send();
+    found_instance(scope, identifier, answer).await
+}
+
+async fn found_instance<R: std::fmt::Debug>(
+    scope: &Scope<'_>,
+    identifier: &str,
+    answer: impl std::future::Future<
+        Output = Result<
+            aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput,
+            aws_sdk_rds::error::SdkError<DescribeDBInstancesError, R>,
+        >,
+    >,
+) -> Result<Option<Instance>, AwsError> {
     let is_absent = DescribeDBInstancesError::is_db_instance_not_found_fault;
     let found = scope
         .unless_absent("DescribeDBInstances", identifier, answer, is_absent)
@@ -243,4 +268,17 @@ pub async fn find_restored(
     } else {
         find(scope, identifier).await
     }
+}
+
+/// Waits until the DB instance `identifier` is gone.
+pub async fn wait_deleted(
+    scope: &Scope<'_>,
+    identifier: &str,
+    max_wait: Duration,
+) -> Result<(), AwsError> {
+    let waiter = scope.client.wait_until_db_instance_deleted();
+    let waited = waiter.db_instance_identifier(identifier).wait(max_wait);
+    scope
+        .waited("WaitDBInstanceDeleted", identifier, waited)
+        .await
 }

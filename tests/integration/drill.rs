@@ -1,0 +1,338 @@
+//! `rdsguard drill` against the emulator: a drill that passes and is seen by the next audit, one over
+//! the RTO (the launcher's `/_rdsguard/restore-time` makes the restore take emulated time), a failing
+//! probe, `--dry-run`, a delete that keeps failing then `--resume`; never a drill instance left
+//! behind, never the source account written to, never an untagged instance touched, never a secret's
+//! value in any output.
+
+use serde_json::{json, Value};
+
+use crate::harness::{
+    block_on, calls_by, control, emulator_now, inject, remove_fault, rfc3339, seed, Cmd, Org,
+};
+
+const R: &str = "us-east-1";
+const PASSWORD: &str = "Dr1ll-S3cr3t-never-printed";
+
+fn org() -> Org {
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [
+            {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
+            {"account": "vault", "id": "hand-made", "engine": "postgres"}
+        ],
+        "snapshots": [{"account": "prod", "id": "orders-snap", "instance": "orders", "at": "-5h"}],
+        "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
+                    "account": "vault", "region": R, "id": "orders-copy", "kms_key": "vault-key", "at": "-4h",
+                    "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
+    }));
+    let client = aws_sdk_secretsmanager::Client::new(&org.sdk("vault", R));
+    block_on(async {
+        client
+            .create_secret()
+            .name("rds/orders")
+            .secret_string(json!({"username": "admin", "password": PASSWORD}).to_string())
+            .send()
+            .await
+            .expect("create secret")
+    });
+    org
+}
+
+fn rules(org: &Org, probe: &str) -> String {
+    format!(
+        "[[rule]]\nid = \"prod\"\nselect = {{ accounts = [\"{}\"], regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\ndrill = {{ every = \"30d\", rto = \"2h\", instance_class = \"db.t3.micro\", secret = \"rds/{{identifier}}\", probe = '{probe}', probe_timeout = \"30s\" }}\n",
+        org.account("prod"),
+        org.account("vault")
+    )
+}
+
+/// The probe of the passing drill: it sees the endpoint and the secret's name, never a value.
+const PROBE: &str = r#"test -n "$RDSGUARD_DRILL_HOST" && test -n "$RDSGUARD_DRILL_PORT" && test "$RDSGUARD_DRILL_SECRET_NAME" = rds/orders"#;
+
+fn command(org: &Org, probe: &str) -> Cmd {
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(org, probe));
+    cmd
+}
+
+/// The vault's DB instances: (identifier, tag keys).
+fn vault_instances(org: &Org) -> Vec<String> {
+    let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
+    let out = block_on(async {
+        client
+            .describe_db_instances()
+            .send()
+            .await
+            .expect("describe")
+    });
+    out.db_instances()
+        .iter()
+        .map(|db| db.db_instance_identifier().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The replica's tags.
+fn replica_tags(org: &Org) -> Value {
+    let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
+    let out = block_on(async {
+        client
+            .describe_db_snapshots()
+            .db_snapshot_identifier("orders-copy")
+            .send()
+            .await
+            .expect("describe")
+    });
+    let snapshot = out.db_snapshots().first().expect("the replica");
+    snapshot
+        .tag_list()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                json!(t.value().unwrap_or_default()),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// A call (`service:Operation`) that only reads.
+fn is_read(call: &str) -> bool {
+    let operation = call.split(':').nth(1).unwrap_or(call);
+    ["Describe", "List", "Get"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+        || operation == "AssumeRole"
+}
+
+fn no_secret(cmd: &Cmd, outputs: &[&str]) {
+    for output in outputs {
+        assert!(!output.contains(PASSWORD), "secret value in the output");
+    }
+    for file in cmd.files() {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains(PASSWORD),
+            "secret value in {}",
+            file.display()
+        );
+    }
+}
+
+fn restore_tested(findings: &Value) -> Value {
+    findings["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["identifier"] == "orders"))
+        .and_then(|s| s["checks"].as_array())
+        .and_then(|c| c.iter().find(|c| c["id"] == "restore-tested"))
+        .cloned()
+        .expect("restore-tested")
+}
+
+#[test]
+fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
+    let org = org();
+    let cmd = command(&org, PROBE);
+    let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    assert_eq!(
+        restore_tested(&cmd.json("before/findings.json"))["observed"],
+        "no drill",
+        "{before}"
+    );
+
+    let prod = org.account("prod");
+    control(
+        "DELETE",
+        &format!("/_rdsguard/calls?account_id={prod}"),
+        None,
+    );
+    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 0, "{run}");
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["schema"], "rdsguard.drill/v1");
+    let drill = &report["drills"][0];
+    assert_eq!(drill["result"], "passed", "{drill}");
+    assert_eq!(drill["deleted"], true, "{drill}");
+    assert_eq!(drill["evidence_written"], true, "{drill}");
+    assert_eq!(drill["within_rto"], true, "{drill}");
+    assert_eq!(drill["probe"]["exit_code"], 0, "{drill}");
+    assert!(drill["instance"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("rdsguard-drill-orders-"));
+    assert!(run.stdout.contains("PASS"), "{run}");
+
+    // Nothing left behind; the hand-made instance untouched; the source account only read.
+    assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
+    let written: Vec<String> = calls_by(&prod)
+        .into_iter()
+        .filter(|c| !is_read(c))
+        .collect();
+    assert!(
+        written.is_empty(),
+        "the source account was written to: {written:?}"
+    );
+
+    // The evidence is on the replica, in AWS's clock.
+    let tags = replica_tags(&org);
+    assert_eq!(tags["rdsguard:drill-result"], "passed", "{tags}");
+    assert_eq!(tags["rdsguard:drill-restore-seconds"], "0", "{tags}");
+    let at =
+        chrono::DateTime::parse_from_rfc3339(tags["rdsguard:drill-at"].as_str().expect("drill-at"))
+            .expect("RFC 3339");
+    let now = emulator_now(&org.account("vault"));
+    assert!(
+        (now - at.with_timezone(&chrono::Utc)).num_seconds().abs() < 120,
+        "{at} vs {now}"
+    );
+
+    // The next audit sees it; a second drill run finds nothing due.
+    let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
+    let check = restore_tested(&cmd.json("after/findings.json"));
+    assert_eq!(check["status"], "PASS", "{check} {after}");
+    assert_eq!(check["expected"], "<= 30d, <= 2h");
+    let again = cmd.run(&["drill", "--rules", "rules.toml", "--out", "again"]);
+    assert_eq!(again.code, 0, "{again}");
+    assert_eq!(cmd.json("again/drill.json")["plan"]["items"], json!([]));
+    assert!(again.stdout.contains("not due"), "{again}");
+    no_secret(
+        &cmd,
+        &[&run.stdout, &run.stderr, &after.stdout, &again.stdout],
+    );
+}
+
+#[test]
+fn a_restore_over_the_rto_fails_the_drill_and_the_check() {
+    let org = org();
+    let vault = org.account("vault");
+    control(
+        "POST",
+        "/_rdsguard/restore-time",
+        Some(json!({"account_id": vault, "seconds": 3 * 3600 + 120})),
+    );
+    let cmd = command(&org, PROBE);
+    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 1, "{run}");
+    let drill = &cmd.json("run/drill.json")["drills"][0];
+    assert_eq!(
+        drill["result"], "passed",
+        "the restore and probe worked: {drill}"
+    );
+    assert_eq!(drill["within_rto"], false, "{drill}");
+    let seconds = drill["restore_seconds"].as_i64().expect("seconds");
+    assert!(
+        (3 * 3600 + 120..3 * 3600 + 240).contains(&seconds),
+        "{drill}"
+    );
+    assert_eq!(drill["deleted"], true);
+    assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
+
+    // Judged at the vault's own (moved) clock: the drill took longer than the RTO.
+    let as_of = rfc3339(emulator_now(&vault));
+    cmd.run(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "after",
+        "--as-of",
+        &as_of,
+    ]);
+    let check = restore_tested(&cmd.json("after/findings.json"));
+    assert_eq!(check["status"], "FAIL", "{check}");
+    assert!(
+        check["observed"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(", 3h2m"),
+        "{check}"
+    );
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("took longer than drill.rto (2h)"),
+        "{check}"
+    );
+}
+
+#[test]
+fn a_failing_probe_fails_the_drill_and_the_instance_is_still_deleted() {
+    let org = org();
+    let cmd = command(&org, "exit 3");
+    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 1, "{run}");
+    let drill = &cmd.json("run/drill.json")["drills"][0];
+    assert_eq!(drill["result"], "probe-failed", "{drill}");
+    assert_eq!(drill["probe"]["exit_code"], 3, "{drill}");
+    assert_eq!(drill["deleted"], true);
+    assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
+    assert_eq!(replica_tags(&org)["rdsguard:drill-result"], "probe-failed");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let org = org();
+    let vault = org.account("vault");
+    control(
+        "DELETE",
+        &format!("/_rdsguard/calls?account_id={vault}"),
+        None,
+    );
+    let cmd = command(&org, PROBE);
+    let run = cmd.run(&[
+        "drill",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "run",
+        "--dry-run",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("would drill 1 database(s)"), "{run}");
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["plan"]["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(report["drills"], json!([]));
+    let writes: Vec<String> = calls_by(&vault)
+        .into_iter()
+        .filter(|c| !is_read(c))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(replica_tags(&org).get("rdsguard:drill-at").is_none());
+}
+
+#[test]
+fn a_delete_that_keeps_failing_is_reported_and_resume_deletes_the_leftover() {
+    let org = org();
+    let vault = org.account("vault");
+    let fault = inject(
+        json!({"service": "rds", "operation": "DeleteDBInstance", "account_id": vault,
+                              "code": "InvalidDBInstanceState", "message": "injected: busy"}),
+    );
+    let cmd = command(&org, PROBE);
+    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    remove_fault(fault);
+    assert_eq!(run.code, 3, "{run}");
+    let report = cmd.json("run/drill.json");
+    let drill = &report["drills"][0];
+    assert_eq!(drill["deleted"], false, "{drill}");
+    assert!(run.stdout.contains("NOT DELETED"), "{run}");
+    assert_eq!(
+        report["errors"][0]["code"], "InvalidDBInstanceState",
+        "{report}"
+    );
+    let left = vault_instances(&org);
+    assert_eq!(left.len(), 2, "the drill instance is still there: {left:?}");
+
+    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["resumed"], true);
+    assert_eq!(report["drills"][0]["deleted"], true, "{report}");
+}
