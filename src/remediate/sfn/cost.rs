@@ -58,7 +58,10 @@ fn resolve<'v>(input: &'v Value, path: &str) -> Option<&'v Value> {
 /// The Choice's branch: the first rule that holds on the input's values, or the first rule on a
 /// value found at run time (the happy one, by how the definition is written), or the Default.
 fn choose(state: &Value, input: &Value) -> Result<String, String> {
-    for rule in state["Choices"].as_array().ok_or("Choice without Choices")? {
+    for rule in state["Choices"]
+        .as_array()
+        .ok_or("Choice without Choices")?
+    {
         let next = rule["Next"].as_str().ok_or("rule without Next")?;
         match holds(rule, input) {
             Some(true) | None => return Ok(next.to_string()),
@@ -74,10 +77,16 @@ fn choose(state: &Value, input: &Value) -> Result<String, String> {
 /// Whether a rule holds on the input; `None` when it reads what a call finds at run time.
 fn holds(rule: &Value, input: &Value) -> Option<bool> {
     if let Some(all) = rule["And"].as_array() {
-        return all.iter().map(|r| holds(r, input)).try_fold(true, |a, h| Some(a && h?));
+        return all
+            .iter()
+            .map(|r| holds(r, input))
+            .try_fold(true, |a, h| Some(a && h?));
     }
     if let Some(any) = rule["Or"].as_array() {
-        return any.iter().map(|r| holds(r, input)).try_fold(false, |a, h| Some(a || h?));
+        return any
+            .iter()
+            .map(|r| holds(r, input))
+            .try_fold(false, |a, h| Some(a || h?));
     }
     if !rule["Not"].is_null() {
         return holds(&rule["Not"], input).map(|h| !h);

@@ -92,7 +92,11 @@ pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Val
     if let Some(restore) = &item.restore {
         restore_tags.insert(
             TAG_RESTORED_FROM.to_string(),
-            arn(&item.dest_region, &item.dest_account, &restore.from_snapshot),
+            arn(
+                &item.dest_region,
+                &item.dest_account,
+                &restore.from_snapshot,
+            ),
         );
     }
     let mut flags = Map::new();
@@ -110,6 +114,11 @@ pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Val
             "copy_from": copy_from,
             "transit": transit,
             "has_stage": item.copy && item.names.stage.is_some(),
+            // What `tags::is_ours` asks of a resource, as two entries of its `TagList`.
+            "ours": {
+                "managed": {"Key": tags::TAG_MANAGED, "Value": "true"},
+                "source": {"Key": tags::TAG_SOURCE_ARN, "Value": item.source_arn},
+            },
             "tags": {
                 "transit": tag_list(tags::provenance(&item.source_arn, ROLE_TRANSIT, run_id)),
                 "restore": tag_list(restore_tags),

@@ -68,7 +68,9 @@ impl Default for Options {
 impl Options {
     /// Polls of one wait loop before the step gives up: the step timeout over the poll interval.
     pub fn max_polls(&self) -> u64 {
-        self.step_timeout_secs.div_ceil(self.poll_seconds.max(1)).max(1)
+        self.step_timeout_secs
+            .div_ceil(self.poll_seconds.max(1))
+            .max(1)
     }
 }
 
@@ -286,7 +288,6 @@ pub fn definition(o: &Options) -> Value {
                 "ItemsPath": "$.items",
                 "MaxConcurrency": o.max_parallel,
                 "ToleratedFailurePercentage": 100,
-                "Label": "databases",
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                     "StartAt": "route",

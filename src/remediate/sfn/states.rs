@@ -181,6 +181,7 @@ impl<'a> Builder<'a> {
         catch.push(json!({"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": self.failed(step)}));
         let mut task = Map::new();
         task.insert("Type".into(), json!("Task"));
+        // `arn:aws:` in every partition, as cfn-lint's schema for definitions has it.
         task.insert(
             "Resource".into(),
             json!(format!(
@@ -398,8 +399,8 @@ impl<'a> Builder<'a> {
     /// A loop over the names at `items` (inline Map, one at a time): each is described, kept unless
     /// it is rdsguard's own for this source (`rdsguard:managed=true`, `rdsguard:source-arn`),
     /// checked again here at the moment of deletion, then deleted by `deletes` (each a Task, in
-    /// order). `find` reads `managed`, `source` (lists of tag values) and, for instances,
-    /// `protected`. The names of its states start with `what`.
+    /// order). `find` reads `tags` (the `TagList`) and, for instances, `protected`; the item's
+    /// `refs.ours` holds the two tags (`{"Key", "Value"}`) that make a resource rdsguard's own. The names of its states start with `what`.
     #[allow(clippy::too_many_arguments)]
     fn delete_ours(
         &self,
@@ -414,10 +415,7 @@ impl<'a> Builder<'a> {
     ) -> Value {
         let n = |s: &str| self.name(step, &format!("{what}: {s}"));
         let mut inner = Map::new();
-        let first_delete = deletes
-            .first()
-            .map(|(name, _)| n(name))
-            .unwrap_or_default();
+        let first_delete = deletes.first().map(|(name, _)| n(name)).unwrap_or_default();
         let find = Call {
             result_path: json!("$.found"),
             answers: vec![(not_found.clone(), n("gone"))],
@@ -429,8 +427,8 @@ impl<'a> Builder<'a> {
             json!({
                 "Type": "Pass",
                 "Parameters": {
-                    "managed.$": "States.ArrayContains($.found.managed, 'true')",
-                    "source.$": "States.ArrayContains($.found.source, $.source_arn)"
+                    "managed.$": "States.ArrayContains($.found.tags, $.ours.managed)",
+                    "source.$": "States.ArrayContains($.found.tags, $.ours.source)"
                 },
                 "ResultPath": "$.is",
                 "Next": n("ours?")
@@ -471,7 +469,7 @@ impl<'a> Builder<'a> {
             "ItemSelector": {
                 "name.$": "$$.Map.Item.Value",
                 "roles.$": "$.roles",
-                "source_arn.$": "$.item.source_arn",
+                "ours.$": "$.refs.ours",
                 "dest_account.$": "$.item.dest_account"
             },
             "MaxConcurrency": 1,
@@ -532,8 +530,7 @@ impl<'a> Builder<'a> {
             Step::FindReplica => {
                 let look = self.name(step, &self.rds("describe", "s"));
                 let decide = self.name(step, "available?");
-                let mut call =
-                    self.describe_snapshot(step, "$.item.names.replica", Role::Vault);
+                let mut call = self.describe_snapshot(step, "$.item.names.replica", Role::Vault);
                 call.result_path = json!("$.find_replica");
                 call.answers = vec![(api.not_found(), next.to_string())];
                 out.insert(look.clone(), self.task(step, call, &decide));
@@ -565,7 +562,14 @@ impl<'a> Builder<'a> {
                     answers: Vec::new(),
                 };
                 let start = self.name(step, &create.action);
-                self.making(step, out, create, "$.item.names.snapshot", Role::Source, next);
+                self.making(
+                    step,
+                    out,
+                    create,
+                    "$.item.names.snapshot",
+                    Role::Source,
+                    next,
+                );
                 start
             }
             Step::ReEncrypt => {
@@ -655,8 +659,7 @@ impl<'a> Builder<'a> {
                     params: json!({"DbInstanceIdentifier.$": "$.name"}),
                     role: Role::Vault,
                     selector: Some(json!({
-                        "managed.$": format!("$.DbInstances[0].TagList[?(@.Key == '{}')].Value", tags::TAG_MANAGED),
-                        "source.$": format!("$.DbInstances[0].TagList[?(@.Key == '{}')].Value", tags::TAG_SOURCE_ARN),
+                        "tags.$": "$.DbInstances[0].TagList",
                         "protected.$": "$.DbInstances[0].DeletionProtection"
                     })),
                     result_path: Value::Null,
@@ -690,22 +693,17 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Describes the snapshot `$.name` under `role`: rdsguard's tag values, for [`delete_ours`].
+    /// Describes the snapshot `$.name` under `role`: its tags, for [`Builder::delete_ours`].
     fn find_tags(&self, role: Role) -> Call {
         let api = &self.api;
         let mut params = Map::new();
         params.insert(format!("{}.$", api.id()), json!("$.name"));
-        let values =
-            |tag: &str| format!("$.{}[0].TagList[?(@.Key == '{tag}')].Value", api.list());
         Call {
             service: "rds",
             action: self.rds("describe", "s"),
             params: Value::Object(params),
             role,
-            selector: Some(json!({
-                "managed.$": values(tags::TAG_MANAGED),
-                "source.$": values(tags::TAG_SOURCE_ARN)
-            })),
+            selector: Some(json!({"tags.$": format!("$.{}[0].TagList", api.list())})),
             result_path: Value::Null,
             answers: Vec::new(),
         }
@@ -862,7 +860,10 @@ impl<'a> Builder<'a> {
                     "Lifecycle": {"DeleteAfterDays.$": "$.item.backup.delete_after_days"}
                 }),
                 json!({"job.$": "$.BackupJobId", "point.$": "$.RecoveryPointArn", "poll": {"n": 0}}),
-                ("describeBackupJob", json!({"BackupJobId.$": "$.backup_job.job"})),
+                (
+                    "describeBackupJob",
+                    json!({"BackupJobId.$": "$.backup_job.job"}),
+                ),
                 "$.State",
             ),
             _ => (

@@ -53,17 +53,17 @@ pub fn execution_policy(o: &Options, region: &str, account: &str) -> Value {
     }
     statements.extend([
         json!({
-                "Sid": "RunTheMapsChildExecutions",
-                "Effect": "Allow",
-                "Action": "states:StartExecution",
-                "Resource": machine
-            }),
+            "Sid": "RunTheMapsChildExecutions",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": machine
+        }),
         json!({
-                "Sid": "WatchTheMapsChildExecutions",
-                "Effect": "Allow",
-                "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": executions
-            }),
+            "Sid": "WatchTheMapsChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": executions
+        }),
     ]);
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -85,10 +85,11 @@ pub fn execution_trust(account: &str) -> Value {
 /// The CloudFormation template: the execution role and the Standard state machine.
 pub fn cloudformation(o: &Options) -> Value {
     let policy = execution_policy(o, "${AWS::Region}", "${AWS::AccountId}");
+    let arn = format!("arn:{}:", o.partition);
     let sub = |value: &Value| -> Value {
         match value.as_str() {
-            Some(s) if s.contains("${") => json!({"Fn::Sub": s}),
-            _ => value.clone(),
+            Some(s) => json!({"Fn::Sub": s.replace(&arn, "arn:${AWS::Partition}:")}),
+            None => value.clone(),
         }
     };
     let mut policy = policy;

@@ -130,7 +130,10 @@ fn check_scope(scope: &Value, names: &mut Vec<String>, tasks: &mut Vec<(String, 
     let mut todo = vec![start.to_string()];
     while let Some(name) = todo.pop() {
         for next in targets(&states[&name]) {
-            assert!(states.contains_key(&next), "`{name}` goes to `{next}`, no such state");
+            assert!(
+                states.contains_key(&next),
+                "`{name}` goes to `{next}`, no such state"
+            );
             if reached.insert(next.clone()) {
                 todo.push(next);
             }
@@ -138,17 +141,35 @@ fn check_scope(scope: &Value, names: &mut Vec<String>, tasks: &mut Vec<(String, 
     }
     for (name, state) in states {
         assert!(reached.contains(name), "`{name}` is unreachable");
-        assert!(name.len() <= 80, "`{name}`: state names are at most 80 characters");
+        assert!(
+            name.len() <= 80,
+            "`{name}`: state names are at most 80 characters"
+        );
         names.push(name.clone());
         let ends = state["End"] == true
             || matches!(state["Type"].as_str(), Some("Succeed" | "Fail" | "Choice"));
-        assert!(ends || state["Next"].is_string(), "`{name}` neither ends nor goes on");
+        assert!(
+            ends || state["Next"].is_string(),
+            "`{name}` neither ends nor goes on"
+        );
         if state["Type"] == "Task" {
-            assert!(state["Retry"].as_array().is_some_and(|r| !r.is_empty()), "`{name}` has Retry");
-            assert!(state["Catch"].as_array().is_some_and(|c| !c.is_empty()), "`{name}` has Catch");
-            assert!(state["Credentials"]["RoleArn.$"].is_string(), "`{name}` has Credentials");
+            assert!(
+                state["Retry"].as_array().is_some_and(|r| !r.is_empty()),
+                "`{name}` has Retry"
+            );
+            assert!(
+                state["Catch"].as_array().is_some_and(|c| !c.is_empty()),
+                "`{name}` has Catch"
+            );
+            assert!(
+                state["Credentials"]["RoleArn.$"].is_string(),
+                "`{name}` has Credentials"
+            );
             let resource = state["Resource"].as_str().expect("Resource");
-            assert!(resource.starts_with("arn:aws:states:::aws-sdk:"), "{resource}");
+            assert!(
+                resource.starts_with("arn:aws:states:::aws-sdk:"),
+                "{resource}"
+            );
             tasks.push((name.clone(), state.clone()));
         }
         if state["Type"] == "Map" {
@@ -164,10 +185,20 @@ fn the_definition_is_structurally_valid() {
     let mut tasks = Vec::new();
     check_scope(&definition, &mut names, &mut tasks);
     let unique: BTreeSet<&String> = names.iter().collect();
-    assert_eq!(unique.len(), names.len(), "state names are unique in the machine");
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "state names are unique in the machine"
+    );
     let map = &definition["States"]["databases"];
-    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
-    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"], "STANDARD");
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"],
+        "STANDARD"
+    );
     assert_eq!(map["MaxConcurrency"], 4);
     assert!(tasks.len() > 30, "{} tasks", tasks.len());
 }
@@ -193,10 +224,18 @@ fn every_task_runs_under_the_role_its_step_declares() {
         match role {
             "$.roles.vault" => {
                 vault_tasks += 1;
-                assert!(!iam.destination.is_empty(), "`{name}`: {} acts in the vault", step.name());
+                assert!(
+                    !iam.destination.is_empty(),
+                    "`{name}`: {} acts in the vault",
+                    step.name()
+                );
             }
             "$.roles.source" => {
-                assert!(!iam.source.is_empty(), "`{name}`: {} acts in the source", step.name());
+                assert!(
+                    !iam.source.is_empty(),
+                    "`{name}`: {} acts in the source",
+                    step.name()
+                );
             }
             other => panic!("`{name}`: {other}"),
         }
@@ -259,10 +298,7 @@ fn every_wait_loop_is_bounded_by_the_step_timeout() {
 
 #[test]
 fn the_chains_come_from_the_one_step_list() {
-    assert_eq!(
-        chain(Chain::Backup),
-        vec![Step::BackupJob, Step::CopyJob]
-    );
+    assert_eq!(chain(Chain::Backup), vec![Step::BackupJob, Step::CopyJob]);
     let instance = chain(Chain::Instance);
     assert!(!instance.contains(&Step::Repoint) && instance.contains(&Step::Restore));
     assert!(!chain(Chain::Cluster).contains(&Step::Restore));
@@ -327,7 +363,10 @@ fn a_cross_region_item_runs_in_rounds_one_region_each() {
         copy["refs"]["copy_from"],
         "arn:aws:rds:us-east-1:222222222222:snapshot:rdsguard-orders-20261124030000-run1-stage"
     );
-    assert_eq!(copy["roles"]["vault"], "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole");
+    assert_eq!(
+        copy["roles"]["vault"],
+        "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+    );
     assert_eq!(
         executions[4].input["items"][0]["refs"]["transit"],
         serde_json::json!([
@@ -382,4 +421,65 @@ fn transitions_per_item() {
         ]),
         "the figures in docs/remediation.md"
     );
+}
+
+/// `iam-policy --mode step-functions`: the execution role may assume the member roles and run its
+/// own map, nothing else.
+#[test]
+fn iam_policy_prints_the_execution_role() {
+    use crate::iam::{policies, Mode, Options as IamOptions};
+    let modes = [Mode::Remediate, Mode::StepFunctions];
+    let printed = policies(&IamOptions {
+        modes: &modes,
+        partition: "aws",
+        role_name: "rdsguard",
+        caller_arn: None,
+        caller_account: Some("999999999999"),
+        external_id: None,
+        organization_id: None,
+        secrets: &[],
+        backup_jobs: &[],
+        one_role: false,
+    });
+    let policy = &printed["state_machine_execution_policy"];
+    assert_eq!(
+        crate::iam::actions(policy),
+        vec![
+            "states:DescribeExecution",
+            "states:StartExecution",
+            "states:StopExecution",
+            "sts:AssumeRole"
+        ]
+    );
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        "arn:aws:iam::*:role/rdsguard"
+    );
+    assert_eq!(
+        policy["Statement"][1]["Resource"],
+        "arn:aws:states:*:999999999999:stateMachine:rdsguard-remediation"
+    );
+    let trust = &printed["state_machine_execution_trust"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "states.amazonaws.com");
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "999999999999"
+    );
+    // Without the mode, no such document.
+    let without = policies(&IamOptions {
+        modes: &[Mode::Remediate],
+        ..IamOptions {
+            modes: &modes,
+            partition: "aws",
+            role_name: "rdsguard",
+            caller_arn: None,
+            caller_account: None,
+            external_id: None,
+            organization_id: None,
+            secrets: &[],
+            backup_jobs: &[],
+            one_role: false,
+        }
+    });
+    assert!(without.get("state_machine_execution_policy").is_none());
 }
