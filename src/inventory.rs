@@ -556,7 +556,10 @@ mod tests {
 
     #[test]
     fn a_recovery_points_time_is_the_earlier_of_it_and_its_rds_view() {
-        let at = |h: i64| Utc::now() - chrono::Duration::hours(h);
+        let base = DateTime::parse_from_rfc3339("2026-06-01T06:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let at = |h: i64| base - chrono::Duration::hours(h);
         let snapshot = |arn: &str, identifier: &str, time: DateTime<Utc>| Snapshot {
             arn: arn.into(),
             kind: SourceKind::DbCluster,
