@@ -44,7 +44,7 @@ fn tag_list(tags: BTreeMap<String, String>) -> Value {
 }
 
 /// The region of `step` for `item`.
-fn region_of<'i>(item: &'i Item, step: Step) -> &'i str {
+fn region_of(item: &Item, step: Step) -> &str {
     match side(step) {
         Side::Source => &item.region,
         Side::Destination => &item.dest_region,

@@ -483,3 +483,16 @@ fn iam_policy_prints_the_execution_role() {
     });
     assert!(without.get("state_machine_execution_policy").is_none());
 }
+
+/// An execution's input is at most 256 KiB (a Step Functions quota): an item's entry stays small
+/// enough for about a hundred databases per execution (docs/remediation.md).
+#[test]
+fn an_item_input_is_small() {
+    let o = Options::default();
+    let item = cross_region();
+    let steps = item.steps();
+    let size = item_input(&item, &steps, "20261124T030000Z-1a2b3c4d", &o)
+        .to_string()
+        .len();
+    assert!(size < 2600, "{size} bytes");
+}
