@@ -54,7 +54,8 @@ $(BROWSER_STAMP): tests/browser/requirements.txt | setup
 	touch $@
 
 ## iam-tools: the test-only IAM tools the offline IAM proofs use (tests/integration/iam_offline.rs):
-## @cloud-copilot/iam-simulate (npm ci in tests/iam, pinned by its package-lock.json) and parliament (.venv)
+## @cloud-copilot/iam-simulate (npm ci in tests/iam, pinned by its package-lock.json), parliament, cfn-lint
+## and statelint (.venv; statelint judges the Step Functions definition, tests/integration/step_functions.rs)
 iam-tools: setup $(IAM_STAMP) $(IAM_NODE)
 
 $(IAM_NODE): tests/iam/package.json tests/iam/package-lock.json

@@ -82,6 +82,73 @@ pub enum Command {
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Remediation on AWS Step Functions: export the state machine (and its CloudFormation
+    /// template) that runs the same pipeline as `audit --remediate`. See docs/remediation.md.
+    #[command(subcommand)]
+    Remediation(RemediationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemediationCommand {
+    /// Write the Step Functions state machine that runs the remediation pipeline (the same steps, in
+    /// the same order, with the same names as `audit --remediate`), and a CloudFormation template
+    /// that deploys it with its execution role. Nothing is sent to AWS.
+    #[command(after_help = EXPORT_AFTER_HELP)]
+    Export(ExportArgs),
+}
+
+const EXPORT_AFTER_HELP: &str = "\
+Files written:
+  state-machine.asl.json       the Amazon States Language definition: a Distributed Map over the
+                               plan's items; per item its steps as AWS SDK integrations
+                               (rds:createDBSnapshot, rds:copyDBSnapshot, backup:startBackupJob,
+                               ...), each under the member role of the account it acts in
+                               (Credentials), with Retry, bounded wait loops and a Catch that ends
+                               only that database
+  state-machine.template.json  CloudFormation: the Standard state machine and its execution role,
+                               which may only assume the member roles (and run its own map)
+
+The machine does not depend on the plan: the plan is each execution's input (see
+`audit --remediate --engine step-functions --dry-run`). It calls only its own region: deploy it in
+every region the plan's databases and vaults are in. Not built yet: starting the executions from
+rdsguard, and repointing secrets (rules with restore.secret are refused, exit 2).
+Docs: docs/remediation.md#step-functions-engine";
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Rule file or folder (repeatable): checked for steps the engine does not run yet.
+    #[arg(long = "rules", value_name = "PATH", default_value = "rules")]
+    pub rules: Vec<PathBuf>,
+
+    /// Folder to write into (created if missing; the files of an earlier export are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// How many databases are repaired at once: the map's MaxConcurrency.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub max_parallel: u16,
+
+    /// The member role in every account (as --role-name of audit): each Task runs under it.
+    #[arg(long, default_value = DEFAULT_ROLE_NAME, value_name = "NAME")]
+    pub role_name: String,
+
+    /// The longest wait for one snapshot, copy, restore or backup job (as audit's --step-timeout);
+    /// the wait loops poll every 60 s and give up after this.
+    #[arg(long, default_value = "3h", value_name = "DURATION")]
+    pub step_timeout: String,
+
+    /// The AWS partition of the accounts (aws, aws-cn, aws-us-gov).
+    #[arg(long, default_value = "aws", value_name = "PARTITION")]
+    pub partition: String,
+}
+
+/// Where `--remediate` runs the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// In this process, with a journal in the run folder (--resume finishes an interrupted run).
+    Local,
+    /// On AWS Step Functions (with --dry-run: print the state machine and its executions' input).
+    StepFunctions,
 }
 
 const DRILL_AFTER_HELP: &str = "\
@@ -116,7 +183,8 @@ const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
 
 #[derive(Debug, Args)]
 pub struct IamPolicyArgs {
-    /// What rdsguard will be run for (repeatable): audit, remediate (includes audit), security-hub.
+    /// What rdsguard will be run for (repeatable): audit, remediate (includes audit), security-hub,
+    /// step-functions (the state machine's execution role: add it to remediate).
     #[arg(long, value_enum, default_value = "audit", value_name = "MODE")]
     pub mode: Vec<crate::iam::Mode>,
 
@@ -260,6 +328,10 @@ pub enum PolicyPart {
     /// With --one-role.
     MemberRolePolicy,
     MemberRoleTrustPolicy,
+    /// With --mode step-functions.
+    StateMachineExecutionPolicy,
+    /// With --mode step-functions.
+    StateMachineExecutionTrust,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +475,12 @@ pub struct AuditArgs {
     /// With --remediate: the longest wait for one snapshot or copy to become available.
     #[arg(long, default_value = "3h", value_name = "DURATION")]
     pub step_timeout: String,
+
+    /// With --remediate: where the pipeline runs. `step-functions` needs --dry-run in this version:
+    /// it prints the state machine's definition and its executions' input (the plan, one execution
+    /// per region and round) and writes them to the run folder; deploy with `remediation export`.
+    #[arg(long, value_enum, default_value_t = Engine::Local, value_name = "ENGINE")]
+    pub engine: Engine,
 }
 
 /// How rdsguard reaches AWS: the member role, and the endpoint.

@@ -23,6 +23,9 @@ pub enum Mode {
     Remediate,
     /// `rdsguard audit --security-hub` (add to audit).
     SecurityHub,
+    /// The Step Functions state machine's execution role (`remediation export`): it only assumes the
+    /// member roles, which need `remediate` too.
+    StepFunctions,
 }
 
 /// Every tag rdsguard sets starts with this (`rdsguard:managed`, `rdsguard:role`, ...).
@@ -287,6 +290,23 @@ pub fn policies(o: &Options<'_>) -> Value {
         }
     }
     out.insert("member_role_trust_policy".into(), document(vec![trust]));
+    if o.modes.contains(&Mode::StepFunctions) {
+        // The machine's own account: the caller's, when given.
+        let account = o.caller_account.unwrap_or("STATE_MACHINE_ACCOUNT_ID");
+        let machine = crate::remediate::sfn::Options {
+            role_name: o.role_name.to_string(),
+            partition: o.partition.to_string(),
+            ..Default::default()
+        };
+        out.insert(
+            "state_machine_execution_policy".into(),
+            crate::remediate::sfn::template::execution_policy(&machine, "*", account),
+        );
+        out.insert(
+            "state_machine_execution_trust".into(),
+            crate::remediate::sfn::template::execution_trust(account),
+        );
+    }
     Value::Object(out)
 }
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::connect::connect;
 use super::judge::{finish, now, Judge, Judged};
 use crate::aws::{self, ClientFactory, DEFAULT_REGIONS};
-use crate::cli::AuditArgs;
+use crate::cli::{AuditArgs, Engine};
 use crate::discover::progress::{Phase, Progress};
 use crate::discover::{self, Plan};
 use crate::error::Error;
@@ -28,6 +28,23 @@ pub async fn run(
     let mut judge = Judge::new(&args.judge, quiet)?;
     let step_timeout = parse_duration(&args.step_timeout)
         .map_err(|e| Error::Usage(format!("--step-timeout: {e}")))?;
+    // The Step Functions engine: its definition and input with --dry-run; nothing else yet.
+    let machine = match args.engine {
+        Engine::Local => None,
+        Engine::StepFunctions if args.remediate && args.dry_run => Some(
+            super::remediation::options(
+                args.max_parallel,
+                &args.step_timeout,
+                &args.connect.role_name,
+                "aws",
+            )?,
+        ),
+        Engine::StepFunctions => {
+            return Err(Error::Usage(
+                "--engine step-functions: not built yet: deploying the state machine and starting its executions is the next slice. Use --remediate --dry-run to print its definition and input, and `rdsguard remediation export` to deploy it yourself; or the local engine (the default)".into(),
+            ))
+        }
+    };
     // --resume: the plan comes from the interrupted run's journal, and so does its run id.
     let resumed = match &args.resume {
         Some(dir) => {
@@ -173,6 +190,7 @@ pub async fn run(
             resumed,
             args.dry_run,
             &options,
+            machine.as_ref(),
             &out_dir,
         )
         .await?;
@@ -208,6 +226,7 @@ async fn remediate_run(
     resumed: Option<Vec<remediate::plan::Item>>,
     dry_run: bool,
     options: &remediate::Options,
+    machine: Option<&remediate::sfn::Options>,
     out_dir: &Path,
 ) -> Result<v1::Remediation, Error> {
     let plan = match resumed {
@@ -225,6 +244,20 @@ async fn remediate_run(
     write_json(&out_dir.join("plan.json"), &plan)?;
     if !judge.quiet {
         output::plan::print_plan(&plan, dry_run)?;
+    }
+    if let Some(machine) = machine {
+        // --engine step-functions --dry-run: the machine and its executions, printed and kept.
+        let executions = remediate::sfn::executions(&plan, machine)
+            .map_err(|refused| Error::Usage(refused.to_string()))?;
+        let definition = remediate::sfn::definition(machine);
+        write_json(&out_dir.join(remediate::sfn::DEFINITION_FILE), &definition)?;
+        write_json(&out_dir.join("executions.json"), &executions)?;
+        if !judge.quiet {
+            output::json::print_value(&serde_json::json!({
+                "state_machine": definition,
+                "executions": executions,
+            }))?;
+        }
     }
     let mut results = Vec::new();
     if !dry_run && !plan.items.is_empty() {

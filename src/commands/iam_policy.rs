@@ -44,6 +44,8 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
         PolicyPart::SecurityHubPolicy => "security_hub_policy",
         PolicyPart::MemberRolePolicy => "member_role_policy",
         PolicyPart::MemberRoleTrustPolicy => "member_role_trust_policy",
+        PolicyPart::StateMachineExecutionPolicy => "state_machine_execution_policy",
+        PolicyPart::StateMachineExecutionTrust => "state_machine_execution_trust",
     };
     match document.get_mut(key) {
         Some(doc) => Ok(doc.take()),

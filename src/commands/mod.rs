@@ -8,12 +8,13 @@ mod drill;
 mod evaluate;
 mod iam_policy;
 mod judge;
+mod remediation;
 mod report;
 mod rollback;
 mod rules_check;
 mod setup;
 
-use crate::cli::{Cli, Command, LogFormat, RulesCommand};
+use crate::cli::{Cli, Command, LogFormat, RemediationCommand, RulesCommand};
 use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS};
 use crate::output;
 
@@ -69,6 +70,13 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             }
             if !quiet {
                 output::terminal::print_paths(&written.files)?;
+            }
+            Ok(EXIT_COMPLIANT)
+        }
+        Command::Remediation(RemediationCommand::Export(args)) => {
+            let written = remediation::export(&args)?;
+            if !quiet {
+                output::terminal::print_paths(&written)?;
             }
             Ok(EXIT_COMPLIANT)
         }

@@ -15,6 +15,7 @@
 pub mod journal;
 pub mod plan;
 pub(crate) mod run;
+pub mod sfn;
 pub mod steps;
 pub use crate::tags;
 

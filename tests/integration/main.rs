@@ -20,4 +20,5 @@ mod restore;
 mod securityhub;
 mod setup;
 mod setup_deploy;
+mod step_functions;
 mod terminal;

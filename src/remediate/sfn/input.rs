@@ -1,0 +1,152 @@
+//! The executions' input: the plan, one entry per item and leg, with what the states read.
+//!
+//! SDK integrations call only the state machine's own region. An item whose steps all call one
+//! region (same-region copies, AWS Backup jobs: `StartCopyJob` is called in the source region even
+//! for a vault in another region) is one leg. A cross-region item is cut where its steps change
+//! region ([`super::side`]): e.g. `find-replica` (destination region), `snapshot`…`copy-stage`
+//! (source region), `copy` (destination), `cleanup` (source), `restore`/`prune` (destination).
+//! Leg `n` of every item runs in round `n`; a round is one execution per region, the same machine
+//! deployed in each. Rounds run one after the other: what an earlier round found (`data_time`, and
+//! whether `find-replica` found the replica) is handed to the next by whoever starts the rounds
+//! (the next slice).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::{check_item, flag, side, Options, Refused, Side};
+use crate::inventory::SourceKind;
+use crate::remediate::plan::{Item, Plan};
+use crate::remediate::steps::{share, Step};
+use crate::remediate::tags::{self, ROLE_RESTORE, ROLE_TRANSIT, TAG_RESTORED_FROM};
+
+/// One execution of the state machine: in `region`, in `round`, with `input` (`{"run_id", "items"}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Execution {
+    pub round: usize,
+    pub region: String,
+    pub input: Value,
+}
+
+fn partition(item: &Item) -> &str {
+    crate::inventory::parse_rds_arn(&item.source_arn)
+        .map(|a| a.partition)
+        .unwrap_or("aws")
+}
+
+fn tag_list(tags: BTreeMap<String, String>) -> Value {
+    Value::Array(
+        tags.into_iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
+}
+
+/// The region of `step` for `item`.
+fn region_of(item: &Item, step: Step) -> &str {
+    match side(step) {
+        Side::Source => &item.region,
+        Side::Destination => &item.dest_region,
+    }
+}
+
+/// The item's legs: its steps cut where they change region, each with its region.
+pub fn legs(item: &Item) -> Vec<(String, Vec<Step>)> {
+    let mut legs: Vec<(String, Vec<Step>)> = Vec::new();
+    for step in item.steps() {
+        let region = region_of(item, step);
+        match legs.last_mut() {
+            Some((r, steps)) if r == region => steps.push(step),
+            _ => legs.push((region.to_string(), vec![step])),
+        }
+    }
+    legs
+}
+
+/// What the states of `item` read, for a leg that runs `steps`.
+pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Value {
+    let partition = partition(item);
+    let role = |account: &str| format!("arn:{partition}:iam::{account}:role/{}", o.role_name);
+    let snapshot_type = match item.kind {
+        SourceKind::DbInstance => "snapshot",
+        SourceKind::DbCluster => "cluster-snapshot",
+    };
+    let arn = |region: &str, account: &str, name: &str| {
+        format!("arn:{partition}:rds:{region}:{account}:{snapshot_type}:{name}")
+    };
+    let shared = share::shared_name(item).to_string();
+    let shared_arn = arn(&item.region, &item.account_id, &shared);
+    let copy_from = match &item.names.stage {
+        Some(stage) => arn(&item.region, &item.dest_account, stage),
+        None => shared_arn.clone(),
+    };
+    // As `cleanup` does: this run's transit snapshots, then those earlier runs left.
+    let mut transit: Vec<String> = Vec::new();
+    if item.copy {
+        transit.push(item.names.snapshot.clone());
+        transit.extend(item.names.reencrypted.clone());
+    }
+    transit.extend(item.orphans.iter().cloned());
+    let mut restore_tags = tags::provenance(&item.source_arn, ROLE_RESTORE, run_id);
+    if let Some(restore) = &item.restore {
+        restore_tags.insert(
+            TAG_RESTORED_FROM.to_string(),
+            arn(
+                &item.dest_region,
+                &item.dest_account,
+                &restore.from_snapshot,
+            ),
+        );
+    }
+    let mut flags = Map::new();
+    for step in Step::ALL {
+        flags.insert(flag(step), json!(steps.contains(&step)));
+    }
+    json!({
+        "run_id": run_id,
+        "item": item,
+        "steps": flags,
+        "roles": {"source": role(&item.account_id), "vault": role(&item.dest_account)},
+        "refs": {
+            "shared": shared,
+            "shared_arn": shared_arn,
+            "copy_from": copy_from,
+            "transit": transit,
+            "has_stage": item.copy && item.names.stage.is_some(),
+            // What `tags::is_ours` asks of a resource, as two entries of its `TagList`.
+            "ours": {
+                "managed": {"Key": tags::TAG_MANAGED, "Value": "true"},
+                "source": {"Key": tags::TAG_SOURCE_ARN, "Value": item.source_arn},
+            },
+            "tags": {
+                "transit": tag_list(tags::provenance(&item.source_arn, ROLE_TRANSIT, run_id)),
+                "restore": tag_list(restore_tags),
+            }
+        },
+        "data_time": {"value": null}
+    })
+}
+
+/// The plan as executions: round by round, one per region. Refuses an item with a step the engine
+/// does not run, naming it.
+pub fn executions(plan: &Plan, o: &Options) -> Result<Vec<Execution>, Refused> {
+    let mut rounds: BTreeMap<(usize, String), Vec<Value>> = BTreeMap::new();
+    for item in &plan.items {
+        check_item(item)?;
+        for (round, (region, steps)) in legs(item).into_iter().enumerate() {
+            rounds
+                .entry((round + 1, region))
+                .or_default()
+                .push(item_input(item, &steps, &plan.run_id, o));
+        }
+    }
+    Ok(rounds
+        .into_iter()
+        .map(|((round, region), items)| Execution {
+            round,
+            region,
+            input: json!({"run_id": plan.run_id, "items": items}),
+        })
+        .collect())
+}

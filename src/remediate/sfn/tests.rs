@@ -1,0 +1,498 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::*;
+use crate::report::remediation::{BackupJobs, Names, RestorePlan};
+
+const SOURCE: &str = "arn:aws:rds:us-east-1:111111111111:db:orders";
+
+fn item(kind: SourceKind, dest_region: &str) -> Item {
+    let stamp = "20261124030000-run1";
+    Item {
+        source_arn: SOURCE.replace(
+            ":db:",
+            if kind == SourceKind::DbCluster {
+                ":cluster:"
+            } else {
+                ":db:"
+            },
+        ),
+        kind,
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        identifier: "orders".into(),
+        rule: "prod".into(),
+        dest_account: "222222222222".into(),
+        dest_region: dest_region.into(),
+        dest_kms_key: "alias/rds-vault".into(),
+        reencrypt_key: None,
+        names: Names {
+            snapshot: format!("rdsguard-orders-{stamp}"),
+            reencrypted: None,
+            stage: (dest_region != "us-east-1").then(|| format!("rdsguard-orders-{stamp}-stage")),
+            replica: format!("rdsguard-111111111111-orders-{stamp}"),
+        },
+        copy: true,
+        prune: Vec::new(),
+        orphans: Vec::new(),
+        restore: None,
+        backup: None,
+        reasons: vec!["replica-age".into()],
+        notes: Vec::new(),
+    }
+}
+
+/// A cross-region copy, re-encrypted, staged, with replicas to prune.
+fn cross_region() -> Item {
+    let mut item = item(SourceKind::DbInstance, "eu-west-1");
+    item.reencrypt_key = Some("alias/rds-share".into());
+    item.names.reencrypted = Some(format!("{}-cmk", item.names.snapshot));
+    item.prune = vec!["rdsguard-111111111111-orders-20261101030000-old1".into()];
+    item.orphans = vec!["rdsguard-orders-20261120030000-dead".into()];
+    item
+}
+
+/// A same-region copy restored (no secret), earlier restores pruned.
+fn restored() -> Item {
+    let mut item = item(SourceKind::DbInstance, "us-east-1");
+    item.restore = Some(RestorePlan {
+        from_snapshot: item.names.replica.clone(),
+        instance: "rdsguard-orders-20261124030000-run1".into(),
+        instance_class: "db.t3.micro".into(),
+        subnet_group: Some("vault-db".into()),
+        security_groups: Vec::new(),
+        parameter_group: None,
+        secret: None,
+        cluster: false,
+        engine: "postgres".into(),
+        prune: vec!["rdsguard-orders-20261001030000-old".into()],
+    });
+    item
+}
+
+fn backup() -> Item {
+    let mut item = item(SourceKind::DbInstance, "eu-west-1");
+    item.copy = false;
+    item.backup = Some(BackupJobs {
+        source_vault: "Default".into(),
+        destination_vault_arn: "arn:aws:backup:eu-west-1:222222222222:backup-vault:vault".into(),
+        role_arn: "arn:aws:iam::111111111111:role/service-role/AWSBackupDefaultServiceRole".into(),
+        delete_after_days: 35,
+        backup_token: "rdsguard-111111111111-orders-20261124030000-run1-backup".into(),
+        copy_token: "rdsguard-111111111111-orders-20261124030000-run1-copy".into(),
+    });
+    item
+}
+
+fn prune_only() -> Item {
+    let mut item = item(SourceKind::DbCluster, "us-east-1");
+    item.copy = false;
+    item.prune = vec!["rdsguard-111111111111-orders-20261001030000-old".into()];
+    item
+}
+
+fn plan(items: Vec<Item>) -> Plan {
+    Plan {
+        run_id: "run1".into(),
+        created_at: chrono::DateTime::parse_from_rfc3339("2026-11-24T03:00:00Z")
+            .expect("time")
+            .to_utc(),
+        items,
+        blocked: Vec::new(),
+    }
+}
+
+/// Every state a state of `states` can go to.
+fn targets(state: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["Next", "Default"] {
+        if let Some(next) = state[key].as_str() {
+            out.push(next.to_string());
+        }
+    }
+    for list in ["Choices", "Catch"] {
+        for rule in state[list].as_array().into_iter().flatten() {
+            if let Some(next) = rule["Next"].as_str() {
+                out.push(next.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Checks one scope (`StartAt` + `States`) and the scopes nested in it; returns every state name.
+fn check_scope(scope: &Value, names: &mut Vec<String>, tasks: &mut Vec<(String, Value)>) {
+    let states = scope["States"].as_object().expect("States");
+    let start = scope["StartAt"].as_str().expect("StartAt");
+    assert!(states.contains_key(start), "StartAt {start} resolves");
+    let mut reached = BTreeSet::from([start.to_string()]);
+    let mut todo = vec![start.to_string()];
+    while let Some(name) = todo.pop() {
+        for next in targets(&states[&name]) {
+            assert!(
+                states.contains_key(&next),
+                "`{name}` goes to `{next}`, no such state"
+            );
+            if reached.insert(next.clone()) {
+                todo.push(next);
+            }
+        }
+    }
+    for (name, state) in states {
+        assert!(reached.contains(name), "`{name}` is unreachable");
+        assert!(
+            name.len() <= 80,
+            "`{name}`: state names are at most 80 characters"
+        );
+        names.push(name.clone());
+        let ends = state["End"] == true
+            || matches!(state["Type"].as_str(), Some("Succeed" | "Fail" | "Choice"));
+        assert!(
+            ends || state["Next"].is_string(),
+            "`{name}` neither ends nor goes on"
+        );
+        if state["Type"] == "Task" {
+            assert!(
+                state["Retry"].as_array().is_some_and(|r| !r.is_empty()),
+                "`{name}` has Retry"
+            );
+            assert!(
+                state["Catch"].as_array().is_some_and(|c| !c.is_empty()),
+                "`{name}` has Catch"
+            );
+            assert!(
+                state["Credentials"]["RoleArn.$"].is_string(),
+                "`{name}` has Credentials"
+            );
+            let resource = state["Resource"].as_str().expect("Resource");
+            assert!(
+                resource.starts_with("arn:aws:states:::aws-sdk:"),
+                "{resource}"
+            );
+            tasks.push((name.clone(), state.clone()));
+        }
+        if state["Type"] == "Map" {
+            check_scope(&state["ItemProcessor"], names, tasks);
+        }
+    }
+}
+
+#[test]
+fn the_definition_is_structurally_valid() {
+    let definition = definition(&Options::default());
+    let mut names = Vec::new();
+    let mut tasks = Vec::new();
+    check_scope(&definition, &mut names, &mut tasks);
+    let unique: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "state names are unique in the machine"
+    );
+    let map = &definition["States"]["databases"];
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"],
+        "STANDARD"
+    );
+    assert_eq!(map["MaxConcurrency"], 4);
+    assert!(tasks.len() > 30, "{} tasks", tasks.len());
+}
+
+/// Each Task acts as its step declares: a step whose IAM actions are all in the vault account runs
+/// under the vault role only, and so on (state names start with their step's name).
+#[test]
+fn every_task_runs_under_the_role_its_step_declares() {
+    let definition = definition(&Options::default());
+    let mut names = Vec::new();
+    let mut tasks = Vec::new();
+    check_scope(&definition, &mut names, &mut tasks);
+    let mut vault_tasks = 0;
+    for (name, task) in &tasks {
+        let bare = name.strip_prefix("cluster ").unwrap_or(name);
+        let step = Step::ALL
+            .into_iter()
+            .filter(|s| bare.starts_with(&format!("{}:", s.name())))
+            .max_by_key(|s| s.name().len())
+            .unwrap_or_else(|| panic!("`{name}` names no step"));
+        let iam = &step.decl().iam;
+        let role = task["Credentials"]["RoleArn.$"].as_str().expect("role");
+        match role {
+            "$.roles.vault" => {
+                vault_tasks += 1;
+                assert!(
+                    !iam.destination.is_empty(),
+                    "`{name}`: {} acts in the vault",
+                    step.name()
+                );
+            }
+            "$.roles.source" => {
+                assert!(
+                    !iam.source.is_empty(),
+                    "`{name}`: {} acts in the source",
+                    step.name()
+                );
+            }
+            other => panic!("`{name}`: {other}"),
+        }
+        // Vault-only steps: every Task under the vault role.
+        if iam.source.is_empty() {
+            assert_eq!(role, "$.roles.vault", "`{name}`");
+        }
+    }
+    assert!(vault_tasks >= 10, "{vault_tasks}");
+}
+
+#[test]
+fn rds_parameters_and_results_use_the_db_spelling() {
+    let text = definition(&Options::default()).to_string();
+    for aws in [
+        "\"DbSnapshotIdentifier.$\"",
+        "\"DbClusterSnapshotIdentifier.$\"",
+        "\"SourceDbSnapshotIdentifier.$\"",
+        "$.DbSnapshots[0].Status",
+        "$.DbInstances[0].DbInstanceStatus",
+        "arn:aws:states:::aws-sdk:rds:createDBSnapshot",
+        "arn:aws:states:::aws-sdk:rds:copyDBSnapshot",
+        "arn:aws:states:::aws-sdk:rds:copyDBClusterSnapshot",
+        "arn:aws:states:::aws-sdk:backup:startBackupJob",
+        "arn:aws:states:::aws-sdk:backup:startCopyJob",
+        "Rds.DbSnapshotAlreadyExistsException",
+        "Rds.DbSnapshotNotFoundException",
+    ] {
+        assert!(text.contains(aws), "{aws}");
+    }
+    for boto in ["DBSnapshotIdentifier", "DBInstanceIdentifier\"", "Fault"] {
+        assert!(!text.contains(boto), "{boto}");
+    }
+}
+
+#[test]
+fn every_wait_loop_is_bounded_by_the_step_timeout() {
+    let o = Options {
+        step_timeout_secs: 3600,
+        poll_seconds: 60,
+        ..Options::default()
+    };
+    let definition = definition(&o);
+    let states = definition["States"]["databases"]["ItemProcessor"]["States"]
+        .as_object()
+        .expect("states");
+    let loops: Vec<&String> = states.keys().filter(|k| k.ends_with(": ready?")).collect();
+    // snapshot, re-encrypt, copy-stage, copy (two kinds), restore, backup-job, copy-job.
+    assert_eq!(loops.len(), 11, "{loops:?}");
+    for name in loops {
+        let rules = states[name]["Choices"].as_array().expect("rules");
+        assert!(
+            rules.iter().any(|r| r["NumericGreaterThanEquals"] == 60),
+            "{name}: gives up after 60 polls"
+        );
+        let wait = states[name]["Default"].as_str().expect("wait");
+        assert_eq!(states[wait]["Seconds"], 60, "{wait}");
+    }
+}
+
+#[test]
+fn the_chains_come_from_the_one_step_list() {
+    assert_eq!(chain(Chain::Backup), vec![Step::BackupJob, Step::CopyJob]);
+    let instance = chain(Chain::Instance);
+    assert!(!instance.contains(&Step::Repoint) && instance.contains(&Step::Restore));
+    assert!(!chain(Chain::Cluster).contains(&Step::Restore));
+    // The order of `Item::steps`.
+    let order = |s: &Step| Step::ALL.iter().position(|a| a == s);
+    assert!(instance.windows(2).all(|w| order(&w[0]) < order(&w[1])));
+}
+
+#[test]
+fn each_step_calls_the_region_its_declaration_names() {
+    for step in Step::ALL {
+        let runs_in = step.decl().runs_in;
+        let expected = if runs_in.contains("destination region") {
+            Side::Destination
+        } else {
+            Side::Source
+        };
+        assert_eq!(side(step), expected, "{}: {runs_in}", step.name());
+    }
+}
+
+#[test]
+fn a_cross_region_item_runs_in_rounds_one_region_each() {
+    let plan = plan(vec![cross_region(), restored(), backup()]);
+    let executions = executions(&plan, &Options::default()).expect("supported");
+    let shape: Vec<(usize, &str, usize)> = executions
+        .iter()
+        .map(|e| {
+            let items = e.input["items"].as_array().map_or(0, Vec::len);
+            (e.round, e.region.as_str(), items)
+        })
+        .collect();
+    // Round 1: the restored item and the backup item whole (us-east-1), the cross-region item's
+    // find-replica (eu-west-1); then its snapshot..copy-stage, copy, cleanup, prune.
+    assert_eq!(
+        shape,
+        vec![
+            (1, "eu-west-1", 1),
+            (1, "us-east-1", 2),
+            (2, "us-east-1", 1),
+            (3, "eu-west-1", 1),
+            (4, "us-east-1", 1),
+            (5, "eu-west-1", 1)
+        ]
+    );
+    let steps = |e: &Execution| -> Vec<String> {
+        e.input["items"][0]["steps"]
+            .as_object()
+            .expect("flags")
+            .iter()
+            .filter(|(_, on)| **on == true)
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    assert_eq!(steps(&executions[0]), vec!["find_replica"]);
+    assert_eq!(
+        steps(&executions[2]),
+        vec!["copy_stage", "re_encrypt", "share", "snapshot"]
+    );
+    let copy = &executions[3].input["items"][0];
+    assert_eq!(
+        copy["refs"]["copy_from"],
+        "arn:aws:rds:us-east-1:222222222222:snapshot:rdsguard-orders-20261124030000-run1-stage"
+    );
+    assert_eq!(
+        copy["roles"]["vault"],
+        "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+    );
+    assert_eq!(
+        executions[4].input["items"][0]["refs"]["transit"],
+        serde_json::json!([
+            "rdsguard-orders-20261124030000-run1",
+            "rdsguard-orders-20261124030000-run1-cmk",
+            "rdsguard-orders-20261120030000-dead"
+        ])
+    );
+}
+
+#[test]
+fn an_item_with_a_secret_to_repoint_is_refused_naming_the_step() {
+    let mut item = restored();
+    if let Some(r) = item.restore.as_mut() {
+        r.secret = Some("rds/orders".into());
+    }
+    let refused = executions(&plan(vec![item]), &Options::default()).expect_err("refused");
+    assert_eq!(refused.step, "repoint");
+    assert!(refused.to_string().contains(SOURCE), "{refused}");
+}
+
+/// The figures docs/remediation.md quotes: transitions per item on the happy path (each step's
+/// wait loop done at its first check), and per further poll.
+#[test]
+fn transitions_per_item() {
+    let o = Options::default();
+    let definition = definition(&o);
+    let mut figures = BTreeMap::new();
+    let same_region = item(SourceKind::DbInstance, "us-east-1");
+    for (name, item) in [
+        ("same-region copy", same_region),
+        ("restored copy", restored()),
+        ("aws backup jobs", backup()),
+        ("prune only (cluster)", prune_only()),
+        ("cross-region, re-encrypted, pruned", cross_region()),
+    ] {
+        let mut total = 0;
+        for (_, steps) in input::legs(&item) {
+            let input = item_input(&item, &steps, "run1", &o);
+            total += transitions(&definition, &input).expect("walks");
+        }
+        figures.insert(name, total);
+    }
+    assert_eq!(
+        figures,
+        BTreeMap::from([
+            ("same-region copy", 30),
+            ("restored copy", 39),
+            ("aws backup jobs", 10),
+            ("prune only (cluster)", 16),
+            ("cross-region, re-encrypted, pruned", 103),
+        ]),
+        "the figures in docs/remediation.md"
+    );
+}
+
+/// `iam-policy --mode step-functions`: the execution role may assume the member roles and run its
+/// own map, nothing else.
+#[test]
+fn iam_policy_prints_the_execution_role() {
+    use crate::iam::{policies, Mode, Options as IamOptions};
+    let modes = [Mode::Remediate, Mode::StepFunctions];
+    let printed = policies(&IamOptions {
+        modes: &modes,
+        partition: "aws",
+        role_name: "rdsguard",
+        caller_arn: None,
+        caller_account: Some("999999999999"),
+        external_id: None,
+        organization_id: None,
+        secrets: &[],
+        backup_jobs: &[],
+        one_role: false,
+    });
+    let policy = &printed["state_machine_execution_policy"];
+    assert_eq!(
+        crate::iam::actions(policy),
+        vec![
+            "states:DescribeExecution",
+            "states:StartExecution",
+            "states:StopExecution",
+            "sts:AssumeRole"
+        ]
+    );
+    assert_eq!(
+        policy["Statement"][0]["Resource"],
+        "arn:aws:iam::*:role/rdsguard"
+    );
+    assert_eq!(
+        policy["Statement"][1]["Resource"],
+        "arn:aws:states:*:999999999999:stateMachine:rdsguard-remediation"
+    );
+    let trust = &printed["state_machine_execution_trust"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "states.amazonaws.com");
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+        "999999999999"
+    );
+    // Without the mode, no such document.
+    let without = policies(&IamOptions {
+        modes: &[Mode::Remediate],
+        ..IamOptions {
+            modes: &modes,
+            partition: "aws",
+            role_name: "rdsguard",
+            caller_arn: None,
+            caller_account: None,
+            external_id: None,
+            organization_id: None,
+            secrets: &[],
+            backup_jobs: &[],
+            one_role: false,
+        }
+    });
+    assert!(without.get("state_machine_execution_policy").is_none());
+}
+
+/// An execution's input is at most 256 KiB (a Step Functions quota): an item's entry stays small
+/// enough for about a hundred databases per execution (docs/remediation.md).
+#[test]
+fn an_item_input_is_small() {
+    let o = Options::default();
+    let item = cross_region();
+    let steps = item.steps();
+    let size = item_input(&item, &steps, "20261124T030000Z-1a2b3c4d", &o)
+        .to_string()
+        .len();
+    assert!(size < 2600, "{size} bytes");
+}
