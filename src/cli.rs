@@ -184,7 +184,8 @@ const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
 #[derive(Debug, Args)]
 pub struct IamPolicyArgs {
     /// What rdsguard will be run for (repeatable): audit, remediate (includes audit), security-hub,
-    /// step-functions (the state machine's execution role: add it to remediate).
+    /// step-functions (the state machine's execution role: add it to remediate), drill (restore
+    /// drills in the vault accounts: add it to audit).
     #[arg(long, value_enum, default_value = "audit", value_name = "MODE")]
     pub mode: Vec<crate::iam::Mode>,
 
@@ -325,6 +326,8 @@ pub enum PolicyPart {
     SourceRemediationPolicy,
     VaultRemediationPolicy,
     SecurityHubPolicy,
+    /// With --mode drill.
+    DrillPolicy,
     /// With --one-role.
     MemberRolePolicy,
     MemberRoleTrustPolicy,

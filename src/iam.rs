@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::remediate::tags::{TAG_MANAGED, TAG_SUPERSEDED_AT};
 use crate::rules::{DestinationRegion, RuleSet};
+use crate::tags::{DRILL_EVIDENCE, TAG_DRILL};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Mode {
@@ -26,6 +27,8 @@ pub enum Mode {
     /// The Step Functions state machine's execution role (`remediation export`): it only assumes the
     /// member roles, which need `remediate` too.
     StepFunctions,
+    /// `rdsguard drill` (includes audit): restore drills in the vault accounts.
+    Drill,
 }
 
 /// Every tag rdsguard sets starts with this (`rdsguard:managed`, `rdsguard:role`, ...).

@@ -42,6 +42,7 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
         PolicyPart::SourceRemediationPolicy => "source_remediation_policy",
         PolicyPart::VaultRemediationPolicy => "vault_remediation_policy",
         PolicyPart::SecurityHubPolicy => "security_hub_policy",
+        PolicyPart::DrillPolicy => "drill_policy",
         PolicyPart::MemberRolePolicy => "member_role_policy",
         PolicyPart::MemberRoleTrustPolicy => "member_role_trust_policy",
         PolicyPart::StateMachineExecutionPolicy => "state_machine_execution_policy",

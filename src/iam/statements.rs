@@ -284,6 +284,61 @@ pub(super) fn vault_statements(o: &Options<'_>) -> Vec<Value> {
     statements
 }
 
+/// Restore drills in vault (destination) accounts: restore any replica into an instance named and
+/// tagged as rdsguard's drill, delete only such instances, and write the three evidence tags on the
+/// replica. Reads are the audit's.
+pub(super) fn drill_statements(o: &Options<'_>) -> Vec<Value> {
+    let drill_instances = o.rds(&["db"], &format!("{NAME_PREFIX}drill-*"));
+    let tagged_drill = json!({
+        "StringEquals": {format!("aws:RequestTag/{TAG_MANAGED}"): "true"},
+        "Null": {format!("aws:RequestTag/{TAG_DRILL}"): "false"}
+    });
+    vec![
+        // A drill restores whichever replica is the newest, rdsguard's copy or another tool's.
+        statement(
+            "RestoreReplicasForDrills",
+            &["rds:RestoreDBInstanceFromDBSnapshot"],
+            o.rds(&["snapshot"], "*"),
+            None,
+        ),
+        statement(
+            "RestoreIntoDrillInstances",
+            &[
+                "rds:RestoreDBInstanceFromDBSnapshot",
+                "rds:AddTagsToResource",
+            ],
+            drill_instances.clone(),
+            Some(tagged_drill),
+        ),
+        // The rule's drill subnet group and security groups, as they are.
+        statement(
+            "RestoreWithTheDrillSettings",
+            &["rds:RestoreDBInstanceFromDBSnapshot"],
+            o.rds(&["subgrp", "pg", "og", "secgrp"], "*"),
+            None,
+        ),
+        statement(
+            "DeleteDrillInstances",
+            &["rds:DeleteDBInstance"],
+            drill_instances,
+            Some(json!({
+                "StringEquals": {format!("aws:ResourceTag/{TAG_MANAGED}"): "true"},
+                "Null": {format!("aws:ResourceTag/{TAG_DRILL}"): "false"}
+            })),
+        ),
+        // The evidence on the drilled replica: these three tags and no other.
+        statement(
+            "TagDrillEvidence",
+            &["rds:AddTagsToResource"],
+            o.rds(&["snapshot"], "*"),
+            Some(json!({
+                "ForAllValues:StringEquals": {"aws:TagKeys": DRILL_EVIDENCE},
+                "Null": {"aws:TagKeys": "false"}
+            })),
+        ),
+    ]
+}
+
 pub(super) fn security_hub_statements(o: &Options<'_>) -> Vec<Value> {
     vec![
         statement(
@@ -310,6 +365,9 @@ pub(super) fn member_documents(o: &Options<'_>) -> Vec<(&'static str, Vec<Value>
     }
     if o.modes.contains(&Mode::SecurityHub) {
         documents.push(("security_hub_policy", security_hub_statements(o)));
+    }
+    if o.modes.contains(&Mode::Drill) {
+        documents.push(("drill_policy", drill_statements(o)));
     }
     documents
 }

@@ -32,6 +32,9 @@ enum Who {
     Vault,
     /// The member role of an audit-only deployment: `audit_role_policy`.
     Auditor,
+    /// The member role in the vault of a deployment that runs drills: `audit_role_policy` +
+    /// `drill_policy`.
+    Driller,
     /// The caller (`caller_policy`), in its own account.
     Caller,
     /// Another role in the caller's account, with the caller's policy.
@@ -44,6 +47,7 @@ impl Who {
             Who::Source => "source role",
             Who::Vault => "vault role",
             Who::Auditor => "audit role",
+            Who::Driller => "vault role running drills",
             Who::Caller => "caller",
             Who::OtherCallerRole => "other role of the caller's account",
         }
@@ -52,7 +56,7 @@ impl Who {
     fn account(self) -> &'static str {
         match self {
             Who::Source | Who::Auditor => SOURCE,
-            Who::Vault => VAULT,
+            Who::Vault | Who::Driller => VAULT,
             Who::Caller | Who::OtherCallerRole => CALLER,
         }
     }
@@ -70,6 +74,7 @@ impl Who {
             Who::Source => &["audit_role_policy", "source_remediation_policy"],
             Who::Vault => &["audit_role_policy", "vault_remediation_policy"],
             Who::Auditor => &["audit_role_policy"],
+            Who::Driller => &["audit_role_policy", "drill_policy"],
             Who::Caller | Who::OtherCallerRole => &["caller_policy"],
         }
     }
@@ -113,6 +118,15 @@ fn creating(extra: &[&str]) -> Value {
     json!({"aws:RequestTag/rdsguard:managed": "true", "aws:TagKeys": keys})
 }
 
+/// The tags of a drill instance, as request context.
+fn drilling() -> Value {
+    json!({
+        "aws:RequestTag/rdsguard:managed": "true",
+        "aws:RequestTag/rdsguard:drill": "arn:aws:rds:us-east-1:222222222222:snapshot:rdsguard-111111111111-orders-20261129030000-abcdefgh",
+        "aws:TagKeys": ["rdsguard:drill", "rdsguard:managed", "rdsguard:role"]
+    })
+}
+
 fn managed() -> Value {
     json!({"aws:ResourceTag/rdsguard:managed": "true"})
 }
@@ -146,6 +160,7 @@ fn table() -> Vec<Row> {
     let cluster_replica = "cluster-snapshot:rdsguard-111111111111-ledger-20261129030000-abcdefgh";
     let restore = "db:rdsguard-orders-20261129030000-abcdefgh";
     let cluster_restore = "cluster:rdsguard-ledger-20261129030000-abcdefgh";
+    let drill = "db:rdsguard-drill-orders-20261129030000-abcdefgh";
     let row = |allowed, who, action, resource: String, context: Value, what| Row {
         allowed,
         who,
@@ -302,6 +317,79 @@ fn table() -> Vec<Row> {
             format!("arn:aws:iam::{SOURCE}:role/admin"),
             json!({"iam:PassedToService": "backup.amazonaws.com"}),
             "hand AWS Backup a role no rule names",
+        ),
+        // Vault account, `rdsguard drill`.
+        row(
+            true,
+            Driller,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, replica),
+            json!({}),
+            "restore the newest replica for a drill",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, drill),
+            drilling(),
+            "into a drill instance with rdsguard's drill tags",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, drill),
+            creating(&[]),
+            "into an instance without the drill tag",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, "db:orders-copy"),
+            drilling(),
+            "into an instance not named as a drill",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:DeleteDBInstance",
+            rds(VAULT, drill),
+            json!({"aws:ResourceTag/rdsguard:managed": "true", "aws:ResourceTag/rdsguard:drill": rds(VAULT, replica)}),
+            "delete the drill instance",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:DeleteDBInstance",
+            rds(VAULT, drill),
+            managed(),
+            "delete a drill-named instance without the drill tag",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:DeleteDBInstance",
+            rds(VAULT, restore),
+            managed(),
+            "delete remediation's restore",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:AddTagsToResource",
+            rds(VAULT, replica),
+            json!({"aws:TagKeys": ["rdsguard:drill-at", "rdsguard:drill-restore-seconds", "rdsguard:drill-result"]}),
+            "write the drill evidence on the replica",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:AddTagsToResource",
+            rds(VAULT, replica),
+            json!({"aws:TagKeys": ["rdsguard:source-arn"]}),
+            "any other tag on a snapshot",
         ),
         row(
             true,
@@ -853,6 +941,8 @@ fn printed(extra: &[&str]) -> Value {
         "remediate",
         "--mode",
         "security-hub",
+        "--mode",
+        "drill",
         "--role-name",
         "rdsguard",
         "--rules",
