@@ -421,7 +421,75 @@ fn plan_restore(
 
 #[cfg(test)]
 mod tests {
-    use super::snapshot_name;
+    use super::{build, snapshot_name};
+    use crate::checks::fixtures::{as_of, Org, PROD, VAULT};
+    use crate::evaluate::evaluate;
+
+    fn rules(text: &str) -> crate::rules::RuleSet {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, text).expect("write");
+        crate::rules::load(&[path]).expect("valid rules")
+    }
+
+    /// `remediate = "backup"`: a database without a copy gets AWS Backup's two jobs, into the rule's
+    /// vaults, under the rule's role, with tokens that carry the run; without it, a backup-only rule
+    /// is blocked with the reason, and nothing is planned for its recovery points.
+    #[test]
+    fn a_backup_rule_plans_backup_and_copy_jobs_and_a_backup_only_rule_without_it_is_blocked() {
+        let mut org = Org::new();
+        org.source(PROD, "orders");
+        let by_backup = rules(&format!(
+            "[[rule]]\nid = \"b\"\ndestination = {{ account = \"{VAULT}\", replicas = [\"backup\"] }}\nmax_age = \"26h\"\nremediate = \"backup\"\nbackup = {{ destination_vault = \"central\", delete_after = \"7d\" }}\n"
+        ));
+        let findings = evaluate(&org.inventory, &by_backup, as_of());
+        let plan = build(
+            &org.inventory,
+            &by_backup,
+            &findings,
+            "run-1234abcd",
+            as_of(),
+        );
+        assert!(plan.blocked.is_empty(), "{:?}", plan.blocked);
+        let item = &plan.items[0];
+        let jobs = item.backup.as_ref().expect("backup jobs");
+        assert_eq!(jobs.source_vault, "Default");
+        assert_eq!(
+            jobs.destination_vault_arn,
+            format!("arn:aws:backup:us-east-1:{VAULT}:backup-vault:central")
+        );
+        assert_eq!(
+            jobs.role_arn,
+            format!("arn:aws:iam::{PROD}:role/service-role/AWSBackupDefaultServiceRole")
+        );
+        assert_eq!(jobs.delete_after_days, 7);
+        assert_eq!(
+            jobs.backup_token,
+            format!("rdsguard-{PROD}-orders-20261124120000-run1234a-backup")
+        );
+        let steps: Vec<&str> = item.steps().iter().map(|s| s.name()).collect();
+        assert_eq!(steps, ["backup-job", "copy-job"]);
+
+        let backup_only = rules(&format!(
+            "[[rule]]\nid = \"b\"\ndestination = {{ account = \"{VAULT}\", replicas = [\"backup\"], kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n"
+        ));
+        let findings = evaluate(&org.inventory, &backup_only, as_of());
+        let plan = build(
+            &org.inventory,
+            &backup_only,
+            &findings,
+            "run-1234abcd",
+            as_of(),
+        );
+        assert!(plan.items.is_empty());
+        assert!(
+            plan.blocked[0]
+                .reason
+                .contains("counts AWS Backup copies only"),
+            "{:?}",
+            plan.blocked
+        );
+    }
 
     #[test]
     fn names_are_valid_rds_identifiers() {
