@@ -31,7 +31,8 @@ fn scenario() -> Org {
     let org_policy = json!(["organization"]);
     seed(json!({
         "accounts": [{"key": "vault", "name": "Vault"}, {"key": "prod", "name": "Prod"},
-                     {"key": "dev", "name": "Dev"}, {"key": "other", "name": "Other"}],
+                     {"key": "dev", "name": "Dev"}, {"key": "other", "name": "Other"},
+                     {"key": "bunker", "name": "Bunker"}],
         "keys": [
             {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
             {"key": "other-key", "account": "other", "region": R, "alias": "alias/rds-vault"},
@@ -48,7 +49,8 @@ fn scenario() -> Org {
             db("prod", "locked", "share-key", critical.clone()),
             db("prod", "governed", "share-key", critical.clone()),
             db("prod", "plain", "share-key", critical.clone()),
-            db("prod", "bunkered", "share-key", critical.clone())
+            db("prod", "bunkered", "share-key", critical.clone()),
+            db("prod", "sheltered", "share-key", critical.clone())
         ],
         "clusters": [{"account": "prod", "region": R, "id": "ledger", "engine": "aurora-postgresql",
                       "encrypted": true, "kms_key": "share-key", "tags": {"tier": "critical"}}],
@@ -77,7 +79,11 @@ fn scenario() -> Org {
                  {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
                   "Action": ["backup:CopyFromBackupVault", "backup:StartRestoreJob"], "Resource": "*"}]}},
             {"account": "other", "region": R, "name": "central", "kms_key": "other-key",
-             "access_policy": org_policy, "at": "-30d"}
+             "access_policy": org_policy, "at": "-30d"},
+            // Owned by another account and shared into the vault account through AWS RAM.
+            {"account": "bunker", "region": R, "name": "shelter", "air_gapped": true, "at": "-30d",
+             "lock": {"min_retention_days": 7, "max_retention_days": 100},
+             "access_policy": org_policy, "share_with": ["vault"]}
         ],
         "backups": [
             backup("orders-b", "prod", "orders", "-3h"),
@@ -89,7 +95,8 @@ fn scenario() -> Org {
             backup("governed-b", "prod", "governed", "-2h"),
             backup("plain-b", "prod", "plain", "-2h"),
             backup("bunkered-b", "prod", "bunkered", "-2h"),
-            backup("ledger-b", "prod", "ledger", "-2h")
+            backup("ledger-b", "prod", "ledger", "-2h"),
+            backup("sheltered-b", "prod", "sheltered", "-2h")
         ],
         "backup_copies": [
             copy("orders-c", "orders-b", "vault", "central", "-2h"),
@@ -101,7 +108,8 @@ fn scenario() -> Org {
             copy("governed-c", "governed-b", "vault", "governed", "-1h"),
             copy("plain-c", "plain-b", "vault", "central", "-1h"),
             copy("bunkered-c", "bunkered-b", "vault", "bunker", "-1h"),
-            copy("ledger-c", "ledger-b", "vault", "locked", "-1h")
+            copy("ledger-c", "ledger-b", "vault", "locked", "-1h"),
+            copy("sheltered-c", "sheltered-b", "bunker", "shelter", "-1h")
         ]
     }))
 }
@@ -187,6 +195,9 @@ fn backup_copies_in_the_vault_are_replicas_judged_for_age_key_lock_and_exposure(
         ),
         ("prod/bunkered", v("COMPLIANT", &[])),
         ("prod/ledger", v("COMPLIANT", &[])),
+        // In an air-gapped vault of another account, shared into the vault account: seen through
+        // ListBackupVaults(ByShared) and read there; its policy is read in its owner account.
+        ("prod/sheltered", v("COMPLIANT", &[])),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -271,10 +282,18 @@ fn backup_copies_in_the_vault_are_replicas_judged_for_age_key_lock_and_exposure(
         counts(&[
             ("GetBackupVaultAccessPolicy", 5),
             ("ListBackupVaults", 2),
-            ("ListRecoveryPointsByBackupVault", 10),
+            ("ListRecoveryPointsByBackupVault", 12),
         ]),
         "{run}"
     );
+    // The shared vault's access policy, in its owner account.
+    assert_eq!(
+        backup_calls("bunker"),
+        counts(&[("GetBackupVaultAccessPolicy", 1)]),
+        "{run}"
+    );
+    let sheltered = source(&findings, &org.arn("prod", R, "sheltered"));
+    assert_eq!(sheltered["latest_replica"]["backup_vault"], "shelter");
     assert_eq!(backup_calls("prod"), BTreeMap::new());
 }
 
