@@ -223,3 +223,53 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
     let same = crate::report::drift::compare(&old, &old, None, 12 * 3600);
     assert!(!same.is_worse() && same.resolved.is_empty() && same.regressions.is_empty());
 }
+
+/// Quotas near and over, and one with room: the near and over ones are shown.
+pub(crate) fn with_quotas(mut report: ReportV1) -> ReportV1 {
+    use crate::inventory::SourceKind;
+    use crate::report::QuotaHeadroom;
+    report.quotas = vec![
+        QuotaHeadroom::new(
+            (VAULT, REGION),
+            SourceKind::DbInstance,
+            (88, 100),
+            (2, 1, 6),
+        ),
+        QuotaHeadroom::new((VAULT, REGION), SourceKind::DbCluster, (96, 100), (2, 1, 6)),
+        QuotaHeadroom::new(
+            (VAULT, "eu-west-1"),
+            SourceKind::DbInstance,
+            (10, 100),
+            (2, 0, 6),
+        ),
+    ];
+    report
+}
+
+#[test]
+fn quotas_near_or_over_are_in_summary_md_and_every_quota_in_report_html() {
+    let report = with_quotas(report());
+    let text = render(super::markdown::write, &report);
+    assert_contains(
+        &text,
+        "| 222222222222/us-east-1 | manual DB snapshots | 93 | 100 | 93% |",
+    );
+    assert_contains(
+        &text,
+        "| 222222222222/us-east-1 | manual DB cluster snapshots | 101 | 100 | 101% |",
+    );
+    assert!(!text.contains("eu-west-1 | manual"), "{text}");
+    let html = render(super::html::write, &report);
+    assert_contains(&html, "id=\"quotas\"");
+    assert_contains(&html, "<tr class=\"quota-near\">");
+    assert_contains(&html, "<tr class=\"quota-over\">");
+    assert_contains(
+        &html,
+        "<td>16</td><td>100</td><td>16% </td>"
+            .replace("% <", "%<")
+            .as_str(),
+    );
+    // No quota read (no rule bounds its copies): no section.
+    let html = render(super::html::write, &self::report());
+    assert!(!html.contains("id=\"quotas\""));
+}
