@@ -186,8 +186,8 @@ fn counts(report: &ReportV1, style: &Style) -> String {
 }
 
 /// One line per destination quota at 90% or over once the rules' copies are kept (`vault-capacity`),
-/// under the counts: `quota 222222222222/us-east-1: 94 of 100 manual DB snapshots at retain.max
-/// (94%)`, `(OVER 101%)` past it.
+/// under the counts: `quota 222222222222/us-east-1: 94 of 100 DB snapshots kept (94%)` (kept: once
+/// every database copied there keeps its `retain.max`), `(OVER 101%)` past it.
 fn write_quotas(report: &ReportV1, style: &Style, out: &mut impl Write) -> std::io::Result<()> {
     for quota in &report.quotas {
         let (code, word) = match quota.state {
@@ -196,12 +196,12 @@ fn write_quotas(report: &ReportV1, style: &Style, out: &mut impl Write) -> std::
             HeadroomState::Over => ("31", "OVER "),
         };
         let text = format!(
-            "quota {}/{}: {} of {} {} at retain.max ({word}{}%)",
+            "quota {}/{}: {} of {} {} kept ({word}{}%)",
             quota.account_id,
             quota.region,
             quota.projected,
             quota.max,
-            quota.noun(),
+            quota.noun().trim_start_matches("manual "),
             quota.percent
         );
         writeln!(out, "{}", style.paint(code, &fit(&text, style.width)))?;

@@ -549,6 +549,8 @@ select = {{ regions = ["{R}"] }}
 destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
 source_kms_key = "alias/rds-share"
 max_age = "26h"
+# A bound on the copies kept: vault-capacity reads the vault's quotas (rds:DescribeAccountAttributes).
+retain = {{ max = 5 }}
 "#
     )
 }

@@ -139,9 +139,12 @@ fn a_quota_near_or_over_gets_a_line_under_the_counts() {
     assert!(lines[1].ends_with(" UNGOVERNED"), "{text}");
     assert_eq!(
         lines[2],
-        "quota 222222222222/us-east-1: 93 of 100 manual DB snapshots at retain.max (93%)"
+        "quota 222222222222/us-east-1: 93 of 100 DB snapshots kept (93%)"
     );
-    assert!(lines[3].starts_with("quota 222222222222/us-east-1: 101 of 100 manual DB cluster snap"));
+    assert_eq!(
+        lines[3],
+        "quota 222222222222/us-east-1: 101 of 100 DB cluster snapshots kept (OVER 101%)"
+    );
     assert!(lines[3].chars().count() <= 80, "{}", lines[3]);
     assert!(!text.contains("eu-west-1: "), "{text}");
 }
