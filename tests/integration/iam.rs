@@ -542,6 +542,8 @@ select = {{ identifiers = ["plain"], accounts = ["{prod}"], regions = ["{R}"] }}
 destination = {{ account = "{management}" }}
 max_age = "26h"
 restore = {{ instance_class = "db.t3.micro", secret = "rds/{{identifier}}" }}
+# The caller's own account is a destination too: its quotas are read there.
+retain = {{ max = 5 }}
 
 [[rule]]
 id = "all"
