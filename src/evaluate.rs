@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
-use crate::checks::{Ctx, REGISTRY};
+use crate::checks::{Capacity, Ctx, REGISTRY};
 use crate::inventory::{Inventory, Source};
 use crate::linkage::Index;
 use crate::report::{
-    CheckResult, CheckStatus, ExemptionInfo, Findings, LatestReplica, SourceReport, Status, Summary,
+    CheckResult, CheckStatus, ExemptionInfo, Findings, HeadroomState, LatestReplica, SourceReport,
+    Status, Summary,
 };
 use crate::rules::{pattern, RuleSet};
 
@@ -37,13 +38,28 @@ pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) ->
         Some(read) if as_of >= read.trunc_subsecs(0) => None,
         _ => Some(as_of),
     };
+    let capacity = Capacity::of(&index, rules, today);
     let mut sources: Vec<SourceReport> = inventory
         .sources
         .iter()
-        .map(|source| evaluate_source(&index, rules, source, as_of, cutoff))
+        .map(|source| evaluate_source(&index, rules, source, as_of, cutoff, &capacity))
         .collect();
     sources.sort_by(|a, b| a.arn.cmp(&b.arn));
     warnings.extend(evidence_warnings(inventory, &sources, as_of));
+    let quotas = capacity.all(&index);
+    warnings.extend(
+        quotas
+            .iter()
+            .filter(|q| q.state == HeadroomState::Near)
+            .map(|q| {
+                format!(
+                    "{}: {}% of the quota ({}): copies beyond it will fail with SnapshotQuotaExceeded",
+                    q.summary(),
+                    q.percent,
+                    q.quota
+                )
+            }),
+    );
     let unreadable_scopes = inventory
         .scopes
         .iter()
@@ -58,6 +74,7 @@ pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) ->
         unreadable_scopes,
         skipped_scopes: inventory.skipped_scopes.clone(),
         warnings,
+        quotas,
     }
 }
 
@@ -67,6 +84,7 @@ fn evaluate_source(
     source: &Source,
     as_of: DateTime<Utc>,
     cutoff: Option<DateTime<Utc>>,
+    capacity: &Capacity,
 ) -> SourceReport {
     let today = as_of.date_naive();
     let rule = rules.rule_for(source);
@@ -125,6 +143,7 @@ fn evaluate_source(
         cutoff,
         dest_errors: &dest_errors,
         as_of,
+        capacity,
     };
     report.checks = REGISTRY
         .iter()

@@ -43,6 +43,7 @@ const CALLER: &[&str] = &[
 ];
 
 const READ_RDS: &[&str] = &[
+    "rds:DescribeAccountAttributes",
     "rds:DescribeDBClusterSnapshotAttributes",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",

@@ -47,6 +47,11 @@ pub struct Inventory {
     /// Where the rules' database secrets point (endpoint fields only: never the secret's value).
     #[serde(default)]
     pub secrets: Vec<SecretFact>,
+    /// The manual snapshot quotas of the destination scopes that judged databases copy into
+    /// (`DescribeAccountAttributes`), where a check needed them. Inventories written before this
+    /// field read none: `vault-capacity` reports ERROR, never a verdict, on them.
+    #[serde(default)]
+    pub quotas: Vec<AccountQuotas>,
     pub errors: Vec<AwsError>,
 }
 
@@ -253,6 +258,57 @@ pub struct SecretFact {
     pub instance: Option<String>,
 }
 
+/// The RDS operation that reads an account-region's quotas.
+pub const QUOTAS_OPERATION: &str = "DescribeAccountAttributes";
+
+/// What `DescribeAccountAttributes` says of one account-region's manual snapshot quotas (AWS's
+/// `AccountQuotas` named `ManualSnapshots` and `ManualClusterSnapshots`). A quota AWS did not list is
+/// `None`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AccountQuotas {
+    pub account_id: String,
+    pub region: String,
+    /// `ManualSnapshots`: manual DB snapshots (DB instances).
+    pub manual_snapshots: Option<Quota>,
+    /// `ManualClusterSnapshots`: manual DB cluster snapshots (Aurora).
+    pub manual_cluster_snapshots: Option<Quota>,
+}
+
+impl AccountQuotas {
+    /// The quota that the manual snapshots of `kind` count against.
+    pub fn for_kind(&self, kind: SourceKind) -> Option<Quota> {
+        match kind {
+            SourceKind::DbInstance => self.manual_snapshots,
+            SourceKind::DbCluster => self.manual_cluster_snapshots,
+        }
+    }
+}
+
+/// One quota: how much is used now, and the most the account-region may have.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quota {
+    pub used: i64,
+    pub max: i64,
+}
+
+impl SourceKind {
+    /// AWS's name of the quota this kind's manual snapshots count against.
+    pub fn quota_name(self) -> &'static str {
+        match self {
+            SourceKind::DbInstance => "ManualSnapshots",
+            SourceKind::DbCluster => "ManualClusterSnapshots",
+        }
+    }
+
+    /// What the quota counts, for messages.
+    pub fn quota_noun(self) -> &'static str {
+        match self {
+            SourceKind::DbInstance => "manual DB snapshots",
+            SourceKind::DbCluster => "manual DB cluster snapshots",
+        }
+    }
+}
+
 /// The code of the error for a rule's destination that is not an ACTIVE account of the organization:
 /// every check of its sources is ERROR (the rule is wrong, not each database).
 pub const DESTINATION_NOT_IN_ORGANIZATION: &str = "DestinationNotInOrganization";
@@ -376,6 +432,7 @@ impl Inventory {
         self.missing_keys
             .retain(|k| !touched(&k.account_id, &k.region));
         self.secrets.retain(|k| !touched(&k.account_id, &k.region));
+        self.quotas.retain(|q| !touched(&q.account_id, &q.region));
         self.errors.retain(|e| !touched(&e.account_id, &e.region));
         self.skipped_scopes.retain(|s| {
             let (account, region) = s.split_once('/').unwrap_or((s.as_str(), ""));
@@ -389,6 +446,7 @@ impl Inventory {
         self.replica_instances.extend(fresh.replica_instances);
         self.missing_keys.extend(fresh.missing_keys);
         self.secrets.extend(fresh.secrets);
+        self.quotas.extend(fresh.quotas);
         self.errors.extend(fresh.errors);
         for key in fresh.keys {
             if !self
@@ -423,6 +481,9 @@ impl Inventory {
         self.missing_keys.dedup();
         self.secrets.sort();
         self.secrets.dedup();
+        self.quotas.sort();
+        self.quotas
+            .dedup_by(|a, b| a.account_id == b.account_id && a.region == b.region);
         sort_errors(&mut self.errors);
     }
 }

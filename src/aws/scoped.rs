@@ -6,7 +6,9 @@ use tracing::debug;
 
 use super::client::{backup_client, kms_client, rds_client, secrets_client, ClientFactory};
 use super::{backup, kms, rds, secrets};
-use crate::inventory::{AwsError, BackupVault, KeyFact, Snapshot, Source, SourceKind};
+use crate::inventory::{
+    AccountQuotas, AwsError, BackupVault, KeyFact, Snapshot, Source, SourceKind,
+};
 
 /// The databases of one scope (and the instances restored there), or why the scope could not be
 /// entered.
@@ -59,6 +61,18 @@ pub async fn snapshots(
         errors.extend(error);
     }
     (snapshots, errors)
+}
+
+/// The manual snapshot quotas of one scope.
+pub async fn quotas(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> Result<AccountQuotas, AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = rds_client(&config, account, region);
+    let pacer = factory.pacer(account, region);
+    rds::read::read_quotas(&client, &pacer, account, region).await
 }
 
 /// Who each of `snapshots` (all in one scope) is shared with.

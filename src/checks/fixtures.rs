@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::inventory::{
-    BackupVault, Inventory, KeyFact, KeyManager, RecoveryPoint, Scope, Snapshot, Source,
-    SourceKind, TAG_SOURCE_ARN,
+    AccountQuotas, BackupVault, Inventory, KeyFact, KeyManager, Quota, RecoveryPoint, Scope,
+    Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
 };
 
 pub const PROD: &str = "111111111111";
@@ -45,6 +45,13 @@ impl Org {
     pub fn new() -> Org {
         let mut inventory = Inventory::new();
         for account in [PROD, VAULT, OTHER] {
+            // AWS's default quotas, with room.
+            inventory.quotas.push(AccountQuotas {
+                account_id: account.into(),
+                region: REGION.into(),
+                manual_snapshots: Some(Quota { used: 20, max: 100 }),
+                manual_cluster_snapshots: Some(Quota { used: 0, max: 100 }),
+            });
             inventory.scopes.push(Scope {
                 account_id: account.into(),
                 region: REGION.into(),

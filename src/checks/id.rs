@@ -26,6 +26,7 @@ impl CheckId {
     pub const REPLICA_IMMUTABLE: CheckId = super::replica_immutable::CHECK.id;
     pub const RESTORE_CURRENT: CheckId = super::restore_current::CHECK.id;
     pub const RESTORE_TESTED: CheckId = super::restore_tested::CHECK.id;
+    pub const VAULT_CAPACITY: CheckId = super::vault_capacity::CHECK.id;
 
     /// The id as it appears in the JSON report, docs/checks.md and Security Hub's `GeneratorId`.
     pub const fn as_str(self) -> &'static str {

@@ -16,6 +16,7 @@ mod restore_tested;
 mod retention_count;
 mod share_exposure;
 mod source_key_shareable;
+mod vault_capacity;
 mod vault_policy;
 
 pub use id::CheckId;
@@ -24,6 +25,7 @@ pub use replica_encryption::is_aws_managed;
 pub use restore_tested::{evidence as drill_evidence, Evidence as DrillEvidence};
 /// What a source key's policy must grant the vault (`source-key-shareable`; `setup` writes it).
 pub use source_key_shareable::REQUIRED_ACTIONS as SOURCE_KEY_ACTIONS;
+pub use vault_capacity::Capacity;
 
 use chrono::{DateTime, Utc};
 
@@ -49,6 +51,8 @@ pub struct Ctx<'a> {
     /// Why the destination's snapshots are unknown, if they are.
     pub dest_errors: &'a [AwsError],
     pub as_of: DateTime<Utc>,
+    /// What the rules keep in each destination, for the quotas (`vault-capacity`).
+    pub capacity: &'a Capacity,
 }
 
 impl Ctx<'_> {
@@ -187,6 +191,7 @@ pub const REGISTRY: &[Check] = &[
     replica_immutable::CHECK,
     restore_current::CHECK,
     restore_tested::CHECK,
+    vault_capacity::CHECK,
 ];
 
 /// The registry entry of a check id read as a string (from a published report).
@@ -196,6 +201,8 @@ pub fn by_id(id: &str) -> Option<&'static Check> {
 
 #[cfg(test)]
 mod backup_tests;
+#[cfg(test)]
+mod capacity_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]

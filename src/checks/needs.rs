@@ -40,6 +40,9 @@ pub enum Fact {
     RestoredInstances,
     /// Where the rule's `restore.secret` points, in the destination.
     RestoreSecret,
+    /// The manual snapshot quotas (`DescribeAccountAttributes`: used and max) of the destination
+    /// account-region the rule copies the database into: one read per such scope.
+    DestinationQuotas,
 }
 
 impl Fact {

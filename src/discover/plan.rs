@@ -2,7 +2,8 @@
 //! read so far to the reads of the next round. No I/O: [`super::run`] calls AWS with what they return.
 //!
 //! The rounds: [`destination_scopes`] (before anything is read), [`next_reads`] (once the databases
-//! and the destinations' snapshots are known), [`second_keys`] (once the first keys have answered),
+//! and the destinations' snapshots are known; with the quotas of the destinations judged databases
+//! copy into), [`second_keys`] (once the first keys have answered),
 //! [`secrets`] (last). Each reads, for every judged database, what its rule's checks need and nothing
 //! else, so a check that stops needing a fact stops costing its calls.
 
@@ -130,6 +131,8 @@ pub struct Reads {
     pub own_shares: BTreeSet<(String, String, SourceKind, String)>,
     /// The backup vaults whose access policy is read: (owner account, region, vault ARN).
     pub vault_policies: BTreeSet<(String, String, String)>,
+    /// The destination scopes whose manual snapshot quotas are read (once each).
+    pub quotas: BTreeSet<ScopeId>,
     pub keys: KeyPlan,
 }
 
@@ -256,6 +259,11 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
                     ));
                 }
             }
+        }
+        if needs(Fact::DestinationQuotas) && readable.allows(dest_account, dest_region) {
+            reads
+                .quotas
+                .insert((dest_account.to_string(), dest_region.to_string()));
         }
         let home = (source.account_id.clone(), source.region.clone());
         if needs(Fact::OwnSnapshots) || needs(Fact::OwnSnapshotShares) {

@@ -37,8 +37,9 @@ pub struct Plan {
 /// 1. at once: every scope's DB instances and clusters, and the manual snapshots of the destination
 ///    scopes ([`plan::destination_scopes`]);
 /// 2. then, together ([`plan::next_reads`]): the sharing of the listed snapshots the judged databases'
-///    checks need; in the other scopes where a judged database lives, its snapshots (of the kinds
-///    needed) and then their sharing; the KMS keys, in two rounds ([`plan::second_keys`]);
+///    checks need; the manual snapshot quotas of the destinations they copy into (one call each);
+///    in the other scopes where a judged database lives, its snapshots (of the kinds needed) and
+///    then their sharing; the KMS keys, in two rounds ([`plan::second_keys`]);
 /// 3. the secrets `restore.secret` names ([`plan::secrets`]).
 ///
 /// `ahead`: step 1 started ahead for some scopes ([`read_destinations_ahead`]), or [`Ahead::none`].
@@ -226,12 +227,23 @@ pub async fn discover(
         &reads.vault_policies,
         concurrency,
     );
-    let (destination_shares, sources_scopes, keys, vault_policies) = tokio::join!(
+    let quotas = stream::iter(reads.quotas.iter().cloned())
+        .map(|(account, region)| async move { scoped::quotas(factory, &account, &region).await })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>();
+    let (destination_shares, sources_scopes, keys, vault_policies, quotas) = tokio::join!(
         destination_shares,
         sources_scopes,
         read_keys(factory, &reads.keys, &where_readable, concurrency, progress),
-        vault_policies
+        vault_policies,
+        quotas
     );
+    for result in quotas {
+        match result {
+            Ok(quotas) => inventory.quotas.push(quotas),
+            Err(error) => inventory.record_errors(vec![error]),
+        }
+    }
     for (arn, result) in vault_policies {
         match result {
             Ok(policy) => inventory

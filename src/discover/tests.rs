@@ -233,6 +233,33 @@ fn a_source_under_an_aws_managed_key_reads_the_source_kms_key() {
 }
 
 #[test]
+fn quotas_are_read_once_per_destination_of_a_judged_bounded_database() {
+    let mut org = org();
+    let source = org.source(PROD, "billing");
+    org.source(OTHER, "ledger");
+    org.tagged_replica("billing-copy", &source, 2);
+    // Two databases copy into the vault's region: one read of its quotas.
+    let reads = next(&org, &rule(""));
+    assert_eq!(reads.quotas, [scope(VAULT)].into());
+    // No retain.max: unbounded, nothing to judge against a quota, nothing read.
+    let reads = next(&org, &pinned("retain = { min = 1 }\n"));
+    assert!(reads.quotas.is_empty());
+    // A named destination region: read there, not in the sources' region.
+    let text = format!(
+        "[[rule]]\nid = \"all\"\ndestination = {{ account = \"{VAULT}\", region = \"eu-west-1\" }}\nmax_age = \"26h\"\nretain = {{ max = 3 }}\n"
+    );
+    org.inventory.regions.push("eu-west-1".into());
+    let reads = next(&org, &rules(&text));
+    assert_eq!(
+        reads.quotas,
+        [(VAULT.to_string(), "eu-west-1".to_string())].into()
+    );
+    // Without the check, nothing.
+    let reads = plan_with(&org.inventory, &rule(""), &without(CheckId::VAULT_CAPACITY));
+    assert!(reads.quotas.is_empty());
+}
+
+#[test]
 fn an_exempt_source_reads_nothing() {
     let org = org();
     let exempt = |expires: &str| {
@@ -425,6 +452,12 @@ fn what_the_planner_reads_is_all_the_checks_look_at() {
                 snapshot.shared_with = None;
             }
         }
+        read.quotas.retain(|q| {
+            reads
+                .quotas
+                .contains(&(q.account_id.clone(), q.region.clone()))
+        });
+        assert_eq!(read.quotas.len(), 1, "the vault's quotas only");
         let asked: BTreeSet<_> = reads.keys.first.keys().chain(second.keys()).collect();
         read.keys.retain(|k| {
             std::iter::once(&k.arn)

@@ -110,6 +110,32 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
             format_seconds(*age)
         )?;
     }
+    let tight: Vec<_> = report
+        .quotas
+        .iter()
+        .filter(|q| q.state != crate::report::HeadroomState::Ok)
+        .collect();
+    if !tight.is_empty() {
+        writeln!(out, "### Snapshot quotas\n")?;
+        writeln!(
+            out,
+            "| Destination | Quota | After retain.max | Max | Share |"
+        )?;
+        writeln!(out, "|---|---|---:|---:|---:|")?;
+        for q in tight {
+            writeln!(
+                out,
+                "| {}/{} | {} | {} | {} | {}% |",
+                q.account_id,
+                q.region,
+                q.noun(),
+                q.projected,
+                q.max,
+                q.percent
+            )?;
+        }
+        writeln!(out)?;
+    }
     if !report.warnings.is_empty() {
         writeln!(out, "### Warnings\n")?;
         for w in &report.warnings {

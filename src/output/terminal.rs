@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::report::v1::ReportV1;
-use crate::report::{CheckResult, CheckStatus, SourceReport, Status};
+use crate::report::{CheckResult, CheckStatus, HeadroomState, SourceReport, Status};
 use crate::rules::Severity;
 
 /// How many failing sources the summary lists (`--show`).
@@ -185,6 +185,30 @@ fn counts(report: &ReportV1, style: &Style) -> String {
     line
 }
 
+/// One line per destination quota at 90% or over once the rules' copies are kept (`vault-capacity`),
+/// under the counts: `quota 222222222222/us-east-1: 94 of 100 DB snapshots kept (94%)` (kept: once
+/// every database copied there keeps its `retain.max`), `(OVER 101%)` past it.
+fn write_quotas(report: &ReportV1, style: &Style, out: &mut impl Write) -> std::io::Result<()> {
+    for quota in &report.quotas {
+        let (code, word) = match quota.state {
+            HeadroomState::Ok => continue,
+            HeadroomState::Near => ("33", ""),
+            HeadroomState::Over => ("31", "OVER "),
+        };
+        let text = format!(
+            "quota {}/{}: {} of {} {} kept ({word}{}%)",
+            quota.account_id,
+            quota.region,
+            quota.projected,
+            quota.max,
+            quota.noun().trim_start_matches("manual "),
+            quota.percent
+        );
+        writeln!(out, "{}", style.paint(code, &fit(&text, style.width)))?;
+    }
+    Ok(())
+}
+
 /// A source's checks that failed or could not be judged.
 fn not_passing(source: &SourceReport) -> impl Iterator<Item = &CheckResult> {
     source
@@ -222,6 +246,7 @@ pub fn write(
         ),
     )?;
     writeln!(out, "{}", counts(report, style))?;
+    write_quotas(report, style, out)?;
     let mut failing: Vec<&SourceReport> = report
         .sources
         .iter()

@@ -90,11 +90,11 @@ fn junit_has_a_case_per_check_and_escapes_everything() {
     let text = render(super::junit::write, &report());
     assert!(text
         .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rdsguard\""));
-    // 2 governed sources x 6 checks + exempt + ungoverned + 1 AWS error; the rule sets no retain
-    // bounds, so retention-count is skipped on both governed sources.
+    // 2 governed sources x 7 checks + exempt + ungoverned + 1 AWS error; the rule sets no retain
+    // bounds, so retention-count and vault-capacity are skipped on both governed sources.
     assert_contains(
         &text,
-        "tests=\"15\" failures=\"2\" errors=\"1\" skipped=\"4\"",
+        "tests=\"17\" failures=\"2\" errors=\"1\" skipped=\"6\"",
     );
     assert!(
         text.contains("<testcase classname=\"111111111111/us-east-1/stale\" name=\"replica-age\">")
@@ -222,4 +222,54 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
     assert!(drift.is_worse());
     let same = crate::report::drift::compare(&old, &old, None, 12 * 3600);
     assert!(!same.is_worse() && same.resolved.is_empty() && same.regressions.is_empty());
+}
+
+/// Quotas near and over, and one with room: the near and over ones are shown.
+pub(crate) fn with_quotas(mut report: ReportV1) -> ReportV1 {
+    use crate::inventory::SourceKind;
+    use crate::report::QuotaHeadroom;
+    report.quotas = vec![
+        QuotaHeadroom::new(
+            (VAULT, REGION),
+            SourceKind::DbInstance,
+            (88, 100),
+            (2, 1, 6),
+        ),
+        QuotaHeadroom::new((VAULT, REGION), SourceKind::DbCluster, (96, 100), (2, 1, 6)),
+        QuotaHeadroom::new(
+            (VAULT, "eu-west-1"),
+            SourceKind::DbInstance,
+            (10, 100),
+            (2, 0, 6),
+        ),
+    ];
+    report
+}
+
+#[test]
+fn quotas_near_or_over_are_in_summary_md_and_every_quota_in_report_html() {
+    let report = with_quotas(report());
+    let text = render(super::markdown::write, &report);
+    assert_contains(
+        &text,
+        "| 222222222222/us-east-1 | manual DB snapshots | 93 | 100 | 93% |",
+    );
+    assert_contains(
+        &text,
+        "| 222222222222/us-east-1 | manual DB cluster snapshots | 101 | 100 | 101% |",
+    );
+    assert!(!text.contains("eu-west-1 | manual"), "{text}");
+    let html = render(super::html::write, &report);
+    assert_contains(&html, "id=\"quotas\"");
+    assert_contains(&html, "<tr class=\"quota-near\">");
+    assert_contains(&html, "<tr class=\"quota-over\">");
+    assert_contains(
+        &html,
+        "<td>16</td><td>100</td><td>16% </td>"
+            .replace("% <", "%<")
+            .as_str(),
+    );
+    // No quota read (no rule bounds its copies): no section.
+    let html = render(super::html::write, &self::report());
+    assert!(!html.contains("id=\"quotas\""));
 }

@@ -119,6 +119,12 @@ pub fn build(
                 CheckId::SHARE_EXPOSURE
             ));
         }
+        if failing(report, CheckId::VAULT_CAPACITY).is_some() {
+            notes.push(format!(
+                "{} is not remediated: raise the destination's manual snapshot quota or lower retain.max",
+                CheckId::VAULT_CAPACITY
+            ));
+        }
         if !needs_copy && !needs_prune && !needs_restore {
             if !notes.is_empty() {
                 plan.blocked.push(block(notes.join("; ")));
@@ -286,6 +292,7 @@ pub fn build(
             ..item(source, rule, report, dest_region, notes)
         });
     }
+    refuse_past_quotas(inventory, &mut plan);
     plan
 }
 
@@ -321,6 +328,63 @@ fn item(
         backup: None,
         reasons: report.failures().map(|c| c.id.clone()).collect(),
         notes,
+    }
+}
+
+/// Takes out of the plan, into `blocked`, every item whose copies would push a destination
+/// account-region past its manual snapshot quota (where discovery read it): in plan order, an item
+/// goes ahead only if every snapshot it adds there fits in what is left of `Max - Used`. A copy
+/// comes before the prune that makes room for it, and items run in parallel, so each counts its
+/// copy (and its cross-region stage copy, in the source's region of the destination account) in
+/// full. A refused item is not started at all: no half-done work.
+fn refuse_past_quotas(inventory: &Inventory, plan: &mut Plan) {
+    let free = |account: &str, region: &str, kind: SourceKind| {
+        let quotas = inventory
+            .quotas
+            .iter()
+            .find(|q| q.account_id == account && q.region == region)?;
+        let quota = quotas.for_kind(kind)?;
+        Some((quota.used, quota.max))
+    };
+    // (account, region, kind) -> snapshots the items kept so far add there.
+    let mut planned: BTreeMap<(String, String, SourceKind), i64> = BTreeMap::new();
+    let items = std::mem::take(&mut plan.items);
+    for item in items {
+        let mut adds: Vec<(String, String)> = Vec::new();
+        if item.copy && item.backup.is_none() {
+            adds.push((item.dest_account.clone(), item.dest_region.clone()));
+            if item.names.stage.is_some() {
+                adds.push((item.dest_account.clone(), item.region.clone()));
+            }
+        }
+        let refused = adds.iter().find_map(|(account, region)| {
+            let (used, max) = free(account, region, item.kind)?;
+            let key = (account.clone(), region.clone(), item.kind);
+            let before = planned.get(&key).copied().unwrap_or(0);
+            (used + before + 1 > max).then(|| {
+                format!(
+                    "the copy would push {account}/{region} over its {} quota ({}): {used} of {max} used{}; nothing is done for this database (raise the quota, or delete manual snapshots there first: rdsguard copies before it prunes)",
+                    item.kind.quota_name(),
+                    item.kind.quota_noun(),
+                    match before {
+                        0 => String::new(),
+                        n => format!(", and {n} planned by the databases before it"),
+                    }
+                )
+            })
+        });
+        match refused {
+            Some(reason) => plan.blocked.push(Blocked {
+                source_arn: item.source_arn.clone(),
+                reason,
+            }),
+            None => {
+                for (account, region) in adds {
+                    *planned.entry((account, region, item.kind)).or_default() += 1;
+                }
+                plan.items.push(item);
+            }
+        }
     }
 }
 
@@ -422,8 +486,9 @@ fn plan_restore(
 #[cfg(test)]
 mod tests {
     use super::{build, snapshot_name};
-    use crate::checks::fixtures::{as_of, Org, PROD, VAULT};
+    use crate::checks::fixtures::*;
     use crate::evaluate::evaluate;
+    use crate::inventory::Quota;
 
     fn rules(text: &str) -> crate::rules::RuleSet {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -489,6 +554,55 @@ mod tests {
             "{:?}",
             plan.blocked
         );
+    }
+
+    /// Three prod databases with no replica yet; the vault has `used` of `max` manual DB snapshots.
+    fn plan_with_quota(used: i64, max: i64) -> super::Plan {
+        let mut org = Org::new();
+        for id in ["alpha", "bravo", "charlie"] {
+            org.source(PROD, id);
+        }
+        for quotas in org.inventory.quotas.iter_mut() {
+            if quotas.account_id == VAULT {
+                quotas.manual_snapshots = Some(Quota { used, max });
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rules.toml");
+        let text = format!(
+            "[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n"
+        );
+        std::fs::write(&path, text).expect("write");
+        let rules = crate::rules::load(&[path]).expect("valid rules");
+        let findings = crate::evaluate::evaluate(&org.inventory, &rules, as_of());
+        super::build(&org.inventory, &rules, &findings, "run-1", as_of())
+    }
+
+    #[test]
+    fn a_plan_never_pushes_a_destination_past_its_snapshot_quota() {
+        // Room for all three.
+        let plan = plan_with_quota(97, 100);
+        assert_eq!(plan.items.len(), 3);
+        assert!(plan.blocked.is_empty(), "{:?}", plan.blocked);
+        // Room for one: the first (by ARN) goes ahead, the others are refused whole.
+        let plan = plan_with_quota(99, 100);
+        let planned: Vec<&str> = plan.items.iter().map(|i| i.identifier.as_str()).collect();
+        assert_eq!(planned, ["alpha"]);
+        let blocked: Vec<&str> = plan
+            .blocked
+            .iter()
+            .map(|b| b.source_arn.rsplit(':').next().unwrap_or_default())
+            .collect();
+        assert_eq!(blocked, ["bravo", "charlie"]);
+        assert_eq!(
+            plan.blocked[0].reason,
+            "the copy would push 222222222222/us-east-1 over its ManualSnapshots quota (manual DB snapshots): 99 of 100 used, and 1 planned by the databases before it; nothing is done for this database (raise the quota, or delete manual snapshots there first: rdsguard copies before it prunes)"
+        );
+        // Full: nothing is started.
+        let plan = plan_with_quota(100, 100);
+        assert!(plan.items.is_empty());
+        assert_eq!(plan.blocked.len(), 3);
+        assert!(plan.blocked[0].reason.contains(": 100 of 100 used;"));
     }
 
     #[test]

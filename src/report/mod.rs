@@ -169,6 +169,114 @@ pub struct Findings {
     pub skipped_scopes: Vec<String>,
     /// Things a reader must know that are not findings (an expired exemption, an unused rule table).
     pub warnings: Vec<String>,
+    /// The manual snapshot quota of each destination scope judged databases copy into, once the
+    /// rules' `retain.max` copies are kept (`vault-capacity`).
+    #[serde(default)]
+    pub quotas: Vec<QuotaHeadroom>,
+}
+
+/// One destination account-region's manual snapshot quota (of one kind), once every governed
+/// database copied there keeps `retain.max` copies: `projected = used - replicas + retain_max`
+/// (what is there now, less the counted databases' replicas, plus what their rules keep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaHeadroom {
+    pub account_id: String,
+    pub region: String,
+    /// AWS's quota name: `ManualSnapshots` (DB snapshots) or `ManualClusterSnapshots` (Aurora).
+    pub quota: String,
+    /// `Used` and `Max`, as `DescribeAccountAttributes` said.
+    pub used: i64,
+    pub max: i64,
+    /// The databases counted: judged, of this kind, whose rule copies here with a `retain.max`.
+    pub sources: usize,
+    /// Of `used`, the replica snapshots of those databases that exist now.
+    pub replicas: i64,
+    /// The sum of their rules' `retain.max`.
+    pub retain_max: i64,
+    pub projected: i64,
+    /// `projected` in percent of `max`, rounded down.
+    pub percent: i64,
+    pub state: HeadroomState,
+}
+
+/// Where a quota stands once the rules' copies are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadroomState {
+    /// Below 90% of the quota.
+    Ok,
+    /// At 90% of the quota or more, and within it: `vault-capacity` passes with a warning.
+    Near,
+    /// Beyond the quota: `vault-capacity` fails.
+    Over,
+}
+
+/// From this share of a quota on, `vault-capacity` warns.
+pub const QUOTA_WARNING_PERCENT: i64 = 90;
+
+impl QuotaHeadroom {
+    pub fn new(
+        (account_id, region): (&str, &str),
+        kind: SourceKind,
+        (used, max): (i64, i64),
+        (sources, replicas, retain_max): (usize, i64, i64),
+    ) -> QuotaHeadroom {
+        let projected = used - replicas + retain_max;
+        let percent = if max > 0 {
+            projected * 100 / max
+        } else {
+            i64::MAX
+        };
+        let state = if projected > max {
+            HeadroomState::Over
+        } else if projected * 100 >= max * QUOTA_WARNING_PERCENT {
+            HeadroomState::Near
+        } else {
+            HeadroomState::Ok
+        };
+        QuotaHeadroom {
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            quota: kind.quota_name().to_string(),
+            used,
+            max,
+            sources,
+            replicas,
+            retain_max,
+            projected,
+            percent,
+            state,
+        }
+    }
+
+    /// What the quota counts, for messages ("manual DB snapshots").
+    pub fn noun(&self) -> &'static str {
+        if self.quota == SourceKind::DbCluster.quota_name() {
+            SourceKind::DbCluster.quota_noun()
+        } else {
+            SourceKind::DbInstance.quota_noun()
+        }
+    }
+
+    /// `94 of 100 manual DB snapshots in 222222222222/us-east-1 after retain.max`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} {} in {}/{} after retain.max",
+            self.projected,
+            self.max,
+            self.noun(),
+            self.account_id,
+            self.region
+        )
+    }
+
+    /// How `projected` is made up, for messages.
+    pub fn formula(&self) -> String {
+        format!(
+            "{} used now - {} replica(s) of the {} database(s) copied here + their retain.max total {} = {}",
+            self.used, self.replicas, self.sources, self.retain_max, self.projected
+        )
+    }
 }
 
 impl Findings {

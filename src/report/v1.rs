@@ -4,7 +4,7 @@
 //! (src/report/snapshots) pins the whole shape, so a change to the contract is always a reviewed one.
 //! Fields beyond DESIGN §6 (`exemption`, `warnings`, `unreadable_scopes`, `errors[].resource`,
 //! `run.organization_id`, `run.caller_arn`, `accounts`, `rules`,
-//! `sources[].tags`, `drift`, `remediation`) are additions, allowed within v1. Every other
+//! `sources[].tags`, `drift`, `remediation`, `quotas`) are additions, allowed within v1. Every other
 //! output renders from [`ReportV1`], so a saved `findings.json` can be rendered again.
 
 use chrono::{DateTime, Utc};
@@ -39,6 +39,10 @@ pub struct ReportV1 {
     /// What `--remediate` planned and did (the sources above show the state after it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Remediation>,
+    /// The manual snapshot quota of each destination scope judged databases copy into, once the
+    /// rules' `retain.max` copies are kept (`vault-capacity`); absent when no rule bounds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<super::QuotaHeadroom>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,6 +135,7 @@ impl ReportV1 {
             rules: report.run.rules.clone(),
             drift: None,
             remediation: None,
+            quotas: findings.quotas.clone(),
         }
     }
 }

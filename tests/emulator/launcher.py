@@ -63,7 +63,7 @@ from moto.kms.models import Key, KmsBackend, kms_backends  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
 from moto.rds.exceptions import (  # noqa: E402
-    DBClusterSnapshotNotFoundError, DBSnapshotNotFoundFault)
+    DBClusterSnapshotNotFoundError, DBSnapshotNotFoundFault, SnapshotQuotaExceededFault)
 from moto.rds.models import DBClusterSnapshot, DBSnapshot, RDSBackend, rds_backends  # noqa: E402
 from moto.rds.responses import RDSResponse  # noqa: E402
 from moto.rds.utils import split_arn  # noqa: E402
@@ -240,6 +240,63 @@ def _paginated(describe, operation):
 RDSResponse.describe_db_snapshots = _paginated(RDSResponse.describe_db_snapshots, "DescribeDBSnapshots")
 RDSResponse.describe_db_cluster_snapshots = _paginated(
     RDSResponse.describe_db_cluster_snapshots, "DescribeDBClusterSnapshots")
+
+
+# --- (q) Manual snapshot quotas: DescribeAccountAttributes, SnapshotQuotaExceeded ----
+# Moto has no DescribeAccountAttributes, and its only snapshot limit is one number for every account
+# and region (MOTO_RDS_SNAPSHOT_LIMIT, default 1000) counting automated snapshots too. AWS: each
+# account has, per Region, a quota of manual DB instance snapshots and one of manual DB cluster
+# snapshots (default 100 each, adjustable); DescribeAccountAttributes lists them as AccountQuotas
+# `ManualSnapshots` / `ManualClusterSnapshots` with Used and Max, and a create or copy past Max fails
+# with SnapshotQuotaExceeded. Max is settable per account and region (/_rdsguard/quotas).
+DEFAULT_SNAPSHOT_QUOTA = 100
+_quotas = {}  # (account, region) -> {"ManualSnapshots": max, "ManualClusterSnapshots": max}
+_QUOTA_NAMES = ("ManualSnapshots", "ManualClusterSnapshots")
+
+
+def _quota_max(account, region, name):
+    with _lock:
+        return _quotas.get((account, region), {}).get(name, DEFAULT_SNAPSHOT_QUOTA)
+
+
+def _quota_used(backend, name):
+    """Manual snapshots of the kind in the backend's account and region (what AWS counts as Used).
+    Snapshots AWS Backup made of DB instances are of type `awsbackup` and are not counted."""
+    snapshots = backend.database_snapshots if name == "ManualSnapshots" else backend.cluster_snapshots
+    return sum(1 for s in list(snapshots.values()) if s.snapshot_type == "manual")
+
+
+def _refuse_past_quota(backend, name):
+    if _quota_used(backend, name) >= _quota_max(backend.account_id, backend.region_name, name):
+        raise SnapshotQuotaExceededFault()
+
+
+def _quota_guard(method, name, manual_only):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not manual_only or kwargs.get("snapshot_type", "manual") == "manual":
+            _refuse_past_quota(self, name)
+        return method(self, *args, **kwargs)
+    return wrapper
+
+
+RDSBackend.create_db_snapshot = _quota_guard(RDSBackend.create_db_snapshot, "ManualSnapshots", True)
+RDSBackend.copy_db_snapshot = _quota_guard(RDSBackend.copy_db_snapshot, "ManualSnapshots", False)
+RDSBackend.create_db_cluster_snapshot = _quota_guard(
+    RDSBackend.create_db_cluster_snapshot, "ManualClusterSnapshots", True)
+RDSBackend.copy_db_cluster_snapshot = _quota_guard(
+    RDSBackend.copy_db_cluster_snapshot, "ManualClusterSnapshots", False)
+
+
+def describe_account_attributes(self):
+    quotas = [{"AccountQuotaName": name,
+               "Used": _quota_used(self.backend, name),
+               "Max": _quota_max(self.current_account, self.region, name)}
+              for name in _QUOTA_NAMES]
+    return ActionResult({"AccountQuotas": quotas})
+
+
+RDSResponse.describe_account_attributes = describe_account_attributes
 
 
 # --- (i)-(n) AWS Backup: vault types, access policies, jobs, recovery points ----
@@ -1005,7 +1062,7 @@ def _expired_session(call):
     return {"code": "ExpiredTokenException", "message": EXPIRED, "http_status": 400}
 
 
-# --- Control routes: /_rdsguard/{clock,faults,calls,expiry} -------------------------
+# --- Control routes: /_rdsguard/{clock,faults,calls,expiry,quotas} -------------------------
 class BadRequest(Exception):
     pass
 
@@ -1065,6 +1122,21 @@ def _control(method, path, query, body):
                     _expiry.clear()
             return 200, {"accounts": sorted(a for a in _expiry if a is not None),
                          "all_accounts": None in _expiry}
+        if path == "/_rdsguard/quotas":
+            if method == "POST":
+                account, region = body.get("account_id"), body.get("region") or "us-east-1"
+                if not account:
+                    raise BadRequest("account_id is required")
+                limits = {k: int(body[k]) for k in _QUOTA_NAMES if body.get(k) is not None}
+                if not limits:
+                    raise BadRequest("ManualSnapshots or ManualClusterSnapshots is required")
+                _quotas.setdefault((str(account), region), {}).update(limits)
+            elif method == "DELETE":
+                for key in [k for k in _quotas if filter_account in (None, k[0])]:
+                    del _quotas[key]
+            return 200, {"default": DEFAULT_SNAPSHOT_QUOTA,
+                         "quotas": [dict(limits, account_id=a, region=r)
+                                    for (a, r), limits in sorted(_quotas.items())]}
         if path == "/_rdsguard/calls":
             if method == "DELETE":
                 _calls[:] = [c for c in _calls if filter_account and c["account_id"] != filter_account]

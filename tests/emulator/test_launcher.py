@@ -102,6 +102,55 @@ def age(timestamp):
     return datetime.datetime.now(datetime.timezone.utc) - timestamp
 
 
+# --- (q) manual snapshot quotas ----------------------------------------------------
+def test_manual_snapshot_quotas_are_listed_settable_and_enforced(endpoint):
+    owner, vault = Account(endpoint), Account(endpoint)
+    rds, vault_rds = owner.client("rds"), vault.client("rds")
+
+    def quotas(client):
+        listed = client.describe_account_attributes()["AccountQuotas"]
+        return {q["AccountQuotaName"]: (q["Used"], q["Max"]) for q in listed}
+
+    # AWS's defaults; the automated snapshot of a new instance is not a manual one.
+    make_instance(rds, "orders")
+    assert quotas(rds) == {"ManualSnapshots": (0, 100), "ManualClusterSnapshots": (0, 100)}
+    state = control(endpoint, "POST", "/_rdsguard/quotas",
+                    {"account_id": owner.id, "region": "us-east-1", "ManualSnapshots": 2,
+                     "ManualClusterSnapshots": 1})
+    assert {"account_id": owner.id, "region": "us-east-1", "ManualSnapshots": 2,
+            "ManualClusterSnapshots": 1} in state["quotas"]
+    arn = make_snapshot(rds, "orders", "orders-1")["DBSnapshotArn"]
+    make_snapshot(rds, "orders", "orders-2")
+    assert quotas(rds)["ManualSnapshots"] == (2, 2)
+    # Past Max: create and copy are refused with AWS's code, and nothing is made.
+    assert error_code(rds.create_db_snapshot, DBInstanceIdentifier="orders",
+                      DBSnapshotIdentifier="orders-3") == "SnapshotQuotaExceeded"
+    assert error_code(rds.copy_db_snapshot, SourceDBSnapshotIdentifier="orders-1",
+                      TargetDBSnapshotIdentifier="orders-copy") == "SnapshotQuotaExceeded"
+    assert quotas(rds)["ManualSnapshots"] == (2, 2)
+    # Per account and region: another region of the account, and another account, are not limited.
+    assert quotas(owner.client("rds", "eu-west-1"))["ManualSnapshots"] == (0, 100)
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-1", AttributeName="restore",
+                                     ValuesToAdd=[vault.id])
+    vault_rds.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier="copy-1")
+    assert quotas(vault_rds)["ManualSnapshots"] == (1, 100)
+    control(endpoint, "POST", "/_rdsguard/quotas", {"account_id": vault.id, "ManualSnapshots": 1})
+    assert error_code(vault_rds.copy_db_snapshot, SourceDBSnapshotIdentifier=arn,
+                      TargetDBSnapshotIdentifier="copy-2") == "SnapshotQuotaExceeded"
+    # Cluster snapshots count against their own quota.
+    make_cluster_snapshot(rds, "ledger", "ledger-1")
+    assert quotas(rds)["ManualClusterSnapshots"] == (1, 1)
+    assert error_code(rds.create_db_cluster_snapshot, DBClusterIdentifier="ledger",
+                      DBClusterSnapshotIdentifier="ledger-2") == "SnapshotQuotaExceeded"
+    # Deleting makes room; dropping the settings restores the default.
+    rds.delete_db_snapshot(DBSnapshotIdentifier="orders-2")
+    make_snapshot(rds, "orders", "orders-3")
+    control(endpoint, "DELETE", f"/_rdsguard/quotas?account_id={owner.id}")
+    assert quotas(rds)["ManualSnapshots"] == (2, 100)
+    assert quotas(vault_rds)["ManualSnapshots"] == (1, 1)
+    control(endpoint, "DELETE", f"/_rdsguard/quotas?account_id={vault.id}")
+
+
 # --- (a) cross-account copy / restore -----------------------------------------
 def test_shared_snapshot_can_be_copied_and_restored_by_the_account_it_is_shared_with(endpoint):
     owner, vault, stranger = (Account(endpoint) for _ in range(3))

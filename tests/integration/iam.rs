@@ -542,6 +542,8 @@ select = {{ identifiers = ["plain"], accounts = ["{prod}"], regions = ["{R}"] }}
 destination = {{ account = "{management}" }}
 max_age = "26h"
 restore = {{ instance_class = "db.t3.micro", secret = "rds/{{identifier}}" }}
+# The caller's own account is a destination too: its quotas are read there.
+retain = {{ max = 5 }}
 
 [[rule]]
 id = "all"
@@ -549,6 +551,8 @@ select = {{ regions = ["{R}"] }}
 destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
 source_kms_key = "alias/rds-share"
 max_age = "26h"
+# A bound on the copies kept: vault-capacity reads the vault's quotas (rds:DescribeAccountAttributes).
+retain = {{ max = 5 }}
 "#
     )
 }

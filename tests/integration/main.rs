@@ -14,6 +14,7 @@ mod harness;
 mod html;
 mod iam;
 mod iam_offline;
+mod quotas;
 mod reliability;
 mod remediate;
 mod restore;

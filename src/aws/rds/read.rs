@@ -12,7 +12,10 @@ use super::records::{arn_or, DatabaseFields, SnapshotFields};
 use super::{tags, time, with_resource};
 use crate::aws::error::aws_error;
 use crate::aws::pace::Pacer;
-use crate::inventory::{AwsError, ReplicaInstance, Snapshot, Source, SourceKind, TAG_SOURCE_ARN};
+use crate::inventory::{
+    AccountQuotas, AwsError, Quota, ReplicaInstance, Snapshot, Source, SourceKind,
+    QUOTAS_OPERATION, TAG_SOURCE_ARN,
+};
 
 /// RDS's largest page for Describe* calls.
 const PAGE_SIZE: i32 = 100;
@@ -282,4 +285,36 @@ fn restore_values<'a>(
         .filter(|(name, _)| *name == Some("restore"))
         .flat_map(|(_, values)| values.iter().cloned())
         .collect()
+}
+
+/// The manual snapshot quotas of one account-region (`DescribeAccountAttributes`, one call, no
+/// parameters): `ManualSnapshots` and `ManualClusterSnapshots`, used and max.
+pub async fn read_quotas(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> Result<AccountQuotas, AwsError> {
+    pacer.wait().await;
+    let response = client
+        .describe_account_attributes()
+        .send()
+        .await
+        .map_err(|e| aws_error(account_id, region, QUOTAS_OPERATION, &e))?;
+    let quota = |name: &str| {
+        let found = response
+            .account_quotas()
+            .iter()
+            .find(|q| q.account_quota_name() == Some(name))?;
+        Some(Quota {
+            used: found.used()?,
+            max: found.max()?,
+        })
+    };
+    Ok(AccountQuotas {
+        account_id: account_id.to_string(),
+        region: region.to_string(),
+        manual_snapshots: quota(SourceKind::DbInstance.quota_name()),
+        manual_cluster_snapshots: quota(SourceKind::DbCluster.quota_name()),
+    })
 }

@@ -9,7 +9,7 @@ use super::charts::{self, ChartView};
 use super::{account_label, content_security_policy, percent, rfc3339, status_class, STATUSES};
 use crate::report::v1::Drift;
 use crate::report::v1::ReportV1;
-use crate::report::Status;
+use crate::report::{HeadroomState, Status};
 use crate::rules::format_seconds;
 
 mod source;
@@ -29,6 +29,7 @@ pub(super) struct View {
     errors: Vec<ErrorView>,
     unreadable_scopes: Vec<String>,
     warnings: Vec<String>,
+    quotas: Vec<QuotaView>,
     drift: Option<DriftView>,
     counts: Vec<CountView>,
     total: usize,
@@ -36,6 +37,22 @@ pub(super) struct View {
     filters: Filters,
     chunks: Vec<ChunkView>,
     rules: Vec<RuleView>,
+}
+
+/// One destination's manual snapshot quota once the rules' copies are kept (`vault-capacity`).
+#[derive(Serialize)]
+struct QuotaView {
+    scope: String,
+    quota: String,
+    used: i64,
+    max: i64,
+    sources: usize,
+    replicas: i64,
+    retain_max: i64,
+    projected: i64,
+    percent: i64,
+    /// `ok`, `near` (90% or more) or `over`.
+    state: &'static str,
 }
 
 /// A run of consecutive rows of the sources table (numbered from 1).
@@ -352,6 +369,30 @@ impl View {
                 })
                 .collect(),
             warnings: report.warnings.clone(),
+            quotas: report
+                .quotas
+                .iter()
+                .map(|q| QuotaView {
+                    scope: format!(
+                        "{}/{}",
+                        account_label(&q.account_id, report.account_name(&q.account_id)),
+                        q.region
+                    ),
+                    quota: q.noun().to_string(),
+                    used: q.used,
+                    max: q.max,
+                    sources: q.sources,
+                    replicas: q.replicas,
+                    retain_max: q.retain_max,
+                    projected: q.projected,
+                    percent: q.percent,
+                    state: match q.state {
+                        HeadroomState::Ok => "ok",
+                        HeadroomState::Near => "near",
+                        HeadroomState::Over => "over",
+                    },
+                })
+                .collect(),
             drift: report.drift.as_ref().map(DriftView::of),
             counts,
             total,

@@ -130,3 +130,21 @@ fn show_takes_a_count_or_all() {
     assert_eq!(Show::parse("7"), Ok(Show::Count(7)));
     assert!(Show::parse("many").is_err());
 }
+
+#[test]
+fn a_quota_near_or_over_gets_a_line_under_the_counts() {
+    let report = crate::output::tests::with_quotas(large());
+    let text = render(&report, Show::Count(10), 80);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].ends_with(" UNGOVERNED"), "{text}");
+    assert_eq!(
+        lines[2],
+        "quota 222222222222/us-east-1: 93 of 100 DB snapshots kept (93%)"
+    );
+    assert_eq!(
+        lines[3],
+        "quota 222222222222/us-east-1: 101 of 100 DB cluster snapshots kept (OVER 101%)"
+    );
+    assert!(lines[3].chars().count() <= 80, "{}", lines[3]);
+    assert!(!text.contains("eu-west-1: "), "{text}");
+}

@@ -502,6 +502,53 @@ pub struct Fleet {
     pub truth: Truth,
     /// Per source: (account, region, env, exempt, kind is cluster, encryption, state) for the truth.
     sources: Vec<SourceFacts>,
+    /// The vault account's manual snapshot quotas per region: `[DB snapshots, cluster snapshots]`.
+    pub quotas: Vec<[VaultQuota; 2]>,
+}
+
+/// One manual snapshot quota of the vault account in one region, as `DescribeAccountAttributes`
+/// serves it. `Max` is sized from what rdsguard's `vault-capacity` computes there
+/// (`projected = Used - replicas of the governed databases + the sum of their retain.max`): half
+/// full in the first region; in the last (of two or more), about 95% for DB snapshots (a PASS with a
+/// warning) and a tenth short for cluster snapshots (a FAIL for every governed cluster there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VaultQuota {
+    pub used: i64,
+    pub max: i64,
+    pub projected: i64,
+}
+
+/// The quota an account-region without a sized one has (AWS's default).
+pub const DEFAULT_SNAPSHOT_QUOTA: i64 = 100;
+
+impl VaultQuota {
+    fn sized(
+        used: i64,
+        projected: i64,
+        region: usize,
+        regions: usize,
+        cluster: bool,
+    ) -> VaultQuota {
+        let max = if regions >= 2 && region == regions - 1 {
+            if cluster {
+                (projected * 9 / 10).min(projected - 1).max(0)
+            } else {
+                ((projected * 100 + 94) / 95).max(projected)
+            }
+        } else {
+            (projected * 2).max(DEFAULT_SNAPSHOT_QUOTA)
+        };
+        VaultQuota {
+            used,
+            max,
+            projected,
+        }
+    }
+
+    /// vault-capacity fails: the rules keep more than the quota holds.
+    pub fn over(&self) -> bool {
+        self.projected > self.max
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -514,6 +561,10 @@ struct SourceFacts {
     enc: Enc,
     /// Key ARN of the newest replica, if any.
     newest_key: Option<String>,
+    /// Its replicas in the vault that are manual snapshots (not recovery points).
+    snapshot_replicas: i64,
+    /// Its rule's `retain.max`.
+    retain_max: i64,
 }
 
 pub const MANAGEMENT: usize = 0;
@@ -902,6 +953,7 @@ impl Fleet {
                     let source_vault_arn =
                         format!("arn:aws:backup:{region}:{account_id}:backup-vault:Default");
                     let mut newest_key = None;
+                    let mut snapshot_replicas = 0i64;
                     for i in 0..n {
                         let data_time = params.as_of - newest_age - i * interval;
                         // A copy takes 20 to 90 minutes, but none finishes after the fleet's
@@ -987,6 +1039,7 @@ impl Fleet {
                             storage,
                             judged: true,
                         };
+                        snapshot_replicas += 1;
                         if cluster {
                             vault_cluster_snaps[r].push(snap);
                         } else {
@@ -1054,6 +1107,8 @@ impl Fleet {
                         cluster,
                         enc,
                         newest_key,
+                        snapshot_replicas,
+                        retain_max: max,
                     });
                 }
             }
@@ -1120,6 +1175,32 @@ impl Fleet {
                 judged: false,
             });
         }
+        // The vault's manual snapshot quotas, and vault-capacity's verdicts (see [`VaultQuota`]).
+        let mut quotas = Vec::with_capacity(rn);
+        for r in 0..rn {
+            let mut quota = [VaultQuota::default(); 2];
+            for (k, cluster) in [false, true].into_iter().enumerate() {
+                let used = if cluster {
+                    vault_cluster_snaps[r].iter().filter(|s| s.manual).count()
+                } else {
+                    vault_snaps[r].iter().filter(|s| s.manual).count()
+                } as i64;
+                let counted = fleet_sources
+                    .iter()
+                    .filter(|s| s.governed && s.region as usize == r && s.cluster == cluster);
+                let (replicas, retain_max) = counted.fold((0, 0), |(n, m), s| {
+                    (n + s.snapshot_replicas, m + s.retain_max)
+                });
+                quota[k] = VaultQuota::sized(used, used - replicas + retain_max, r, rn, cluster);
+            }
+            quotas.push(quota);
+        }
+        for (i, facts) in fleet_sources.iter().enumerate() {
+            let quota = quotas[facts.region as usize][usize::from(facts.cluster)];
+            if facts.governed && quota.over() {
+                expected[i].1 = Status::NonCompliant;
+            }
+        }
         for r in 0..rn {
             let scope = &mut scopes[VAULT * rn + r];
             scope.points = std::mem::take(&mut vault_points[r]);
@@ -1140,6 +1221,7 @@ impl Fleet {
             expected,
             truth: Truth::default(),
             sources: fleet_sources,
+            quotas,
         };
         fleet.truth = fleet.truth();
         fleet
@@ -1166,6 +1248,8 @@ impl Fleet {
     /// - KMS in each vault region with governed databases: DescribeKey of the pinned alias (when a
     ///   governed database's rule pins one), and of every other key the newest replicas use (none
     ///   for a recovery point under a key AWS owns: it names no key).
+    /// - RDS DescribeAccountAttributes once in each vault region with governed databases (their rules
+    ///   set retain.max: vault-capacity judges the vault's manual snapshot quotas).
     /// - AWS Backup in each vault region (a destination scope whose rules count recovery points):
     ///   ListBackupVaults twice (own vaults, then `shared`), one page each; per vault,
     ///   ListRecoveryPointsByBackupVault per resource type (RDS, Aurora), `max(1, ceil(n / 1000))`
@@ -1305,6 +1389,8 @@ impl Fleet {
                         }
                     }
                     if need.any_source {
+                        // vault-capacity: the rules bound their copies (retain.max).
+                        add(&mut min, "DescribeAccountAttributes", 1);
                         let mut described = 0u64;
                         if need.prod {
                             described += 1; // alias/rds-vault

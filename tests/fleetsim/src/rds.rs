@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use crate::fleet::{Cluster, Db, Fleet, Scope, Snap, Tags, MAX_RECORDS, MIN_RECORDS};
+use crate::fleet::{
+    Cluster, Db, Fleet, Scope, Snap, Tags, DEFAULT_SNAPSHOT_QUOTA, MAX_RECORDS, MIN_RECORDS, VAULT,
+};
 use crate::proto::{el, elv, param, Answer};
 use crate::time::iso;
 
@@ -54,6 +56,7 @@ pub fn handle(ctx: &Ctx<'_>, action: &str, form: &[(String, String)]) -> Answer 
         "DescribeDBSnapshotAttributes" => describe_snapshot_attributes(ctx, form, false),
         "DescribeDBClusterSnapshotAttributes" => describe_snapshot_attributes(ctx, form, true),
         "ListTagsForResource" => list_tags(ctx, form),
+        "DescribeAccountAttributes" => describe_account_attributes(ctx),
         other => ctx.error(
             400,
             "InvalidAction",
@@ -707,5 +710,37 @@ fn list_tags(ctx: &Ctx<'_>, form: &[(String, String)]) -> Answer {
     open(&mut out, "ListTagsForResource");
     tag_list(&mut out, tags);
     close(&mut out, "ListTagsForResource", ctx.request_id);
+    Answer::xml(out)
+}
+
+/// The account-region's manual snapshot quotas (`ManualSnapshots`, `ManualClusterSnapshots`): the
+/// vault's sized ones ([`crate::fleet::VaultQuota`]), AWS's default of 100 elsewhere, `Used` the
+/// manual snapshots served there.
+fn describe_account_attributes(ctx: &Ctx<'_>) -> Answer {
+    let manual = |snaps: &[Snap]| snaps.iter().filter(|s| s.manual).count() as i64;
+    let (snaps, cluster_snaps) = ctx
+        .scope()
+        .map(|s| (manual(&s.snaps), manual(&s.cluster_snaps)))
+        .unwrap_or((0, 0));
+    let sized = match (ctx.account, ctx.region) {
+        (VAULT, Some(r)) => ctx.fleet.quotas.get(r).copied(),
+        _ => None,
+    };
+    let max = |k: usize| sized.map_or(DEFAULT_SNAPSHOT_QUOTA, |q| q[k].max);
+    let mut out = String::with_capacity(600);
+    open(&mut out, "DescribeAccountAttributes");
+    out.push_str("<AccountQuotas>");
+    for (name, used, max) in [
+        ("ManualSnapshots", snaps, max(0)),
+        ("ManualClusterSnapshots", cluster_snaps, max(1)),
+    ] {
+        out.push_str("<AccountQuota>");
+        el(&mut out, "AccountQuotaName", name);
+        elv(&mut out, "Used", used);
+        elv(&mut out, "Max", max);
+        out.push_str("</AccountQuota>");
+    }
+    out.push_str("</AccountQuotas>");
+    close(&mut out, "DescribeAccountAttributes", ctx.request_id);
     Answer::xml(out)
 }

@@ -73,6 +73,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("rds", "DescribeDBSnapshotAttributes"),
     ("rds", "DescribeDBClusterSnapshotAttributes"),
     ("rds", "ListTagsForResource"),
+    ("rds", "DescribeAccountAttributes"),
     ("kms", "DescribeKey"),
     ("kms", "GetKeyPolicy"),
     ("backup", "ListBackupVaults"),
