@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::report::v1::ReportV1;
-use crate::report::{CheckResult, CheckStatus, SourceReport, Status};
+use crate::report::{CheckResult, CheckStatus, DrillCoverage, SourceReport, Status};
 use crate::rules::Severity;
 
 /// How many failing sources the summary lists (`--show`).
@@ -222,6 +222,11 @@ pub fn write(
         ),
     )?;
     writeln!(out, "{}", counts(report, style))?;
+    if let Some(drills) = DrillCoverage::count(&report.sources).line() {
+        for line in wrap(&drills, "", style.width) {
+            writeln!(out, "{line}")?;
+        }
+    }
     let mut failing: Vec<&SourceReport> = report
         .sources
         .iter()

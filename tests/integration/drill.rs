@@ -195,6 +195,34 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     let check = restore_tested(&cmd.json("after/findings.json"));
     assert_eq!(check["status"], "PASS", "{check} {after}");
     assert_eq!(check["expected"], "<= 30d, <= 2h");
+    // ... in the published source (`last_drill`), report.html, summary.md and the terminal summary.
+    let findings = cmd.json("after/findings.json");
+    let orders = findings["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["identifier"] == "orders"))
+        .expect("orders");
+    let last = &orders["last_drill"];
+    assert_eq!(last["result"], "passed", "{findings}");
+    assert_eq!(last["restore_seconds"], 0, "{last}");
+    assert_eq!(last["rto_seconds"], 7200, "{last}");
+    assert_eq!(last["at"], tags["rdsguard:drill-at"], "{last}");
+    let html = std::fs::read_to_string(cmd.path("after/report.html")).expect("report.html");
+    assert!(
+        html.contains("Last restore drill: "),
+        "no drill in the evidence"
+    );
+    assert!(html.contains("restore took 0s against an RTO of 2h (within the RTO)"));
+    assert!(html.contains("1 governed database(s) with a drill rule, 1 drilled within drill.every"));
+    let line = "Restore drills: 1 of 1 database(s) with a drill rule passed within drill.every and the RTO";
+    let summary = std::fs::read_to_string(cmd.path("after/summary.md")).expect("summary.md");
+    assert!(summary.contains(line), "{summary}");
+    // The terminal wraps it at its width (80 here).
+    assert!(
+        after
+            .stdout
+            .contains("Restore drills: 1 of 1 database(s) with a drill rule"),
+        "{after}"
+    );
     let again = cmd.run(&["drill", "--rules", "rules.toml", "--out", "again"]);
     assert_eq!(again.code, 0, "{again}");
     assert_eq!(cmd.json("again/drill.json")["plan"]["items"], json!([]));
