@@ -104,6 +104,7 @@ fn evaluate_source(
         tags: source.tags.clone(),
         replicas_after_as_of: 0,
         ungoverned_reason: None,
+        last_drill: None,
     };
     if let Some(exemption) = rules.exemption_for(source, today) {
         report.status = Status::Exempt;
@@ -167,6 +168,7 @@ fn evaluate_source(
     } else {
         Status::Compliant
     };
+    report.last_drill = crate::checks::last_drill(rule, &replicas, as_of);
     report.replica_count = replicas.len();
     report.replicas_after_as_of = later.len();
     report.latest_replica = replicas.first().and_then(|newest| {

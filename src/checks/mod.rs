@@ -22,7 +22,7 @@ mod vault_policy;
 pub use id::CheckId;
 pub use needs::{facts, Fact};
 pub use replica_encryption::is_aws_managed;
-pub use restore_tested::{evidence as drill_evidence, Evidence as DrillEvidence};
+pub use restore_tested::{evidence as drill_evidence, last_drill, Evidence as DrillEvidence};
 /// What a source key's policy must grant the vault (`source-key-shareable`; `setup` writes it).
 pub use source_key_shareable::REQUIRED_ACTIONS as SOURCE_KEY_ACTIONS;
 pub use vault_capacity::Capacity;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::Snapshot;
+use crate::report::LastDrill;
 use crate::rules::{format_seconds, Rule};
 use crate::tags::{DRILL_PASSED, TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT};
 
@@ -53,6 +54,31 @@ pub fn evidence(snapshot: &Snapshot) -> Option<Evidence> {
     })
 }
 
+/// The last drill of any replica, and that replica (drills made after `as_of` did not exist then).
+fn last<'a>(replicas: &[&'a Snapshot], as_of: DateTime<Utc>) -> Option<(Evidence, &'a Snapshot)> {
+    replicas
+        .iter()
+        .filter_map(|r| evidence(r).map(|e| (e, *r)))
+        .filter(|(e, _)| e.at <= as_of)
+        .max_by_key(|(e, _)| e.at)
+}
+
+/// The last drill the check judges, for the published findings (`sources[].last_drill`): `None`
+/// when the rule has no `drill` or no replica carries drill evidence.
+pub fn last_drill(rule: &Rule, replicas: &[&Snapshot], as_of: DateTime<Utc>) -> Option<LastDrill> {
+    let drill = rule.drill.as_ref()?;
+    let (evidence, replica) = last(replicas, as_of)?;
+    Some(LastDrill {
+        replica_arn: replica.arn.clone(),
+        at: evidence.at,
+        age_seconds: (as_of - evidence.at).num_seconds().max(0),
+        result: evidence.result,
+        restore_seconds: evidence.restore_seconds,
+        rto_seconds: drill.rto.seconds,
+        every_seconds: drill.every.seconds,
+    })
+}
+
 fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let drill = ctx.rule.drill.as_ref()?;
     let expected = format!("<= {}, <= {}", drill.every, drill.rto);
@@ -62,14 +88,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if ctx.replicas.is_empty() {
         return Some(Outcome::skip(expected, "no replica to drill"));
     }
-    // The last drill of any replica (drills made after `as_of` did not exist then).
-    let last = ctx
-        .replicas
-        .iter()
-        .filter_map(|r| evidence(r).map(|e| (e, *r)))
-        .filter(|(e, _)| e.at <= ctx.as_of)
-        .max_by_key(|(e, _)| e.at);
-    let Some((last, replica)) = last else {
+    let Some((last, replica)) = last(ctx.replicas, ctx.as_of) else {
         return Some(Outcome::fail(
             "no drill",
             expected,

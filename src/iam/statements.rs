@@ -133,17 +133,23 @@ pub(super) fn copy_statements(o: &Options<'_>, sid: &str, creates: &[&str]) -> V
             vec![o.keys()],
             Some(via(o, "rds")),
         ),
-        statement(
-            "KmsGrantsForRds",
-            &["kms:CreateGrant"],
-            vec![o.keys()],
-            Some({
-                let mut c = via(o, "rds");
-                c["Bool"] = json!({"kms:GrantIsForAWSResource": "true"});
-                c
-            }),
-        ),
+        kms_grants_for_rds(o),
     ]
+}
+
+/// RDS's grant on a key, made for the caller when it copies or restores an encrypted snapshot
+/// (AWS checks `kms:CreateGrant` on the caller's behalf).
+fn kms_grants_for_rds(o: &Options<'_>) -> Value {
+    statement(
+        "KmsGrantsForRds",
+        &["kms:CreateGrant"],
+        vec![o.keys()],
+        Some({
+            let mut c = via(o, "rds");
+            c["Bool"] = json!({"kms:GrantIsForAWSResource": "true"});
+            c
+        }),
+    )
 }
 
 /// Remediation in source accounts: snapshot, re-encrypt, share with the vault, clean up.
@@ -326,6 +332,8 @@ pub(super) fn drill_statements(o: &Options<'_>) -> Vec<Value> {
                 "Null": {format!("aws:ResourceTag/{TAG_DRILL}"): "false"}
             })),
         ),
+        // Restoring a replica encrypted under a customer managed key: RDS's grant on it.
+        kms_grants_for_rds(o),
         // The evidence on the drilled replica: these three tags and no other.
         statement(
             "TagDrillEvidence",

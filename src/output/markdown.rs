@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::escape::markdown_cell as cell;
 use crate::report::v1::ReportV1;
-use crate::report::{CheckStatus, Status};
+use crate::report::{CheckStatus, DrillCoverage, Status};
 use crate::rules::format_seconds;
 
 pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
@@ -39,6 +39,9 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
         "| {} | {} | {} | {} | {} | {} |\n",
         s.sources, s.compliant, s.non_compliant, s.error, s.exempt, s.ungoverned
     )?;
+    if let Some(drills) = DrillCoverage::count(&report.sources).line() {
+        writeln!(out, "{}.\n", cell(&drills))?;
+    }
     if let Some(drift) = &report.drift {
         super::drift::write_markdown(drift, out)?;
     }

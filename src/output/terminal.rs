@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::report::v1::ReportV1;
-use crate::report::{CheckResult, CheckStatus, HeadroomState, SourceReport, Status};
+use crate::report::{CheckResult, CheckStatus, DrillCoverage, HeadroomState, SourceReport, Status};
 use crate::rules::Severity;
 
 /// How many failing sources the summary lists (`--show`).
@@ -247,6 +247,11 @@ pub fn write(
     )?;
     writeln!(out, "{}", counts(report, style))?;
     write_quotas(report, style, out)?;
+    if let Some(drills) = DrillCoverage::count(&report.sources).line() {
+        for line in wrap(&drills, "", style.width) {
+            writeln!(out, "{line}")?;
+        }
+    }
     let mut failing: Vec<&SourceReport> = report
         .sources
         .iter()

@@ -113,6 +113,141 @@ pub struct SourceReport {
     /// it" (a read replica: its data is its source's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ungoverned_reason: Option<String>,
+    /// The last restore drill of a replica of this source, when its rule has `drill` and a replica
+    /// carries drill evidence (`rdsguard:drill-*` tags) from before `as_of`; the `restore-tested`
+    /// check judges it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<LastDrill>,
+}
+
+/// A source's last restore drill, as the drilled replica's evidence tags hold it, with the rule's
+/// `drill.every` and `drill.rto` it is judged against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastDrill {
+    pub replica_arn: String,
+    /// When the drill ended (`rdsguard:drill-at`: the restore's end on AWS's clock).
+    pub at: DateTime<Utc>,
+    /// `as_of - at`.
+    pub age_seconds: i64,
+    /// `passed`, `probe-failed` or `restore-failed` (`rdsguard:drill-result`).
+    pub result: String,
+    /// How long the restore took (`rdsguard:drill-restore-seconds`), when recorded.
+    pub restore_seconds: Option<i64>,
+    pub rto_seconds: i64,
+    pub every_seconds: i64,
+}
+
+/// Where a source whose rule has `drill` stands, for the drill coverage summaries: the
+/// `restore-tested` verdict, and why it fails (in the check's order: result, age, RTO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrillState {
+    /// `restore-tested` passes: a passed drill within `every` and the RTO.
+    Passed,
+    /// The last drill did not pass (its restore or its probe failed).
+    Failed,
+    /// The last drill passed but is older than `every`.
+    Stale,
+    /// The last drill, within `every`, took longer than the RTO.
+    OverRto,
+    /// No replica carries drill evidence.
+    Never,
+    /// Not judged: no replica to drill, an unreadable destination, no restore time recorded.
+    Unknown,
+}
+
+impl SourceReport {
+    /// Where this source stands on restore drills; `None` when its rule has no `drill` (or it is
+    /// exempt or ungoverned).
+    pub fn drill_state(&self) -> Option<DrillState> {
+        let check = self
+            .checks
+            .iter()
+            .find(|c| c.id == crate::checks::CheckId::RESTORE_TESTED)?;
+        Some(match (check.status, &self.last_drill) {
+            (CheckStatus::Pass, _) => DrillState::Passed,
+            (CheckStatus::Fail, None) => DrillState::Never,
+            (CheckStatus::Fail, Some(d)) if d.result != crate::tags::DRILL_PASSED => {
+                DrillState::Failed
+            }
+            (CheckStatus::Fail, Some(d)) if d.age_seconds > d.every_seconds => DrillState::Stale,
+            (CheckStatus::Fail, Some(d))
+                if d.restore_seconds.is_some_and(|s| s > d.rto_seconds) =>
+            {
+                DrillState::OverRto
+            }
+            _ => DrillState::Unknown,
+        })
+    }
+}
+
+/// How many governed sources have a drill rule, and where they stand ([`DrillState`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrillCoverage {
+    /// Sources (governed, not exempt) whose rule has `drill`.
+    pub with_rule: usize,
+    /// Of those, the last drill is no older than `drill.every`, whatever its outcome.
+    pub within_every: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub stale: usize,
+    pub over_rto: usize,
+    pub never: usize,
+    pub unknown: usize,
+}
+
+impl DrillCoverage {
+    pub fn count(sources: &[SourceReport]) -> DrillCoverage {
+        let mut c = DrillCoverage::default();
+        for source in sources {
+            let Some(state) = source.drill_state() else {
+                continue;
+            };
+            c.with_rule += 1;
+            if source
+                .last_drill
+                .as_ref()
+                .is_some_and(|d| d.age_seconds <= d.every_seconds)
+            {
+                c.within_every += 1;
+            }
+            match state {
+                DrillState::Passed => c.passed += 1,
+                DrillState::Failed => c.failed += 1,
+                DrillState::Stale => c.stale += 1,
+                DrillState::OverRto => c.over_rto += 1,
+                DrillState::Never => c.never += 1,
+                DrillState::Unknown => c.unknown += 1,
+            }
+        }
+        c
+    }
+
+    /// One line for the terminal and summary.md, or `None` when no rule has `drill`.
+    pub fn line(&self) -> Option<String> {
+        if self.with_rule == 0 {
+            return None;
+        }
+        let mut text = format!(
+            "Restore drills: {} of {} database(s) with a drill rule passed within drill.every and the RTO",
+            self.passed, self.with_rule
+        );
+        let rest: Vec<String> = [
+            (self.over_rto, "over the RTO"),
+            (self.failed, "failed"),
+            (self.stale, "older than drill.every"),
+            (self.never, "never drilled"),
+            (self.unknown, "not judged"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !rest.is_empty() {
+            text.push_str("; ");
+            text.push_str(&rest.join(", "));
+        }
+        Some(text)
+    }
 }
 
 fn is_zero(n: &usize) -> bool {

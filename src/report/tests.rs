@@ -11,6 +11,7 @@ use crate::evaluate::evaluate;
 use crate::inventory::{Account, AwsError, Caller, KeyManager};
 use crate::remediate::{self, ItemResult};
 use crate::rules::{self, RuleSet};
+use crate::tags::{TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT};
 
 fn vault_rule() -> RuleSet {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -18,7 +19,7 @@ fn vault_rule() -> RuleSet {
     std::fs::write(
         &path,
         format!(
-            "[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\nretain = {{ min = 1, max = 3 }}\n"
+            "[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\nretain = {{ min = 1, max = 3 }}\ndrill = {{ every = \"30d\", rto = \"2h\", instance_class = \"db.t3.micro\" }}\n"
         ),
     )
     .expect("write");
@@ -65,7 +66,15 @@ fn publish(
 fn published_report() {
     let mut org = Org::new();
     let orders = org.source(PROD, "orders");
-    org.tagged_replica("orders-copy", &orders, 30);
+    // Drilled 3 days ago in 1h12m: `sources[].last_drill` (and restore-tested) is pinned too.
+    let copy = org.tagged_replica("orders-copy", &orders, 30);
+    for (tag, value) in [
+        (TAG_DRILL_AT, "2026-11-21T09:30:00Z"),
+        (TAG_DRILL_RESTORE_SECONDS, "4320"),
+        (TAG_DRILL_RESULT, "passed"),
+    ] {
+        copy.tags.insert(tag.into(), value.into());
+    }
     org.source(OTHER, "billing");
     org.key(OTHER, "x", KeyManager::Customer, &[], None);
     let rules = vault_rule();

@@ -4,7 +4,7 @@
 //! (src/report/snapshots) pins the whole shape, so a change to the contract is always a reviewed one.
 //! Fields beyond DESIGN §6 (`exemption`, `warnings`, `unreadable_scopes`, `errors[].resource`,
 //! `run.organization_id`, `run.caller_arn`, `accounts`, `rules`,
-//! `sources[].tags`, `drift`, `remediation`, `quotas`) are additions, allowed within v1. Every other
+//! `sources[].tags`, `sources[].last_drill`, `drift`, `remediation`, `quotas`) are additions, allowed within v1. Every other
 //! output renders from [`ReportV1`], so a saved `findings.json` can be rendered again.
 
 use chrono::{DateTime, Utc};

@@ -180,6 +180,38 @@ def test_hostile_text_renders_as_text_and_runs_nothing(browser, hostile):
     assert console_errors(browser) == [], "nothing was blocked: nothing tried to run"
 
 
+def test_last_drill_in_the_evidence_and_the_drill_coverage(browser, demo, artifacts):
+    """The demo's findings with one source drilled (`sources[].last_drill`, a restore-tested check),
+    rendered again: its evidence ends with the last drill, the summary counts the coverage."""
+    findings = json.loads(json.dumps(demo["findings"]))
+    source = next(s for s in findings["sources"] if s["checks"] and s["kind"] == "db-instance")
+    source["checks"].append({"id": "restore-tested", "status": "FAIL", "severity": "high",
+                             "observed": "last drill 1d ago, 3h2m", "expected": "<= 30d, <= 2h",
+                             "message": "took longer than drill.rto (2h)"})
+    source["last_drill"] = {"replica_arn": "arn:aws:rds:us-east-1:222222222222:snapshot:drilled",
+                            "at": "2026-11-23T06:00:00Z", "age_seconds": 86400, "result": "passed",
+                            "restore_seconds": 10920, "rto_seconds": 7200, "every_seconds": 2592000}
+    out = artifacts / "drilled"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "findings.json").write_text(json.dumps(findings))
+    load(browser, render(out / "findings.json", out))
+    browser.get_log("browser")
+    coverage = browser.find_element(By.ID, "drills")
+    assert coverage.is_displayed()
+    assert "1 governed database(s) with a drill rule, 1 drilled within drill.every" in coverage.text
+    assert "over the RTO 1 100%" in coverage.text
+    row = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#sources-table tbody.src")
+               if b.find_element(By.CSS_SELECTOR, "th[scope=row]").text.split()[0] == source["identifier"])
+    drill = row.find_element(By.CSS_SELECTOR, "li.drill")
+    assert not drill.is_displayed()
+    row.find_element(By.CSS_SELECTOR, "summary").click()
+    assert drill.is_displayed()
+    assert drill.text.startswith("Last restore drill: 2026-11-23T06:00:00Z (1d ago; drill.every 30d)")
+    assert "restore took 3h2m against an RTO of 2h (over the RTO) over the RTO" in drill.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "li.drill")) == 1
+    assert console_errors(browser) == []
+
+
 def test_readable_with_javascript_off(browser_without_js, demo):
     load(browser_without_js, demo["html"])
     assert browser_without_js.execute_script("return 1") == 1  # WebDriver still runs its own scripts

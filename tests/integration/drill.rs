@@ -195,6 +195,34 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     let check = restore_tested(&cmd.json("after/findings.json"));
     assert_eq!(check["status"], "PASS", "{check} {after}");
     assert_eq!(check["expected"], "<= 30d, <= 2h");
+    // ... in the published source (`last_drill`), report.html, summary.md and the terminal summary.
+    let findings = cmd.json("after/findings.json");
+    let orders = findings["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["identifier"] == "orders"))
+        .expect("orders");
+    let last = &orders["last_drill"];
+    assert_eq!(last["result"], "passed", "{findings}");
+    assert_eq!(last["restore_seconds"], 0, "{last}");
+    assert_eq!(last["rto_seconds"], 7200, "{last}");
+    assert_eq!(last["at"], tags["rdsguard:drill-at"], "{last}");
+    let html = std::fs::read_to_string(cmd.path("after/report.html")).expect("report.html");
+    assert!(
+        html.contains("Last restore drill: "),
+        "no drill in the evidence"
+    );
+    assert!(html.contains("restore took 0s against an RTO of 2h (within the RTO)"));
+    assert!(html.contains("1 governed database(s) with a drill rule, 1 drilled within drill.every"));
+    let line = "Restore drills: 1 of 1 database(s) with a drill rule passed within drill.every and the RTO";
+    let summary = std::fs::read_to_string(cmd.path("after/summary.md")).expect("summary.md");
+    assert!(summary.contains(line), "{summary}");
+    // The terminal wraps it at its width (80 here).
+    assert!(
+        after
+            .stdout
+            .contains("Restore drills: 1 of 1 database(s) with a drill rule"),
+        "{after}"
+    );
     let again = cmd.run(&["drill", "--rules", "rules.toml", "--out", "again"]);
     assert_eq!(again.code, 0, "{again}");
     assert_eq!(cmd.json("again/drill.json")["plan"]["items"], json!([]));
@@ -335,4 +363,80 @@ fn a_delete_that_keeps_failing_is_reported_and_resume_deletes_the_leftover() {
     let report = cmd.json("run/drill.json");
     assert_eq!(report["resumed"], true);
     assert_eq!(report["drills"][0]["deleted"], true, "{report}");
+}
+
+/// Killed (SIGKILL) after the vault accepted the restore but before rdsguard saw the answer (the
+/// launcher's delay fault holds it back): the drill instance exists, and the journal says only
+/// that its restore started. `--resume` finds it by name and deletes it (it carries the drill
+/// tags); the hand-made instance is untouched, and no evidence is written for the interrupted drill.
+#[test]
+fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
+    let org = org();
+    let vault = org.account("vault");
+    let cmd = command(&org, PROBE);
+    let fault = inject(json!({
+        "service": "rds", "operation": "RestoreDBInstanceFromDBSnapshot", "account_id": vault,
+        "delay_seconds": 3
+    }));
+    let mut child = cmd.spawn(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    let journal = cmd.path("run/drill-journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"event\":\"start\"") && text.contains("\"step\":\"restore\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restore never started: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The vault has received the restore call (its answer is held back for 3 s).
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    remove_fault(fault);
+    let before = std::fs::read_to_string(&journal).expect("journal");
+    let step_done = |text: &str, step: &str| {
+        text.lines().any(|line| {
+            let entry: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+            entry["event"] == "done" && entry["step"] == step
+        })
+    };
+    assert!(
+        !step_done(&before, "restore"),
+        "killed before the restore was recorded as done:\n{before}"
+    );
+    let left = vault_instances(&org);
+    assert_eq!(left.len(), 2, "the drill instance was made: {left:?}");
+    let drill_instance = left
+        .iter()
+        .find(|id| id.starts_with("rdsguard-drill-orders-"))
+        .cloned()
+        .expect("the drill instance");
+    assert!(
+        !cmd.path("run/drill.json").exists(),
+        "killed before drill.json"
+    );
+
+    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["resumed"], true, "{report}");
+    let drill = &report["drills"][0];
+    assert_eq!(drill["instance"], json!(drill_instance), "{drill}");
+    assert_eq!(drill["result"], "interrupted", "{drill}");
+    assert_eq!(drill["deleted"], true, "{drill}");
+    assert_eq!(drill["evidence_written"], false, "{drill}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    let after = std::fs::read_to_string(&journal).expect("journal");
+    assert!(
+        after.starts_with(&before) && step_done(&after, "delete"),
+        "the resumed run appends its delete to the same journal:\n{after}"
+    );
+    // No evidence for a drill whose outcome is unknown: restore-tested still sees none.
+    assert!(replica_tags(&org).get("rdsguard:drill-at").is_none());
+    no_secret(&cmd, &[&resumed.stdout, &resumed.stderr]);
 }

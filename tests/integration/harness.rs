@@ -304,6 +304,11 @@ impl Org {
     /// An SDK config acting in `account_key`'s account (role assumed from the management account),
     /// for tests that look at what rdsguard did.
     pub fn sdk(&self, account_key: &str, region: &str) -> aws_config::SdkConfig {
+        self.sdk_at(&emulator().endpoint, account_key, region)
+    }
+
+    /// [`Org::sdk`] for an organization seeded in the emulator at `endpoint` (a private one).
+    pub fn sdk_at(&self, endpoint: &str, account_key: &str, region: &str) -> aws_config::SdkConfig {
         use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
         let creds = &self.seeded["credentials"];
         let management = Credentials::new(
@@ -316,7 +321,7 @@ impl Org {
         let account = self.account(account_key);
         block_on(async {
             let base = rdsguard::aws::base_config(&rdsguard::aws::ConnectOptions {
-                endpoint_url: Some(emulator().endpoint.clone()),
+                endpoint_url: Some(endpoint.to_string()),
                 region: Some(region.to_string()),
             })
             .await

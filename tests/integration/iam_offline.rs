@@ -393,6 +393,22 @@ fn table() -> Vec<Row> {
         ),
         row(
             true,
+            Driller,
+            "kms:CreateGrant",
+            key(VAULT, "vault"),
+            grant(),
+            "RDS's grant on the vault key, to restore an encrypted replica",
+        ),
+        row(
+            false,
+            Driller,
+            "kms:CreateGrant",
+            key(VAULT, "vault"),
+            via("rds"),
+            "a grant on the vault key that is not for an AWS resource",
+        ),
+        row(
+            true,
             Source,
             "rds:DeleteDBSnapshot",
             rds(SOURCE, transit),

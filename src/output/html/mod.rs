@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::report::v1::ReportV1;
-use crate::report::{CheckStatus, Status};
+use crate::report::{CheckStatus, DrillState, Status};
 
 mod charts;
 mod view;
@@ -66,6 +66,33 @@ fn check_class(status: CheckStatus) -> &'static str {
         CheckStatus::Skip => "skip",
         CheckStatus::Error => "error",
     }
+}
+
+/// The drill states in the coverage table's order, with their words and the CSS class of a check
+/// result they read as.
+const DRILL_STATES: [(DrillState, &str, &str); 6] = [
+    (
+        DrillState::Passed,
+        "passed within drill.every and the RTO",
+        "pass",
+    ),
+    (DrillState::OverRto, "over the RTO", "fail"),
+    (DrillState::Failed, "failed (restore or probe)", "fail"),
+    (DrillState::Stale, "older than drill.every", "fail"),
+    (DrillState::Never, "never drilled", "fail"),
+    (
+        DrillState::Unknown,
+        "not judged (no replica, or unreadable)",
+        "skip",
+    ),
+];
+
+fn drill_words(state: DrillState) -> (&'static str, &'static str) {
+    DRILL_STATES
+        .iter()
+        .find(|(s, _, _)| *s == state)
+        .map(|(_, words, class)| (*words, *class))
+        .unwrap_or(("not judged", "skip"))
 }
 
 pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {

@@ -141,6 +141,96 @@ fn every_source_and_its_evidence_is_shown() {
     assert!(!html.contains("id=\"incomplete\""));
 }
 
+/// A source of rule `prod` with a restore-tested check and, unless `None`, a last drill
+/// `(days ago, result, restore seconds)` judged against every = 30d, rto = 2h.
+fn drilled(
+    id: &str,
+    status: CheckStatus,
+    last: Option<(i64, &str, i64)>,
+) -> crate::report::SourceReport {
+    let mut s = source("111111111111", id, Status::Compliant);
+    s.rule = Some("prod".to_string());
+    s.checks = vec![crate::report::CheckResult {
+        id: "restore-tested".to_string(),
+        status,
+        severity: crate::rules::Severity::High,
+        observed: "observed".to_string(),
+        expected: "<= 30d, <= 2h".to_string(),
+        message: "message".to_string(),
+    }];
+    s.last_drill = last.map(|(days, result, seconds)| crate::report::LastDrill {
+        replica_arn: format!("arn:aws:rds:us-east-1:222222222222:snapshot:{id}-copy"),
+        at: at(6) - chrono::Duration::days(days),
+        age_seconds: days * 86_400,
+        result: result.to_string(),
+        restore_seconds: Some(seconds),
+        rto_seconds: 7_200,
+        every_seconds: 30 * 86_400,
+    });
+    s
+}
+
+#[test]
+fn each_source_shows_its_last_drill_and_the_summary_the_coverage() {
+    let mut report = sample();
+    let before = render(&report);
+    assert!(!before.contains("Last restore drill"));
+    assert!(
+        !before.contains("id=\"drills\""),
+        "no drill rule, no coverage table"
+    );
+    report.sources.extend([
+        drilled("d-passed", CheckStatus::Pass, Some((3, "passed", 4_320))),
+        drilled("d-slow", CheckStatus::Fail, Some((1, "passed", 10_920))),
+        drilled("d-probe", CheckStatus::Fail, Some((2, "probe-failed", 600))),
+        drilled("d-old", CheckStatus::Fail, Some((41, "passed", 600))),
+        drilled("d-never", CheckStatus::Fail, None),
+        drilled("d-none", CheckStatus::Skip, None),
+    ]);
+    let html = render(&report);
+    // The evidence of each: when, result, restore time against the RTO.
+    assert!(html.contains(
+        "Last restore drill: 2026-11-21T06:00:00Z (3d ago; drill.every 30d) of arn:aws:rds:us-east-1:222222222222:snapshot:d-passed-copy: passed, restore took 1h12m against an RTO of 2h (within the RTO)"
+    ), "{html}");
+    assert!(html.contains("restore took 3h2m against an RTO of 2h (over the RTO)"));
+    assert!(html.contains(": probe-failed, restore took 10m"));
+    assert!(html.contains("(41d ago; drill.every 30d)"));
+    assert!(html.contains(
+        "Last restore drill: none: no replica carries drill evidence (run rdsguard drill)"
+    ));
+    assert_eq!(html.matches("<li class=\"drill\">").count(), 6);
+    // The coverage: 6 with a drill rule, 3 drilled within every (not the 41-day-old one, nor the
+    // two never drilled), one in each state.
+    let table = html
+        .split_once("id=\"drills\"")
+        .and_then(|(_, rest)| rest.split_once("</table>"))
+        .map(|(t, _)| t)
+        .expect("the drill coverage table");
+    assert!(table.contains(
+        "Restore drills: 6 governed database(s) with a drill rule, 3 drilled within drill.every"
+    ), "{table}");
+    for label in [
+        "passed within drill.every and the RTO",
+        "over the RTO",
+        "failed (restore or probe)",
+        "older than drill.every",
+        "never drilled",
+        "not judged (no replica, or unreadable)",
+    ] {
+        assert!(
+            table.contains(&format!(
+                "{label}</span></th><td class=\"num\">1</td><td class=\"num\">17%</td>"
+            )),
+            "{label}: {table}"
+        );
+    }
+    let coverage = crate::report::DrillCoverage::count(&report.sources);
+    assert_eq!(
+        coverage.line().as_deref(),
+        Some("Restore drills: 1 of 6 database(s) with a drill rule passed within drill.every and the RTO; 1 over the RTO, 1 failed, 1 older than drill.every, 1 never drilled, 1 not judged")
+    );
+}
+
 #[test]
 fn errors_come_first_and_say_the_run_is_incomplete() {
     let mut report = sample();

@@ -6,10 +6,12 @@
 use serde::Serialize;
 
 use super::charts::{self, ChartView};
-use super::{account_label, content_security_policy, percent, rfc3339, status_class, STATUSES};
+use super::{
+    account_label, content_security_policy, percent, rfc3339, status_class, DRILL_STATES, STATUSES,
+};
 use crate::report::v1::Drift;
 use crate::report::v1::ReportV1;
-use crate::report::{HeadroomState, Status};
+use crate::report::{DrillCoverage, DrillState, HeadroomState, Status};
 use crate::rules::format_seconds;
 
 mod source;
@@ -33,6 +35,8 @@ pub(super) struct View {
     drift: Option<DriftView>,
     counts: Vec<CountView>,
     total: usize,
+    /// Restore drill coverage, when a rule has `drill`.
+    drills: Option<DrillsView>,
     charts: Vec<ChartView>,
     filters: Filters,
     chunks: Vec<ChunkView>,
@@ -190,6 +194,54 @@ struct CountView {
     class: &'static str,
     count: usize,
     share: String,
+}
+
+/// How many governed sources have a drill rule, and where they stand.
+#[derive(Serialize)]
+struct DrillsView {
+    with_rule: usize,
+    within_every: usize,
+    rows: Vec<DrillRowView>,
+}
+
+#[derive(Serialize)]
+struct DrillRowView {
+    label: &'static str,
+    class: &'static str,
+    count: usize,
+    share: String,
+}
+
+impl DrillsView {
+    fn of(coverage: &DrillCoverage) -> Option<DrillsView> {
+        if coverage.with_rule == 0 {
+            return None;
+        }
+        let rows = DRILL_STATES
+            .iter()
+            .map(|(state, label, class)| {
+                let count = match state {
+                    DrillState::Passed => coverage.passed,
+                    DrillState::OverRto => coverage.over_rto,
+                    DrillState::Failed => coverage.failed,
+                    DrillState::Stale => coverage.stale,
+                    DrillState::Never => coverage.never,
+                    DrillState::Unknown => coverage.unknown,
+                };
+                DrillRowView {
+                    label,
+                    class,
+                    count,
+                    share: percent(count, coverage.with_rule),
+                }
+            })
+            .collect();
+        Some(DrillsView {
+            with_rule: coverage.with_rule,
+            within_every: coverage.within_every,
+            rows,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -396,6 +448,7 @@ impl View {
             drift: report.drift.as_ref().map(DriftView::of),
             counts,
             total,
+            drills: DrillsView::of(&DrillCoverage::count(&report.sources)),
             charts: vec![
                 charts::by_account(report),
                 charts::by_rule(report, &rule_ids),

@@ -47,6 +47,7 @@ pub(super) fn source(account: &str, id: &str, status: Status) -> SourceReport {
         tags: BTreeMap::new(),
         replicas_after_as_of: 0,
         ungoverned_reason: None,
+        last_drill: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::super::{check_class, rfc3339, short_key, status_class, status_rank};
+use super::super::{check_class, drill_words, rfc3339, short_key, status_class, status_rank};
 use crate::checks::CheckId;
 use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport};
@@ -36,6 +36,28 @@ pub(super) struct SourceView {
     severity: String,
     tags: Vec<TagView>,
     exemption: Option<ExemptionView>,
+    /// The last restore drill, when the rule has `drill`.
+    drill: Option<DrillView>,
+}
+
+#[derive(Serialize)]
+struct DrillView {
+    state: &'static str,
+    class: &'static str,
+    last: Option<LastDrillView>,
+}
+
+#[derive(Serialize)]
+struct LastDrillView {
+    replica_arn: String,
+    at: String,
+    age: String,
+    every: String,
+    result: String,
+    took: String,
+    rto: String,
+    /// `within the RTO`, `over the RTO`, or `no restore time recorded`.
+    versus_rto: &'static str,
 }
 
 #[derive(Serialize)]
@@ -167,6 +189,30 @@ impl SourceView {
                     value: value.clone(),
                 })
                 .collect(),
+            drill: source.drill_state().map(|state| {
+                let (words, class) = drill_words(state);
+                DrillView {
+                    state: words,
+                    class,
+                    last: source.last_drill.as_ref().map(|d| LastDrillView {
+                        replica_arn: d.replica_arn.clone(),
+                        at: rfc3339(&d.at),
+                        age: format_seconds(d.age_seconds),
+                        every: format_seconds(d.every_seconds),
+                        result: d.result.clone(),
+                        took: d
+                            .restore_seconds
+                            .map(format_seconds)
+                            .unwrap_or_else(|| "unknown".to_string()),
+                        rto: format_seconds(d.rto_seconds),
+                        versus_rto: match d.restore_seconds {
+                            Some(s) if s <= d.rto_seconds => "within the RTO",
+                            Some(_) => "over the RTO",
+                            None => "no restore time recorded",
+                        },
+                    }),
+                }
+            }),
             exemption: source.exemption.as_ref().map(|e| ExemptionView {
                 pattern: e.arn_pattern.clone(),
                 reason: e.reason.clone(),
