@@ -29,38 +29,8 @@ pub const JOURNAL_SCHEMA: &str = "rdsguard.drill-journal/v1";
 /// The schema of `drill.json`.
 pub const SCHEMA: &str = "rdsguard.drill/v1";
 
-/// One line of the drill journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum Entry {
-    /// The first line: the schema.
-    Journal { schema: String },
-    /// The drill, written before its instance is made.
-    Plan {
-        at: DateTime<Utc>,
-        run_id: String,
-        item: Box<Item>,
-    },
-    /// A step of one drill started (`restore`, `wait`, `probe`, `delete`, `evidence`).
-    Start {
-        at: DateTime<Utc>,
-        source_arn: String,
-        step: String,
-        detail: String,
-    },
-    Done {
-        at: DateTime<Utc>,
-        source_arn: String,
-        step: String,
-        detail: String,
-    },
-    Failed {
-        at: DateTime<Utc>,
-        source_arn: String,
-        step: String,
-        error: AwsError,
-    },
-}
+/// One line of the drill journal: the remediation journal's entries, with drill items.
+pub type Entry = crate::remediate::journal::Entry<Item>;
 
 /// What the probe did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,15 +108,8 @@ pub async fn execute(
     journal: &Journal,
     options: &Options,
 ) -> Vec<DrillResult> {
-    for item in items {
-        let entry = Entry::Plan {
-            at: Utc::now(),
-            run_id: run_id.to_string(),
-            item: Box::new(item.clone()),
-        };
-        if let Err(e) = journal.append(&entry) {
-            tracing::warn!("cannot write the journal {}: {e}", journal.path().display());
-        }
+    if let Err(e) = journal.plans(run_id, items) {
+        tracing::warn!("cannot write the journal {}: {e}", journal.path().display());
     }
     stream::iter(items)
         .map(|item| run::drill(factory, item, run_id, journal, options))

@@ -67,7 +67,20 @@ struct Ctx<'a> {
     scope: Scope<'a>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A drill's context in the vault account and region, through `client`.
+    fn new(item: &'a Item, journal: &'a Journal, client: &'a aws_sdk_rds::Client) -> Ctx<'a> {
+        Ctx {
+            item,
+            journal,
+            scope: Scope {
+                client,
+                account_id: &item.dest_account,
+                region: &item.dest_region,
+            },
+        }
+    }
+
     fn record(&self, entry: Entry) {
         if let Err(e) = self.journal.append(&entry) {
             warn!(
@@ -135,15 +148,7 @@ pub(crate) async fn drill(
             return out;
         }
     };
-    let ctx = Ctx {
-        item,
-        journal,
-        scope: Scope {
-            client: &client,
-            account_id: &item.dest_account,
-            region: &item.dest_region,
-        },
-    };
+    let ctx = Ctx::new(item, journal, &client);
     let mut last_seen: Option<DateTime<Utc>> = None;
     restore_and_probe(&ctx, run_id, options, &mut out, &mut last_seen).await;
     delete(&ctx, options, &mut out).await;
@@ -485,15 +490,7 @@ pub(crate) async fn clean_up(
             return out;
         }
     };
-    let ctx = Ctx {
-        item,
-        journal,
-        scope: Scope {
-            client: &client,
-            account_id: &item.dest_account,
-            region: &item.dest_region,
-        },
-    };
+    let ctx = Ctx::new(item, journal, &client);
     delete(&ctx, options, &mut out).await;
     if out.deleted {
         ctx.done(

@@ -22,16 +22,17 @@ pub const FILE: &str = "journal.jsonl";
 /// The schema of the entries below. Bump when an entry changes shape or meaning.
 pub const SCHEMA: &str = "rdsguard.journal/v1";
 
+/// One line of a journal: of remediation (`I` = [`Item`]), or of `rdsguard drill` (its items).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
-pub enum Entry {
+pub enum Entry<I = Item> {
     /// The first line of a journal: the schema of the lines after it.
     Journal { schema: String },
     /// The plan for one source, written before any of its steps.
     Plan {
         at: DateTime<Utc>,
         run_id: String,
-        item: Box<Item>,
+        item: Box<I>,
     },
     Start {
         at: DateTime<Utc>,
@@ -74,7 +75,7 @@ impl Journal {
         };
         // A resumed run appends to its journal, which already names its schema.
         if journal.path.metadata()?.len() == 0 {
-            journal.write(&Entry::Journal {
+            journal.append(&Entry::<Item>::Journal {
                 schema: schema.to_string(),
             })?;
         }
@@ -88,6 +89,18 @@ impl Journal {
     /// Appends one entry and flushes it to the file before returning.
     pub fn write(&self, entry: &Entry) -> std::io::Result<()> {
         self.append(entry)
+    }
+
+    /// Writes each item's plan before anything is done for it (what `--resume` replays).
+    pub fn plans<I: Clone + Serialize>(&self, run_id: &str, items: &[I]) -> std::io::Result<()> {
+        for item in items {
+            self.append(&Entry::Plan {
+                at: Utc::now(),
+                run_id: run_id.to_string(),
+                item: Box::new(item.clone()),
+            })?;
+        }
+        Ok(())
     }
 
     /// Appends one entry of any kind and flushes it to the file before returning.

@@ -22,12 +22,11 @@ pub use crate::tags;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use tracing::warn;
 
 use crate::aws::ClientFactory;
-use journal::{Entry, Journal};
+use journal::Journal;
 use plan::Item;
 
 /// Told of each source's step as it starts, fails, and of the source when it is done. Remediation owns
@@ -58,15 +57,8 @@ pub async fn execute(
     journal: &Journal,
     options: &Options,
 ) -> Vec<ItemResult> {
-    for item in items {
-        let entry = Entry::Plan {
-            at: Utc::now(),
-            run_id: run_id.to_string(),
-            item: Box::new(item.clone()),
-        };
-        if let Err(e) = journal.write(&entry) {
-            warn!("cannot write the journal {}: {e}", journal.path().display());
-        }
+    if let Err(e) = journal.plans(run_id, items) {
+        warn!("cannot write the journal {}: {e}", journal.path().display());
     }
     stream::iter(items)
         .map(|item| run::item(factory, item, run_id, journal, options))

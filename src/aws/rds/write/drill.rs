@@ -78,25 +78,23 @@ pub async fn restore(
     tags: &BTreeMap<String, String>,
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
-    scope
-        .client
-        .restore_db_instance_from_db_snapshot()
-        .db_snapshot_identifier(snapshot)
-        .db_instance_identifier(identifier)
-        .db_instance_class(spec.instance_class)
-        .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
-        .set_vpc_security_group_ids(
-            (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec()),
-        )
-        .publicly_accessible(false)
-        .deletion_protection(false)
-        .multi_az(false)
-        .set_tags(Some(tag_list(tags)))
-        .customize()
-        .interceptor(time.clone())
-        .send()
-        .await
-        .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))?;
+    instances::restore_request(
+        scope,
+        snapshot,
+        identifier,
+        spec.instance_class,
+        spec.subnet_group,
+        spec.security_groups,
+    )
+    .publicly_accessible(false)
+    .deletion_protection(false)
+    .multi_az(false)
+    .set_tags(Some(tag_list(tags)))
+    .customize()
+    .interceptor(time.clone())
+    .send()
+    .await
+    .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))?;
     Ok(time.get())
 }
 

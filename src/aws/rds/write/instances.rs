@@ -87,6 +87,26 @@ async fn found_instance<R: std::fmt::Debug>(
     Ok(found.and_then(|out| out.db_instances().first().map(Instance::of)))
 }
 
+/// `RestoreDBInstanceFromDBSnapshot` of `snapshot` into `identifier`, in the class, subnet group
+/// and security groups given: what every restore of a DB snapshot shares (remediation's, a drill's).
+pub fn restore_request(
+    scope: &Scope<'_>,
+    snapshot: &str,
+    identifier: &str,
+    instance_class: &str,
+    subnet_group: Option<&str>,
+    security_groups: &[String],
+) -> aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::builders::RestoreDBInstanceFromDBSnapshotFluentBuilder{
+    scope
+        .client
+        .restore_db_instance_from_db_snapshot()
+        .db_snapshot_identifier(snapshot)
+        .db_instance_identifier(identifier)
+        .db_instance_class(instance_class)
+        .set_db_subnet_group_name(subnet_group.map(str::to_string))
+        .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
+}
+
 pub async fn restore(
     scope: &Scope<'_>,
     snapshot: &str,
@@ -94,23 +114,21 @@ pub async fn restore(
     spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    scope
-        .client
-        .restore_db_instance_from_db_snapshot()
-        .db_snapshot_identifier(snapshot)
-        .db_instance_identifier(identifier)
-        .db_instance_class(spec.instance_class)
-        .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
-        .set_vpc_security_group_ids(
-            (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec()),
-        )
-        .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
-        .deletion_protection(false)
-        .set_tags(Some(tag_list(tags)))
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))
+    restore_request(
+        scope,
+        snapshot,
+        identifier,
+        spec.instance_class,
+        spec.subnet_group,
+        spec.security_groups,
+    )
+    .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
+    .deletion_protection(false)
+    .set_tags(Some(tag_list(tags)))
+    .send()
+    .await
+    .map(drop)
+    .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))
 }
 
 pub async fn wait_available(
