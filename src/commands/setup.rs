@@ -46,10 +46,17 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
             "setup needs the vault (destination) account the source keys are shared with: pass --rules (their destination accounts) or --vault-account ID".into(),
         ));
     }
-    let modes = match args.mode {
+    let mut modes = match args.mode {
         SetupMode::Audit => vec![iam::Mode::Audit],
         SetupMode::Remediate => vec![iam::Mode::Remediate],
     };
+    // Rules with `drill`: the vault role runs `rdsguard drill` too.
+    let drills = rules
+        .as_ref()
+        .is_some_and(|r| r.rules.iter().any(|rule| rule.drill.is_some()));
+    if drills {
+        modes.push(iam::Mode::Drill);
+    }
     let secrets = rules.as_ref().map(iam::secret_scopes).unwrap_or_default();
     let backup_jobs = rules.as_ref().map(iam::backup_scopes).unwrap_or_default();
     let documents = iam::policies(&iam::Options {
@@ -67,6 +74,7 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
     let remediate = args.mode == SetupMode::Remediate;
     let inputs = Inputs {
         remediate,
+        drills,
         partition: args.partition.clone(),
         role_name: args.role_name.clone(),
         caller_role_arn: args.caller_role_arn.clone(),

@@ -35,6 +35,8 @@ pub const CALLER: &str = "caller";
 /// Everything the templates are made of.
 pub struct Inputs {
     pub remediate: bool,
+    /// The rules have `drill`: the vault role gets `drill_policy`.
+    pub drills: bool,
     pub partition: String,
     pub role_name: String,
     /// The trust policy's principal, the default of the templates' caller parameter.
@@ -150,6 +152,9 @@ impl Inputs {
         let mut policies = vec![("rdsguard-audit", "audit_role_policy")];
         if self.remediate {
             policies.push(("rdsguard-vault-remediation", "vault_remediation_policy"));
+        }
+        if self.drills {
+            policies.push(("rdsguard-drill", "drill_policy"));
         }
         policies
     }

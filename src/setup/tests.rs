@@ -5,6 +5,7 @@ use super::*;
 fn inputs(remediate: bool) -> Inputs {
     Inputs {
         remediate,
+        drills: false,
         partition: "aws".into(),
         role_name: "rdsguard".into(),
         caller_role_arn: Some("arn:aws:iam::999999999999:role/runner".into()),
@@ -14,6 +15,7 @@ fn inputs(remediate: bool) -> Inputs {
             "audit_role_policy": {"Version": "2012-10-17", "Statement": [{"Sid": "A", "Resource": "x${y}"}]},
             "source_remediation_policy": {"Version": "2012-10-17", "Statement": [{"Sid": "S"}]},
             "vault_remediation_policy": {"Version": "2012-10-17", "Statement": [{"Sid": "V"}]},
+            "drill_policy": {"Version": "2012-10-17", "Statement": [{"Sid": "D"}]},
             "member_role_trust_policy": {"Version": "2012-10-17", "Statement": [{"Sid": "T", "Principal": {"AWS": "arn:aws:iam::999999999999:role/runner"}}]}
         }),
         vault_accounts: vec!["222222222222".into()],
@@ -101,5 +103,26 @@ fn terraform_reads_the_documents_literally() {
     assert_eq!(
         files[2].content["resource"]["aws_kms_alias"]["rds_vault"]["target_key_id"],
         "${aws_kms_key.rds_vault.key_id}"
+    );
+}
+
+/// Rules with `drill`: the vault account's role also carries `drill_policy`; without, it does not.
+#[test]
+fn the_vault_role_carries_the_drill_policy_when_the_rules_drill() {
+    let mut with = inputs(false);
+    assert!(!with
+        .vault_policies()
+        .contains(&("rdsguard-drill", "drill_policy")));
+    with.drills = true;
+    assert_eq!(
+        with.vault_policies(),
+        [
+            ("rdsguard-audit", "audit_role_policy"),
+            ("rdsguard-drill", "drill_policy")
+        ]
+    );
+    assert_eq!(
+        with.source_policies(),
+        [("rdsguard-audit", "audit_role_policy")]
     );
 }
