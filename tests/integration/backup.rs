@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Org};
+use crate::harness::{calls_by, inject, kill_once_started, remove_fault, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -354,7 +354,7 @@ backup = {{ destination_vault = "central", delete_after = "35d" }}
         "service": "backup", "operation": "StartCopyJob", "account_id": org.account("prod"),
         "delay_seconds": 3
     }));
-    let mut child = cmd.spawn(&[
+    let child = cmd.spawn(&[
         "audit",
         "--rules",
         "rules.toml",
@@ -363,22 +363,7 @@ backup = {{ destination_vault = "central", delete_after = "35d" }}
         "--remediate",
     ]);
     let journal = cmd.path("run/journal.jsonl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"event\":\"start\"") && text.contains("\"step\":\"copy-job\"") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "copy-job never started: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // The copy job has been started (its answer is held back for 3 s).
-    std::thread::sleep(std::time::Duration::from_millis(1000));
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    kill_once_started(child, &journal, "copy-job");
     remove_fault(fault);
     assert_eq!(started("StartCopyJob"), 1);
 

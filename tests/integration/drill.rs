@@ -7,7 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::harness::{
-    block_on, calls_by, control, emulator_now, inject, remove_fault, rfc3339, seed, Cmd, Org,
+    block_on, calls_by, control, emulator_now, inject, kill_once_started, remove_fault, rfc3339,
+    seed, Cmd, Org,
 };
 
 const R: &str = "us-east-1";
@@ -378,24 +379,9 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
         "service": "rds", "operation": "RestoreDBInstanceFromDBSnapshot", "account_id": vault,
         "delay_seconds": 3
     }));
-    let mut child = cmd.spawn(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    let child = cmd.spawn(&["drill", "--rules", "rules.toml", "--out", "run"]);
     let journal = cmd.path("run/drill-journal.jsonl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"event\":\"start\"") && text.contains("\"step\":\"restore\"") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the restore never started: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // The vault has received the restore call (its answer is held back for 3 s).
-    std::thread::sleep(std::time::Duration::from_millis(1000));
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    kill_once_started(child, &journal, "restore");
     remove_fault(fault);
     let before = std::fs::read_to_string(&journal).expect("journal");
     let step_done = |text: &str, step: &str| {

@@ -692,3 +692,24 @@ pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<St
         })
         .collect()
 }
+
+/// Kills `child` (SIGKILL) once its journal says `step` started, and a second later: the call the step
+/// makes has reached the emulator, whose answer a delay fault holds back. What a kill mid-call leaves.
+pub fn kill_once_started(mut child: Child, journal: &Path, step: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let started = format!("\"step\":\"{step}\"");
+    loop {
+        let text = std::fs::read_to_string(journal).unwrap_or_default();
+        if text.contains("\"event\":\"start\"") && text.contains(&started) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "step {step} never started: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}

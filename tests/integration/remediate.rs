@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, remove_fault, seed, Org};
+use crate::harness::{calls_by, inject, kill_once_started, remove_fault, seed, Org};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
@@ -315,7 +315,7 @@ fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
         "service": "rds", "operation": "CopyDBSnapshot", "account_id": org.account("vault"),
         "delay_seconds": 3
     }));
-    let mut child = cmd.spawn(&[
+    let child = cmd.spawn(&[
         "audit",
         "--rules",
         "rules.toml",
@@ -324,22 +324,7 @@ fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
         "--remediate",
     ]);
     let journal = cmd.path("run/journal.jsonl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"event\":\"start\"") && text.contains("\"step\":\"copy\"") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the copy step never started: {text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // The vault has received the copy call (its answer is held back for 3 s).
-    std::thread::sleep(std::time::Duration::from_millis(1000));
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    kill_once_started(child, &journal, "copy");
     remove_fault(fault);
     let before = std::fs::read_to_string(&journal).expect("journal");
     let copy_done = before.lines().any(|line| {
