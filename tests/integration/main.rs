@@ -20,5 +20,6 @@ mod restore;
 mod securityhub;
 mod setup;
 mod setup_deploy;
+mod sfn;
 mod step_functions;
 mod terminal;
