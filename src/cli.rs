@@ -326,11 +326,26 @@ pub struct AuditArgs {
     #[arg(long, default_value = "3h", value_name = "DURATION")]
     pub step_timeout: String,
 
-    /// With --remediate: where the pipeline runs. `step-functions` needs --dry-run in this version:
-    /// it prints the state machine's definition and its executions' input (the plan, one execution
-    /// per region and round) and writes them to the run folder; deploy with `remediation export`.
+    /// With --remediate: where the pipeline runs. `step-functions` creates (or updates) the state
+    /// machine `rdsguard-remediation` in each region the plan's executions run in, starts them
+    /// (one per region and round), waits for them and reports each database's outcome; with
+    /// --dry-run it prints the definition and the executions' input and changes nothing.
     #[arg(long, value_enum, default_value_t = Engine::Local, value_name = "ENGINE")]
     pub engine: Engine,
+
+    /// With --engine step-functions: the account the state machine runs in (default: the caller's).
+    #[arg(long, value_name = "ID")]
+    pub state_machine_account: Option<String>,
+
+    /// With --engine step-functions: the state machine's execution role, a name in its account or
+    /// an ARN (the role `remediation export`'s template creates).
+    #[arg(long, default_value = crate::remediate::sfn::EXECUTION_ROLE_NAME, value_name = "NAME|ARN")]
+    pub execution_role: String,
+
+    /// With --engine step-functions: the longest wait for the executions (all rounds); they go on in
+    /// Step Functions after it, and the databases still running are reported as failed.
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    pub execution_wait: String,
 }
 
 /// How rdsguard reaches AWS: the member role, and the endpoint.

@@ -266,6 +266,9 @@ pub fn policies(o: &Options<'_>) -> Value {
     ];
     // The caller's own account is read (and repaired) with the caller's credentials, not the role.
     caller.extend(merged(&members, "OwnAccount"));
+    if o.modes.contains(&Mode::StepFunctions) {
+        caller.extend(run_the_state_machine(o));
+    }
 
     let mut conditions = Map::new();
     if let Some(external_id) = o.external_id {
@@ -312,6 +315,52 @@ pub fn policies(o: &Options<'_>) -> Value {
         );
     }
     Value::Object(out)
+}
+
+/// What `audit --remediate --engine step-functions` does with the caller's credentials: deploy
+/// rdsguard's own state machine (in the machine's account, every region), start and watch its
+/// executions, and hand it the execution role.
+fn run_the_state_machine(o: &Options<'_>) -> Vec<Value> {
+    use crate::remediate::sfn::{EXECUTION_ROLE_NAME, STATE_MACHINE_NAME};
+    let account = o.caller_account.unwrap_or("STATE_MACHINE_ACCOUNT_ID");
+    let machine = format!(
+        "arn:{}:states:*:{account}:stateMachine:{STATE_MACHINE_NAME}",
+        o.partition
+    );
+    let executions = format!(
+        "arn:{}:states:*:{account}:execution:{STATE_MACHINE_NAME}:*",
+        o.partition
+    );
+    let pass = statement(
+        "HandTheExecutionRoleToStepFunctions",
+        &["iam:PassRole"],
+        vec![format!(
+            "arn:{}:iam::{account}:role/{EXECUTION_ROLE_NAME}",
+            o.partition
+        )],
+        Some(json!({"StringEquals": {"iam:PassedToService": "states.amazonaws.com"}})),
+    );
+    vec![
+        statement(
+            "DeployTheStateMachine",
+            &[
+                "states:CreateStateMachine",
+                "states:DescribeStateMachine",
+                "states:StartExecution",
+                "states:TagResource",
+                "states:UpdateStateMachine",
+            ],
+            vec![machine],
+            None,
+        ),
+        statement(
+            "WatchItsExecutions",
+            &["states:DescribeExecution"],
+            vec![executions],
+            None,
+        ),
+        pass,
+    ]
 }
 
 /// Every action a document allows, sorted and without repeats.

@@ -13,6 +13,7 @@ pub mod rds;
 pub mod scoped;
 pub mod secrets;
 pub mod securityhub;
+pub mod sfn;
 
 pub use client::{
     backup_client, base_config, kms_client, rds_client, secrets_client, securityhub_client,

@@ -28,23 +28,30 @@ pub async fn run(
     let mut judge = Judge::new(&args.judge, quiet)?;
     let step_timeout = parse_duration(&args.step_timeout)
         .map_err(|e| Error::Usage(format!("--step-timeout: {e}")))?;
-    // The Step Functions engine: its definition and input with --dry-run; nothing else yet.
+    // The Step Functions engine: its definition and input with --dry-run; deployed and run without.
     let machine = match args.engine {
         Engine::Local => None,
-        Engine::StepFunctions if args.remediate && args.dry_run => Some(
-            super::remediation::options(
-                args.max_parallel,
-                &args.step_timeout,
-                &args.connect.role_name,
-                "aws",
-            )?,
-        ),
+        Engine::StepFunctions if args.remediate => Some(super::remediation::options(
+            args.max_parallel,
+            &args.step_timeout,
+            &args.connect.role_name,
+            "aws",
+        )?),
         Engine::StepFunctions => {
             return Err(Error::Usage(
-                "--engine step-functions: not built yet: deploying the state machine and starting its executions is the next slice. Use --remediate --dry-run to print its definition and input, and `rdsguard remediation export` to deploy it yourself; or the local engine (the default)".into(),
+                "--engine step-functions runs remediation: add --remediate (and --dry-run to print the state machine and its input)".into(),
             ))
         }
     };
+    if let Some(account) = &args.state_machine_account {
+        if !is_account_id(account) {
+            return Err(Error::Usage(format!(
+                "--state-machine-account: `{account}` is not a 12-digit account id"
+            )));
+        }
+    }
+    let execution_wait = parse_duration(&args.execution_wait)
+        .map_err(|e| Error::Usage(format!("--execution-wait: {e}")))?;
     // --resume: the plan comes from the interrupted run's journal, and so does its run id.
     let resumed = match &args.resume {
         Some(dir) => {
@@ -83,6 +90,19 @@ pub async fn run(
     )?;
 
     let (factory, caller) = connect(&args.connect).await?;
+    let machine = machine.map(|mut o| {
+        o.partition = caller.arn.split(':').nth(1).unwrap_or("aws").to_string();
+        o
+    });
+    let deploy = remediate::sfn::run::Deploy {
+        account: args
+            .state_machine_account
+            .clone()
+            .unwrap_or_else(|| caller.account_id.clone()),
+        execution_role: args.execution_role.clone(),
+        wait: std::time::Duration::from_secs(execution_wait.seconds.unsigned_abs()),
+        poll: std::time::Duration::from_secs(1),
+    };
     let factory = args.account_rds_rates.iter().fold(
         factory.with_rds_rate(args.rds_rate),
         |f, (account, rate)| f.with_account_rds_rate(account, *rate),
@@ -190,7 +210,7 @@ pub async fn run(
             resumed,
             args.dry_run,
             &options,
-            machine.as_ref(),
+            machine.as_ref().map(|m| (m, &deploy)),
             &out_dir,
         )
         .await?;
@@ -226,7 +246,7 @@ async fn remediate_run(
     resumed: Option<Vec<remediate::plan::Item>>,
     dry_run: bool,
     options: &remediate::Options,
-    machine: Option<&remediate::sfn::Options>,
+    machine: Option<(&remediate::sfn::Options, &remediate::sfn::run::Deploy)>,
     out_dir: &Path,
 ) -> Result<v1::Remediation, Error> {
     let plan = match resumed {
@@ -245,14 +265,14 @@ async fn remediate_run(
     if !judge.quiet {
         output::plan::print_plan(&plan, dry_run)?;
     }
-    if let Some(machine) = machine {
-        // --engine step-functions --dry-run: the machine and its executions, printed and kept.
+    if let Some((machine, _)) = machine {
+        // --engine step-functions: the machine and its executions, kept (and printed with --dry-run).
         let executions = remediate::sfn::executions(&plan, machine)
             .map_err(|refused| Error::Usage(refused.to_string()))?;
         let definition = remediate::sfn::definition(machine);
         write_json(&out_dir.join(remediate::sfn::DEFINITION_FILE), &definition)?;
         write_json(&out_dir.join("executions.json"), &executions)?;
-        if !judge.quiet {
+        if dry_run && !judge.quiet {
             output::json::print_value(&serde_json::json!({
                 "state_machine": definition,
                 "executions": executions,
@@ -281,7 +301,16 @@ async fn remediate_run(
             max_parallel: options.max_parallel,
             step_timeout: options.step_timeout,
         };
-        results = remediate::execute(factory, &plan.items, &judge.run_id, &journal, &options).await;
+        results = match machine {
+            None => {
+                remediate::execute(factory, &plan.items, &judge.run_id, &journal, &options).await
+            }
+            Some((machine, deploy)) => {
+                let ran = remediate::sfn::run::run(factory, &plan, machine, deploy).await?;
+                write_json(&out_dir.join("executions.json"), &ran.executions)?;
+                ran.results
+            }
+        };
         if !judge.quiet {
             output::plan::print_results(&results)?;
         }

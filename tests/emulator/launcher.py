@@ -14,6 +14,7 @@ import functools
 import io
 import itertools
 import json
+import logging
 import os
 import re
 import signal
@@ -929,6 +930,185 @@ backup_urls.url_paths.update({
 })
 
 
+# --- (r)-(w) Step Functions executions --------------------------------------------
+# Moto 5.2.5 runs state machines only when its config says so, and then (its "stepfunctions
+# parser") calls its own backends through boto3: in the default account whatever the Task's
+# `Credentials` say, with boto's parameter names, boto's result names, its own error names and a
+# JSONPath that turns `$.X[0].Y` into a one-element list. Each is closed here as AWS documents it.
+import botocore.session  # noqa: E402
+import boto3  # noqa: E402
+from botocore.config import Config as BotoConfig  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+from botocore.model import ListShape, MapShape, StructureShape  # noqa: E402
+from moto.core.config import default_user_config  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_aws_sdk as _sfn_sdk)
+from moto.stepfunctions.parser.asl.utils import json_path as _sfn_json_path  # noqa: E402
+from moto.stepfunctions.parser.utils import camel_to_snake_case, snake_to_camel_case  # noqa: E402
+
+# (r) AWS runs every execution: enable moto's executing backend.
+# Its interpreter logs the exceptions it handles in the normal course of an execution (a Choice
+# reading a path that is absent, ToleratedFailurePercentage being inert) on stderr; the execution's
+# history is where failures are reported.
+logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+_self_url = {"url": None}  # this server's own URL, set in main()
+_botocore = botocore.session.get_session()
+_sessions = {}  # role ARN -> (credentials dict, fetched at)
+
+
+def _sfn_cased(name):
+    # AWS's SDK-integration spelling of a member name (Java SDK v2): DBSnapshotIdentifier -> DbSnapshotIdentifier.
+    return snake_to_camel_case(camel_to_snake_case(name))
+
+
+def _role_session(role_arn):
+    """(s) Keys of `role_arn`, assumed through this server's STS: they act in the role's account."""
+    with _lock:
+        cached = _sessions.get(role_arn)
+        if cached and time.time() - cached[1] < 600:
+            return cached[0]
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=_self_url["url"],
+                       aws_access_key_id="ak", aws_secret_access_key="sk")
+    keys = sts.assume_role(RoleArn=role_arn, RoleSessionName="states")["Credentials"]
+    with _lock:
+        _sessions[role_arn] = (keys, time.time())
+    return keys
+
+
+def _operation(service, action):
+    model = _botocore.get_service_model(service)
+    for name in model.operation_names:
+        if name.lower() == action.lower():
+            return model.operation_model(name)
+    raise ValueError(f"{service} has no action {action}")
+
+
+def _to_boto(value, shape):
+    """(t) A request in AWS's SDK-integration names, as botocore names it. A JSON null is an
+    absent member (assumed: AWS does not document it)."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = {camel_to_snake_case(k): (k, v) for k, v in shape.members.items()}
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            name, member = members.get(camel_to_snake_case(key), (key, None))
+            out[name] = _to_boto(item, member) if member is not None else item
+        return out
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [_to_boto(v, shape.member) for v in value]
+    return value
+
+
+def _from_boto(value, shape):
+    """(t) A result with AWS's SDK-integration names; timestamps as ISO 8601 strings (UTC,
+    milliseconds, `Z`: assumed, the format of JSON outputs of the Java SDK's `Instant`)."""
+    if isinstance(value, datetime.datetime):
+        value = value.astimezone(datetime.timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if isinstance(value, dict):
+        members = shape.members if isinstance(shape, StructureShape) else {}
+        if isinstance(shape, MapShape):
+            return {k: _from_boto(v, shape.value) for k, v in value.items()}
+        return {_sfn_cased(k) if k in members else k: _from_boto(v, members.get(k))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        member = shape.member if isinstance(shape, ListShape) else None
+        return [_from_boto(v, member) for v in value]
+    return value
+
+
+def _sdk_eval_service_task(self, env, resource_runtime_part, normalised_parameters,
+                           state_credentials):
+    service = self._get_boto_service_name()
+    operation = _operation(service, self.resource.api_action)
+    # (s) The call is made under the Task's `Credentials` role when it has one, else under the
+    # execution role: in that role's account.
+    role_arn = (state_credentials.role_arn if state_credentials is not None
+                else env.states.context_object.context_object_data["Execution"]["RoleArn"])
+    keys = _role_session(role_arn)
+    client = boto3.client(
+        service, region_name=resource_runtime_part.region, endpoint_url=_self_url["url"],
+        aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+        config=BotoConfig(parameter_validation=False,
+                          retries={"max_attempts": 0, "total_max_attempts": 1}))
+    request = _to_boto(normalised_parameters, operation.input_shape)
+    response = getattr(client, camel_to_snake_case(operation.name))(**request) or {}
+    response.pop("ResponseMetadata", None)
+    env.stack.append(_from_boto(response, operation.output_shape))
+
+
+def _sdk_exception_name(self, service, ex):
+    """(u) `Rds.DbSnapshotAlreadyExistsException`: the service, then the Java SDK's exception class
+    (the error shape, `Fault`/`Exception` replaced by `Exception`, in SDK-integration case); an error
+    the model does not name is `Rds.RdsException`."""
+    prefix = _sfn_cased(service)
+    name = ex.__class__.__name__
+    if name == "ClientError":
+        return f"{prefix}.{prefix}Exception"
+    for suffix in ("Exception", "Fault"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return f"{prefix}.{_sfn_cased(name)}Exception"
+
+
+_sdk_from_error = _sfn_sdk.StateTaskServiceAwsSdk._from_error
+
+
+def _sdk_from_error_aws(self, env, ex):
+    if not isinstance(ex, ClientError):
+        return _sdk_from_error(self, env, ex)
+    prefix = _sfn_cased(self._get_boto_service_name())
+    error = _sdk_exception_name(self, self._get_boto_service_name(), ex)
+    meta = ex.response.get("ResponseMetadata", {})
+    cause = (f"{ex.response['Error'].get('Message', '')} (Service: {prefix}, Status Code: "
+             f"{meta.get('HTTPStatusCode')}, Request ID: {meta.get('RequestId')})")
+    return self._get_task_failure_event(env=env, error=error, cause=cause)
+
+
+_sfn_sdk.StateTaskServiceAwsSdk._eval_service_task = _sdk_eval_service_task
+_sfn_sdk.StateTaskServiceAwsSdk._from_error = _sdk_from_error_aws
+
+# (w) ToleratedFailurePercentage is "a number between 0 and 100" (AWS accepts `100`); moto's grammar
+# takes only a literal with a fraction (its lexer reads `100` as an integer token): read an integer
+# literal there as that number, for parsing only (the stored definition is unchanged).
+from moto.stepfunctions.parser.asl.parse import asl_parser as _asl_parser  # noqa: E402
+
+_asl_parse = _asl_parser.AmazonStateLanguageParser.parse
+_TOLERATED = re.compile(r'("ToleratedFailurePercentage"\s*:\s*)(-?\d+)(?=\s*[,}])')
+
+
+def _asl_parse_aws(definition):
+    return _asl_parse(_TOLERATED.sub(r"\1\2.0", definition))
+
+
+_asl_parser.AmazonStateLanguageParser.parse = staticmethod(_asl_parse_aws)
+
+# (v) A definite path (no wildcard, slice, filter, union or descent) selects one value:
+# `$.DbSnapshots[0].Status` is the status, not a one-element list.
+_extract_json = _sfn_json_path.extract_json
+_INDEFINITE = re.compile(r"\.\.|\*|\[[^\]]*[:?,][^\]]*\]")
+
+
+def _extract_json_aws(path, data):
+    if not _INDEFINITE.search(path):
+        matches = _sfn_json_path.parse(path).find(data)
+        if len(matches) == 1:
+            return matches[0].value
+    return _extract_json(path, data)
+
+
+_sfn_json_path.extract_json = _extract_json_aws
+import moto.stepfunctions.parser.models  # noqa: E402,F401  (imports every module that binds extract_json)
+for _mod in list(sys.modules.values()):
+    if getattr(_mod, "__name__", "").startswith("moto.stepfunctions"):
+        if getattr(_mod, "extract_json", None) is _extract_json:
+            _mod.extract_json = _extract_json_aws
+
+
 # --- Request inspection -------------------------------------------------------
 _SIGV4 = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _faults = {}  # id -> fault dict (d)
@@ -1281,7 +1461,8 @@ def main():
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                      daemon=True).start()
-    print(f"READY http://{args.host}:{server.server_port}", flush=True)
+    _self_url["url"] = f"http://{args.host}:{server.server_port}"
+    print(f"READY {_self_url['url']}", flush=True)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1128,3 +1128,77 @@ def test_iam_enforcement_accepts_a_signed_request_without_a_body(endpoint):
         off = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"inf", method="POST",
                                      headers={"Content-Type": "text/plain"})
         urllib.request.urlopen(off).read()
+
+
+# --- (r)-(w) Step Functions executions -----------------------------------------------------------
+def run_machine(sfn, caller, definition, execution_input, name="run"):
+    arn = sfn.create_state_machine(
+        name=f"t{random.randint(0, 10**9)}", definition=json.dumps(definition), type="STANDARD",
+        roleArn=f"arn:aws:iam::{caller.id}:role/exec")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=name,
+                                    input=json.dumps(execution_input))["executionArn"]
+    for _ in range(200):
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described, sfn.get_execution_history(executionArn=execution)["events"]
+        time.sleep(0.1)
+    raise AssertionError("execution still running")
+
+
+def test_sdk_tasks_run_in_the_credentials_account_with_aws_names_errors_and_paths(endpoint):
+    caller, member = Account(endpoint), Account(endpoint)
+    make_instance(member.client("rds"), "db1")
+    task = {"Type": "Task", "Credentials": {"RoleArn.$": "$.role"}}
+    definition = {"StartAt": "each", "States": {"each": {
+        "Type": "Map", "ItemsPath": "$.items", "ToleratedFailurePercentage": 100,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "create", "States": {
+            "create": dict(task, Resource="arn:aws:states:::aws-sdk:rds:createDBSnapshot",
+                           Parameters={"DbInstanceIdentifier": "db1", "DbSnapshotIdentifier.$": "$.name",
+                                       "Tags": None},
+                           ResultPath="$.created", Next="describe",
+                           Catch=[{"ErrorEquals": ["Rds.DbSnapshotAlreadyExistsException"],
+                                   "ResultPath": "$.error", "Next": "describe"}]),
+            "describe": dict(task, Resource="arn:aws:states:::aws-sdk:rds:describeDBSnapshots",
+                             Parameters={"DbSnapshotIdentifier.$": "$.name"},
+                             ResultSelector={"status.$": "$.DbSnapshots[0].Status",
+                                             "at.$": "$.DbSnapshots[0].SnapshotCreateTime"},
+                             ResultPath="$.described", End=True)}},
+        "End": True}}}
+    role = f"arn:aws:iam::{member.id}:role/Member"
+    sfn = caller.client("stepfunctions")
+    described, history = run_machine(sfn, caller, definition,
+                                     {"items": [{"role": role, "name": "s1"}, {"role": role, "name": "s1"}]})
+    assert described["status"] == "SUCCEEDED", described
+    # The snapshot exists in the member's account (the Credentials role's), not the caller's.
+    assert member.client("rds").describe_db_snapshots(DBSnapshotIdentifier="s1")["DBSnapshots"]
+    assert error_code(caller.client("rds").describe_db_snapshots,
+                      DBSnapshotIdentifier="s1") == "DBSnapshotNotFound"
+    results = json.loads(described["output"])
+    assert [r["described"]["status"] for r in results] == ["available", "available"]
+    assert all(r["described"]["at"].endswith("Z") for r in results)
+    # One of the two items created it; the other was answered with AWS's error name.
+    errors = [r["error"]["Error"] for r in results if "error" in r]
+    assert errors == ["Rds.DbSnapshotAlreadyExistsException"], results
+    created = [r["created"] for r in results if "created" in r]
+    assert created[0]["DbSnapshot"]["DbSnapshotIdentifier"] == "s1"
+
+
+def test_sdk_task_errors_without_a_modelled_class_and_retries(endpoint):
+    caller, member = Account(endpoint), Account(endpoint)
+    fault = control(endpoint, "POST", "/_rdsguard/faults",
+                    {"service": "rds", "operation": "DescribeDBInstances", "account_id": member.id,
+                     "code": "Throttling", "message": "Rate exceeded", "times": 1})
+    definition = {"StartAt": "describe", "States": {"describe": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:rds:describeDBInstances",
+        "Credentials": {"RoleArn": f"arn:aws:iam::{member.id}:role/Member"}, "Parameters": {},
+        "Retry": [{"ErrorEquals": ["Rds.RdsException"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+        "End": True}}}
+    described, history = run_machine(caller.client("stepfunctions"), caller, definition, {})
+    assert described["status"] == "SUCCEEDED", described
+    failed = [e["taskFailedEventDetails"] for e in history if e["type"] == "TaskFailed"]
+    assert [f["error"] for f in failed] == ["Rds.RdsException"]
+    assert "Rate exceeded" in failed[0]["cause"]
+    hits = [f["hits"] for f in control(endpoint, "GET", "/_rdsguard/faults")["faults"]
+            if f["id"] == fault["id"]]
+    assert hits == [1]

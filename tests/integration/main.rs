@@ -21,5 +21,6 @@ mod restore;
 mod securityhub;
 mod setup;
 mod setup_deploy;
+mod sfn;
 mod step_functions;
 mod terminal;

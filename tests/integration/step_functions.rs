@@ -1,8 +1,7 @@
 //! The Step Functions engine, first slice: `remediation export` writes a definition that `statelint`
 //! accepts and a CloudFormation template that `cfn-lint` passes; `audit --remediate --engine
 //! step-functions --dry-run` prints the definition and the executions' input and changes nothing;
-//! without --dry-run it refuses (exit 2) rather than pretend. Executing the machine on the emulator
-//! is the next slice.
+//! without --remediate the engine is refused (exit 2). Running the machine: tests/integration/sfn.rs.
 
 // The judges' verdicts are printed: `-- --nocapture` shows them.
 #![allow(clippy::print_stderr)]
@@ -209,13 +208,13 @@ max_age = "26h"
 }
 
 #[test]
-fn a_dry_run_prints_the_machine_and_its_executions_and_a_real_run_is_refused() {
+fn a_dry_run_prints_the_machine_and_its_executions_and_changes_nothing() {
     let org = org();
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &org_rules(&org));
     let calls = |key: &str| calls_by(&org.account(key)).len();
 
-    // Without --dry-run: refused before anything is read or changed.
+    // Without --remediate: refused before anything is read or changed.
     let before = (calls("prod"), calls("vault"));
     let run = cmd.run(&[
         "audit",
@@ -223,13 +222,11 @@ fn a_dry_run_prints_the_machine_and_its_executions_and_a_real_run_is_refused() {
         "rules.toml",
         "--out",
         "real",
-        "--remediate",
         "--engine",
         "step-functions",
     ]);
     assert_eq!(run.code, 2, "{run}");
-    assert!(run.stderr.contains("not built yet"), "{run}");
-    assert!(run.stderr.contains("remediation export"), "{run}");
+    assert!(run.stderr.contains("add --remediate"), "{run}");
     assert_eq!(
         (calls("prod"), calls("vault")),
         before,

@@ -124,7 +124,9 @@ pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Val
                 "restore": tag_list(restore_tags),
             }
         },
-        "data_time": {"value": null}
+        "data_time": {"value": null},
+        // `find-replica`'s answer (`$.find_replica.value`), in the item's output for the next round.
+        "find_replica": {"value": null}
     })
 }
 

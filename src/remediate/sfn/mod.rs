@@ -17,6 +17,7 @@
 
 mod cost;
 mod input;
+pub mod run;
 mod states;
 pub mod template;
 
@@ -32,6 +33,8 @@ pub use input::{executions, item_input, Execution};
 
 /// The state machine's name, in the template and the execution role's policy.
 pub const STATE_MACHINE_NAME: &str = "rdsguard-remediation";
+/// The execution role's name in the exported template, and `--execution-role`'s default.
+pub const EXECUTION_ROLE_NAME: &str = "rdsguard-remediation-execution";
 /// The name of the exported definition file.
 pub const DEFINITION_FILE: &str = "state-machine.asl.json";
 /// The name of the exported CloudFormation template.

@@ -109,7 +109,8 @@ pub(super) fn done() -> Value {
             "ok": true,
             "failed_step": null,
             "error": null,
-            "data_time.$": "$.data_time"
+            "data_time.$": "$.data_time",
+            "replica.$": "$.find_replica.value"
         },
         "End": true
     })
@@ -218,7 +219,8 @@ impl<'a> Builder<'a> {
                 "ok": false,
                 "failed_step": step.name(),
                 "error.$": "$.error",
-                "data_time.$": "$.data_time"
+                "data_time.$": "$.data_time",
+                "replica.$": "$.find_replica.value"
             },
             "End": true
         })

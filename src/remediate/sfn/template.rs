@@ -112,6 +112,7 @@ pub fn cloudformation(o: &Options) -> Value {
             "ExecutionRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
+                    "RoleName": super::EXECUTION_ROLE_NAME,
                     "Description": "rdsguard's state machine: assumes the member roles, runs its Distributed Map",
                     "AssumeRolePolicyDocument": trust,
                     "Policies": [{"PolicyName": "rdsguard-remediation-execution", "PolicyDocument": policy}]

@@ -1,0 +1,372 @@
+//! Running the plan on Step Functions: the machine deployed in every region the plan's executions
+//! run in (in the state machine's account), the rounds started one after the other, each waited
+//! for (bounded), and each item's outcome read from the executions' output. What a round found is
+//! handed to the next: `data_time`, and whether `find-replica` found the replica (then the later
+//! legs skip `snapshot` to `copy`, as the local run does). An item that failed in a round runs no
+//! later leg.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{executions, flag, side, Options, Side, STATE_MACHINE_NAME};
+use crate::aws::sfn::{Deployed, Machine, Status};
+use crate::aws::ClientFactory;
+use crate::error::Error;
+use crate::inventory::AwsError;
+use crate::remediate::plan::{Item, Plan};
+use crate::remediate::steps::Step;
+use crate::remediate::ItemResult;
+
+/// Where the machine runs and how long rdsguard waits for it.
+#[derive(Debug, Clone)]
+pub struct Deploy {
+    /// The state machine's account (`--state-machine-account`, default the caller's).
+    pub account: String,
+    /// The execution role: a name in that account, or an ARN (`--execution-role`).
+    pub execution_role: String,
+    /// How long rdsguard waits for all the rounds (`--execution-wait`).
+    pub wait: Duration,
+    /// The first pause between two `DescribeExecution`s; it doubles up to 30 s.
+    pub poll: Duration,
+}
+
+/// One execution rdsguard started, for the run folder (`executions.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Started {
+    pub round: usize,
+    pub region: String,
+    pub state_machine_arn: String,
+    pub deployed: Deployed,
+    pub execution_arn: String,
+    pub status: String,
+    pub items: usize,
+    pub input: Value,
+}
+
+/// What the engine did: every item's result, in the plan's order, and the executions.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub results: Vec<ItemResult>,
+    pub executions: Vec<Started>,
+}
+
+/// What an item's earlier rounds left.
+#[derive(Default)]
+struct Carried {
+    failed: Option<ItemResult>,
+    data_time: Option<Value>,
+    replica: Option<Value>,
+}
+
+/// The steps an available replica makes unnecessary (the local run passes them by).
+const MAKES_THE_REPLICA: [Step; 5] = [
+    Step::Snapshot,
+    Step::ReEncrypt,
+    Step::Share,
+    Step::CopyStage,
+    Step::Copy,
+];
+
+fn role_arn(d: &Deploy, partition: &str) -> String {
+    if d.execution_role.starts_with("arn:") {
+        d.execution_role.clone()
+    } else {
+        format!(
+            "arn:{partition}:iam::{}:role/{}",
+            d.account, d.execution_role
+        )
+    }
+}
+
+/// The name of a round's execution: the run's id and the round (unique per machine; starting it
+/// again with the same input returns the same execution).
+fn execution_name(run_id: &str, round: usize) -> String {
+    format!("rdsguard-{run_id}-r{round}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(80)
+        .collect()
+}
+
+/// The item's failure as the local engine reports it: the step, and the error (Step Functions'
+/// name for it, e.g. `Rds.DbSnapshotNotFoundException`, and its cause).
+fn failure(
+    item: &Item,
+    step: &str,
+    region: &str,
+    code: &str,
+    message: &str,
+    resource: &str,
+) -> ItemResult {
+    let account = match Step::ALL
+        .iter()
+        .find(|s| s.name() == step)
+        .map(|s| side(*s))
+    {
+        Some(Side::Destination) => &item.dest_account,
+        _ => &item.account_id,
+    };
+    ItemResult {
+        source_arn: item.source_arn.clone(),
+        ok: false,
+        failed_step: Some(step.to_string()),
+        error: Some(AwsError {
+            account_id: account.clone(),
+            region: region.to_string(),
+            operation: format!("StepFunctions:{step}"),
+            code: code.to_string(),
+            message: message.to_string(),
+            resource: Some(resource.to_string()),
+        }),
+        created: Vec::new(),
+        deleted: Vec::new(),
+    }
+}
+
+/// Deploys the machine, runs the plan's rounds, and returns every item's result.
+pub async fn run(
+    factory: &ClientFactory,
+    plan: &Plan,
+    o: &Options,
+    d: &Deploy,
+) -> Result<Ran, Error> {
+    let planned = executions(plan, o).map_err(|refused| Error::Usage(refused.to_string()))?;
+    let definition = super::definition(o);
+    let role = role_arn(d, &o.partition);
+    let by_arn: HashMap<&str, &Item> = plan
+        .items
+        .iter()
+        .map(|i| (i.source_arn.as_str(), i))
+        .collect();
+    let aws = |e: AwsError| {
+        Error::Aws(format!(
+            "Step Functions in {} {}: {} {}: {}",
+            e.account_id, e.region, e.operation, e.code, e.message
+        ))
+    };
+
+    // One machine per region, in the machine's account.
+    let mut machines: BTreeMap<String, (Machine, String, Deployed)> = BTreeMap::new();
+    for execution in &planned {
+        if machines.contains_key(&execution.region) {
+            continue;
+        }
+        let config = factory
+            .config(&d.account, &execution.region)
+            .await
+            .map_err(aws)?;
+        let machine = Machine::new(&config, &d.account, &execution.region);
+        let arn = format!(
+            "arn:{}:states:{}:{}:stateMachine:{STATE_MACHINE_NAME}",
+            o.partition, execution.region, d.account
+        );
+        let (arn, deployed) = machine
+            .deploy(&arn, STATE_MACHINE_NAME, &definition, &role)
+            .await
+            .map_err(aws)?;
+        tracing::info!("state machine {arn}: {deployed:?}");
+        machines.insert(execution.region.clone(), (machine, arn, deployed));
+    }
+
+    let deadline = Instant::now() + d.wait;
+    let mut carried: HashMap<String, Carried> = HashMap::new();
+    let mut started: Vec<Started> = Vec::new();
+    let rounds = planned.iter().map(|e| e.round).max().unwrap_or(0);
+    for round in 1..=rounds {
+        // Start this round's executions, with what earlier rounds found.
+        let mut running: Vec<(usize, Vec<String>)> = Vec::new();
+        for execution in planned.iter().filter(|e| e.round == round) {
+            let mut input = execution.input.clone();
+            if let Some(items) = input["items"].as_array_mut() {
+                items.retain(|i| {
+                    let arn = i["item"]["source_arn"].as_str().unwrap_or_default();
+                    carried.get(arn).is_none_or(|c| c.failed.is_none())
+                });
+                for i in items.iter_mut() {
+                    let arn = i["item"]["source_arn"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    if let Some(c) = carried.get(&arn) {
+                        if let Some(t) = &c.data_time {
+                            i["data_time"] = t.clone();
+                        }
+                        if c.replica.as_ref().and_then(Value::as_str) == Some("available") {
+                            for step in MAKES_THE_REPLICA {
+                                i["steps"][flag(step)] = json!(false);
+                            }
+                        }
+                    }
+                }
+            }
+            let sources: Vec<String> = input["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["item"]["source_arn"].as_str().map(str::to_string))
+                .collect();
+            if sources.is_empty() {
+                continue;
+            }
+            let Some((machine, arn, deployed)) = machines.get(&execution.region) else {
+                continue;
+            };
+            let name = execution_name(&plan.run_id, round);
+            let execution_arn = machine.start(arn, &name, &input).await.map_err(aws)?;
+            tracing::info!("round {round} in {}: {execution_arn}", execution.region);
+            running.push((started.len(), sources.clone()));
+            started.push(Started {
+                round,
+                region: execution.region.clone(),
+                state_machine_arn: arn.clone(),
+                deployed: *deployed,
+                execution_arn,
+                status: "RUNNING".into(),
+                items: sources.len(),
+                input,
+            });
+        }
+        // Wait for them, bounded.
+        let mut pause = d.poll;
+        let mut open: Vec<usize> = running.iter().map(|(i, _)| *i).collect();
+        let mut ended: HashMap<usize, Status> = HashMap::new();
+        while !open.is_empty() {
+            let mut still = Vec::new();
+            for i in open {
+                let s = &started[i];
+                let (machine, _, _) = &machines[&s.region];
+                let status = machine.status(&s.execution_arn).await.map_err(aws)?;
+                if status.running() {
+                    still.push(i);
+                } else {
+                    ended.insert(i, status);
+                }
+            }
+            open = still;
+            if open.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+            pause = (pause * 2).min(Duration::from_secs(30));
+        }
+        // Read each item's result.
+        for (i, sources) in running {
+            let s = &mut started[i];
+            let status = ended.remove(&i);
+            s.status = status
+                .as_ref()
+                .map(|st| st.status.clone())
+                .unwrap_or_else(|| "RUNNING".into());
+            let results: Vec<Value> = status
+                .as_ref()
+                .filter(|st| st.status == "SUCCEEDED")
+                .and_then(|st| st.output.as_ref())
+                .and_then(|out| out["results"].as_array().cloned())
+                .unwrap_or_default();
+            for source in sources {
+                let Some(item) = by_arn.get(source.as_str()) else {
+                    continue;
+                };
+                let entry = carried.entry(source.clone()).or_default();
+                match results.iter().find(|r| r["source_arn"] == source.as_str()) {
+                    Some(r) if r["ok"] == json!(true) => {
+                        entry.data_time = Some(r["data_time"].clone());
+                        entry.replica = r.get("replica").cloned();
+                    }
+                    Some(r) => {
+                        let step = r["failed_step"].as_str().unwrap_or("step-functions");
+                        entry.failed = Some(failure(
+                            item,
+                            step,
+                            &s.region,
+                            r["error"]["Error"].as_str().unwrap_or("States.Unknown"),
+                            r["error"]["Cause"].as_str().unwrap_or_default(),
+                            &s.execution_arn,
+                        ));
+                    }
+                    None => {
+                        let (code, message) = match &status {
+                            None => (
+                                "ExecutionStillRunning".to_string(),
+                                format!(
+                                    "not finished within --execution-wait; it goes on in Step Functions: rdsguard did not wait for {}",
+                                    s.execution_arn
+                                ),
+                            ),
+                            Some(st) => (
+                                st.error.clone().unwrap_or_else(|| st.status.clone()),
+                                st.cause.clone().unwrap_or_else(|| {
+                                    format!("the execution ended {} without this item's result", st.status)
+                                }),
+                            ),
+                        };
+                        entry.failed = Some(failure(
+                            item,
+                            "step-functions",
+                            &s.region,
+                            &code,
+                            &message,
+                            &s.execution_arn,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let results = plan
+        .items
+        .iter()
+        .map(
+            |item| match carried.remove(&item.source_arn).and_then(|c| c.failed) {
+                Some(failed) => failed,
+                None => ItemResult {
+                    source_arn: item.source_arn.clone(),
+                    ok: true,
+                    failed_step: None,
+                    error: None,
+                    created: Vec::new(),
+                    deleted: Vec::new(),
+                },
+            },
+        )
+        .collect();
+    Ok(Ran {
+        results,
+        executions: started,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_are_valid_and_bounded() {
+        let name = execution_name("610cb799-bb48-4a90-8734-52c9afea5735", 3);
+        assert_eq!(name, "rdsguard-610cb799-bb48-4a90-8734-52c9afea5735-r3");
+        assert!(execution_name(&"x".repeat(200), 1).len() <= 80);
+    }
+
+    #[test]
+    fn the_execution_role_is_a_name_in_the_machine_account_or_an_arn() {
+        let d = Deploy {
+            account: "111122223333".into(),
+            execution_role: "rdsguard-remediation-execution".into(),
+            wait: Duration::from_secs(1),
+            poll: Duration::from_secs(1),
+        };
+        assert_eq!(
+            role_arn(&d, "aws"),
+            "arn:aws:iam::111122223333:role/rdsguard-remediation-execution"
+        );
+        let d = Deploy {
+            execution_role: "arn:aws:iam::444455556666:role/x".into(),
+            ..d
+        };
+        assert_eq!(role_arn(&d, "aws"), "arn:aws:iam::444455556666:role/x");
+    }
+}

@@ -1,0 +1,279 @@
+//! The Step Functions engine for real, on the emulator (tests/emulator/README.md, rows r-w):
+//! `audit --remediate --engine step-functions` deploys the state machine, runs the plan's rounds and
+//! leaves the same after-state and re-audit verdicts as the local engine on the same organization;
+//! a second execution of the same plan changes nothing; one database whose calls fail ends alone
+//! with its step and AWS error while the others finish; a throttled call is retried.
+
+use serde_json::{json, Value};
+
+use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Cmd, Org};
+
+const R: &str = "us-east-1";
+const FAR: &str = "eu-west-1";
+
+/// Every kind of source the engine runs: unencrypted, under `aws/rds` (re-encrypted), under a
+/// shareable CMK, one with four managed copies in the vault (pruned to three), an Aurora cluster,
+/// and one copied to another region (four rounds).
+fn org() -> Org {
+    let managed_copy = |id: &str, at: &str| {
+        json!({"from": {"account": "prod", "snapshot": "hoard-s"}, "account": "vault", "id": id,
+               "kms_key": "vault-key", "at": at,
+               "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:hoard"),
+                        "rdsguard:managed": "true"}})
+    };
+    let db = |id: &str, key: Option<&str>| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": key.is_some(), "kms_key": key});
+    seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "vault-key-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [
+            db("plain", None), db("awskey", Some("aws/rds")), db("cmk", Some("share-key")),
+            db("hoard", Some("share-key")), db("far", Some("share-key"))
+        ],
+        "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
+                      "encrypted": true, "kms_key": "share-key"}],
+        "snapshots": [{"account": "prod", "id": "hoard-s", "instance": "hoard", "at": "-50h"}],
+        "copies": [
+            managed_copy("hoard-1", "-49h"), managed_copy("hoard-2", "-48h"),
+            managed_copy("hoard-3", "-47h"), managed_copy("hoard-4", "-46h")
+        ]
+    }))
+}
+
+fn rules(org: &Org) -> String {
+    let (vault, prod) = (org.account("vault"), org.account("prod"));
+    format!(
+        r#"[[rule]]
+id = "far-away"
+select = {{ identifiers = ["far"], accounts = ["{prod}"], regions = ["{R}"] }}
+destination = {{ account = "{vault}", region = "{FAR}", kms_key = "alias/rds-vault" }}
+source_kms_key = "alias/rds-share"
+max_age = "26h"
+
+[[rule]]
+id = "prod"
+select = {{ accounts = ["{prod}"], regions = ["{R}"] }}
+destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
+source_kms_key = "alias/rds-share"
+max_age = "26h"
+retain = {{ min = 1, max = 3 }}
+"#
+    )
+}
+
+/// What an audit's inventory holds, per account key and region, with rdsguard's run-specific parts
+/// of the names (timestamps, run ids) left out: `vault/us-east-1 hoard x3`.
+fn after_state(org: &Org, inventory: &Value) -> Vec<String> {
+    let key = |account: &str| {
+        org.seeded["accounts"]
+            .as_object()
+            .and_then(|a| a.iter().find(|(_, id)| *id == account))
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| account.to_string())
+    };
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in inventory["snapshots"].as_array().expect("snapshots") {
+        let name = s["identifier"].as_str().unwrap_or_default();
+        let made_by = if name.starts_with("rds:") {
+            "automated"
+        } else if name.starts_with("rdsguard-") {
+            "rdsguard"
+        } else {
+            "seeded"
+        };
+        let entry = format!(
+            "{}/{} {} {} {} role={} encrypted={}",
+            key(s["account_id"].as_str().unwrap_or_default()),
+            s["region"].as_str().unwrap_or_default(),
+            s["kind"].as_str().unwrap_or_default(),
+            s["source_identifier"].as_str().unwrap_or_default(),
+            made_by,
+            s["tags"]["rdsguard:role"].as_str().unwrap_or("-"),
+            s["encrypted"]
+        );
+        *counts.entry(entry).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, n)| format!("{k} x{n}"))
+        .collect()
+}
+
+fn remediate(org: &Org, out: &str, engine: &str) -> (Cmd, crate::harness::Run) {
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(org));
+    let run = cmd.run(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        out,
+        "--remediate",
+        "--engine",
+        engine,
+    ]);
+    (cmd, run)
+}
+
+#[test]
+fn step_functions_repairs_the_organization_like_the_local_engine_and_again_changes_nothing() {
+    let (local, remote) = (org(), org());
+    let started = std::time::Instant::now();
+    let (sfn_cmd, by_sfn) = remediate(&remote, "sfn", "step-functions");
+    let took = started.elapsed();
+    let (_, by_local) = remediate(&local, "local", "local");
+    assert_eq!(by_local.code, 0, "{by_local}");
+    assert_eq!(by_sfn.code, 0, "{by_sfn}");
+    assert!(by_sfn.stdout.contains("6 repaired, 0 failed"), "{by_sfn}");
+    // Four rounds (the cross-region database's legs; it prunes nothing), the machine created once per region.
+    let executions = sfn_cmd.json("sfn/executions.json");
+    let shape: Vec<(u64, String, String, String)> = executions
+        .as_array()
+        .expect("executions")
+        .iter()
+        .map(|e| {
+            (
+                e["round"].as_u64().unwrap_or(0),
+                e["region"].as_str().unwrap_or_default().to_string(),
+                e["deployed"].as_str().unwrap_or_default().to_string(),
+                e["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let (ok, created) = ("SUCCEEDED".to_string(), "created".to_string());
+    assert_eq!(
+        shape,
+        vec![
+            (1, FAR.to_string(), created.clone(), ok.clone()),
+            (1, R.to_string(), created.clone(), ok.clone()),
+            (2, R.to_string(), created.clone(), ok.clone()),
+            (3, FAR.to_string(), created.clone(), ok.clone()),
+            (4, R.to_string(), created, ok),
+        ],
+        "{executions}"
+    );
+
+    // The run folders are each command's own; read them through a fresh audit of each organization.
+    let reaudit = |org: &Org, out: &str| -> (Value, Value) {
+        let mut cmd = org.rdsguard();
+        cmd.file("rules.toml", &rules(org));
+        let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", out]);
+        assert_eq!(run.code, 0, "{run}");
+        (
+            cmd.json(&format!("{out}/findings.json")),
+            cmd.json(&format!("{out}/inventory.json")),
+        )
+    };
+    let (local_findings, local_inventory) = reaudit(&local, "again");
+    let (sfn_findings, sfn_inventory) = reaudit(&remote, "again");
+    assert_eq!(
+        verdicts(&local, &local_findings),
+        verdicts(&remote, &sfn_findings)
+    );
+    assert_eq!(
+        after_state(&local, &local_inventory),
+        after_state(&remote, &sfn_inventory)
+    );
+    eprintln!("step functions remediation of 6 databases: {took:?}");
+    // Every Task ran under its member role, in that account: the snapshots in prod, the copies in the
+    // vault, nothing changed by the state machine's own (management) account.
+    let changes = |key: &str| -> Vec<String> {
+        let account = if key == "management" {
+            remote.seeded["management_account"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            remote.account(key)
+        };
+        calls_by(&account)
+            .into_iter()
+            .filter(|c| {
+                let op = c.split(':').nth(1).unwrap_or_default();
+                ["Create", "Copy", "Modify", "Delete"]
+                    .iter()
+                    .any(|p| op.starts_with(p))
+                    && c.starts_with("rds:")
+            })
+            .collect()
+    };
+    assert!(
+        changes("management").is_empty(),
+        "{:?}",
+        changes("management")
+    );
+    assert!(changes("prod").contains(&"rds:CreateDBSnapshot".to_string()));
+    assert!(changes("prod").contains(&"rds:ModifyDBSnapshotAttribute".to_string()));
+    assert!(changes("vault").contains(&"rds:CopyDBSnapshot".to_string()));
+    assert!(changes("vault").contains(&"rds:DeleteDBSnapshot".to_string()));
+
+    // A second run: nothing to repair, no execution started, nothing changed.
+    let (_, second) = remediate(&remote, "second", "step-functions");
+    assert_eq!(second.code, 0, "{second}");
+    let (_, after_second) = reaudit(&remote, "third");
+    assert_eq!(
+        after_state(&remote, &sfn_inventory),
+        after_state(&remote, &after_second)
+    );
+}
+
+#[test]
+fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
+    let db = |id: &str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [db("alpha"), db("gone"), db("gamma")]
+    }));
+    let (prod, vault) = (org.account("prod"), org.account("vault"));
+    // `gone` was deleted after the audit read it: RDS answers its snapshot with DBInstanceNotFound.
+    let gone = inject(
+        json!({"service": "rds", "operation": "CreateDBSnapshot", "account_id": prod,
+                             "body_contains": "DBInstanceIdentifier=gone",
+                             "code": "DBInstanceNotFound", "http_status": 404,
+                             "message": "DBInstance gone not found."}),
+    );
+    // The vault's first copy is throttled once.
+    let throttled = inject(
+        json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
+                                  "code": "Throttling", "message": "Rate exceeded", "times": 1}),
+    );
+    let (cmd, run) = remediate(&org, "sfn", "step-functions");
+    let throttled_hits = crate::harness::fault_hits(throttled);
+    remove_fault(gone);
+    remove_fault(throttled);
+    // A failed step: exit 3, as with the local engine.
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stdout.contains("2 repaired, 1 failed"), "{run}");
+    assert_eq!(throttled_hits, 1, "the throttled copy was retried");
+
+    let findings = cmd.json("sfn/findings.json");
+    let results = findings["remediation"]["results"]
+        .as_array()
+        .expect("results");
+    let failed: Vec<&Value> = results.iter().filter(|r| r["ok"] == false).collect();
+    assert_eq!(failed.len(), 1, "{results:?}");
+    assert_eq!(failed[0]["source_arn"], org.arn("prod", R, "gone"));
+    assert_eq!(failed[0]["failed_step"], "snapshot");
+    assert_eq!(
+        failed[0]["error"]["code"],
+        "Rds.DbInstanceNotFoundException"
+    );
+    assert_eq!(failed[0]["error"]["account_id"], prod.as_str());
+    assert!(
+        failed[0]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("DBInstance gone not found.")),
+        "{failed:?}"
+    );
+    let statuses = verdicts(&org, &findings);
+    assert_eq!(statuses["prod/alpha"].0, "COMPLIANT", "{statuses:?}");
+    assert_eq!(statuses["prod/gamma"].0, "COMPLIANT", "{statuses:?}");
+    assert_eq!(statuses["prod/gone"].0, "NON_COMPLIANT", "{statuses:?}");
+}
