@@ -10,18 +10,8 @@ const VERSION: &str = "2010-09-09";
 const CALLER_ROLE_ARN: &str = "CallerRoleArn";
 
 pub(super) fn files(inputs: &Inputs) -> Vec<File> {
-    [
-        (MEMBER_ROLES, member_roles(inputs)),
-        (SOURCE_KEY, source_key(inputs)),
-        (VAULT, vault(inputs)),
-        (CALLER, caller(inputs)),
-    ]
-    .into_iter()
-    .map(|(name, content)| File {
-        path: format!("cloudformation/{name}.json"),
-        content,
-    })
-    .collect()
+    let makers = [member_roles, source_key, vault, caller];
+    four_files(inputs, |name| format!("cloudformation/{name}.json"), makers)
 }
 
 fn template(

@@ -53,6 +53,22 @@ pub struct Inputs {
     pub subnet_groups: Vec<String>,
 }
 
+/// The four files of one format, `path` naming each from its template's name.
+fn four_files(
+    inputs: &Inputs,
+    path: impl Fn(&str) -> String,
+    makers: [fn(&Inputs) -> Value; 4],
+) -> Vec<File> {
+    [MEMBER_ROLES, SOURCE_KEY, VAULT, CALLER]
+        .into_iter()
+        .zip(makers)
+        .map(|(name, make)| File {
+            path: path(name),
+            content: make(inputs),
+        })
+        .collect()
+}
+
 /// A file to write: its path under the output folder (`/`-separated) and its JSON content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct File {

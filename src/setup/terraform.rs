@@ -9,18 +9,12 @@ use serde_json::{json, Map, Value};
 use super::*;
 
 pub(super) fn files(inputs: &Inputs) -> Vec<File> {
-    [
-        (MEMBER_ROLES, member_roles(inputs)),
-        (SOURCE_KEY, source_key(inputs)),
-        (VAULT, vault(inputs)),
-        (CALLER, caller(inputs)),
-    ]
-    .into_iter()
-    .map(|(name, content)| File {
-        path: format!("terraform/{name}/main.tf.json"),
-        content,
-    })
-    .collect()
+    let makers = [member_roles, source_key, vault, caller];
+    four_files(
+        inputs,
+        |name| format!("terraform/{name}/main.tf.json"),
+        makers,
+    )
 }
 
 /// A value Terraform reads as written: `${` and `%{` start templates in Terraform's JSON strings.
