@@ -98,6 +98,23 @@ pub enum RemediationCommand {
     /// that deploys it with its execution role. Nothing is sent to AWS.
     #[command(after_help = EXPORT_AFTER_HELP)]
     Export(ExportArgs),
+    /// Show how Step Functions executions of the remediation went: each database's outcome, or the
+    /// step and AWS error that stopped it (from DescribeExecution, with the caller's credentials).
+    /// Exit 0 when every execution succeeded and every database was repaired, 3 otherwise (a failed
+    /// database, a failed or still running execution), as a local run.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Execution ARNs (`arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME`), as in the run
+    /// folder's executions.json.
+    #[arg(required = true, value_name = "EXECUTION_ARN")]
+    pub executions: Vec<String>,
+
+    /// AWS endpoint for every service (an emulator, a VPC endpoint). Default: AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 const EXPORT_AFTER_HELP: &str = "\

@@ -15,7 +15,7 @@ mod rules_check;
 mod setup;
 
 use crate::cli::{Cli, Command, LogFormat, RemediationCommand, RulesCommand};
-use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS};
+use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS, EXIT_INCOMPLETE};
 use crate::output;
 
 pub use judge::{exit_code, TOOL_VERSION};
@@ -72,6 +72,11 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
                 output::terminal::print_paths(&written.files)?;
             }
             Ok(EXIT_COMPLIANT)
+        }
+        Command::Remediation(RemediationCommand::Status(args)) => {
+            let (lines, ok) = remediation::status(&args).await?;
+            output::terminal::print_lines(&lines)?;
+            Ok(if ok { EXIT_COMPLIANT } else { EXIT_INCOMPLETE })
         }
         Command::Remediation(RemediationCommand::Export(args)) => {
             let written = remediation::export(&args)?;

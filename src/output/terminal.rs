@@ -346,6 +346,16 @@ pub fn print(report: &ReportV1, files: &[PathBuf], show: Show) -> Result<(), Err
 }
 
 /// Prints paths, one a line (the files `rdsguard report` wrote).
+/// Prints `lines` as they are, one per line.
+pub fn print_lines(lines: &[String]) -> Result<(), Error> {
+    super::stdout::print(|out| {
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    })
+}
+
 pub fn print_paths(paths: &[impl AsRef<Path>]) -> Result<(), Error> {
     super::stdout::print(|out| {
         for path in paths {

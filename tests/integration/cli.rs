@@ -23,6 +23,9 @@ fn help_documents_every_flag() {
     let run = Cmd::new().run(&["remediation", "export", "--help"]);
     assert_eq!(run.code, 0);
     insta::assert_snapshot!("remediation_export_help", run.stdout);
+    let run = Cmd::new().run(&["remediation", "status", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!("remediation_status_help", run.stdout);
 }
 
 #[test]

@@ -156,6 +156,28 @@ fn step_functions_repairs_the_organization_like_the_local_engine_and_again_chang
         "{executions}"
     );
 
+    // `remediation status` reads the same executions back: every database repaired, exit 0.
+    let arns: Vec<&str> = executions
+        .as_array()
+        .expect("executions")
+        .iter()
+        .filter_map(|e| e["execution_arn"].as_str())
+        .collect();
+    let mut args = vec!["remediation", "status"];
+    args.extend(arns.iter().copied());
+    let status = sfn_cmd.run(&args);
+    assert_eq!(status.code, 0, "{status}");
+    assert_eq!(status.stdout.matches(": SUCCEEDED").count(), 5, "{status}");
+    // Five databases in one execution each, the cross-region one in each of its four rounds.
+    assert_eq!(status.stdout.matches("  repaired  ").count(), 9, "{status}");
+    assert!(!status.stdout.contains("FAILED"), "{status}");
+    let bad = sfn_cmd.run(&["remediation", "status", "arn:aws:rds:us-east-1:1:db:x"]);
+    assert_eq!(bad.code, 2, "{bad}");
+    assert!(
+        bad.stderr.contains("not a Step Functions execution ARN"),
+        "{bad}"
+    );
+
     // The run folders are each command's own; read them through a fresh audit of each organization.
     let reaudit = |org: &Org, out: &str| -> (Value, Value) {
         let mut cmd = org.rdsguard();
@@ -276,4 +298,20 @@ fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
     assert_eq!(statuses["prod/alpha"].0, "COMPLIANT", "{statuses:?}");
     assert_eq!(statuses["prod/gamma"].0, "COMPLIANT", "{statuses:?}");
     assert_eq!(statuses["prod/gone"].0, "NON_COMPLIANT", "{statuses:?}");
+
+    // `remediation status` of the same execution: the failed database, its step and error; exit 3.
+    let executions = cmd.json("sfn/executions.json");
+    let arn = executions[0]["execution_arn"]
+        .as_str()
+        .expect("execution arn");
+    let status = cmd.run(&["remediation", "status", arn]);
+    assert_eq!(status.code, 3, "{status}");
+    assert!(
+        status.stdout.contains(&format!(
+            "  FAILED    {} at step snapshot: Rds.DbInstanceNotFoundException:",
+            org.arn("prod", R, "gone")
+        )),
+        "{status}"
+    );
+    assert_eq!(status.stdout.matches("  repaired  ").count(), 2, "{status}");
 }
