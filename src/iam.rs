@@ -286,6 +286,26 @@ pub fn policies(o: &Options<'_>) -> Value {
     if !conditions.is_empty() {
         trust["Condition"] = json!({"StringEquals": conditions});
     }
+    let mut trusted = vec![trust];
+    if o.modes.contains(&Mode::StepFunctions) {
+        // The state machine's Tasks assume the member roles through `Credentials` (a role ARN only:
+        // no external id), from the execution role in the machine's account.
+        let account = machine_account(o);
+        let mut machine = json!({
+            "Sid": "TheStateMachine",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!(
+                "arn:{}:iam::{account}:role/{}",
+                o.partition,
+                crate::remediate::sfn::EXECUTION_ROLE_NAME
+            )},
+            "Action": "sts:AssumeRole"
+        });
+        if let Some(org) = o.organization_id {
+            machine["Condition"] = json!({"StringEquals": {"aws:PrincipalOrgID": org}});
+        }
+        trusted.push(machine);
+    }
 
     let mut out = Map::new();
     out.insert("caller_policy".into(), document(caller));
@@ -296,7 +316,7 @@ pub fn policies(o: &Options<'_>) -> Value {
             out.insert(key.into(), document(statements));
         }
     }
-    out.insert("member_role_trust_policy".into(), document(vec![trust]));
+    out.insert("member_role_trust_policy".into(), document(trusted));
     if o.modes.contains(&Mode::StepFunctions) {
         // The machine's own account: the caller's, when given.
         let account = o.caller_account.unwrap_or("STATE_MACHINE_ACCOUNT_ID");
@@ -317,12 +337,21 @@ pub fn policies(o: &Options<'_>) -> Value {
     Value::Object(out)
 }
 
+/// The account the state machine runs in: the caller's (`--caller-account`, else the account of
+/// `--caller-role-arn`), or a placeholder to fill in.
+fn machine_account<'a>(o: &Options<'a>) -> &'a str {
+    o.caller_account
+        .or_else(|| o.caller_arn.and_then(|arn| arn.split(':').nth(4)))
+        .filter(|a| !a.is_empty())
+        .unwrap_or("STATE_MACHINE_ACCOUNT_ID")
+}
+
 /// What `audit --remediate --engine step-functions` does with the caller's credentials: deploy
 /// rdsguard's own state machine (in the machine's account, every region), start and watch its
 /// executions, and hand it the execution role.
 fn run_the_state_machine(o: &Options<'_>) -> Vec<Value> {
     use crate::remediate::sfn::{EXECUTION_ROLE_NAME, STATE_MACHINE_NAME};
-    let account = o.caller_account.unwrap_or("STATE_MACHINE_ACCOUNT_ID");
+    let account = machine_account(o);
     let machine = format!(
         "arn:{}:states:*:{account}:stateMachine:{STATE_MACHINE_NAME}",
         o.partition

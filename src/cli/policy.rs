@@ -103,6 +103,12 @@ pub struct SetupArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: SetupMode,
 
+    /// The member roles also trust the Step Functions execution role (`audit --remediate --engine
+    /// step-functions`, `remediation export`), and the caller's policy may deploy and run the state
+    /// machine. Needs --mode remediate.
+    #[arg(long)]
+    pub step_functions: bool,
+
     /// The rules rdsguard runs with: their destination accounts, vault key aliases
     /// (destination.kms_key), source key aliases (source_kms_key), restore subnet groups and secrets
     /// shape the templates. Without it: the vault account from --vault-account, the aliases

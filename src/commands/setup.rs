@@ -50,6 +50,19 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
         SetupMode::Audit => vec![iam::Mode::Audit],
         SetupMode::Remediate => vec![iam::Mode::Remediate],
     };
+    if args.step_functions {
+        if args.mode != SetupMode::Remediate {
+            return Err(Error::Usage(
+                "--step-functions needs --mode remediate: the state machine remediates".into(),
+            ));
+        }
+        if args.caller_role_arn.is_none() {
+            return Err(Error::Usage(
+                "--step-functions needs --caller-role-arn: the state machine runs in the caller's account, which the templates name".into(),
+            ));
+        }
+        modes.push(iam::Mode::StepFunctions);
+    }
     // Rules with `drill`: the vault role runs `rdsguard drill` too.
     let drills = rules
         .as_ref()

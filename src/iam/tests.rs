@@ -154,3 +154,26 @@ fn the_trust_policy_names_the_caller_the_external_id_and_the_organization() {
         "arn:aws:iam::111111111111:role/CALLER_ROLE_NAME"
     );
 }
+
+/// `--mode step-functions`: the member roles also trust the state machine's execution role, in the
+/// caller's account, without the external id (Task `Credentials` carry a role ARN only).
+#[test]
+fn step_functions_adds_the_execution_role_to_the_member_trust() {
+    let secrets = [];
+    let mut o = options(&[Mode::Remediate], &secrets, false);
+    o.external_id = Some("x-1");
+    let trust = |o: &Options<'_>| policies(o)["member_role_trust_policy"]["Statement"].clone();
+    assert_eq!(trust(&o).as_array().map(Vec::len), Some(1));
+    let modes = [Mode::Remediate, Mode::StepFunctions];
+    o.modes = &modes;
+    let statements = trust(&o);
+    assert_eq!(statements[1]["Sid"], "TheStateMachine");
+    assert!(statements[1]["Principal"]["AWS"]
+        .as_str()
+        .is_some_and(|p| p.ends_with(":role/rdsguard-remediation-execution")));
+    assert!(statements[1]["Condition"]["StringEquals"]["sts:ExternalId"].is_null());
+    assert_eq!(
+        statements[0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        "x-1"
+    );
+}

@@ -179,7 +179,11 @@ impl Inputs {
     fn trust_policy(&self, principal: Value) -> Value {
         let mut trust = self.document("member_role_trust_policy");
         if let Some(statements) = trust["Statement"].as_array_mut() {
-            for statement in statements {
+            // The caller's statement: the state machine's (with --step-functions) names its own role.
+            for statement in statements
+                .iter_mut()
+                .filter(|s| s["Sid"] != "TheStateMachine")
+            {
                 statement["Principal"]["AWS"] = principal.clone();
             }
         }

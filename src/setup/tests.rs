@@ -126,3 +126,23 @@ fn the_vault_role_carries_the_drill_policy_when_the_rules_drill() {
         [("rdsguard-audit", "audit_role_policy")]
     );
 }
+
+/// With --step-functions the trust policy has the state machine's statement: the caller parameter
+/// replaces the caller's principal only, never the execution role's.
+#[test]
+fn the_state_machines_trust_statement_keeps_its_principal() {
+    let mut with = inputs(true);
+    with.documents["member_role_trust_policy"]["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(json!({"Sid": "TheStateMachine", "Principal": {"AWS": "arn:aws:iam::999999999999:role/rdsguard-remediation-execution"}}));
+    let trust = with.trust_policy(json!({"Ref": "CallerRoleArn"}));
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["AWS"],
+        json!({"Ref": "CallerRoleArn"})
+    );
+    assert_eq!(
+        trust["Statement"][1]["Principal"]["AWS"],
+        "arn:aws:iam::999999999999:role/rdsguard-remediation-execution"
+    );
+}

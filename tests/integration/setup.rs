@@ -158,6 +158,21 @@ fn cfn_lint_passes_every_template() {
         assert_eq!(lint.code, 0, "{lint}");
         linted += files.len();
     }
+    // --step-functions: the member roles also trust the state machine's execution role.
+    let (cmd, run) = setup("cloudformation", "remediate", true, &["--step-functions"]);
+    assert_eq!(run.code, 0, "{run}");
+    let files: Vec<_> = ["member-roles", "source-key", "vault", "caller"]
+        .iter()
+        .map(|name| cmd.path(&format!("out/cloudformation/{name}.json")))
+        .collect();
+    let lint = cfn_lint(&files);
+    assert_eq!(lint.code, 0, "cfn-lint, --step-functions: {lint}");
+    let vault = std::fs::read_to_string(&files[2]).expect("vault template");
+    assert!(
+        vault.contains(":role/rdsguard-remediation-execution"),
+        "the vault role trusts the execution role"
+    );
+    linted += files.len();
     eprintln!("cfn-lint: {linted} templates ({resources} resources), no finding");
 }
 
