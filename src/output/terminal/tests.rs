@@ -9,12 +9,17 @@ use crate::report::Report;
 /// An organization of 40 accounts x 10 databases: every third one without a replica, every
 /// fifth one with a stale one, the rest compliant.
 fn large() -> ReportV1 {
+    organization(40, 10)
+}
+
+/// `accounts` x `per_account` databases, shared out as in [`large`].
+fn organization(accounts: u64, per_account: u64) -> ReportV1 {
     let mut org = Org::new();
-    for a in 0..40 {
+    for a in 0..accounts {
         let account = format!("{:012}", 100_000_000_000u64 + a);
-        for i in 0..10 {
+        for i in 0..per_account {
             let source = org.source(&account, &format!("database-with-a-long-name-{a}-{i}"));
-            match (a * 10 + i) % 15 {
+            match (a * per_account + i) % 15 {
                 0 | 3 | 6 | 9 | 12 => {}
                 5 | 10 => {
                     org.tagged_replica(&format!("copy-{a}-{i}"), &source, 40);
@@ -147,4 +152,24 @@ fn a_quota_near_or_over_gets_a_line_under_the_counts() {
     );
     assert!(lines[3].chars().count() <= 80, "{}", lines[3]);
     assert!(!text.contains("eu-west-1: "), "{text}");
+}
+
+/// The scale (100 accounts, 2,000 databases): the default summary is still one screen with
+/// no wrapped line at 80 columns; the detail stays in the reports.
+#[test]
+fn a_hundred_accounts_still_fit_one_screen() {
+    let report = organization(100, 20);
+    assert_eq!(report.summary.sources, 2000);
+    let text = render(&report, Show::DEFAULT, 80);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() <= 42, "{} lines:\n{text}", lines.len());
+    for line in &lines {
+        assert!(line.chars().count() <= 80, "wraps: {line:?}");
+    }
+    assert_contains(&text, "Accounts with failing sources (top 10 of 100):");
+    let listed = lines
+        .iter()
+        .filter(|l| l.starts_with("  NON_COMPLIANT "))
+        .count();
+    assert_eq!(listed, 20);
 }
