@@ -16,7 +16,7 @@ pub use crate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
 mod backup;
 mod quota;
-pub use backup::{BackupVault, RecoveryPoint, AIR_GAPPED_VAULT, AWS_OWNED_KMS_KEY};
+pub use backup::{vault_owner, BackupVault, RecoveryPoint, AIR_GAPPED_VAULT, AWS_OWNED_KMS_KEY};
 pub use quota::{AccountQuotas, Quota, QUOTAS_OPERATION};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

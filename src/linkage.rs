@@ -190,8 +190,8 @@ impl<'a> Index<'a> {
         }
         if let Some(point) = &snapshot.backup {
             // A vault of the source's own account, even one shared elsewhere, goes with that account.
-            let owner = point.vault_arn.split(':').nth(4).unwrap_or_default();
-            return point.resource_arn == source.arn && owner != source.account_id;
+            return point.resource_arn == source.arn
+                && point.vault_owner() != Some(source.account_id.as_str());
         }
         if let Some(tagged) = snapshot.tags.get(TAG_SOURCE_ARN) {
             return tagged == &source.arn;

@@ -56,7 +56,9 @@ fn time(t: Option<&aws_sdk_backup::primitives::DateTime>) -> Option<DateTime<Utc
 
 fn vault(member: &BackupVaultListMember, account: &str, region: &str) -> Option<BackupVault> {
     let arn = member.backup_vault_arn()?.to_string();
-    let owner_account = arn.split(':').nth(4).unwrap_or(account).to_string();
+    let owner_account = crate::inventory::vault_owner(&arn)
+        .unwrap_or(account)
+        .to_string();
     Some(BackupVault {
         account_id: account.to_string(),
         region: region.to_string(),

@@ -250,7 +250,7 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
         }
         if needs(Fact::VaultPolicies) {
             for point in replicas.iter().filter_map(|s| s.backup.as_ref()) {
-                let owner = point.vault_arn.split(':').nth(4).unwrap_or(dest_account);
+                let owner = point.vault_owner().unwrap_or(dest_account);
                 if readable.allows(owner, dest_region) {
                     reads.vault_policies.insert((
                         owner.to_string(),

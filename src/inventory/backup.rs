@@ -32,6 +32,16 @@ impl RecoveryPoint {
     pub fn aws_owned_key(&self) -> bool {
         self.key_type.as_deref() == Some(AWS_OWNED_KMS_KEY)
     }
+
+    /// The account that owns the point's vault, from the vault's ARN.
+    pub fn vault_owner(&self) -> Option<&str> {
+        vault_owner(&self.vault_arn)
+    }
+}
+
+/// The account in a backup vault's ARN (`arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME`).
+pub fn vault_owner(vault_arn: &str) -> Option<&str> {
+    vault_arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 /// An AWS Backup vault of a destination scope, as `ListBackupVaults` describes it (its lock
