@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, kill_once_started, remove_fault, seed, verdicts, Org};
+use crate::harness::{calls_by, kill_mid_call, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -350,21 +350,21 @@ backup = {{ destination_vault = "central", delete_after = "35d" }}
     )), "{dry}");
     assert_eq!(started("StartBackupJob"), 0, "--dry-run starts nothing");
 
-    let fault = inject(json!({
-        "service": "backup", "operation": "StartCopyJob", "account_id": org.account("prod"),
-        "delay_seconds": 3
-    }));
-    let child = cmd.spawn(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
-    let journal = cmd.path("run/journal.jsonl");
-    kill_once_started(child, &journal, "copy-job");
-    remove_fault(fault);
+    let prod = org.account("prod");
+    kill_mid_call(
+        &cmd,
+        &[
+            "audit",
+            "--rules",
+            "rules.toml",
+            "--out",
+            "run",
+            "--remediate",
+        ],
+        ("backup", "StartCopyJob", &prod),
+        "run/journal.jsonl",
+        "copy-job",
+    );
     assert_eq!(started("StartCopyJob"), 1);
 
     let resumed = cmd.run(&["audit", "--rules", "rules.toml", "--resume", "run"]);

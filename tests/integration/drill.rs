@@ -7,8 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::harness::{
-    block_on, calls_by, control, emulator_now, inject, kill_once_started, remove_fault, rfc3339,
-    seed, Cmd, Org,
+    block_on, calls_by, control, emulator_now, inject, kill_mid_call, remove_fault, rfc3339, seed,
+    Cmd, Org,
 };
 
 const R: &str = "us-east-1";
@@ -375,14 +375,13 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
     let org = org();
     let vault = org.account("vault");
     let cmd = command(&org, PROBE);
-    let fault = inject(json!({
-        "service": "rds", "operation": "RestoreDBInstanceFromDBSnapshot", "account_id": vault,
-        "delay_seconds": 3
-    }));
-    let child = cmd.spawn(&["drill", "--rules", "rules.toml", "--out", "run"]);
-    let journal = cmd.path("run/drill-journal.jsonl");
-    kill_once_started(child, &journal, "restore");
-    remove_fault(fault);
+    let journal = kill_mid_call(
+        &cmd,
+        &["drill", "--rules", "rules.toml", "--out", "run"],
+        ("rds", "RestoreDBInstanceFromDBSnapshot", &vault),
+        "run/drill-journal.jsonl",
+        "restore",
+    );
     let before = std::fs::read_to_string(&journal).expect("journal");
     let step_done = |text: &str, step: &str| {
         text.lines().any(|line| {

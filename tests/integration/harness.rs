@@ -693,13 +693,29 @@ pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<St
         .collect()
 }
 
-/// Kills `child` (SIGKILL) once its journal says `step` started, and a second later: the call the step
-/// makes has reached the emulator, whose answer a delay fault holds back. What a kill mid-call leaves.
-pub fn kill_once_started(mut child: Child, journal: &Path, step: &str) {
+/// A call a run makes: (service, operation, account id).
+pub type Call<'a> = (&'a str, &'a str, &'a str);
+
+/// Runs `args` with the answer to `call` held back for 3 s, and kills the run (SIGKILL) once its
+/// journal (`journal`, in the command's folder) says `step` started, and a second later: the call
+/// has reached the emulator, and the run never sees its answer. Returns the journal's path.
+pub fn kill_mid_call(
+    cmd: &Cmd,
+    args: &[&str],
+    call: Call<'_>,
+    journal: &str,
+    step: &str,
+) -> PathBuf {
+    let (service, operation, account_id) = call;
+    let fault = inject(serde_json::json!({
+        "service": service, "operation": operation, "account_id": account_id, "delay_seconds": 3
+    }));
+    let mut child = cmd.spawn(args);
+    let journal = cmd.path(journal);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let started = format!("\"step\":\"{step}\"");
     loop {
-        let text = std::fs::read_to_string(journal).unwrap_or_default();
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
         if text.contains("\"event\":\"start\"") && text.contains(&started) {
             break;
         }
@@ -712,4 +728,6 @@ pub fn kill_once_started(mut child: Child, journal: &Path, step: &str) {
     std::thread::sleep(std::time::Duration::from_millis(1000));
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
+    remove_fault(fault);
+    journal
 }

@@ -3,12 +3,12 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, kill_once_started, remove_fault, seed, Org};
+use crate::harness::{calls_by, inject, kill_mid_call, remove_fault, seed, Org};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
 
-fn org() -> Org {
+pub(crate) fn org() -> Org {
     let managed_copy = |id: &str, at: &str| {
         json!({"from": {"account": "prod", "snapshot": "hoard-s"}, "account": "vault", "id": id,
                "kms_key": "vault-key", "at": at,
@@ -40,7 +40,7 @@ fn org() -> Org {
     }))
 }
 
-fn rules(org: &Org) -> String {
+pub(crate) fn rules(org: &Org) -> String {
     let (vault, prod) = (org.account("vault"), org.account("prod"));
     format!(
         r#"[[rule]]
@@ -311,21 +311,21 @@ fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
     }));
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let fault = inject(json!({
-        "service": "rds", "operation": "CopyDBSnapshot", "account_id": org.account("vault"),
-        "delay_seconds": 3
-    }));
-    let child = cmd.spawn(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
-    let journal = cmd.path("run/journal.jsonl");
-    kill_once_started(child, &journal, "copy");
-    remove_fault(fault);
+    let vault = org.account("vault");
+    let journal = kill_mid_call(
+        &cmd,
+        &[
+            "audit",
+            "--rules",
+            "rules.toml",
+            "--out",
+            "run",
+            "--remediate",
+        ],
+        ("rds", "CopyDBSnapshot", &vault),
+        "run/journal.jsonl",
+        "copy",
+    );
     let before = std::fs::read_to_string(&journal).expect("journal");
     let copy_done = before.lines().any(|line| {
         let entry: Value = serde_json::from_str(line).unwrap_or(Value::Null);

@@ -7,62 +7,13 @@
 use serde_json::{json, Value};
 
 use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Cmd, Org};
+// The local engine's organization and rules: every kind of source the engine runs (unencrypted,
+// under `aws/rds`, under a shareable CMK, one with four managed copies and another tool's copy in
+// the vault, an Aurora cluster, one copied to another region).
+use crate::remediate::{org, rules};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
-
-/// Every kind of source the engine runs: unencrypted, under `aws/rds` (re-encrypted), under a
-/// shareable CMK, one with four managed copies in the vault (pruned to three), an Aurora cluster,
-/// and one copied to another region (four rounds).
-fn org() -> Org {
-    let managed_copy = |id: &str, at: &str| {
-        json!({"from": {"account": "prod", "snapshot": "hoard-s"}, "account": "vault", "id": id,
-               "kms_key": "vault-key", "at": at,
-               "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:hoard"),
-                        "rdsguard:managed": "true"}})
-    };
-    let db = |id: &str, key: Option<&str>| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": key.is_some(), "kms_key": key});
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "vault-key-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            db("plain", None), db("awskey", Some("aws/rds")), db("cmk", Some("share-key")),
-            db("hoard", Some("share-key")), db("far", Some("share-key"))
-        ],
-        "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
-                      "encrypted": true, "kms_key": "share-key"}],
-        "snapshots": [{"account": "prod", "id": "hoard-s", "instance": "hoard", "at": "-50h"}],
-        "copies": [
-            managed_copy("hoard-1", "-49h"), managed_copy("hoard-2", "-48h"),
-            managed_copy("hoard-3", "-47h"), managed_copy("hoard-4", "-46h")
-        ]
-    }))
-}
-
-fn rules(org: &Org) -> String {
-    let (vault, prod) = (org.account("vault"), org.account("prod"));
-    format!(
-        r#"[[rule]]
-id = "far-away"
-select = {{ identifiers = ["far"], accounts = ["{prod}"], regions = ["{R}"] }}
-destination = {{ account = "{vault}", region = "{FAR}", kms_key = "alias/rds-vault" }}
-source_kms_key = "alias/rds-share"
-max_age = "26h"
-
-[[rule]]
-id = "prod"
-select = {{ accounts = ["{prod}"], regions = ["{R}"] }}
-destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
-source_kms_key = "alias/rds-share"
-max_age = "26h"
-retain = {{ min = 1, max = 3 }}
-"#
-    )
-}
 
 /// What an audit's inventory holds, per account key and region, with rdsguard's run-specific parts
 /// of the names (timestamps, run ids) left out: `vault/us-east-1 hoard x3`.
