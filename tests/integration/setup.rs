@@ -111,7 +111,8 @@ fn substitute(value: &Value, reference: &Value, by: &Value) -> Value {
     }
 }
 
-fn cfn_lint(files: &[std::path::PathBuf]) -> crate::harness::Run {
+/// cfn-lint (from `make iam-tools`) on `files`, every check included, findings as JSON.
+pub(crate) fn cfn_lint(files: &[std::path::PathBuf]) -> crate::harness::Run {
     let lint = repo().join(".venv/bin/cfn-lint");
     assert!(
         lint.exists(),

@@ -61,21 +61,6 @@ fn statelint(file: &Path) -> crate::harness::Run {
     }
 }
 
-fn cfn_lint(file: &Path) -> crate::harness::Run {
-    let lint = repo().join(".venv/bin/cfn-lint");
-    assert!(lint.exists(), "{}: run `make iam-tools`", lint.display());
-    let output = Command::new(lint)
-        .args(["--format", "json", "--include-checks", "I", "--"])
-        .arg(file)
-        .output()
-        .expect("run cfn-lint");
-    crate::harness::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
     let mut cmd = Cmd::new();
@@ -105,7 +90,7 @@ fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
         assert!(lines[1].ends_with("state-machine.template.json"), "{run}");
         let lint = statelint(&definition);
         assert_eq!(lint.code, 0, "statelint: {lint}");
-        let lint = cfn_lint(&template);
+        let lint = crate::setup::cfn_lint(std::slice::from_ref(&template));
         let findings: Value = serde_json::from_str(lint.stdout.trim()).unwrap_or(json!([]));
         assert_eq!(findings, json!([]), "cfn-lint: {lint}");
         assert_eq!(lint.code, 0, "{lint}");
