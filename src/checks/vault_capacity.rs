@@ -199,21 +199,13 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
                 headroom.projected - headroom.max
             ),
         ),
-        HeadroomState::Near => Outcome::pass(
-            observed,
-            expected,
-            format!(
-                "warning: {}% of the quota ({} of {}): {how}",
+        HeadroomState::Near | HeadroomState::Ok => {
+            let warning = if headroom.state == HeadroomState::Near { "warning: " } else { "" };
+            let message = format!(
+                "{warning}{}% of the quota ({} of {}): {how}",
                 headroom.percent, headroom.projected, headroom.max
-            ),
-        ),
-        HeadroomState::Ok => Outcome::pass(
-            observed,
-            expected,
-            format!(
-                "{}% of the quota ({} of {}): {how}",
-                headroom.percent, headroom.projected, headroom.max
-            ),
-        ),
+            );
+            Outcome::pass(observed, expected, message)
+        }
     })
 }

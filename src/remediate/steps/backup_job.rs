@@ -1,7 +1,7 @@
 //! Step `backup-job` (`remediate = "backup"`): an on-demand AWS Backup job of the source database into
 //! the rule's vault of the source account; waits until it ends and keeps its recovery point.
 
-use super::{BackupCalls, Decl, Iam, Skip, PASS_BACKUP_ROLE};
+use super::{backup_line, BackupCalls, Decl, Iam, Skip, PASS_BACKUP_ROLE};
 use crate::aws::backup::jobs;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -31,18 +31,17 @@ pub const DECL: Decl = Decl {
 };
 
 pub(crate) fn describe(item: &Item) -> Vec<String> {
-    let Some(backup) = &item.backup else {
-        return Vec::new();
-    };
-    vec![format!(
-        "backup-job in {}/{}: back up {} into vault {} (kept {}d) as {}",
-        item.account_id,
-        item.region,
-        item.identifier,
-        backup.source_vault,
-        backup.delete_after_days,
-        backup.role_arn
-    )]
+    backup_line(item, |backup| {
+        format!(
+            "backup-job in {}/{}: back up {} into vault {} (kept {}d) as {}",
+            item.account_id,
+            item.region,
+            item.identifier,
+            backup.source_vault,
+            backup.delete_after_days,
+            backup.role_arn
+        )
+    })
 }
 
 pub(crate) fn detail(ctx: &Ctx<'_>) -> String {

@@ -3,7 +3,7 @@
 //! ends. The copy keeps the backup's creation date: it is the replica. Nothing is ever deleted: the
 //! vaults' lifecycles and locks own the recovery points.
 
-use super::{BackupCalls, Decl, Iam, Skip, PASS_BACKUP_ROLE};
+use super::{backup_line, BackupCalls, Decl, Iam, Skip, PASS_BACKUP_ROLE};
 use crate::aws::backup::jobs;
 use crate::inventory::AwsError;
 use crate::remediate::plan::Item;
@@ -32,17 +32,16 @@ pub const DECL: Decl = Decl {
 };
 
 pub(crate) fn describe(item: &Item) -> Vec<String> {
-    let Some(backup) = &item.backup else {
-        return Vec::new();
-    };
-    vec![format!(
-        "copy-job   from {}/{} vault {} into {} (kept {}d)",
-        item.account_id,
-        item.region,
-        backup.source_vault,
-        backup.destination_vault_arn,
-        backup.delete_after_days
-    )]
+    backup_line(item, |backup| {
+        format!(
+            "copy-job   from {}/{} vault {} into {} (kept {}d)",
+            item.account_id,
+            item.region,
+            backup.source_vault,
+            backup.destination_vault_arn,
+            backup.delete_after_days
+        )
+    })
 }
 
 pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {

@@ -27,6 +27,7 @@ use crate::inventory::AwsError;
 use crate::remediate::tags::{
     ROLE_TRANSIT, TAG_DATA_TIME, TAG_MANAGED, TAG_ROLE, TAG_RUN_ID, TAG_SOURCE_ARN,
 };
+use crate::report::remediation::BackupJobs;
 
 /// What a step is, as data.
 #[derive(Debug)]
@@ -162,6 +163,12 @@ impl<'c> BackupCalls<'c> {
             delete_after_days: self.jobs.delete_after_days,
         }
     }
+}
+
+/// The plan's line for a step that acts on the item's AWS Backup jobs; none for an item that copies
+/// snapshots.
+pub(super) fn backup_line(item: &Item, line: impl FnOnce(&BackupJobs) -> String) -> Vec<String> {
+    item.backup.as_ref().map(line).into_iter().collect()
 }
 
 /// IAM actions, per account role: the source database's account, and the destination (vault). Each is

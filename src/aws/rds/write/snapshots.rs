@@ -1,6 +1,10 @@
 //! The snapshot calls remediation makes, one function per action, for DB snapshots and DB cluster
 //! snapshots alike. Each creating action is paired with [`find`], so a step can look for its own
 //! earlier result before acting.
+//!
+//! The SDK has a twin of every call for each kind (`copy_db_snapshot` / `copy_db_cluster_snapshot`,
+//! ...), with builders of different types. Each action is written once, as a local template macro,
+//! and instantiated per kind from one line of that kind's SDK names.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,31 +50,19 @@ pub async fn find(
     kind: SourceKind,
     identifier: &str,
 ) -> Result<Option<Found>, AwsError> {
-    let client = scope.client;
+    macro_rules! find {
+        ($call:ident $id:ident $list:ident $operation:literal $is_absent:path) => {{
+            let answer = scope.client.$call().$id(identifier).send();
+            scope
+                .unless_absent($operation, identifier, answer, $is_absent)
+                .await?
+                .and_then(|out| out.$list().first().map(Found::of))
+        }};
+    }
+    #[rustfmt::skip]
     let found = match kind {
-        SourceKind::DbInstance => {
-            let answer = client
-                .describe_db_snapshots()
-                .db_snapshot_identifier(identifier)
-                .send();
-            let is_absent = DescribeDBSnapshotsError::is_db_snapshot_not_found_fault;
-            scope
-                .unless_absent("DescribeDBSnapshots", identifier, answer, is_absent)
-                .await?
-                .and_then(|out| out.db_snapshots().first().map(Found::of))
-        }
-        SourceKind::DbCluster => {
-            let answer = client
-                .describe_db_cluster_snapshots()
-                .db_cluster_snapshot_identifier(identifier)
-                .send();
-            let is_absent = DescribeDBClusterSnapshotsError::is_db_cluster_snapshot_not_found_fault;
-            let operation = "DescribeDBClusterSnapshots";
-            scope
-                .unless_absent(operation, identifier, answer, is_absent)
-                .await?
-                .and_then(|out| out.db_cluster_snapshots().first().map(Found::of))
-        }
+        SourceKind::DbInstance => find!(describe_db_snapshots db_snapshot_identifier db_snapshots "DescribeDBSnapshots" DescribeDBSnapshotsError::is_db_snapshot_not_found_fault),
+        SourceKind::DbCluster => find!(describe_db_cluster_snapshots db_cluster_snapshot_identifier db_cluster_snapshots "DescribeDBClusterSnapshots" DescribeDBClusterSnapshotsError::is_db_cluster_snapshot_not_found_fault),
     };
     Ok(found)
 }
@@ -83,27 +75,23 @@ pub async fn create(
     identifier: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let (client, tags) = (scope.client, Some(tag_list(tags)));
-    match kind {
-        SourceKind::DbInstance => {
-            let request = client
-                .create_db_snapshot()
-                .db_instance_identifier(source_identifier)
-                .db_snapshot_identifier(identifier);
-            let answer = request.set_tags(tags).send();
-            scope.done("CreateDBSnapshot", identifier, answer).await
-        }
-        SourceKind::DbCluster => {
-            let request = client
-                .create_db_cluster_snapshot()
-                .db_cluster_identifier(source_identifier)
-                .db_cluster_snapshot_identifier(identifier);
-            let answer = request.set_tags(tags).send();
-            scope
-                .done("CreateDBClusterSnapshot", identifier, answer)
-                .await
-        }
+    macro_rules! create {
+        ($call:ident $source:ident $id:ident $operation:literal) => {{
+            let request = scope
+                .client
+                .$call()
+                .$source(source_identifier)
+                .$id(identifier);
+            let answer = request.set_tags(Some(tag_list(tags))).send();
+            scope.done($operation, identifier, answer).await
+        }};
     }
+    #[rustfmt::skip]
+    let created = match kind {
+        SourceKind::DbInstance => create!(create_db_snapshot db_instance_identifier db_snapshot_identifier "CreateDBSnapshot"),
+        SourceKind::DbCluster => create!(create_db_cluster_snapshot db_cluster_identifier db_cluster_snapshot_identifier "CreateDBClusterSnapshot"),
+    };
+    created
 }
 
 /// A copy of `source` (an identifier in this scope, or the ARN of a snapshot shared with it or in
@@ -117,29 +105,20 @@ pub async fn copy(
     kms_key: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let (client, tags) = (scope.client, Some(tag_list(tags)));
-    match kind {
-        SourceKind::DbInstance => {
-            let request = client
-                .copy_db_snapshot()
-                .source_db_snapshot_identifier(source)
-                .target_db_snapshot_identifier(identifier);
-            let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
-            scope
-                .done("CopyDBSnapshot", identifier, request.send())
-                .await
-        }
-        SourceKind::DbCluster => {
-            let request = client
-                .copy_db_cluster_snapshot()
-                .source_db_cluster_snapshot_identifier(source)
-                .target_db_cluster_snapshot_identifier(identifier);
-            let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
-            scope
-                .done("CopyDBClusterSnapshot", identifier, request.send())
-                .await
-        }
+    macro_rules! copy {
+        ($call:ident $source:ident $target:ident $operation:literal) => {{
+            let request = scope.client.$call().$source(source).$target(identifier);
+            let request = request.kms_key_id(kms_key).copy_tags(false);
+            let answer = request.set_tags(Some(tag_list(tags))).send();
+            scope.done($operation, identifier, answer).await
+        }};
     }
+    #[rustfmt::skip]
+    let copied = match kind {
+        SourceKind::DbInstance => copy!(copy_db_snapshot source_db_snapshot_identifier target_db_snapshot_identifier "CopyDBSnapshot"),
+        SourceKind::DbCluster => copy!(copy_db_cluster_snapshot source_db_cluster_snapshot_identifier target_db_cluster_snapshot_identifier "CopyDBClusterSnapshot"),
+    };
+    copied
 }
 
 /// Waits until the snapshot is `available`, at most `max_wait`.
@@ -149,25 +128,18 @@ pub async fn wait_available(
     identifier: &str,
     max_wait: Duration,
 ) -> Result<(), AwsError> {
-    let client = scope.client;
-    match kind {
-        SourceKind::DbInstance => {
-            let waiter = client.wait_until_db_snapshot_available();
-            let waited = waiter.db_snapshot_identifier(identifier).wait(max_wait);
-            scope
-                .waited("WaitDBSnapshotAvailable", identifier, waited)
-                .await
-        }
-        SourceKind::DbCluster => {
-            let waiter = client.wait_until_db_cluster_snapshot_available();
-            let waited = waiter
-                .db_cluster_snapshot_identifier(identifier)
-                .wait(max_wait);
-            scope
-                .waited("WaitDBClusterSnapshotAvailable", identifier, waited)
-                .await
-        }
+    macro_rules! wait {
+        ($call:ident $id:ident $operation:literal) => {{
+            let waited = scope.client.$call().$id(identifier).wait(max_wait);
+            scope.waited($operation, identifier, waited).await
+        }};
     }
+    #[rustfmt::skip]
+    let waited = match kind {
+        SourceKind::DbInstance => wait!(wait_until_db_snapshot_available db_snapshot_identifier "WaitDBSnapshotAvailable"),
+        SourceKind::DbCluster => wait!(wait_until_db_cluster_snapshot_available db_cluster_snapshot_identifier "WaitDBClusterSnapshotAvailable"),
+    };
+    waited
 }
 
 /// Adds (or removes) `account` in the snapshot's `restore` attribute.
@@ -180,54 +152,42 @@ pub async fn share(
 ) -> Result<(), AwsError> {
     let values = Some(vec![account.to_string()]);
     let (to_add, to_remove) = if add { (values, None) } else { (None, values) };
-    let client = scope.client;
-    match kind {
-        SourceKind::DbInstance => {
-            let request = client
-                .modify_db_snapshot_attribute()
-                .db_snapshot_identifier(identifier)
+    macro_rules! share {
+        ($call:ident $id:ident $operation:literal) => {{
+            let request = scope
+                .client
+                .$call()
+                .$id(identifier)
                 .attribute_name("restore");
             let request = request
                 .set_values_to_add(to_add)
                 .set_values_to_remove(to_remove);
-            scope
-                .done("ModifyDBSnapshotAttribute", identifier, request.send())
-                .await
-        }
-        SourceKind::DbCluster => {
-            let request = client
-                .modify_db_cluster_snapshot_attribute()
-                .db_cluster_snapshot_identifier(identifier)
-                .attribute_name("restore");
-            let request = request
-                .set_values_to_add(to_add)
-                .set_values_to_remove(to_remove);
-            let operation = "ModifyDBClusterSnapshotAttribute";
-            scope.done(operation, identifier, request.send()).await
-        }
+            scope.done($operation, identifier, request.send()).await
+        }};
     }
+    #[rustfmt::skip]
+    let shared = match kind {
+        SourceKind::DbInstance => share!(modify_db_snapshot_attribute db_snapshot_identifier "ModifyDBSnapshotAttribute"),
+        SourceKind::DbCluster => share!(modify_db_cluster_snapshot_attribute db_cluster_snapshot_identifier "ModifyDBClusterSnapshotAttribute"),
+    };
+    shared
 }
 
 /// Deletes the snapshot; one that is already gone counts as deleted.
 pub async fn delete(scope: &Scope<'_>, kind: SourceKind, identifier: &str) -> Result<(), AwsError> {
-    let client = scope.client;
-    match kind {
-        SourceKind::DbInstance => {
-            let request = client.delete_db_snapshot();
-            let answer = request.db_snapshot_identifier(identifier).send();
-            let is_absent = DeleteDBSnapshotError::is_db_snapshot_not_found_fault;
+    macro_rules! delete {
+        ($call:ident $id:ident $operation:literal $is_absent:path) => {{
+            let answer = scope.client.$call().$id(identifier).send();
             scope
-                .unless_absent("DeleteDBSnapshot", identifier, answer, is_absent)
-                .await?;
-        }
-        SourceKind::DbCluster => {
-            let request = client.delete_db_cluster_snapshot();
-            let answer = request.db_cluster_snapshot_identifier(identifier).send();
-            let is_absent = DeleteDBClusterSnapshotError::is_db_cluster_snapshot_not_found_fault;
-            scope
-                .unless_absent("DeleteDBClusterSnapshot", identifier, answer, is_absent)
-                .await?;
-        }
+                .unless_absent($operation, identifier, answer, $is_absent)
+                .await
+                .map(drop)
+        }};
     }
-    Ok(())
+    #[rustfmt::skip]
+    let deleted = match kind {
+        SourceKind::DbInstance => delete!(delete_db_snapshot db_snapshot_identifier "DeleteDBSnapshot" DeleteDBSnapshotError::is_db_snapshot_not_found_fault),
+        SourceKind::DbCluster => delete!(delete_db_cluster_snapshot db_cluster_snapshot_identifier "DeleteDBClusterSnapshot" DeleteDBClusterSnapshotError::is_db_cluster_snapshot_not_found_fault),
+    };
+    deleted
 }
