@@ -266,11 +266,12 @@ pub struct JudgeArgs {
     pub drift_age_threshold: String,
 
     /// How many failing sources the terminal summary lists, one line each (most severe first), or
-    /// `all`: every failing source with every failing check's full message. The summary also counts
-    /// the failures by check and by account; the full detail is always in report.html,
+    /// `all`: every failing source with every failing check's full message. Without it: at most 20,
+    /// fewer (down to 5) when the whole summary would not fit the terminal's height. The summary
+    /// also counts the failures by check and by account; the full detail is always in report.html,
     /// findings.json and summary.md.
-    #[arg(long, default_value = "20", value_name = "N|all", value_parser = crate::output::terminal::Show::parse)]
-    pub show: crate::output::terminal::Show,
+    #[arg(long, value_name = "N|all", value_parser = crate::output::terminal::Show::parse)]
+    pub show: Option<crate::output::terminal::Show>,
 
     /// Where docs/checks.md is published; findings link to `URL#<check-id>`.
     #[arg(long, env = "RDSGUARD_DOCS_URL", value_name = "URL")]

@@ -169,7 +169,10 @@ pub async fn finish(
         report: published,
         files,
         exit,
-        show: judge.args.show,
+        show: judge
+            .args
+            .show
+            .unwrap_or(crate::output::terminal::Show::DEFAULT),
     })
 }
 

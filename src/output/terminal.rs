@@ -19,12 +19,17 @@ use crate::rules::Severity;
 pub enum Show {
     /// At most this many, one line each.
     Count(usize),
+    /// At most this many, one line each, and fewer (down to [`Show::FIT_MIN`]) when the whole summary
+    /// would not fit the terminal's height: the default, when `--show` is not given.
+    Fit(usize),
     /// Every one, with every failing check's full message.
     All,
 }
 
 impl Show {
-    pub const DEFAULT: Show = Show::Count(20);
+    pub const DEFAULT: Show = Show::Fit(20);
+    /// Fitting a short terminal never lists fewer failing sources than this.
+    pub const FIT_MIN: usize = 5;
 
     /// `--show N` or `--show all`.
     pub fn parse(text: &str) -> Result<Show, String> {
@@ -42,10 +47,13 @@ const DEFAULT_WIDTH: usize = 80;
 /// Narrower than this, lines are cut at this width anyway (nothing useful fits in less).
 const MIN_WIDTH: usize = 40;
 
+#[derive(Debug, Clone)]
 pub struct Style {
     pub color: bool,
     /// The longest line, in characters.
     pub width: usize,
+    /// The terminal's height in lines, on a TTY.
+    pub height: Option<usize>,
     pub show: Show,
 }
 
@@ -57,15 +65,18 @@ impl Style {
         let tty = stdout.is_terminal();
         let measured = tty
             .then(|| terminal_size::terminal_size_of(&stdout))
-            .flatten()
-            .map(|(width, _)| usize::from(width.0));
+            .flatten();
         let width = measured
+            .map(|(width, _)| usize::from(width.0))
             .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
             .unwrap_or(DEFAULT_WIDTH)
             .max(MIN_WIDTH);
         Style {
             color: tty && std::env::var_os("NO_COLOR").is_none(),
             width,
+            height: measured
+                .map(|(_, height)| usize::from(height.0))
+                .filter(|h| *h > 0),
             show,
         }
     }
@@ -227,7 +238,33 @@ fn short(text: &str) -> String {
     fit(text, 28)
 }
 
+/// Writes the summary. With [`Show::Fit`] on a terminal of known height, as many failing sources as
+/// leave the whole summary one line shorter than the screen (the shell's prompt), within the bounds.
 pub fn write(
+    report: &ReportV1,
+    files: &[String],
+    style: &Style,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let Show::Fit(most) = style.show else {
+        return write_shown(report, files, style, out);
+    };
+    let with = |n: usize| Style {
+        show: Show::Count(n),
+        ..style.clone()
+    };
+    let mut n = most;
+    if let Some(height) = style.height {
+        let mut first = Vec::new();
+        write_shown(report, files, &with(most), &mut first)?;
+        let lines = first.iter().filter(|b| **b == b'\n').count();
+        let over = lines.saturating_sub(height.saturating_sub(1));
+        n = most.saturating_sub(over).max(Show::FIT_MIN.min(most));
+    }
+    write_shown(report, files, &with(n), out)
+}
+
+fn write_shown(
     report: &ReportV1,
     files: &[String],
     style: &Style,
@@ -260,7 +297,7 @@ pub fn write(
     if !failing.is_empty() {
         match style.show {
             Show::All => sections::write_every_source(&failing, style, out)?,
-            Show::Count(n) => {
+            Show::Count(n) | Show::Fit(n) => {
                 sections::write_by_check(&failing, style, out)?;
                 sections::write_by_account(report, &failing, style, out)?;
                 // Most severe first, then failing before erroring, then by account and name.

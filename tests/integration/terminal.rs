@@ -140,3 +140,118 @@ fn a_slow_audit_logs_progress_every_30_seconds() {
         "{fields}"
     );
 }
+
+/// What is left on the screen once the audit has ended: the transcript after the last cursor
+/// movement or erase (the progress lines' clearing), without the `script` line endings.
+fn final_screen(transcript: &str) -> Vec<String> {
+    let after = transcript
+        .rfind('\u{1b}')
+        .map(|at| {
+            // Skip the escape sequence itself: ESC [ parameters, then one final letter.
+            let rest = &transcript[at..];
+            let end = rest
+                .char_indices()
+                .skip(2)
+                .find(|(_, c)| c.is_ascii_alphabetic())
+                .map_or(rest.len(), |(i, c)| i + c.len_utf8());
+            &rest[end..]
+        })
+        .unwrap_or(transcript);
+    after
+        .split('\n')
+        .map(|line| line.trim_end_matches('\r').to_string())
+        .skip_while(|line| line.is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .skip_while(|line| line.is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// Issue 16 as a user sees it: a 100-account organization (the fleet simulator, in-process, at AWS's
+/// default RDS quota) audited on an 80 x 40 terminal. Progress is drawn while it runs, and the screen
+/// it leaves is the summary: at most 39 lines (the prompt takes the 40th), none wider than 80
+/// columns, the worst sources cut to what fits, and where the reports are.
+#[test]
+fn a_100_account_audit_ends_on_one_80_by_40_screen() {
+    let params = fleetsim::Params {
+        accounts: 100,
+        regions: 1,
+        sources: 400,
+        ..fleetsim::Params::default()
+    };
+    let as_of = fleetsim::time::iso(params.as_of);
+    let fleet = fleetsim::Fleet::generate(params);
+    let rules = fleet.rules_toml();
+    let vault = fleet.vault_id().to_string();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let config = fleetsim::Config {
+        latency: std::time::Duration::ZERO,
+        ..fleetsim::Config::default()
+    };
+    let sim = fleetsim::Sim::new(fleet, config);
+    let (addr, _) = runtime
+        .block_on(fleetsim::start(sim.clone(), 0))
+        .expect("the fleet simulator listens");
+
+    let mut cmd = crate::harness::Cmd::new();
+    // The simulator takes the caller's account from the access key: these are the management's.
+    cmd.env("AWS_ENDPOINT_URL", format!("http://{addr}"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIAFLEETSIMBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "fleetsim")
+        .file("rules.toml", &rules);
+    let binary = env!("CARGO_BIN_EXE_rdsguard");
+    let line = format!(
+        "stty cols 80 rows 40; {binary} audit --rules rules.toml --out run --as-of {as_of} --fail-on none"
+    );
+    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    sim.shutdown();
+    assert_eq!(run.code, 0, "{run}");
+
+    let transcript = &run.stdout;
+    assert!(
+        first_phase(transcript).is_some(),
+        "progress is drawn while the audit runs:\n{transcript}"
+    );
+    // The vault's share reads are paced at AWS's quota: their bar names the vault's scope.
+    assert!(
+        transcript.contains(&format!("vault {vault}/us-east-1")),
+        "the paced share reads' bar:\n{transcript}"
+    );
+    let screen = final_screen(transcript);
+    let text = screen.join("\n");
+    let findings = cmd.json("run/findings.json");
+    let sources = findings["sources"].as_array().map_or(0, Vec::len);
+    assert!(sources >= 400, "{sources} sources judged");
+    let failing = findings["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["status"] != "COMPLIANT")
+        .count();
+    assert!(failing > 20, "enough failing sources to be cut: {failing}");
+    assert!(
+        screen.len() < 40,
+        "{} lines on the final screen:\n{text}",
+        screen.len()
+    );
+    let wide: Vec<&String> = screen.iter().filter(|l| l.chars().count() > 80).collect();
+    assert!(wide.is_empty(), "lines wider than 80 columns: {wide:#?}");
+    assert!(
+        screen.iter().take(2).any(|l| l.contains(" sources: "))
+            && screen.last().is_some_and(|l| l.contains(" sources: ")),
+        "the counts by status first and last:\n{text}"
+    );
+    assert!(
+        text.contains("report.html"),
+        "where the reports are:\n{text}"
+    );
+    assert!(
+        text.contains("--show all"),
+        "says how to see the rest:\n{text}"
+    );
+}

@@ -209,7 +209,7 @@ pub(super) fn write_unread(
         }
         let shown = match style.show {
             Show::All => report.errors.len(),
-            Show::Count(_) => report.errors.len().min(ERRORS_SHOWN),
+            Show::Count(_) | Show::Fit(_) => report.errors.len().min(ERRORS_SHOWN),
         };
         for error in &report.errors[..shown] {
             let resource = error
@@ -224,7 +224,7 @@ pub(super) fn write_unread(
             // Wrapped, not cut: the message is why the run is incomplete.
             match style.show {
                 Show::All => writeln!(out, "  {text}")?,
-                Show::Count(_) => {
+                Show::Count(_) | Show::Fit(_) => {
                     for (i, line) in wrap(&text, "    ", style.width).iter().enumerate() {
                         let line = if i == 0 { &line[2..] } else { line.as_str() };
                         writeln!(out, "{line}")?;
@@ -249,7 +249,7 @@ pub(super) fn write_unread(
         );
         match style.show {
             Show::All => writeln!(out, "{text}")?,
-            Show::Count(_) => style.say(out, &text)?,
+            Show::Count(_) | Show::Fit(_) => style.say(out, &text)?,
         }
     }
     Ok(())

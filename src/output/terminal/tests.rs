@@ -38,9 +38,14 @@ fn organization(accounts: u64, per_account: u64) -> ReportV1 {
 }
 
 fn render(report: &ReportV1, show: Show, width: usize) -> String {
+    render_on(report, show, width, None)
+}
+
+fn render_on(report: &ReportV1, show: Show, width: usize, height: Option<usize>) -> String {
     let style = Style {
         color: false,
         width,
+        height,
         show,
     };
     let files = vec![
@@ -127,6 +132,29 @@ fn show_all_lists_every_failing_source_with_full_messages() {
             .count(),
         5
     );
+}
+
+/// Without `--show`, a terminal shorter than the summary gets fewer failing sources (never fewer than
+/// five), so that the whole summary and the prompt fit; a `--show N` the user gave is kept.
+#[test]
+fn the_default_listing_shrinks_to_fit_a_short_terminal() {
+    let report = large();
+    let listed = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("  NON_COMPLIANT "))
+            .count()
+    };
+    let tall = render_on(&report, Show::DEFAULT, 80, Some(200));
+    assert_eq!(listed(&tall), 20);
+    let full = tall.lines().count();
+    let short = render_on(&report, Show::DEFAULT, 80, Some(full - 5));
+    assert_eq!(short.lines().count(), full - 6, "{short}");
+    assert_eq!(listed(&short), 14);
+    assert!(short.contains("(14 of "), "{short}");
+    let tiny = render_on(&report, Show::DEFAULT, 80, Some(10));
+    assert_eq!(listed(&tiny), Show::FIT_MIN);
+    let asked = render_on(&report, Show::Count(20), 80, Some(full - 5));
+    assert_eq!(listed(&asked), 20);
 }
 
 #[test]
