@@ -22,12 +22,22 @@ use crate::remediate::steps::{share, Step};
 use crate::remediate::tags::{self, ROLE_RESTORE, ROLE_TRANSIT, TAG_RESTORED_FROM};
 
 /// One execution of the state machine: in `region`, in `round`, with `input` (`{"run_id", "items"}`).
+/// A round's items in one region that do not fit one execution's input are cut into parts (`part`
+/// from 1), run one after the other.
 #[derive(Debug, Clone, Serialize)]
 pub struct Execution {
     pub round: usize,
+    pub part: usize,
     pub region: String,
     pub input: Value,
 }
+
+/// Step Functions' quota on an execution's input: 256 KiB of UTF-8.
+pub const INPUT_QUOTA: usize = 256 * 1024;
+/// What rdsguard adds to an item's entry between rounds (`data_time`, `find_replica`), at the most.
+const CARRIED_BYTES: usize = 512;
+/// `{"run_id": "...", "items": [...]}` around the items, with a run id of any length rdsguard makes.
+const ENVELOPE_BYTES: usize = 256;
 
 fn partition(item: &Item) -> &str {
     crate::inventory::parse_rds_arn(&item.source_arn)
@@ -130,9 +140,19 @@ pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Val
     })
 }
 
-/// The plan as executions: round by round, one per region. Refuses an item with a step the engine
-/// does not run, naming it.
+/// The plan as executions: round by round, one per region (in parts under [`INPUT_QUOTA`]). Refuses an
+/// item with a step the engine does not run, naming it.
 pub fn executions(plan: &Plan, o: &Options) -> Result<Vec<Execution>, Refused> {
+    executions_within(plan, o, INPUT_QUOTA)
+}
+
+/// [`executions`], each execution's input at most `quota` bytes once rounds have carried what they
+/// find into it.
+pub fn executions_within(
+    plan: &Plan,
+    o: &Options,
+    quota: usize,
+) -> Result<Vec<Execution>, Refused> {
     let mut rounds: BTreeMap<(usize, String), Vec<Value>> = BTreeMap::new();
     for item in &plan.items {
         check_item(item)?;
@@ -143,12 +163,31 @@ pub fn executions(plan: &Plan, o: &Options) -> Result<Vec<Execution>, Refused> {
                 .push(item_input(item, &steps, &plan.run_id, o));
         }
     }
-    Ok(rounds
-        .into_iter()
-        .map(|((round, region), items)| Execution {
-            round,
-            region,
-            input: json!({"run_id": plan.run_id, "items": items}),
-        })
-        .collect())
+    let budget = quota.saturating_sub(ENVELOPE_BYTES + plan.run_id.len());
+    let mut executions = Vec::new();
+    for ((round, region), items) in rounds {
+        let mut parts: Vec<(Vec<Value>, usize)> = vec![(Vec::new(), 0)];
+        for item in items {
+            let size = item.to_string().len() + 1 + CARRIED_BYTES;
+            let last = parts
+                .last_mut()
+                .filter(|(p, used)| p.is_empty() || used + size <= budget);
+            match last {
+                Some((part, used)) => {
+                    part.push(item);
+                    *used += size;
+                }
+                None => parts.push((vec![item], size)),
+            }
+        }
+        for (n, (items, _)) in parts.into_iter().enumerate() {
+            executions.push(Execution {
+                round,
+                part: n + 1,
+                region: region.clone(),
+                input: json!({"run_id": plan.run_id, "items": items}),
+            });
+        }
+    }
+    Ok(executions)
 }

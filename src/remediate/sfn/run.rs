@@ -37,6 +37,7 @@ pub struct Deploy {
 #[derive(Debug, Clone, Serialize)]
 pub struct Started {
     pub round: usize,
+    pub part: usize,
     pub region: String,
     pub state_machine_arn: String,
     pub deployed: Deployed,
@@ -81,10 +82,15 @@ fn role_arn(d: &Deploy, partition: &str) -> String {
     }
 }
 
-/// The name of a round's execution: the run's id and the round (unique per machine; starting it
-/// again with the same input returns the same execution).
-fn execution_name(run_id: &str, round: usize) -> String {
-    format!("rdsguard-{run_id}-r{round}")
+/// The name of a round's execution: the run's id, the round and the part (unique per machine;
+/// starting it again with the same input returns the same execution).
+fn execution_name(run_id: &str, round: usize, part: usize) -> String {
+    let part = if part > 1 {
+        format!("p{part}")
+    } else {
+        String::new()
+    };
+    format!("rdsguard-{run_id}-r{round}{part}")
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .take(80)
@@ -174,11 +180,16 @@ pub async fn run(
     let deadline = Instant::now() + d.wait;
     let mut carried: HashMap<String, Carried> = HashMap::new();
     let mut started: Vec<Started> = Vec::new();
-    let rounds = planned.iter().map(|e| e.round).max().unwrap_or(0);
-    for round in 1..=rounds {
-        // Start this round's executions, with what earlier rounds found.
+    // Round by round; a round's parts one after the other (each part is other items).
+    let waves: std::collections::BTreeSet<(usize, usize)> =
+        planned.iter().map(|e| (e.round, e.part)).collect();
+    for (round, part) in waves {
+        // Start this wave's executions, with what earlier rounds found.
         let mut running: Vec<(usize, Vec<String>)> = Vec::new();
-        for execution in planned.iter().filter(|e| e.round == round) {
+        for execution in planned
+            .iter()
+            .filter(|e| (e.round, e.part) == (round, part))
+        {
             let mut input = execution.input.clone();
             if let Some(items) = input["items"].as_array_mut() {
                 items.retain(|i| {
@@ -214,12 +225,16 @@ pub async fn run(
             let Some((machine, arn, deployed)) = machines.get(&execution.region) else {
                 continue;
             };
-            let name = execution_name(&plan.run_id, round);
+            let name = execution_name(&plan.run_id, round, part);
             let execution_arn = machine.start(arn, &name, &input).await.map_err(aws)?;
-            tracing::info!("round {round} in {}: {execution_arn}", execution.region);
+            tracing::info!(
+                "round {round} part {part} in {}: {execution_arn}",
+                execution.region
+            );
             running.push((started.len(), sources.clone()));
             started.push(Started {
                 round,
+                part,
                 region: execution.region.clone(),
                 state_machine_arn: arn.clone(),
                 deployed: *deployed,
@@ -346,9 +361,11 @@ mod tests {
 
     #[test]
     fn execution_names_are_valid_and_bounded() {
-        let name = execution_name("610cb799-bb48-4a90-8734-52c9afea5735", 3);
+        let name = execution_name("610cb799-bb48-4a90-8734-52c9afea5735", 3, 1);
         assert_eq!(name, "rdsguard-610cb799-bb48-4a90-8734-52c9afea5735-r3");
-        assert!(execution_name(&"x".repeat(200), 1).len() <= 80);
+        let name = execution_name("610cb799-bb48-4a90-8734-52c9afea5735", 3, 2);
+        assert_eq!(name, "rdsguard-610cb799-bb48-4a90-8734-52c9afea5735-r3p2");
+        assert!(execution_name(&"x".repeat(200), 1, 7).len() <= 80);
     }
 
     #[test]

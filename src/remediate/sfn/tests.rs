@@ -484,6 +484,55 @@ fn iam_policy_prints_the_execution_role() {
     assert!(without.get("state_machine_execution_policy").is_none());
 }
 
+/// A plan larger than one execution's input (Step Functions' 256 KiB quota) is cut into parts, each
+/// under the quota once the rounds carry `data_time` and `find-replica`'s answer into it, every item
+/// in exactly one part of each of its rounds.
+#[test]
+fn a_large_plan_is_cut_into_parts_under_the_input_quota() {
+    let items: Vec<Item> = (0..400)
+        .map(|n| {
+            let mut item = cross_region();
+            item.source_arn = format!("{SOURCE}-{n:03}");
+            item.identifier = format!("orders-{n:03}");
+            item
+        })
+        .collect();
+    let plan = plan(items);
+    let executions = executions(&plan, &Options::default()).expect("executions");
+    let mut seen: BTreeMap<(usize, String), usize> = BTreeMap::new();
+    for e in &executions {
+        let mut input = e.input.clone();
+        for i in input["items"].as_array_mut().expect("items") {
+            let arn = i["item"]["source_arn"].as_str().expect("arn").to_string();
+            *seen.entry((e.round, arn)).or_default() += 1;
+            // What the next round is handed, at its largest.
+            i["data_time"] = serde_json::json!("2026-11-24T03:00:00.000Z");
+            i["find_replica"] = serde_json::json!({"value": "available"});
+        }
+        let size = input.to_string().len();
+        assert!(
+            size <= input::INPUT_QUOTA,
+            "round {} part {}: {size} bytes",
+            e.round,
+            e.part
+        );
+    }
+    let rounds = executions.iter().map(|e| e.round).max().unwrap_or(0);
+    assert_eq!(seen.len(), 400 * rounds, "every item in each of its rounds");
+    assert!(seen.values().all(|n| *n == 1), "in one part only");
+    let parts = executions.iter().filter(|e| e.round == 1).count();
+    assert!(
+        parts >= 3,
+        "400 items of about 2.5 KiB need 4 parts: {parts}"
+    );
+    // A small quota cuts finer; one item over it still gets its own part.
+    let small = input::executions_within(&plan, &Options::default(), 8 * 1024).expect("parts");
+    assert!(small
+        .iter()
+        .all(|e| e.input["items"].as_array().is_some_and(|i| !i.is_empty())));
+    assert!(small.len() > executions.len());
+}
+
 /// An execution's input is at most 256 KiB (a Step Functions quota): an item's entry stays small
 /// enough for about a hundred databases per execution (docs/remediation.md).
 #[test]
