@@ -337,6 +337,8 @@ pub struct AuditArgs {
 
     /// Finish an interrupted remediation: replay the plan in RUN_DIR's journal (same names, so nothing
     /// is made twice), then re-audit. Implies --remediate; the run's files are rewritten in RUN_DIR.
+    /// With --engine step-functions: RUN_DIR's plan.json, and the executions it started are taken
+    /// over by name (after --execution-wait ran out, or the process was stopped) and waited for.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["dry_run", "out"])]
     pub resume: Option<PathBuf>,
 
@@ -361,7 +363,8 @@ pub struct AuditArgs {
     pub execution_role: String,
 
     /// With --engine step-functions: the longest wait for the executions (all rounds); they go on in
-    /// Step Functions after it, and the databases still running are reported as failed.
+    /// Step Functions after it, the databases still running are reported as failed, and
+    /// `--resume RUN_DIR` waits for them again and runs the rounds left.
     #[arg(long, default_value = "12h", value_name = "DURATION")]
     pub execution_wait: String,
 }

@@ -33,6 +33,21 @@ impl Status {
     }
 }
 
+/// The execution a start names: a new one, or the one an earlier start of the same name made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    New(String),
+    Earlier(String),
+}
+
+impl Started {
+    pub fn arn(&self) -> &str {
+        match self {
+            Started::New(arn) | Started::Earlier(arn) => arn,
+        }
+    }
+}
+
 /// A Step Functions client for the state machine's account and region.
 pub struct Machine {
     client: aws_sdk_sfn::Client,
@@ -118,14 +133,16 @@ impl Machine {
         }
     }
 
-    /// Starts an execution named `name` (the same name and input give the same execution back, as
-    /// Step Functions does for Standard workflows); returns its ARN.
+    /// Starts an execution named `name`. The same name and input give the running execution back (as
+    /// Step Functions does for Standard workflows); a name already taken otherwise (AWS answers
+    /// `ExecutionAlreadyExists` when that execution has ended, or runs with another input) is the
+    /// execution an earlier start of this run made, and is taken as it is.
     pub async fn start(
         &self,
         machine: &str,
         name: &str,
         input: &Value,
-    ) -> Result<String, AwsError> {
+    ) -> Result<Started, AwsError> {
         let started = self
             .client
             .start_execution()
@@ -133,9 +150,20 @@ impl Machine {
             .name(name)
             .input(input.to_string())
             .send()
-            .await
-            .map_err(|e| self.error("StartExecution", &e))?;
-        Ok(started.execution_arn().to_string())
+            .await;
+        match started {
+            Ok(started) => Ok(Started::New(started.execution_arn().to_string())),
+            // The name was taken by an earlier start of this run (a resumed run): that execution is
+            // this one. AWS names it `execution:<machine name>:<execution name>` beside the machine.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_execution_already_exists()) =>
+            {
+                let arn = machine.replacen(":stateMachine:", ":execution:", 1);
+                Ok(Started::Earlier(format!("{arn}:{name}")))
+            }
+            Err(e) => Err(self.error("StartExecution", &e)),
+        }
     }
 
     /// The execution's status, and its output once it succeeded.

@@ -31,7 +31,7 @@ pub async fn run(
     // The Step Functions engine: its definition and input with --dry-run; deployed and run without.
     let machine = match args.engine {
         Engine::Local => None,
-        Engine::StepFunctions if args.remediate => Some(super::remediation::options(
+        Engine::StepFunctions if args.remediate || args.resume.is_some() => Some(super::remediation::options(
             args.max_parallel,
             &args.step_timeout,
             &args.connect.role_name,
@@ -54,6 +54,22 @@ pub async fn run(
         .map_err(|e| Error::Usage(format!("--execution-wait: {e}")))?;
     // --resume: the plan comes from the interrupted run's journal, and so does its run id.
     let resumed = match &args.resume {
+        // The Step Functions engine keeps no journal: its executions are the record. The plan comes
+        // from the run's plan.json, and the same names find the executions it started.
+        Some(dir) if machine.is_some() => {
+            let path = dir.join("plan.json");
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Usage(format!(
+                    "--resume: cannot read {}: {e} (a run of --engine step-functions writes it before it starts)",
+                    path.display()
+                ))
+            })?;
+            let plan: remediate::plan::Plan = serde_json::from_str(&text).map_err(|e| {
+                Error::Usage(format!("--resume: {} is not a plan: {e}", path.display()))
+            })?;
+            judge.run_id = plan.run_id;
+            Some(plan.items)
+        }
         Some(dir) => {
             let entries = remediate::journal::read(&dir.join(remediate::journal::FILE))
                 .map_err(|e| Error::Usage(format!("--resume: {e}")))?;

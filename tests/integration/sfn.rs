@@ -266,3 +266,82 @@ fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
     );
     assert_eq!(status.stdout.matches("  repaired  ").count(), 2, "{status}");
 }
+
+/// `--execution-wait` ran out while the vault's copy was still in flight: the databases are reported
+/// as not finished (exit 3), the execution goes on in Step Functions, and `--resume RUN_DIR` takes
+/// that same execution over (AWS answers the taken name with `ExecutionAlreadyExists`), waits for
+/// it and re-audits. Nothing is started or made twice.
+#[test]
+fn a_run_whose_wait_ran_out_is_resumed_without_starting_anything_twice() {
+    let db = |id: &str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
+    let org = seed(json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ],
+        "instances": [db("alpha"), db("beta")]
+    }));
+    let (prod, vault) = (org.account("prod"), org.account("vault"));
+    // The vault's first copy answers 8 s late: longer than the 2 s rdsguard waits.
+    let slow = inject(
+        json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
+                             "delay_seconds": 8, "times": 1}),
+    );
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    let run = cmd.run(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "sfn",
+        "--remediate",
+        "--engine",
+        "step-functions",
+        "--execution-wait",
+        "2s",
+    ]);
+    assert_eq!(run.code, 3, "{run}");
+    let findings = cmd.json("sfn/findings.json");
+    let codes: Vec<&str> = findings["remediation"]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["error"]["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["ExecutionStillRunning"; 2], "{run}");
+    let first = cmd.json("sfn/executions.json");
+
+    let resumed = cmd.run(&[
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--resume",
+        "sfn",
+        "--engine",
+        "step-functions",
+    ]);
+    remove_fault(slow);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    assert!(resumed.stdout.contains("2 repaired, 0 failed"), "{resumed}");
+    let again = cmd.json("sfn/executions.json");
+    assert_eq!(
+        again[0]["execution_arn"], first[0]["execution_arn"],
+        "the same execution, taken over"
+    );
+    let statuses = verdicts(&org, &cmd.json("sfn/findings.json"));
+    assert_eq!(statuses["prod/alpha"].0, "COMPLIANT", "{statuses:?}");
+    assert_eq!(statuses["prod/beta"].0, "COMPLIANT", "{statuses:?}");
+    // One snapshot per database, one copy into the vault each: nothing ran twice.
+    let snapshots = calls_by(&prod)
+        .iter()
+        .filter(|c| c.as_str() == "rds:CreateDBSnapshot")
+        .count();
+    assert_eq!(snapshots, 2);
+    let copies = calls_by(&vault)
+        .iter()
+        .filter(|c| c.as_str() == "rds:CopyDBSnapshot")
+        .count();
+    assert_eq!(copies, 2);
+}

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{executions, flag, side, Options, Side, STATE_MACHINE_NAME};
-use crate::aws::sfn::{Deployed, Machine, Status};
+use crate::aws::sfn::{self, Deployed, Machine, Status};
 use crate::aws::ClientFactory;
 use crate::error::Error;
 use crate::inventory::AwsError;
@@ -226,7 +226,15 @@ pub async fn run(
                 continue;
             };
             let name = execution_name(&plan.run_id, round, part);
-            let execution_arn = machine.start(arn, &name, &input).await.map_err(aws)?;
+            let execution_arn = match machine.start(arn, &name, &input).await.map_err(aws)? {
+                sfn::Started::New(arn) => arn,
+                sfn::Started::Earlier(arn) => {
+                    tracing::info!(
+                        "{name} was started before (a resumed run): taking {arn} as it is"
+                    );
+                    arn
+                }
+            };
             tracing::info!(
                 "round {round} part {part} in {}: {execution_arn}",
                 execution.region
