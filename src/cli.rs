@@ -162,6 +162,24 @@ pub struct ExportArgs {
     pub partition: String,
 }
 
+/// How `--remediate` copies into another region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CrossRegionCopy {
+    /// One CopyDBSnapshot across accounts and regions (AWS documents it since 2025).
+    OneStep,
+    /// A stage copy in the source's region of the vault account, then a copy across regions.
+    TwoStep,
+}
+
+impl From<CrossRegionCopy> for crate::remediate::plan::CopyPath {
+    fn from(path: CrossRegionCopy) -> Self {
+        match path {
+            CrossRegionCopy::OneStep => Self::OneStep,
+            CrossRegionCopy::TwoStep => Self::TwoStep,
+        }
+    }
+}
+
 /// Where `--remediate` runs the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
@@ -342,6 +360,12 @@ pub struct AuditArgs {
     /// With --remediate: the longest wait for one snapshot or copy to become available.
     #[arg(long, default_value = "3h", value_name = "DURATION")]
     pub step_timeout: String,
+
+    /// With --remediate: how a copy into another region is made. `one-step`: the vault account
+    /// copies the shared snapshot across accounts and regions in one call; `two-step`: a copy in
+    /// the source's region first (`copy-stage`), then across regions.
+    #[arg(long, value_enum, default_value_t = CrossRegionCopy::OneStep, value_name = "PATH")]
+    pub cross_region_copy: CrossRegionCopy,
 
     /// With --remediate: where the pipeline runs. `step-functions` creates (or updates) the state
     /// machine `rdsguard-remediation` in each region the plan's executions run in, starts them
