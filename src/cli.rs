@@ -144,10 +144,6 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
-    /// How many databases are repaired at once: the map's MaxConcurrency.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub max_parallel: u16,
-
     /// The member role in every account (as --role-name of audit): each Task runs under it.
     #[arg(long, default_value = DEFAULT_ROLE_NAME, value_name = "NAME")]
     pub role_name: String,

@@ -260,7 +260,14 @@ async fn remediate_run(
         None => {
             let findings = evaluate(inventory, &judge.rules, judge.as_of.unwrap_or_else(now));
             let rules = &judge.rules;
-            remediate::plan::build(inventory, rules, &findings, &judge.run_id, now(), options.copy_path)
+            remediate::plan::build(
+                inventory,
+                rules,
+                &findings,
+                &judge.run_id,
+                now(),
+                options.copy_path,
+            )
         }
     };
     write_json(&out_dir.join("plan.json"), &plan)?;

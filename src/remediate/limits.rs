@@ -67,15 +67,37 @@ mod tests {
     #[tokio::test]
     async fn the_limit_is_per_target_and_a_freed_place_is_taken_by_the_next() {
         let slots = CopySlots::default();
-        let eu = ("222".to_string(), "eu-west-1".to_string(), SourceKind::DbCluster);
-        let held: Vec<Slot> = (0..5).map(|_| slots.try_take(&eu).expect("a place")).collect();
-        assert!(slots.try_take(&eu).is_none(), "a sixth cluster copy must wait");
+        let eu = (
+            "222".to_string(),
+            "eu-west-1".to_string(),
+            SourceKind::DbCluster,
+        );
+        let held: Vec<Slot> = (0..5)
+            .map(|_| slots.try_take(&eu).expect("a place"))
+            .collect();
+        assert!(
+            slots.try_take(&eu).is_none(),
+            "a sixth cluster copy must wait"
+        );
         // Another account, region or kind has its own places.
-        let other = ("333".to_string(), "eu-west-1".to_string(), SourceKind::DbCluster);
+        let other = (
+            "333".to_string(),
+            "eu-west-1".to_string(),
+            SourceKind::DbCluster,
+        );
         assert!(slots.try_take(&other).is_some());
-        let db = ("222".to_string(), "eu-west-1".to_string(), SourceKind::DbInstance);
-        let db_held: Vec<Slot> = (0..20).map(|_| slots.try_take(&db).expect("a place")).collect();
-        assert!(slots.try_take(&db).is_none(), "a 21st DB snapshot copy must wait");
+        let db = (
+            "222".to_string(),
+            "eu-west-1".to_string(),
+            SourceKind::DbInstance,
+        );
+        let db_held: Vec<Slot> = (0..20)
+            .map(|_| slots.try_take(&db).expect("a place"))
+            .collect();
+        assert!(
+            slots.try_take(&db).is_none(),
+            "a 21st DB snapshot copy must wait"
+        );
         drop(held.into_iter().next());
         let next = tokio::time::timeout(std::time::Duration::from_secs(1), slots.take(&eu)).await;
         assert!(next.is_ok(), "a freed place goes to the waiting copy");

@@ -140,7 +140,11 @@ def control(method, path, query, body):
             if method == "POST":
                 _copy_seconds[body.get("account_id")] = float(body["seconds"])
             elif method == "DELETE":
-                _copy_seconds.clear()
+                account = query.get("account_id", [None])[0]
+                if account:
+                    _copy_seconds.pop(account, None)
+                else:
+                    _copy_seconds.clear()
             return 200, {"accounts": {str(a): s for a, s in _copy_seconds.items()}}
     if path == "/_rdsguard/copies":
         account = query.get("account_id", [None])[0]

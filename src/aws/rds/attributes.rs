@@ -52,4 +52,3 @@ fn restore_values<'a>(
         .flat_map(|(_, values)| values.iter().cloned())
         .collect()
 }
-

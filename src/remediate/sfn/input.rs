@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{check_item, flag, side, Options, Refused, Side};
 use crate::inventory::SourceKind;
+use crate::remediate::limits;
 use crate::remediate::plan::{Item, Plan};
 use crate::remediate::steps::{share, Step};
 use crate::remediate::tags::{self, ROLE_RESTORE, ROLE_TRANSIT, TAG_RESTORED_FROM};
@@ -130,25 +131,40 @@ pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Val
     })
 }
 
-/// The plan as executions: round by round, one per region. Refuses an item with a step the engine
-/// does not run, naming it.
+/// How many of a leg's items may run at once: `--max-parallel`, or fewer when the leg copies across
+/// regions, where AWS allows [`limits::cross_region_copies`] in progress per destination account and
+/// region. Every such copy of a round's execution lands in its region, so a bound over the whole
+/// execution holds for each account in it.
+fn leg_bound(item: &Item, steps: &[Step], o: &Options) -> u16 {
+    let copies_across = steps.contains(&Step::Copy) && item.region != item.dest_region;
+    match copies_across {
+        true => o
+            .max_parallel
+            .min(limits::cross_region_copies(item.kind) as u16),
+        false => o.max_parallel,
+    }
+}
+
+/// The plan as executions: round by round, one per region, each with its `max_parallel` (the map's
+/// concurrency, [`leg_bound`]). Refuses an item with a step the engine does not run, naming it.
 pub fn executions(plan: &Plan, o: &Options) -> Result<Vec<Execution>, Refused> {
-    let mut rounds: BTreeMap<(usize, String), Vec<Value>> = BTreeMap::new();
+    let mut rounds: BTreeMap<(usize, String), (u16, Vec<Value>)> = BTreeMap::new();
     for item in &plan.items {
         check_item(item)?;
         for (round, (region, steps)) in legs(item).into_iter().enumerate() {
-            rounds
+            let entry = rounds
                 .entry((round + 1, region))
-                .or_default()
-                .push(item_input(item, &steps, &plan.run_id, o));
+                .or_insert((o.max_parallel, Vec::new()));
+            entry.0 = entry.0.min(leg_bound(item, &steps, o));
+            entry.1.push(item_input(item, &steps, &plan.run_id, o));
         }
     }
     Ok(rounds
         .into_iter()
-        .map(|((round, region), items)| Execution {
+        .map(|((round, region), (bound, items))| Execution {
             round,
             region,
-            input: json!({"run_id": plan.run_id, "items": items}),
+            input: json!({"run_id": plan.run_id, "max_parallel": bound, "items": items}),
         })
         .collect())
 }

@@ -74,7 +74,11 @@ async fn cross_region_slot(ctx: &Ctx<'_>) -> Option<Slot> {
     if item.region == item.dest_region {
         return None;
     }
-    let target = (item.dest_account.clone(), item.dest_region.clone(), item.kind);
+    let target = (
+        item.dest_account.clone(),
+        item.dest_region.clone(),
+        item.kind,
+    );
     if let Some(slot) = ctx.slots.try_take(&target) {
         return Some(slot);
     }

@@ -64,8 +64,14 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
         .and_then(|f| f.data_time)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let scope = &ctx.src;
-    let shared =
-        attributes::restore(scope.client, scope.account_id, scope.region, item.kind, name).await?;
+    let shared = attributes::restore(
+        scope.client,
+        scope.account_id,
+        scope.region,
+        item.kind,
+        name,
+    )
+    .await?;
     if shared.contains(&item.dest_account) {
         return Ok(());
     }
