@@ -129,7 +129,9 @@ Files written:
                                which may only assume the member roles (and run its own map)
 
 The machine does not depend on the plan: the plan is each execution's input (see
-`audit --remediate --engine step-functions --dry-run`). It calls only its own region: deploy it in
+`audit --remediate --engine step-functions --dry-run`), and so is how many databases run at once
+(`max_parallel`, the map's MaxConcurrencyPath: audit's --max-parallel, lowered to AWS's limit of
+cross-region copies in progress in a round that copies across regions). It calls only its own region: deploy it in
 every region the plan's databases and vaults are in. Not built yet: starting the executions from
 rdsguard, and repointing secrets (rules with restore.secret are refused, exit 2).
 Docs: docs/remediation.md#step-functions-engine";
