@@ -6,7 +6,9 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{control, kill_mid_call, seed, Cmd, Org, Run};
+use crate::harness::{
+    calls_in_regions, control, kill_mid_call, remediate_args, seed, Cmd, Org, Run,
+};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
@@ -46,29 +48,15 @@ max_age = "26h"
     )
 }
 
-/// The emulator's calls by `account`, as `operation@region`.
-fn calls_in(account: &str) -> Vec<String> {
-    let calls = control(
-        "GET",
-        &format!("/_rdsguard/calls?account_id={account}"),
-        None,
-    );
-    calls["calls"]
-        .as_array()
-        .expect("calls")
-        .iter()
-        .map(|c| {
-            format!(
-                "{}@{}",
-                c["operation"].as_str().unwrap_or(""),
-                c["region"].as_str().unwrap_or("")
-            )
-        })
-        .collect()
-}
-
 fn count(calls: &[String], call: &str) -> usize {
     calls.iter().filter(|c| *c == call).count()
+}
+
+/// The vault's cluster snapshot copies: (in the sources' region, in the destination region).
+fn cluster_copies(org: &Org) -> (usize, usize) {
+    let calls = calls_in_regions(&org.account("vault"));
+    let copies = |region: &str| count(&calls, &format!("CopyDBClusterSnapshot@{region}"));
+    (copies(R), copies(FAR))
 }
 
 /// Six cluster copies into eu-west-1 with `--max-parallel 8`, each copy taking 3 s in the emulator:
@@ -83,15 +71,7 @@ fn six_cluster_copies(extra: &[&str]) -> (Org, Cmd, Run, Value) {
     );
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org, FAR));
-    let mut args = vec![
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "out",
-        "--remediate",
-    ];
-    args.extend(["--max-parallel", "8", "--step-timeout", "10m"]);
+    let mut args = remediate_args("out", &["--max-parallel", "8", "--step-timeout", "10m"]);
     args.extend(extra);
     let run = cmd.run(&args);
     control(
@@ -148,17 +128,7 @@ fn more_cross_region_copies_than_aws_allows_in_progress_all_complete_in_one_step
     all_done_under_the_limit(&org, &cmd, &run, &copies);
     // One step: the vault copies the shared snapshots straight into eu-west-1; no stage copy in
     // the source's region.
-    let calls = calls_in(&org.account("vault"));
-    assert_eq!(
-        count(&calls, &format!("CopyDBClusterSnapshot@{FAR}")),
-        6,
-        "{calls:?}"
-    );
-    assert_eq!(
-        count(&calls, &format!("CopyDBClusterSnapshot@{R}")),
-        0,
-        "{calls:?}"
-    );
+    assert_eq!(cluster_copies(&org), (0, 6));
     let plan = cmd.json("out/plan.json");
     assert!(plan["items"]
         .as_array()
@@ -171,30 +141,13 @@ fn more_cross_region_copies_than_aws_allows_in_progress_all_complete_in_one_step
 fn the_two_step_path_keeps_its_stage_copy_and_the_same_limit() {
     let (org, cmd, run, copies) = six_cluster_copies(&["--cross-region-copy", "two-step"]);
     all_done_under_the_limit(&org, &cmd, &run, &copies);
-    let calls = calls_in(&org.account("vault"));
     // A stage copy in us-east-1, then the copy across regions, per database.
-    assert_eq!(
-        count(&calls, &format!("CopyDBClusterSnapshot@{R}")),
-        6,
-        "{calls:?}"
-    );
-    assert_eq!(
-        count(&calls, &format!("CopyDBClusterSnapshot@{FAR}")),
-        6,
-        "{calls:?}"
-    );
+    assert_eq!(cluster_copies(&org), (6, 6));
     // --dry-run says which path each copy takes.
-    let dry = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
+    let dry = cmd.run(&remediate_args(
         "dry",
-        "--remediate",
-        "--dry-run",
-        "--cross-region-copy",
-        "two-step",
-    ]);
+        &["--dry-run", "--cross-region-copy", "two-step"],
+    ));
     assert_eq!(dry.code, 0, "already repaired: {dry}");
     let fresh = org_dry_run(&[]);
     assert!(fresh.stdout.contains("(one step from "), "{fresh}");
@@ -212,15 +165,7 @@ fn org_dry_run(extra: &[&str]) -> Run {
     let org = org(0, 1);
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org, FAR));
-    let mut args = vec![
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "dry",
-        "--remediate",
-        "--dry-run",
-    ];
+    let mut args = remediate_args("dry", &["--dry-run"]);
     args.extend(extra);
     let run = cmd.run(&args);
     assert_eq!(run.code, 1, "{run}");
@@ -236,14 +181,7 @@ fn a_transit_snapshot_already_shared_with_twenty_accounts_is_not_shared_again() 
     // Killed while AWS made the transit snapshot; meanwhile someone shares it with 20 accounts.
     kill_mid_call(
         &cmd,
-        &[
-            "audit",
-            "--rules",
-            "rules.toml",
-            "--out",
-            "run",
-            "--remediate",
-        ],
+        &remediate_args("run", &[]),
         ("rds", "CreateDBSnapshot", &prod),
         "run/journal.jsonl",
         "snapshot",
@@ -277,27 +215,21 @@ fn a_transit_snapshot_already_shared_with_twenty_accounts_is_not_shared_again() 
         "{message}"
     );
     // rdsguard read the attribute and changed nothing: the only share call is the test's own.
-    let calls = calls_in(&prod);
+    let calls = calls_in_regions(&prod);
     assert_eq!(
         count(&calls, &format!("ModifyDBSnapshotAttribute@{R}")),
         1,
         "{calls:?}"
     );
-    let attrs = crate::harness::block_on(
-        rds.describe_db_snapshot_attributes()
-            .db_snapshot_identifier(&transit)
-            .send(),
-    )
-    .expect("attributes");
-    let mut shared: Vec<String> = attrs
-        .db_snapshot_attributes_result()
-        .map(|r| {
-            r.db_snapshot_attributes()
-                .iter()
-                .flat_map(|a| a.attribute_values().to_vec())
-                .collect()
-        })
-        .unwrap_or_default();
+    // The emulator's view: still the 20 accounts, not the vault.
+    let read = rds
+        .describe_db_snapshot_attributes()
+        .db_snapshot_identifier(&transit);
+    let attrs = crate::harness::block_on(read.send()).expect("attributes");
+    let result = attrs.db_snapshot_attributes_result().expect("attributes");
+    let mut shared = result.db_snapshot_attributes()[0]
+        .attribute_values()
+        .to_vec();
     shared.sort();
     assert_eq!(shared, others);
 }
