@@ -129,9 +129,12 @@ Files written:
                                which may only assume the member roles (and run its own map)
 
 The machine does not depend on the plan: the plan is each execution's input (see
-`audit --remediate --engine step-functions --dry-run`). It calls only its own region: deploy it in
-every region the plan's databases and vaults are in. Not built yet: starting the executions from
-rdsguard, and repointing secrets (rules with restore.secret are refused, exit 2).
+`audit --remediate --engine step-functions --dry-run`), and so is how many databases run at once
+(`max_parallel`, the map's MaxConcurrencyPath: audit's --max-parallel, lowered to AWS's limit of
+cross-region copies in progress in a round that copies across regions). It calls only its own
+region: deploy it in every region the plan's databases and vaults are in. `audit --remediate
+--engine step-functions` starts the executions itself. Not built yet: repointing secrets (rules
+with restore.secret are refused, exit 2).
 Docs: docs/remediation.md#step-functions-engine";
 
 #[derive(Debug, Args)]
@@ -143,10 +146,6 @@ pub struct ExportArgs {
     /// Folder to write into (created if missing; the files of an earlier export are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-
-    /// How many databases are repaired at once: the map's MaxConcurrency.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub max_parallel: u16,
 
     /// The member role in every account (as --role-name of audit): each Task runs under it.
     #[arg(long, default_value = DEFAULT_ROLE_NAME, value_name = "NAME")]
@@ -160,6 +159,24 @@ pub struct ExportArgs {
     /// The AWS partition of the accounts (aws, aws-cn, aws-us-gov).
     #[arg(long, default_value = "aws", value_name = "PARTITION")]
     pub partition: String,
+}
+
+/// How `--remediate` copies into another region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CrossRegionCopy {
+    /// One CopyDBSnapshot across accounts and regions (AWS documents it since 2025).
+    OneStep,
+    /// A stage copy in the source's region of the vault account, then a copy across regions.
+    TwoStep,
+}
+
+impl From<CrossRegionCopy> for crate::remediate::plan::CopyPath {
+    fn from(path: CrossRegionCopy) -> Self {
+        match path {
+            CrossRegionCopy::OneStep => Self::OneStep,
+            CrossRegionCopy::TwoStep => Self::TwoStep,
+        }
+    }
 }
 
 /// Where `--remediate` runs the pipeline.
@@ -345,6 +362,12 @@ pub struct AuditArgs {
     /// With --remediate: the longest wait for one snapshot or copy to become available.
     #[arg(long, default_value = "3h", value_name = "DURATION")]
     pub step_timeout: String,
+
+    /// With --remediate: how a copy into another region is made. `one-step`: the vault account
+    /// copies the shared snapshot across accounts and regions in one call; `two-step`: a copy in
+    /// the source's region first (`copy-stage`), then across regions.
+    #[arg(long, value_enum, default_value_t = CrossRegionCopy::OneStep, value_name = "PATH")]
+    pub cross_region_copy: CrossRegionCopy,
 
     /// With --remediate: where the pipeline runs. `step-functions` creates (or updates) the state
     /// machine `rdsguard-remediation` in each region the plan's executions run in, starts them

@@ -217,6 +217,7 @@ pub async fn run(
             progress: None,
             max_parallel: usize::from(args.max_parallel),
             step_timeout: std::time::Duration::from_secs(step_timeout.seconds.unsigned_abs()),
+            copy_path: args.cross_region_copy.into(),
         };
         let outcome = remediate_run(
             &judge,
@@ -274,7 +275,15 @@ async fn remediate_run(
         },
         None => {
             let findings = evaluate(inventory, &judge.rules, judge.as_of.unwrap_or_else(now));
-            remediate::plan::build(inventory, &judge.rules, &findings, &judge.run_id, now())
+            let rules = &judge.rules;
+            remediate::plan::build(
+                inventory,
+                rules,
+                &findings,
+                &judge.run_id,
+                now(),
+                options.copy_path,
+            )
         }
     };
     write_json(&out_dir.join("plan.json"), &plan)?;
@@ -316,6 +325,7 @@ async fn remediate_run(
             progress: Some(progress),
             max_parallel: options.max_parallel,
             step_timeout: options.step_timeout,
+            copy_path: options.copy_path,
         };
         results = match machine {
             None => {

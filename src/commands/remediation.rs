@@ -28,8 +28,9 @@ pub(super) fn options(
 
 /// Checks the rules and the flags, then writes the definition and the template; returns the files.
 pub fn export(args: &ExportArgs) -> Result<Vec<PathBuf>, Error> {
+    // How many databases run at once is each execution's input (`max_parallel`), not the machine's.
     let o = options(
-        args.max_parallel,
+        sfn::Options::default().max_parallel,
         &args.step_timeout,
         &args.role_name,
         &args.partition,

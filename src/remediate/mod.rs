@@ -13,6 +13,7 @@
 //! when the replica already exists, nothing before it is redone.
 
 pub mod journal;
+pub mod limits;
 pub mod plan;
 pub(crate) mod run;
 pub mod sfn;
@@ -45,6 +46,8 @@ pub struct Options {
     pub max_parallel: usize,
     /// The longest wait for one snapshot to become available.
     pub step_timeout: Duration,
+    /// How the plan copies into another region.
+    pub copy_path: plan::CopyPath,
 }
 
 pub use crate::report::remediation::ItemResult;
@@ -60,8 +63,10 @@ pub async fn execute(
     if let Err(e) = journal.plans(run_id, items) {
         warn!("cannot write the journal {}: {e}", journal.path().display());
     }
+    // AWS's limit on cross-region copies in progress holds across items: one set of slots per run.
+    let slots = limits::CopySlots::default();
     stream::iter(items)
-        .map(|item| run::item(factory, item, run_id, journal, options))
+        .map(|item| run::item(factory, item, run_id, journal, options, &slots))
         .buffer_unordered(options.max_parallel.max(1))
         .collect()
         .await

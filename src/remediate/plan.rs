@@ -40,12 +40,27 @@ fn snapshot_name(parts: &[&str]) -> String {
     name.trim_end_matches('-').to_string()
 }
 
+/// How a copy into another region is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CopyPath {
+    /// The vault account copies the shared snapshot straight into the destination region: one
+    /// `CopyDBSnapshot` across accounts and regions, as AWS documents it (`SourceDBSnapshotIdentifier`
+    /// "can also" be "an ARN of a snapshot that is in a different account and a different AWS
+    /// Region", RDS API Reference), so no stage copy is made.
+    #[default]
+    OneStep,
+    /// First a copy in the source's region of the vault account (`copy-stage`), then that copy across
+    /// regions: the path from before AWS allowed both at once.
+    TwoStep,
+}
+
 pub fn build(
     inventory: &Inventory,
     rules: &RuleSet,
     findings: &Findings,
     run_id: &str,
     now: DateTime<Utc>,
+    copy_path: CopyPath,
 ) -> Plan {
     let index = Index::new(inventory);
     // Time and run: two runs in the same second never share a name (a step would take the other
@@ -237,7 +252,8 @@ pub fn build(
         let snapshot = snapshot_name(&["rdsguard", &source.identifier, &stamp]);
         let names = Names {
             reencrypted: reencrypt_key.as_ref().map(|_| format!("{snapshot}-cmk")),
-            stage: cross_region.then(|| format!("{snapshot}-stage")),
+            stage: (cross_region && copy_path == CopyPath::TwoStep)
+                .then(|| format!("{snapshot}-stage")),
             // Identifiers repeat across accounts: the replica's name carries the source account.
             replica: snapshot_name(&["rdsguard", &source.account_id, &source.identifier, &stamp]),
             snapshot,

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use super::journal::{Entry, Journal};
+use super::limits::CopySlots;
 use super::plan::Item;
 use super::{tags, ItemResult, Options};
 use crate::aws::rds::write::instances::Instance;
@@ -29,6 +30,8 @@ pub(crate) struct Ctx<'a> {
     pub dst: Scope<'a>,
     /// The destination account in the source's region, for a cross-region destination.
     pub stage: Option<Scope<'a>>,
+    /// The run's places for cross-region copies in progress ([`super::limits`]).
+    pub slots: &'a CopySlots,
     journal: &'a Journal,
     /// What this run created and deleted, as `account/region/name`.
     created: Mutex<Vec<String>>,
@@ -66,6 +69,7 @@ pub(crate) async fn item(
     run_id: &str,
     journal: &Journal,
     options: &Options,
+    slots: &CopySlots,
 ) -> ItemResult {
     let (outcome, created, deleted) = match Clients::connect(factory, item).await {
         Err(failure) => (Err(failure), Vec::new(), Vec::new()),
@@ -90,6 +94,7 @@ pub(crate) async fn item(
                     account_id: &item.dest_account,
                     region: &item.region,
                 }),
+                slots,
                 journal,
                 created: Mutex::new(Vec::new()),
                 deleted: Mutex::new(Vec::new()),
@@ -212,6 +217,14 @@ impl Ctx<'_> {
     ) -> Result<aws_sdk_backup::Client, AwsError> {
         let config = self.factory.config(account, region).await?;
         Ok(crate::aws::backup_client(&config, account, region))
+    }
+
+    /// Shows `status` as this item's current state (the progress display, else the log).
+    pub fn show(&self, status: &str) {
+        match self.options.progress.as_ref().filter(|p| p.enabled()) {
+            Some(p) => p.update(&self.item.source_arn, status),
+            None => info!(source = %self.item.identifier, "{status}"),
+        }
     }
 
     /// Records that this run deleted `name` in `scope`.

@@ -90,7 +90,14 @@ fn published_report() {
     ));
 
     let findings = evaluate(&org.inventory, &rules, as_of());
-    let plan = remediate::plan::build(&org.inventory, &rules, &findings, "run-1", as_of());
+    let plan = remediate::plan::build(
+        &org.inventory,
+        &rules,
+        &findings,
+        "run-1",
+        as_of(),
+        remediate::plan::CopyPath::OneStep,
+    );
     let failed = AwsError {
         account_id: VAULT.into(),
         region: REGION.into(),

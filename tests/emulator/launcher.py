@@ -1109,6 +1109,10 @@ for _mod in list(sys.modules.values()):
             _mod.extract_json = _extract_json_aws
 
 
+# --- (x), (y) cross-Region copies in progress, shares: in their own module --------
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import copy_limits  # noqa: E402
+
 # --- Request inspection -------------------------------------------------------
 _SIGV4 = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _faults = {}  # id -> fault dict (d)
@@ -1346,6 +1350,9 @@ def _control(method, path, query, body):
         if match and method == "DELETE":
             found = _faults.pop(int(match.group(1)), None)
             return (200, {}) if found else (404, {"error": "no such fault"})
+    answer = copy_limits.control(method, path, query, body)
+    if answer is not None:
+        return answer
     return 404, {"error": f"no route {method} {path}"}
 
 

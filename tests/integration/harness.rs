@@ -128,8 +128,8 @@ pub fn remove_fault(id: u64) {
     control("DELETE", &format!("/_rdsguard/faults/{id}"), None);
 }
 
-/// The AWS operations the emulator recorded with `account_id` as the caller.
-pub fn calls_by(account_id: &str) -> Vec<String> {
+/// The calls the emulator recorded with `account_id` as the caller, as it lists them.
+fn calls_of(account_id: &str) -> Vec<serde_json::Value> {
     let calls = control(
         "GET",
         &format!("/_rdsguard/calls?account_id={account_id}"),
@@ -138,19 +138,35 @@ pub fn calls_by(account_id: &str) -> Vec<String> {
     calls
         .as_array()
         .or_else(|| calls["calls"].as_array())
-        .map(|items| {
-            items
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{}:{}",
-                        c["service"].as_str().unwrap_or(""),
-                        c["operation"].as_str().unwrap_or("")
-                    )
-                })
-                .collect()
-        })
+        .cloned()
         .unwrap_or_default()
+}
+
+/// Two fields of each recorded call of `account_id`, joined by `sep`.
+fn calls_joined(account_id: &str, first: &str, sep: &str, second: &str) -> Vec<String> {
+    let field = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or("").to_string();
+    calls_of(account_id)
+        .iter()
+        .map(|c| format!("{}{sep}{}", field(c, first), field(c, second)))
+        .collect()
+}
+
+/// The AWS operations the emulator recorded with `account_id` as the caller.
+pub fn calls_by(account_id: &str) -> Vec<String> {
+    calls_joined(account_id, "service", ":", "operation")
+}
+
+/// The same calls as `operation@region`.
+pub fn calls_in_regions(account_id: &str) -> Vec<String> {
+    calls_joined(account_id, "operation", "@", "region")
+}
+
+/// `audit --rules rules.toml --out OUT --remediate EXTRA...`.
+pub fn remediate_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["audit", "--rules", "rules.toml", "--out", out];
+    args.push("--remediate");
+    args.extend(extra);
+    args
 }
 
 pub struct Cmd {

@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use crate::harness::{repo, run_json, Cmd};
 
 const R: &str = "us-east-1";
+/// A destination region other than the sources'.
+const FAR: &str = "eu-west-1";
 const CALLER: &str = "999999999999";
 const SOURCE: &str = "111111111111";
 const VAULT: &str = "222222222222";
@@ -442,6 +444,52 @@ fn table() -> Vec<Row> {
             rds(VAULT, replica),
             creating(&["rdsguard:data-time"]),
             "the replica, with rdsguard's tags",
+        ),
+        // One step across accounts and regions (--cross-region-copy one-step): called in the
+        // destination region with the shared snapshot's ARN in the source's region.
+        row(
+            true,
+            Vault,
+            "rds:CopyDBClusterSnapshot",
+            rds(
+                VAULT,
+                "cluster-snapshot:rdsguard-ledger-20261129030000-abcdefgh",
+            ),
+            managed(),
+            "one-step copy: from the shared cluster snapshot in the source's region",
+        ),
+        row(
+            true,
+            Vault,
+            "rds:CopyDBSnapshot",
+            format!("arn:aws:rds:{FAR}:{VAULT}:{replica}"),
+            creating(&["rdsguard:data-time"]),
+            "one-step copy: the replica in the destination region",
+        ),
+        row(
+            true,
+            Vault,
+            "kms:ReEncryptTo",
+            format!("arn:aws:kms:{FAR}:{VAULT}:key/vault"),
+            json!({"kms:ViaService": format!("rds.{FAR}.amazonaws.com"), "aws:ResourceOrgID": ORG}),
+            "one-step copy: RDS encrypts under the vault key in the destination region",
+        ),
+        row(
+            false,
+            Vault,
+            "rds:CopyDBSnapshot",
+            rds(VAULT, "snapshot:orders-nightly"),
+            json!({}),
+            "one-step copy: never from a snapshot that is not rdsguard's",
+        ),
+        // `share` reads who the snapshot is shared with before it adds the vault (at most 20).
+        row(
+            true,
+            Source,
+            "rds:DescribeDBSnapshotAttributes",
+            rds(SOURCE, shareable),
+            managed(),
+            "read the restore attribute of rdsguard's snapshot before sharing it",
         ),
         row(
             true,

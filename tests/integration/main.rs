@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 mod ci;
 mod cli;
+mod copy_limits;
 mod drill;
 mod fuzz;
 mod harness;

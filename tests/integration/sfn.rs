@@ -56,16 +56,7 @@ fn after_state(org: &Org, inventory: &Value) -> Vec<String> {
 fn remediate(org: &Org, out: &str, engine: &str) -> (Cmd, crate::harness::Run) {
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(org));
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        out,
-        "--remediate",
-        "--engine",
-        engine,
-    ]);
+    let run = cmd.run(&crate::harness::remediate_args(out, &["--engine", engine]));
     (cmd, run)
 }
 

@@ -65,8 +65,8 @@ fn statelint(file: &Path) -> crate::harness::Run {
 fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
     let mut cmd = Cmd::new();
     cmd.file("rules.toml", RULES);
-    for (parallel, partition) in [("4", "aws"), ("40", "aws-us-gov")] {
-        let out = format!("out-{parallel}");
+    for partition in ["aws", "aws-us-gov"] {
+        let out = format!("out-{partition}");
         let run = cmd.run(&[
             "remediation",
             "export",
@@ -74,8 +74,6 @@ fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
             "rules.toml",
             "--out",
             &out,
-            "--max-parallel",
-            parallel,
             "--role-name",
             "rdsguard",
             "--partition",
@@ -97,7 +95,8 @@ fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
 
         let asl = cmd.json(&format!("{out}/state-machine.asl.json"));
         let map = &asl["States"]["databases"];
-        assert_eq!(map["MaxConcurrency"], parallel.parse::<u64>().expect("n"));
+        // How many databases run at once is each execution's input, not the machine's.
+        assert_eq!(map["MaxConcurrencyPath"], "$.max_parallel");
         let tpl = cmd.json(&format!("{out}/state-machine.template.json"));
         // The template deploys exactly the exported definition, under its execution role.
         assert_eq!(
@@ -125,7 +124,7 @@ fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
         assert!(asl
             .to_string()
             .contains("arn:aws:states:::aws-sdk:rds:copyDBSnapshot"));
-        eprintln!("statelint: ok; cfn-lint: no finding (--max-parallel {parallel}, {partition})");
+        eprintln!("statelint: ok; cfn-lint: no finding ({partition})");
     }
 }
 
@@ -245,8 +244,8 @@ fn a_dry_run_prints_the_machine_and_its_executions_and_changes_nothing() {
     );
     assert_eq!(printed["executions"], cmd.json("dry/executions.json"));
     assert_eq!(
-        printed["state_machine"]["States"]["databases"]["MaxConcurrency"],
-        7
+        printed["state_machine"]["States"]["databases"]["MaxConcurrencyPath"],
+        "$.max_parallel"
     );
     let lint = statelint(&cmd.path("dry/state-machine.asl.json"));
     assert_eq!(lint.code, 0, "statelint: {lint}");
@@ -266,6 +265,12 @@ fn a_dry_run_prints_the_machine_and_its_executions_and_changes_nothing() {
     assert_eq!(
         shape,
         vec![(1, FAR, 1), (1, R, 1), (2, R, 1), (3, FAR, 1), (4, R, 1)],
+        "{printed}"
+    );
+    // Each execution carries the map's concurrency: --max-parallel 7 (under the limit of 20 DB
+    // snapshot copies in progress into one region, so the copy round keeps it too).
+    assert!(
+        executions.iter().all(|e| e["input"]["max_parallel"] == 7),
         "{printed}"
     );
     let vault = org.account("vault");

@@ -2,6 +2,7 @@
 //! Neither side imports the other; both import this module: the [`Scope`] a call goes to, the SDK's
 //! tags and times as plain data, and the errors as [`AwsError`] entries.
 
+pub mod attributes;
 pub mod read;
 mod records;
 pub mod write;

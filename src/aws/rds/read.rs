@@ -244,47 +244,10 @@ async fn read_restore_attribute(
     region: &str,
     snapshot: &Snapshot,
 ) -> Result<Vec<String>, AwsError> {
-    let identifier = &snapshot.identifier;
-    let values = match snapshot.kind {
-        SourceKind::DbInstance => client
-            .describe_db_snapshot_attributes()
-            .db_snapshot_identifier(identifier)
-            .send()
-            .await
-            .map(|response| {
-                let result = response.db_snapshot_attributes_result();
-                let attributes = result.map(|r| r.db_snapshot_attributes());
-                let pairs = attributes.unwrap_or_default().iter();
-                restore_values(pairs.map(|a| (a.attribute_name(), a.attribute_values())))
-            })
-            .map_err(|e| aws_error(account_id, region, "DescribeDBSnapshotAttributes", &e)),
-        SourceKind::DbCluster => client
-            .describe_db_cluster_snapshot_attributes()
-            .db_cluster_snapshot_identifier(identifier)
-            .send()
-            .await
-            .map(|response| {
-                let result = response.db_cluster_snapshot_attributes_result();
-                let attributes = result.map(|r| r.db_cluster_snapshot_attributes());
-                let pairs = attributes.unwrap_or_default().iter();
-                restore_values(pairs.map(|a| (a.attribute_name(), a.attribute_values())))
-            })
-            .map_err(|e| {
-                let operation = "DescribeDBClusterSnapshotAttributes";
-                aws_error(account_id, region, operation, &e)
-            }),
-    };
-    values.map_err(|error| with_resource(error, &snapshot.arn))
-}
-
-/// The values of the `restore` attribute among a snapshot's (name, values) attributes.
-fn restore_values<'a>(
-    attributes: impl Iterator<Item = (Option<&'a str>, &'a [String])>,
-) -> Vec<String> {
-    attributes
-        .filter(|(name, _)| *name == Some("restore"))
-        .flat_map(|(_, values)| values.iter().cloned())
-        .collect()
+    let (kind, identifier) = (snapshot.kind, &snapshot.identifier);
+    super::attributes::restore(client, account_id, region, kind, identifier)
+        .await
+        .map_err(|error| with_resource(error, &snapshot.arn))
 }
 
 /// The manual snapshot quotas of one account-region (`DescribeAccountAttributes`, one call, no

@@ -27,6 +27,7 @@ fn a_backup_rule_plans_backup_and_copy_jobs_and_a_backup_only_rule_without_it_is
         &findings,
         "run-1234abcd",
         as_of(),
+        super::CopyPath::OneStep,
     );
     assert!(plan.blocked.is_empty(), "{:?}", plan.blocked);
     let item = &plan.items[0];
@@ -58,6 +59,7 @@ fn a_backup_rule_plans_backup_and_copy_jobs_and_a_backup_only_rule_without_it_is
         &findings,
         "run-1234abcd",
         as_of(),
+        super::CopyPath::OneStep,
     );
     assert!(plan.items.is_empty());
     assert!(
@@ -88,7 +90,14 @@ fn plan_with_quota(used: i64, max: i64) -> super::Plan {
     std::fs::write(&path, text).expect("write");
     let rules = crate::rules::load(&[path]).expect("valid rules");
     let findings = crate::evaluate::evaluate(&org.inventory, &rules, as_of());
-    super::build(&org.inventory, &rules, &findings, "run-1", as_of())
+    super::build(
+        &org.inventory,
+        &rules,
+        &findings,
+        "run-1",
+        as_of(),
+        super::CopyPath::OneStep,
+    )
 }
 
 #[test]
@@ -126,4 +135,24 @@ fn names_are_valid_rds_identifiers() {
     );
     assert_eq!(snapshot_name(&["rdsguard", "a--b-", ""]), "rdsguard-a-b");
     assert!(snapshot_name(&["rdsguard", &"x".repeat(300)]).len() <= 240);
+}
+
+/// A copy into another region is one `CopyDBSnapshot` across accounts and regions, unless the run
+/// asks for the two-step path (a stage copy in the source's region first).
+#[test]
+fn a_cross_region_copy_is_planned_in_one_step_unless_two_steps_are_asked_for() {
+    let mut org = Org::new();
+    org.source(PROD, "orders");
+    let rules = rules(&format!(
+        "[[rule]]\nid = \"dr\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\", region = \"eu-west-1\", kms_key = \"alias/rds-vault\" }}\nmax_age = \"26h\"\n"
+    ));
+    let findings = evaluate(&org.inventory, &rules, as_of());
+    let plan = |path| build(&org.inventory, &rules, &findings, "run-1", as_of(), path);
+    let one = plan(super::CopyPath::OneStep);
+    assert!(one.blocked.is_empty(), "{:?}", one.blocked);
+    assert_eq!(one.items[0].dest_region, "eu-west-1");
+    assert_eq!(one.items[0].names.stage, None);
+    let two = plan(super::CopyPath::TwoStep);
+    let stage = two.items[0].names.stage.as_deref().expect("a stage copy");
+    assert_eq!(stage, format!("{}-stage", two.items[0].names.snapshot));
 }

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{check_item, flag, side, Options, Refused, Side};
 use crate::inventory::SourceKind;
+use crate::remediate::limits;
 use crate::remediate::plan::{Item, Plan};
 use crate::remediate::steps::{share, Step};
 use crate::remediate::tags::{self, ROLE_RESTORE, ROLE_TRANSIT, TAG_RESTORED_FROM};
@@ -140,8 +141,23 @@ pub fn item_input(item: &Item, steps: &[Step], run_id: &str, o: &Options) -> Val
     })
 }
 
-/// The plan as executions: round by round, one per region (in parts under [`INPUT_QUOTA`]). Refuses an
-/// item with a step the engine does not run, naming it.
+/// How many of a leg's items may run at once: `--max-parallel`, or fewer when the leg copies across
+/// regions, where AWS allows [`limits::cross_region_copies`] in progress per destination account and
+/// region. Every such copy of a round's execution lands in its region, so a bound over the whole
+/// execution holds for each account in it (and a round's parts run one after the other).
+fn leg_bound(item: &Item, steps: &[Step], o: &Options) -> u16 {
+    let copies_across = steps.contains(&Step::Copy) && item.region != item.dest_region;
+    match copies_across {
+        true => o
+            .max_parallel
+            .min(limits::cross_region_copies(item.kind) as u16),
+        false => o.max_parallel,
+    }
+}
+
+/// The plan as executions: round by round, one per region (in parts under [`INPUT_QUOTA`]), each
+/// with its `max_parallel` (the map's concurrency, [`leg_bound`]). Refuses an item with a step the
+/// engine does not run, naming it.
 pub fn executions(plan: &Plan, o: &Options) -> Result<Vec<Execution>, Refused> {
     executions_within(plan, o, INPUT_QUOTA)
 }
@@ -153,19 +169,20 @@ pub fn executions_within(
     o: &Options,
     quota: usize,
 ) -> Result<Vec<Execution>, Refused> {
-    let mut rounds: BTreeMap<(usize, String), Vec<Value>> = BTreeMap::new();
+    let mut rounds: BTreeMap<(usize, String), (u16, Vec<Value>)> = BTreeMap::new();
     for item in &plan.items {
         check_item(item)?;
         for (round, (region, steps)) in legs(item).into_iter().enumerate() {
-            rounds
+            let entry = rounds
                 .entry((round + 1, region))
-                .or_default()
-                .push(item_input(item, &steps, &plan.run_id, o));
+                .or_insert((o.max_parallel, Vec::new()));
+            entry.0 = entry.0.min(leg_bound(item, &steps, o));
+            entry.1.push(item_input(item, &steps, &plan.run_id, o));
         }
     }
     let budget = quota.saturating_sub(ENVELOPE_BYTES + plan.run_id.len());
     let mut executions = Vec::new();
-    for ((round, region), items) in rounds {
+    for ((round, region), (bound, items)) in rounds {
         let mut parts: Vec<(Vec<Value>, usize)> = vec![(Vec::new(), 0)];
         for item in items {
             let size = item.to_string().len() + 1 + CARRIED_BYTES;
@@ -185,7 +202,7 @@ pub fn executions_within(
                 round,
                 part: n + 1,
                 region: region.clone(),
-                input: json!({"run_id": plan.run_id, "items": items}),
+                input: json!({"run_id": plan.run_id, "max_parallel": bound, "items": items}),
             });
         }
     }

@@ -44,7 +44,8 @@ pub const TEMPLATE_FILE: &str = "state-machine.template.json";
 /// plan, and a definition changes only when these do.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `MaxConcurrency` of the map: databases repaired at once (`--max-parallel`).
+    /// Databases repaired at once (`--max-parallel`): each execution's `max_parallel`, which the
+    /// map reads (`MaxConcurrencyPath`); lower in a round of cross-region copies ([`executions`]).
     pub max_parallel: u16,
     /// The longest wait for one asynchronous step (`--step-timeout`), in seconds.
     pub step_timeout_secs: u64,
@@ -287,9 +288,9 @@ pub fn definition(o: &Options) -> Value {
         "States": {
             "databases": {
                 "Type": "Map",
-                "Comment": "Every item of the plan, --max-parallel at once; an item's failure is caught in its own execution and reported in its output",
+                "Comment": "Every item of the plan, the input's max_parallel at once (--max-parallel, lowered to AWS's limit of cross-region copies in progress in a round that makes them); an item's failure is caught in its own execution and reported in its output",
                 "ItemsPath": "$.items",
-                "MaxConcurrency": o.max_parallel,
+                "MaxConcurrencyPath": "$.max_parallel",
                 "ToleratedFailurePercentage": 100,
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},

@@ -199,7 +199,8 @@ fn the_definition_is_structurally_valid() {
         map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"],
         "STANDARD"
     );
-    assert_eq!(map["MaxConcurrency"], 4);
+    assert_eq!(map["MaxConcurrencyPath"], "$.max_parallel");
+    assert!(map.get("MaxConcurrency").is_none());
     assert!(tasks.len() > 30, "{} tasks", tasks.len());
 }
 
@@ -544,4 +545,49 @@ fn an_item_input_is_small() {
         .to_string()
         .len();
     assert!(size < 2600, "{size} bytes");
+}
+
+/// A round that copies across regions runs at most AWS's limit of copies in progress into one
+/// destination region at once (5 cluster, 20 DB snapshots); other rounds `--max-parallel`. A
+/// one-step item copies the shared snapshot itself.
+#[test]
+fn a_round_of_cross_region_copies_runs_at_most_awss_limit_at_once() {
+    let mut one_step = cross_region();
+    one_step.names.stage = None;
+    let mut cluster = item(SourceKind::DbCluster, "eu-west-1");
+    cluster.names.stage = None;
+    let o = Options {
+        max_parallel: 30,
+        ..Options::default()
+    };
+    let executions = executions(&plan(vec![one_step, cluster.clone()]), &o).expect("supported");
+    let bounds: Vec<(usize, &str, u64)> = executions
+        .iter()
+        .map(|e| {
+            (
+                e.round,
+                e.region.as_str(),
+                e.input["max_parallel"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // Round 3 holds both copies into eu-west-1: the cluster's limit (5) bounds it.
+    assert!(bounds.contains(&(3, "eu-west-1", 5)), "{bounds:?}");
+    assert!(bounds.contains(&(2, "us-east-1", 30)), "{bounds:?}");
+    let copy_round = executions.iter().find(|e| e.round == 3).expect("round 3");
+    assert!(copy_round.input["items"][0]["refs"]["copy_from"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("arn:aws:rds:us-east-1:111111111111:")));
+    // DB snapshots only: 20.
+    let executions = executions_of(vec![cross_region()], &o);
+    assert!(executions
+        .iter()
+        .any(|e| e.round == 3 && e.input["max_parallel"] == 20));
+    // Never above --max-parallel.
+    let executions = executions_of(vec![cluster], &Options::default());
+    assert!(executions.iter().all(|e| e.input["max_parallel"] == 4));
+}
+
+fn executions_of(items: Vec<Item>, o: &Options) -> Vec<Execution> {
+    executions(&plan(items), o).expect("supported")
 }

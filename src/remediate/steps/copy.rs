@@ -4,6 +4,7 @@
 use super::copy_stage::copy_to_vault;
 use super::{Creates, Decl, Iam, Skip, COPY_ACTIONS, FIND_SNAPSHOT};
 use crate::inventory::AwsError;
+use crate::remediate::limits::{self, Slot};
 use crate::remediate::plan::Item;
 use crate::remediate::run::{Ctx, State};
 use crate::remediate::tags::ROLE_REPLICA;
@@ -30,8 +31,14 @@ pub const DECL: Decl = Decl {
 };
 
 pub(crate) fn describe(item: &Item) -> Vec<String> {
+    // Which path a copy into another region takes (the plan chose it: `CopyPath`).
+    let path = match (&item.names.stage, item.region == item.dest_region) {
+        (_, true) => String::new(),
+        (Some(_), false) => format!(" (two steps: from the stage copy in {})", item.region),
+        (None, false) => format!(" (one step from {}/{})", item.account_id, item.region),
+    };
     vec![format!(
-        "copy       into {}/{}: {} under {}",
+        "copy       into {}/{}: {} under {}{path}",
         item.dest_account, item.dest_region, item.names.replica, item.dest_kms_key
     )]
 }
@@ -54,6 +61,33 @@ pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
     let name = &ctx.item.names.replica;
+    let _slot = cross_region_slot(ctx).await;
     copy_to_vault(ctx, state, &ctx.dst, from(state), name, ROLE_REPLICA).await?;
     Ok(())
+}
+
+/// For a copy across regions, a place among the copies in progress into the destination account and
+/// region, held until the replica is available: past AWS's limit the copy waits (queued, as the
+/// progress line and the log say) for one of this run's copies there to finish.
+async fn cross_region_slot(ctx: &Ctx<'_>) -> Option<Slot> {
+    let item = ctx.item;
+    if item.region == item.dest_region {
+        return None;
+    }
+    let target = (
+        item.dest_account.clone(),
+        item.dest_region.clone(),
+        item.kind,
+    );
+    if let Some(slot) = ctx.slots.try_take(&target) {
+        return Some(slot);
+    }
+    ctx.show(&format!(
+        "copy queued ({} in flight to {})",
+        limits::cross_region_copies(item.kind),
+        item.dest_region
+    ));
+    let slot = ctx.slots.take(&target).await;
+    ctx.show("copy");
+    slot
 }

@@ -126,7 +126,7 @@ fn dry_run_lines_come_from_the_steps_in_the_order_they_run() {
             "re-encrypt in 111111111111/us-east-1: rdsguard-orders-t-cmk under alias/rds-share",
             "share      rdsguard-orders-t-cmk with 222222222222",
             "copy       into 222222222222/us-east-1: rdsguard-orders-t-stage under alias/rds-vault",
-            "copy       into 222222222222/eu-west-1: rdsguard-111111111111-orders-t under alias/rds-vault",
+            "copy       into 222222222222/eu-west-1: rdsguard-111111111111-orders-t under alias/rds-vault (two steps: from the stage copy in us-east-1)",
             "clean up   unshare and delete the transit snapshots in 111111111111/us-east-1",
             "clean up   delete left-behind in 111111111111/us-east-1 (left by an earlier run)",
             "restore    in 222222222222/eu-west-1: rdsguard-orders-t from rdsguard-111111111111-orders-t (db.t3.micro)",
@@ -221,4 +221,39 @@ fn what_steps_create_carries_the_provenance_tags() {
             assert!(creates.tags.contains(&TAG_SOURCE_ARN), "{}", step.name());
         }
     }
+}
+
+/// A cross-region item without a stage copy is copied in one step, and `--dry-run` says so.
+#[test]
+fn a_one_step_cross_region_copy_has_no_stage_and_the_dry_run_names_its_path() {
+    let mut one_step = item();
+    one_step.names.stage = None;
+    assert!(!one_step.steps().contains(&Step::CopyStage));
+    assert_eq!(
+        Step::Copy.describe(&one_step),
+        ["copy       into 222222222222/eu-west-1: rdsguard-111111111111-orders-t under alias/rds-vault (one step from 111111111111/us-east-1)"]
+    );
+    let mut same_region = one_step.clone();
+    same_region.dest_region = same_region.region.clone();
+    assert!(!Step::Copy.describe(&same_region)[0].contains("step"));
+}
+
+/// The vault account is added only to a snapshot shared with fewer than AWS's 20 accounts (`all`,
+/// public, is not an account).
+#[test]
+fn a_snapshot_shared_with_twenty_accounts_is_not_shared_again() {
+    let item = item();
+    let accounts = |n: usize| -> Vec<String> { (0..n).map(|i| format!("{:012}", i)).collect() };
+    assert!(super::share::past_share_limit(&item, &accounts(19)).is_none());
+    let mut public = accounts(19);
+    public.push("all".into());
+    assert!(super::share::past_share_limit(&item, &public).is_none());
+    let refused = super::share::past_share_limit(&item, &accounts(20)).expect("refused");
+    assert_eq!(refused.code, "SharedSnapshotLimit");
+    assert!(
+        refused.message.contains("already shared with 20 accounts")
+            && refused.message.contains("changed nothing"),
+        "{}",
+        refused.message
+    );
 }
