@@ -129,6 +129,7 @@ impl Org {
             tags: [("env".to_string(), "prod".to_string())].into(),
             created_at: Some(as_of() - Duration::days(365)),
             read_replica_of: None,
+            option_group: Some("default:postgres-16".into()),
         };
         self.inventory.sources.push(source.clone());
         source

@@ -107,8 +107,9 @@ pub async fn create(
 }
 
 /// A copy of `source` (an identifier in this scope, or the ARN of a snapshot shared with it or in
-/// another region) under `kms_key`. A cross-region copy is called in the target region with the
-/// source's ARN; outside GovCloud, RDS needs no presigned URL for it.
+/// another region) under `kms_key`, associated with `option_group` when given (DB snapshots only:
+/// a cluster snapshot has no option group). A cross-region copy is called in the target region with
+/// the source's ARN; outside GovCloud, RDS needs no presigned URL for it.
 pub async fn copy(
     scope: &Scope<'_>,
     kind: SourceKind,
@@ -116,6 +117,7 @@ pub async fn copy(
     identifier: &str,
     kms_key: &str,
     tags: &BTreeMap<String, String>,
+    option_group: Option<&str>,
 ) -> Result<(), AwsError> {
     let (client, tags) = (scope.client, Some(tag_list(tags)));
     match kind {
@@ -123,7 +125,8 @@ pub async fn copy(
             let request = client
                 .copy_db_snapshot()
                 .source_db_snapshot_identifier(source)
-                .target_db_snapshot_identifier(identifier);
+                .target_db_snapshot_identifier(identifier)
+                .set_option_group_name(option_group.map(str::to_string));
             let request = request.kms_key_id(kms_key).copy_tags(false).set_tags(tags);
             scope
                 .done("CopyDBSnapshot", identifier, request.send())
