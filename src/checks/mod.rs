@@ -103,6 +103,15 @@ impl Ctx<'_> {
         })
     }
 
+    /// The error that kept `operation` from being read in `account`/`region` (or the account from
+    /// being entered at all), if any.
+    pub fn read_error(&self, account: &str, region: &str, operation: &str) -> Option<&AwsError> {
+        self.index.inventory.errors.iter().find(|e| {
+            e.account_id == account
+                && (e.region == "*" || (e.region == region && e.operation == operation))
+        })
+    }
+
     /// An ERROR outcome when the destination could not be read, for the checks that need it.
     pub fn unreadable_destination(&self, expected: &str) -> Option<Outcome> {
         let first = self.dest_errors.first()?;

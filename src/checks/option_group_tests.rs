@@ -5,7 +5,7 @@
 use super::fixtures::*;
 use super::{facts, Fact, REGISTRY};
 use crate::evaluate::evaluate;
-use crate::inventory::{AwsError, GroupOption, OptionGroup, OptionGroupListing, SourceKind};
+use crate::inventory::{AwsError, SourceKind};
 use crate::report::{CheckStatus, SourceReport, Status};
 use crate::rules::{self, RuleSet};
 
@@ -19,38 +19,13 @@ fn rules(extra: &str) -> RuleSet {
     rules::load(&[path]).expect("valid rules")
 }
 
-fn option(name: &str, persistent: bool, permanent: bool) -> GroupOption {
-    GroupOption {
-        name: name.into(),
-        persistent,
-        permanent,
-    }
-}
-
-/// A prod database `id` of `engine` in the option group `group` holding `options`, with a fresh
-/// replica (so only this check can fail).
-fn org_with(id: &str, engine: &str, group: &str, options: Vec<GroupOption>) -> Org {
+/// A prod database `id` of `engine` in the option group `group` holding `options` (name,
+/// persistent, permanent), with a fresh replica (so only this check can fail).
+fn org_with(id: &str, engine: &str, group: &str, options: &[(&str, bool, bool)]) -> Org {
     let mut org = Org::new();
-    let mut source = org.source(PROD, id);
+    let source = org.source(PROD, id);
     org.tagged_replica(&format!("{id}-copy"), &source, 2);
-    source.engine = engine.into();
-    source.option_group = Some(group.into());
-    let db = org
-        .inventory
-        .sources
-        .iter_mut()
-        .find(|s| s.identifier == id)
-        .expect("source");
-    *db = source;
-    org.inventory.option_groups.push(OptionGroupListing {
-        account_id: PROD.into(),
-        region: REGION.into(),
-        groups: vec![OptionGroup {
-            name: group.into(),
-            engine: Some(engine.into()),
-            options,
-        }],
-    });
+    org.option_group(id, engine, group, options);
     org
 }
 
@@ -78,10 +53,7 @@ fn persistent_or_permanent_options_fail_and_name_the_option_and_group() {
         "payroll",
         "sqlserver-se",
         "payroll-tde",
-        vec![
-            option("TDE", true, false),
-            option("SQLSERVER_AUDIT", false, false),
-        ],
+        &[("TDE", true, false), ("SQLSERVER_AUDIT", false, false)],
     );
     let report = judged(&org, &rules);
     let (status, observed, message) = outcome(&report);
@@ -97,7 +69,7 @@ fn persistent_or_permanent_options_fail_and_name_the_option_and_group() {
         "ledger",
         "oracle-ee",
         "ledger-tde",
-        vec![option("TDE", true, true), option("Timezone", true, true)],
+        &[("TDE", true, true), ("Timezone", true, true)],
     );
     let (status, observed, _) = outcome(&judged(&org, &rules));
     assert_eq!(status, CheckStatus::Fail);
@@ -111,7 +83,7 @@ fn oracle_timezone_and_ols_are_shared_and_options_that_stick_nowhere_pass() {
         "hr",
         "oracle-ee",
         "hr-tz",
-        vec![option("Timezone", true, true), option("OLS", true, true)],
+        &[("Timezone", true, true), ("OLS", true, true)],
     );
     let report = judged(&org, &rules);
     let (status, observed, message) = outcome(&report);
@@ -124,7 +96,7 @@ fn oracle_timezone_and_ols_are_shared_and_options_that_stick_nowhere_pass() {
         "orders",
         "sqlserver-se",
         "orders-tz",
-        vec![option("TIME_ZONE", false, false)],
+        &[("TIME_ZONE", false, false)],
     );
     let (status, _, message) = outcome(&judged(&org, &rules));
     assert_eq!(status, CheckStatus::Pass);
@@ -150,7 +122,7 @@ fn an_option_group_that_was_not_read_is_an_error_never_a_pass() {
             "payroll",
             "sqlserver-se",
             "payroll-tde",
-            vec![option("TDE", true, false)],
+            &[("TDE", true, false)],
         )
     };
     // Not listed at all (an older inventory, or other rules).
@@ -205,7 +177,7 @@ fn clusters_pass_and_backup_remediated_rules_neither_run_the_check_nor_read_grou
         "payroll",
         "sqlserver-se",
         "payroll-tde",
-        vec![option("TDE", true, false)],
+        &[("TDE", true, false)],
     );
     let report = judged(&org, &by_backup);
     assert!(report

@@ -62,10 +62,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     }
     let (account, region) = (&source.account_id, &source.region);
     let inventory = ctx.index.inventory;
-    if let Some(error) = inventory.errors.iter().find(|e| {
-        &e.account_id == account
-            && (e.region == "*" || (&e.region == region && e.operation == OPTION_GROUPS_OPERATION))
-    }) {
+    if let Some(error) = ctx.read_error(account, region, OPTION_GROUPS_OPERATION) {
         return Some(Outcome::error(
             expected,
             format!(

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, calls_by, inject, remove_fault, seed, Org};
+use crate::harness::{block_on, calls_by, inject, remove_fault, seed, Cmd, Org, Run};
 
 const R: &str = "us-east-1";
 const FAR: &str = "us-west-2";
@@ -54,6 +54,13 @@ max_age = "26h"
         prod = org.account("prod"),
         vault = org.account("vault")
     )
+}
+
+/// `rdsguard audit --rules rules.toml --out OUT` with `extra` flags.
+fn audit(cmd: &Cmd, out: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["audit", "--rules", "rules.toml", "--out", out];
+    args.extend(extra);
+    cmd.run(&args)
 }
 
 fn source<'a>(findings: &'a Value, id: &str) -> &'a Value {
@@ -110,7 +117,7 @@ fn a_persistent_option_fails_the_check_a_default_group_passes_and_an_unread_grou
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org, &["payroll", "plain"], R, ""));
     let before = calls_by(&prod).len();
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "audit"]);
+    let run = audit(&cmd, "audit", &[]);
     assert_eq!(run.code, 1, "{run}");
     let listings = calls_by(&prod)[before..]
         .iter()
@@ -156,7 +163,7 @@ fn a_persistent_option_fails_the_check_a_default_group_passes_and_an_unread_grou
                               "account_id": prod, "code": "AccessDenied",
                               "message": "not allowed", "http_status": 403}),
     );
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "denied"]);
+    let run = audit(&cmd, "denied", &[]);
     remove_fault(fault);
     assert_eq!(run.code, 3, "{run}");
     let findings = cmd.json("denied/findings.json");
@@ -177,14 +184,7 @@ fn remediation_refuses_a_database_whose_snapshots_cannot_be_shared_and_makes_not
     cmd.file("rules.toml", &rules(&org, &["payroll"], R, ""));
     let vault = org.account("vault");
     let (before, before_vault) = (mutations(&prod).len(), mutations(&vault).len());
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
+    let run = audit(&cmd, "run", &["--remediate"]);
     assert_eq!(run.code, 1, "{run}");
     let reason = blocked_reason(&cmd.json("run/plan.json"), "payroll");
     assert!(
@@ -248,14 +248,7 @@ fn a_copy_across_regions_carries_the_rules_option_group_and_without_one_nothing_
     // No option group named for FAR: refused before anything is made.
     cmd.file("rules.toml", &rules(&org, &["orders"], FAR, ""));
     let before = mutations(&prod).len();
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "refused",
-        "--remediate",
-    ]);
+    let run = audit(&cmd, "refused", &["--remediate"]);
     assert_eq!(run.code, 1, "{run}");
     let reason = blocked_reason(&cmd.json("refused/plan.json"), "orders");
     assert_eq!(
@@ -274,27 +267,12 @@ fn a_copy_across_regions_carries_the_rules_option_group_and_without_one_nothing_
         "rules.toml",
         &rules(&org, &["orders"], FAR, ", option_group = \"vault-audit\""),
     );
-    let dry = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "dry",
-        "--remediate",
-        "--dry-run",
-    ]);
+    let dry = audit(&cmd, "dry", &["--remediate", "--dry-run"]);
     assert!(
         dry.stdout.contains("with option group vault-audit"),
         "{dry}"
     );
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
+    let run = audit(&cmd, "run", &["--remediate"]);
     assert_eq!(run.code, 0, "{run}");
     let findings = cmd.json("run/findings.json");
     assert_eq!(findings["errors"], json!([]), "{findings:#}");

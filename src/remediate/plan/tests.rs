@@ -131,29 +131,9 @@ fn names_are_valid_rds_identifiers() {
 /// A prod database `id` of `engine` without a replica, in the option group `group` holding
 /// `options` (name, persistent, permanent).
 fn in_option_group(id: &str, engine: &str, group: &str, options: &[(&str, bool, bool)]) -> Org {
-    use crate::inventory::{GroupOption, OptionGroup, OptionGroupListing};
     let mut org = Org::new();
     org.source(PROD, id);
-    for source in &mut org.inventory.sources {
-        source.engine = engine.into();
-        source.option_group = Some(group.into());
-    }
-    org.inventory.option_groups.push(OptionGroupListing {
-        account_id: PROD.into(),
-        region: REGION.into(),
-        groups: vec![OptionGroup {
-            name: group.into(),
-            engine: Some(engine.into()),
-            options: options
-                .iter()
-                .map(|(name, persistent, permanent)| GroupOption {
-                    name: name.to_string(),
-                    persistent: *persistent,
-                    permanent: *permanent,
-                })
-                .collect(),
-        }],
-    });
+    org.option_group(id, engine, group, options);
     org
 }
 
