@@ -148,6 +148,12 @@ fn an_option_group_that_was_not_read_is_an_error_never_a_pass() {
         format!("could not read the options of payroll-tde in {PROD}/{REGION}: AccessDenied on DescribeOptionGroups: not allowed")
     );
     assert_eq!(report.status, Status::Error);
+    // An inventory that does not say which group a DB instance is in (written before this check).
+    let mut org = make();
+    org.inventory.sources[0].option_group = None;
+    let (status, _, message) = outcome(&judged(&org, &rules));
+    assert_eq!(status, CheckStatus::Error);
+    assert!(message.contains("re-run the audit"), "{message}");
     // Listed, but not the database's group.
     let mut org = make();
     org.inventory.option_groups[0].groups.clear();

@@ -9,7 +9,7 @@
 //! `remediate = "backup"`).
 
 use super::{Check, CheckId, Ctx, Fact, Outcome};
-use crate::inventory::{is_default_option_group, GroupOption, OPTION_GROUPS_OPERATION};
+use crate::inventory::{is_default_option_group, GroupOption, SourceKind, OPTION_GROUPS_OPERATION};
 use crate::rules::Rule;
 
 pub const CHECK: Check = Check {
@@ -47,11 +47,19 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let source = ctx.source;
     let expected = "an option group without persistent or permanent options (Oracle's Timezone and OLS excepted): AWS shares no snapshot of one";
     let Some(name) = source.option_group.as_deref() else {
-        return Some(Outcome::pass(
-            "no option group",
-            expected,
-            "the database's snapshots carry no option group",
-        ));
+        // Every DB instance belongs to an option group (its engine's default at least): none known
+        // means it was not read (an inventory written before rdsguard read them).
+        return Some(match source.kind {
+            SourceKind::DbCluster => Outcome::pass(
+                "no option group",
+                expected,
+                "an Aurora cluster's snapshots carry no option group",
+            ),
+            SourceKind::DbInstance => Outcome::error(
+                expected,
+                "the inventory does not say which option group the database is in (written before rdsguard read OptionGroupMemberships): re-run the audit",
+            ),
+        });
     };
     if is_default_option_group(name) {
         return Some(Outcome::pass(
