@@ -50,6 +50,7 @@ const READ_RDS: &[&str] = &[
     "rds:DescribeDBInstances",
     "rds:DescribeDBSnapshotAttributes",
     "rds:DescribeDBSnapshots",
+    "rds:DescribeOptionGroups",
 ];
 
 const READ_KEYS: &[&str] = &["kms:DescribeKey", "kms:GetKeyPolicy"];

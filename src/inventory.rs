@@ -15,8 +15,12 @@ pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 pub use crate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
 mod backup;
+mod option_group;
 mod quota;
 pub use backup::{vault_owner, BackupVault, RecoveryPoint, AIR_GAPPED_VAULT, AWS_OWNED_KMS_KEY};
+pub use option_group::{
+    is_default_option_group, GroupOption, OptionGroup, OptionGroupListing, OPTION_GROUPS_OPERATION,
+};
 pub use quota::{AccountQuotas, Quota, QUOTAS_OPERATION};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -54,6 +58,9 @@ pub struct Inventory {
     /// field read none: `vault-capacity` reports ERROR, never a verdict, on them.
     #[serde(default)]
     pub quotas: Vec<AccountQuotas>,
+    /// The option groups of scopes where a judged DB instance uses a non-default one (older: none).
+    #[serde(default)]
+    pub option_groups: Vec<OptionGroupListing>,
     pub errors: Vec<AwsError>,
 }
 
@@ -141,6 +148,9 @@ pub struct Source {
     /// is its source's: not a source by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_replica_of: Option<String>,
+    /// A DB instance's option group (`OptionGroupMemberships`; none for an Aurora cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_group: Option<String>,
 }
 
 /// A manual DB snapshot or DB cluster snapshot, in any account discovery read.
@@ -384,6 +394,8 @@ impl Inventory {
             .retain(|k| !touched(&k.account_id, &k.region));
         self.secrets.retain(|k| !touched(&k.account_id, &k.region));
         self.quotas.retain(|q| !touched(&q.account_id, &q.region));
+        self.option_groups
+            .retain(|g| !touched(&g.account_id, &g.region));
         self.errors.retain(|e| !touched(&e.account_id, &e.region));
         self.skipped_scopes.retain(|s| {
             let (account, region) = s.split_once('/').unwrap_or((s.as_str(), ""));
@@ -398,6 +410,7 @@ impl Inventory {
         self.missing_keys.extend(fresh.missing_keys);
         self.secrets.extend(fresh.secrets);
         self.quotas.extend(fresh.quotas);
+        self.option_groups.extend(fresh.option_groups);
         self.errors.extend(fresh.errors);
         for key in fresh.keys {
             if !self
@@ -435,6 +448,7 @@ impl Inventory {
         self.quotas.sort();
         self.quotas
             .dedup_by(|a, b| a.account_id == b.account_id && a.region == b.region);
+        self.option_groups.sort();
         sort_errors(&mut self.errors);
     }
 }

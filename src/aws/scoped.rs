@@ -7,7 +7,7 @@ use tracing::debug;
 use super::client::{backup_client, kms_client, rds_client, secrets_client, ClientFactory};
 use super::{backup, kms, rds, secrets};
 use crate::inventory::{
-    AccountQuotas, AwsError, BackupVault, KeyFact, Snapshot, Source, SourceKind,
+    AccountQuotas, AwsError, BackupVault, KeyFact, OptionGroupListing, Snapshot, Source, SourceKind,
 };
 
 /// The databases of one scope (and the instances restored there), or why the scope could not be
@@ -73,6 +73,18 @@ pub async fn quotas(
     let client = rds_client(&config, account, region);
     let pacer = factory.pacer(account, region);
     rds::read::read_quotas(&client, &pacer, account, region).await
+}
+
+/// The option groups of one scope.
+pub async fn option_groups(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> Result<OptionGroupListing, AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = rds_client(&config, account, region);
+    let pacer = factory.pacer(account, region);
+    rds::read::read_option_groups(&client, &pacer, account, region).await
 }
 
 /// Who each of `snapshots` (all in one scope) is shared with.

@@ -129,9 +129,48 @@ impl Org {
             tags: [("env".to_string(), "prod".to_string())].into(),
             created_at: Some(as_of() - Duration::days(365)),
             read_replica_of: None,
+            option_group: Some("default:postgres-16".into()),
         };
         self.inventory.sources.push(source.clone());
         source
+    }
+
+    /// Puts the database `id` (now of `engine`) in the option group `group` of its account-region,
+    /// listed there with `options` (name, persistent, permanent).
+    pub fn option_group(
+        &mut self,
+        id: &str,
+        engine: &str,
+        group: &str,
+        options: &[(&str, bool, bool)],
+    ) {
+        use crate::inventory::{GroupOption, OptionGroup, OptionGroupListing};
+        for source in self
+            .inventory
+            .sources
+            .iter_mut()
+            .filter(|s| s.identifier == id)
+        {
+            source.engine = engine.into();
+            source.option_group = Some(group.into());
+        }
+        let options = options
+            .iter()
+            .map(|(name, persistent, permanent)| GroupOption {
+                name: name.to_string(),
+                persistent: *persistent,
+                permanent: *permanent,
+            })
+            .collect();
+        self.inventory.option_groups.push(OptionGroupListing {
+            account_id: PROD.into(),
+            region: REGION.into(),
+            groups: vec![OptionGroup {
+                name: group.into(),
+                engine: Some(engine.into()),
+                options,
+            }],
+        });
     }
 
     /// A snapshot owned by `account` of `source`'s data taken `hours_ago`, encrypted with `key`.

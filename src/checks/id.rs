@@ -22,6 +22,8 @@ impl CheckId {
     pub const RETENTION_COUNT: CheckId = super::retention_count::CHECK.id;
     pub const REPLICA_CADENCE: CheckId = super::replica_cadence::CHECK.id;
     pub const SOURCE_KEY_SHAREABLE: CheckId = super::source_key_shareable::CHECK.id;
+    pub const SOURCE_OPTION_GROUP_SHAREABLE: CheckId =
+        super::source_option_group_shareable::CHECK.id;
     pub const SHARE_EXPOSURE: CheckId = super::share_exposure::CHECK.id;
     pub const REPLICA_IMMUTABLE: CheckId = super::replica_immutable::CHECK.id;
     pub const RESTORE_CURRENT: CheckId = super::restore_current::CHECK.id;

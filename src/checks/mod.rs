@@ -16,6 +16,7 @@ mod restore_tested;
 mod retention_count;
 mod share_exposure;
 mod source_key_shareable;
+mod source_option_group_shareable;
 mod vault_capacity;
 mod vault_policy;
 
@@ -99,6 +100,15 @@ impl Ctx<'_> {
                 crate::rules::format_seconds(age),
                 self.rule.grace
             )
+        })
+    }
+
+    /// The error that kept `operation` from being read in `account`/`region` (or the account from
+    /// being entered at all), if any.
+    pub fn read_error(&self, account: &str, region: &str, operation: &str) -> Option<&AwsError> {
+        self.index.inventory.errors.iter().find(|e| {
+            e.account_id == account
+                && (e.region == "*" || (e.region == region && e.operation == operation))
         })
     }
 
@@ -187,6 +197,7 @@ pub const REGISTRY: &[Check] = &[
     retention_count::CHECK,
     replica_cadence::CHECK,
     source_key_shareable::CHECK,
+    source_option_group_shareable::CHECK,
     share_exposure::CHECK,
     replica_immutable::CHECK,
     restore_current::CHECK,
@@ -205,5 +216,7 @@ mod backup_tests;
 mod capacity_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
+#[cfg(test)]
+mod option_group_tests;
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,9 @@ pub enum Fact {
     /// The rule's `source_kms_key` in the database's account and region, with the key policy: only
     /// when the database is unencrypted, or its own key turns out to be AWS managed.
     SourceKmsKey,
+    /// The options of the database's option group (each with `Persistent` and `Permanent`), when it
+    /// is a DB instance whose group is not a default one: its account-region's option groups.
+    SourceOptionGroup,
     /// The rule's pinned `destination.kms_key`, in the destination.
     PinnedDestinationKey,
     /// The key of the newest replica, in the destination.

@@ -65,6 +65,7 @@ fn a_fresh_tagged_replica_under_the_pinned_key_is_compliant() {
             ("retention-count".into(), CheckStatus::Pass),
             ("share-exposure".into(), CheckStatus::Pass),
             ("source-key-shareable".into(), CheckStatus::Pass),
+            ("source-option-group-shareable".into(), CheckStatus::Pass),
             ("vault-capacity".into(), CheckStatus::Pass),
         ]
     );

@@ -152,10 +152,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         return Some(error);
     }
     let inventory = ctx.index.inventory;
-    if let Some(error) = inventory.errors.iter().find(|e| {
-        e.account_id == ctx.dest_account
-            && (e.region == "*" || (e.region == ctx.dest_region && e.operation == QUOTAS_OPERATION))
-    }) {
+    if let Some(error) = ctx.read_error(ctx.dest_account, ctx.dest_region, QUOTAS_OPERATION) {
         return Some(Outcome::error(
             expected,
             format!(

@@ -3,7 +3,7 @@
 //!
 //! The rounds: [`destination_scopes`] (before anything is read), [`next_reads`] (once the databases
 //! and the destinations' snapshots are known; with the quotas of the destinations judged databases
-//! copy into), [`second_keys`] (once the first keys have answered),
+//! copy into, and the option groups of their scopes), [`second_keys`] (once the first keys have answered),
 //! [`secrets`] (last). Each reads, for every judged database, what its rule's checks need and nothing
 //! else, so a check that stops needing a fact stops costing its calls.
 
@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::NaiveDate;
 
 use crate::checks::{self, Check, Fact};
-use crate::inventory::{AwsError, Inventory, KeyFact, KeyRef, Source, SourceKind};
+use crate::inventory::{
+    is_default_option_group, AwsError, Inventory, KeyFact, KeyRef, Source, SourceKind,
+};
 use crate::linkage::Index;
 use crate::rules::{DestinationRegion, Rule, RuleSet};
 
@@ -133,6 +135,9 @@ pub struct Reads {
     pub vault_policies: BTreeSet<(String, String, String)>,
     /// The destination scopes whose manual snapshot quotas are read (once each).
     pub quotas: BTreeSet<ScopeId>,
+    /// The scopes whose option groups are listed (once each): where a judged DB instance uses a
+    /// group that is not a default one.
+    pub option_groups: BTreeSet<ScopeId>,
     pub keys: KeyPlan,
 }
 
@@ -266,6 +271,13 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
                 .insert((dest_account.to_string(), dest_region.to_string()));
         }
         let home = (source.account_id.clone(), source.region.clone());
+        let named_group = source
+            .option_group
+            .as_deref()
+            .is_some_and(|g| !is_default_option_group(g));
+        if needs(Fact::SourceOptionGroup) && named_group && known.readable.contains(&home) {
+            reads.option_groups.insert(home.clone());
+        }
         if needs(Fact::OwnSnapshots) || needs(Fact::OwnSnapshotShares) {
             if known.destinations.contains(&home) {
                 // Listed with the destination's snapshots.

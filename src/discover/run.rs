@@ -39,7 +39,8 @@ pub struct Plan {
 /// 2. then, together ([`plan::next_reads`]): the sharing of the listed snapshots the judged databases'
 ///    checks need; the manual snapshot quotas of the destinations they copy into (one call each);
 ///    in the other scopes where a judged database lives, its snapshots (of the kinds needed) and
-///    then their sharing; the KMS keys, in two rounds ([`plan::second_keys`]);
+///    then their sharing, and its option groups where a judged DB instance uses one that is not a
+///    default group (one listing); the KMS keys, in two rounds ([`plan::second_keys`]);
 /// 3. the secrets `restore.secret` names ([`plan::secrets`]).
 ///
 /// `ahead`: step 1 started ahead for some scopes ([`read_destinations_ahead`]), or [`Ahead::none`].
@@ -231,13 +232,27 @@ pub async fn discover(
         .map(|(account, region)| async move { scoped::quotas(factory, &account, &region).await })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
-    let (destination_shares, sources_scopes, keys, vault_policies, quotas) = tokio::join!(
+    let option_groups =
+        stream::iter(reads.option_groups.iter().cloned())
+            .map(|(account, region)| async move {
+                scoped::option_groups(factory, &account, &region).await
+            })
+            .buffer_unordered(concurrency)
+            .collect::<Vec<_>>();
+    let (destination_shares, sources_scopes, keys, vault_policies, quotas, option_groups) = tokio::join!(
         destination_shares,
         sources_scopes,
         read_keys(factory, &reads.keys, &where_readable, concurrency, progress),
         vault_policies,
-        quotas
+        quotas,
+        option_groups
     );
+    for result in option_groups {
+        match result {
+            Ok(listing) => inventory.option_groups.push(listing),
+            Err(error) => inventory.record_errors(vec![error]),
+        }
+    }
     for result in quotas {
         match result {
             Ok(quotas) => inventory.quotas.push(quotas),

@@ -232,6 +232,47 @@ fn a_source_under_an_aws_managed_key_reads_the_source_kms_key() {
     );
 }
 
+/// `id`'s option group is `group`.
+fn in_group(org: &mut Org, id: &str, group: &str) {
+    for source in org
+        .inventory
+        .sources
+        .iter_mut()
+        .filter(|s| s.identifier == id)
+    {
+        source.option_group = Some(group.into());
+    }
+}
+
+#[test]
+fn option_groups_are_listed_once_per_scope_of_a_judged_instance_in_a_group_of_its_own() {
+    let mut org = org();
+    org.source(PROD, "billing");
+    org.source(OTHER, "ledger");
+    // Every database in a default group: nothing to read.
+    let reads = next(&org, &rule(""));
+    assert!(reads.option_groups.is_empty(), "{:?}", reads.option_groups);
+    // Two databases of prod in groups of their own, one listing of prod's groups; ledger's
+    // default group costs nothing.
+    in_group(&mut org, "orders", "orders-options");
+    in_group(&mut org, "billing", "billing-options");
+    let reads = next(&org, &rule(""));
+    assert_eq!(reads.option_groups, [scope(PROD)].into());
+    // An exempt database is not judged: nothing read for it.
+    let exempt = format!("[[exemption]]\narn = \"arn:aws:rds:*:{PROD}:db:*\"\nreason = \"test\"\n");
+    let reads = next(&org, &rule(&exempt));
+    assert!(reads.option_groups.is_empty());
+    // Nor under rules whose copies AWS Backup makes, nor without the check.
+    let reads = next(
+        &org,
+        &rule("remediate = \"backup\"\nbackup = { destination_vault = \"central\" }\n"),
+    );
+    assert!(reads.option_groups.is_empty());
+    let without_check = without(CheckId::SOURCE_OPTION_GROUP_SHAREABLE);
+    let reads = plan_with(&org.inventory, &rule(""), &without_check);
+    assert!(reads.option_groups.is_empty());
+}
+
 #[test]
 fn quotas_are_read_once_per_destination_of_a_judged_bounded_database() {
     let mut org = org();

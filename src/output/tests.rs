@@ -90,11 +90,11 @@ fn junit_has_a_case_per_check_and_escapes_everything() {
     let text = render(super::junit::write, &report());
     assert!(text
         .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rdsguard\""));
-    // 2 governed sources x 7 checks + exempt + ungoverned + 1 AWS error; the rule sets no retain
+    // 2 governed sources x 8 checks + exempt + ungoverned + 1 AWS error; the rule sets no retain
     // bounds, so retention-count and vault-capacity are skipped on both governed sources.
     assert_contains(
         &text,
-        "tests=\"17\" failures=\"2\" errors=\"1\" skipped=\"6\"",
+        "tests=\"19\" failures=\"2\" errors=\"1\" skipped=\"6\"",
     );
     assert!(
         text.contains("<testcase classname=\"111111111111/us-east-1/stale\" name=\"replica-age\">")

@@ -13,7 +13,11 @@ use crate::linkage::Index;
 use crate::report::{CheckStatus, Findings, SourceReport, Status};
 use crate::rules::{DestinationRegion, RuleSet};
 
-pub use crate::report::remediation::{BackupJobs, Blocked, Item, Names, Plan, RestorePlan};
+pub use crate::report::remediation::{
+    BackupJobs, Blocked, CopyOptionGroups, Item, Names, Plan, RestorePlan,
+};
+
+mod option_groups;
 
 fn failing(report: &SourceReport, id: CheckId) -> Option<&crate::report::CheckResult> {
     report
@@ -227,6 +231,15 @@ pub fn build(
             )));
             continue;
         }
+        let staged = cross_region && copy_path == CopyPath::TwoStep;
+        let option_groups =
+            match option_groups::targets(inventory, source, rule, report, needs_copy, staged) {
+                Ok(groups) => groups,
+                Err(reason) => {
+                    plan.blocked.push(block(reason));
+                    continue;
+                }
+            };
         let own_key_usable = source.encrypted
             && source.kms_key_id.as_deref().is_some_and(|id| {
                 index
@@ -305,6 +318,7 @@ pub fn build(
             prune,
             orphans,
             restore,
+            option_groups,
             ..item(source, rule, report, dest_region, notes)
         });
     }
@@ -342,6 +356,7 @@ fn item(
         orphans: Vec::new(),
         restore: None,
         backup: None,
+        option_groups: CopyOptionGroups::default(),
         reasons: report.failures().map(|c| c.id.clone()).collect(),
         notes,
     }

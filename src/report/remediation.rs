@@ -44,6 +44,10 @@ pub struct Item {
     /// Restore the replica and repoint the rule's secret, when the rule asks for it.
     #[serde(default)]
     pub restore: Option<RestorePlan>,
+    /// The option groups the copies in the destination account are associated with, where the
+    /// source's option group calls for them.
+    #[serde(default)]
+    pub option_groups: CopyOptionGroups,
     /// Copy with AWS Backup jobs instead of snapshots (`remediate = "backup"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupJobs>,
@@ -51,6 +55,18 @@ pub struct Item {
     pub reasons: Vec<String>,
     /// What remediation leaves alone, for a person to decide.
     pub notes: Vec<String>,
+}
+
+/// `CopyDBSnapshot`'s `OptionGroupName` for the copies in the destination account (the rule's
+/// `destination.option_group` in the copy's region): for the copy across regions of a database whose
+/// option group is not a default one, and for the first copy of a shared Oracle snapshot whose group
+/// has `Timezone` or `OLS`. `None`: the copy names no option group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CopyOptionGroups {
+    /// For the stage copy (`names.stage`), in the source's region.
+    pub stage: Option<String>,
+    /// For the replica (`names.replica`), in the destination region.
+    pub replica: Option<String>,
 }
 
 /// The AWS Backup jobs that make a copy for `remediate = "backup"`.

@@ -20,6 +20,28 @@ pub struct Destination {
     pub replicas: ReplicaKinds,
     /// Only recovery points in backup vaults whose name matches this pattern count (`vault`).
     pub vault: Option<String>,
+    /// The option group of the destination account that remediation's copies are associated with
+    /// (`CopyDBSnapshot`'s `OptionGroupName`), where a source's option group calls for one.
+    pub option_group: Option<TargetOptionGroup>,
+}
+
+/// `destination.option_group`: one name for every region, or a name per region (the region the
+/// copy is made in). Option groups belong to one account and region (RDS User Guide, "Option group
+/// considerations"), so the group must exist in the destination account there.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetOptionGroup {
+    Everywhere(String),
+    PerRegion(std::collections::BTreeMap<String, String>),
+}
+
+impl TargetOptionGroup {
+    /// The option group named for copies made in `region`, if any.
+    pub fn for_region(&self, region: &str) -> Option<&str> {
+        match self {
+            TargetOptionGroup::Everywhere(name) => Some(name),
+            TargetOptionGroup::PerRegion(names) => names.get(region).map(String::as_str),
+        }
+    }
 }
 
 /// Which kinds of copy in the destination count as replicas.

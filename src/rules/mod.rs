@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::{Source, SourceKind};
 pub use copies::{
-    BackupRemediation, Destination, DestinationRegion, Immutable, ReplicaKinds, DEFAULT_BACKUP_ROLE,
+    BackupRemediation, Destination, DestinationRegion, Immutable, ReplicaKinds, TargetOptionGroup,
+    DEFAULT_BACKUP_ROLE,
 };
 pub use duration::{format_seconds, parse_duration, Duration};
 pub use validate::{is_account_id, is_region};

@@ -11,6 +11,9 @@ use toml::Spanned;
 
 use super::{validate, Diagnostic, Exemption, Location, Rule};
 
+mod option_group;
+pub(super) use option_group::RawOptionGroup;
+
 // Required keys are `Option`s too: a missing one is reported by phase two with the rule's other
 // problems, not by serde as the only one.
 #[derive(serde::Deserialize)]
@@ -99,6 +102,7 @@ pub(super) struct RawDestination {
     pub kms_key: Option<Spanned<String>>,
     pub replicas: Option<Vec<Spanned<String>>>,
     pub vault: Option<Spanned<String>>,
+    pub option_group: Option<Spanned<RawOptionGroup>>,
 }
 
 #[derive(serde::Deserialize)]

@@ -107,7 +107,7 @@ expires = "someday"
             "6: rule `Prod_Rule`: retain.min (5) is greater than retain.max (2)",
             "7: rule `Prod_Rule`: severity `urgent` is not one of: informational, low, medium, high, critical",
             "11: unknown key `max_agee` in rule `second` (expected one of: id, description, select, destination, source_kms_key, max_age, grace, cadence, retain, restore, immutable, remediate, backup, drill, severity)",
-            "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key, replicas, vault)",
+            "12: unknown key `colour` in `destination` of rule `second` (expected one of: account, region, kms_key, replicas, vault, option_group)",
             "18: in rule `third`: invalid type: integer `26`, expected a string",
             "20: exemption for `arn:aws:rds:*:*:db:x` has no reason: add reason = \"...\" for the auditors",
             "22: exemption expires `someday` is not a date like 2027-01-31",
@@ -186,7 +186,14 @@ fn accepted_keys_come_from_the_raw_types() {
     );
     assert_eq!(
         fields_of::<RawDestination>(),
-        ["account", "region", "kms_key", "replicas", "vault"]
+        [
+            "account",
+            "region",
+            "kms_key",
+            "replicas",
+            "vault",
+            "option_group"
+        ]
     );
 }
 
@@ -325,6 +332,7 @@ max_age = "1d"
             .unwrap_or_default(),
         created_at: None,
         read_replica_of: None,
+        option_group: None,
     };
     let rule_of = |s: &Source| set.rule_for(s).map(|r| r.id.clone());
     assert_eq!(
@@ -537,5 +545,70 @@ colour = "red"
     assert!(
         found[0].contains("missing required key `every`"),
         "{found:?}"
+    );
+}
+
+#[test]
+fn destination_option_group_is_a_name_or_names_by_region_each_checked_at_its_line() {
+    use crate::rules::TargetOptionGroup;
+    let text = r#"[[rule]]
+id = "one-name"
+destination = { account = "222222222222", region = "us-west-2", option_group = "vault-oracle" }
+max_age = "1d"
+
+[[rule]]
+id = "by-region"
+destination = { account = "222222222222", region = "us-west-2", option_group = { us-west-2 = "vault-west", us-east-1 = "vault-east" } }
+max_age = "1d"
+"#;
+    let set = load_text(text).expect("valid");
+    let one = set.rules[0]
+        .destination
+        .option_group
+        .as_ref()
+        .expect("named");
+    assert_eq!(one, &TargetOptionGroup::Everywhere("vault-oracle".into()));
+    assert_eq!(one.for_region("eu-west-1"), Some("vault-oracle"));
+    let by_region = set.rules[1]
+        .destination
+        .option_group
+        .as_ref()
+        .expect("named");
+    assert_eq!(by_region.for_region("us-east-1"), Some("vault-east"));
+    assert_eq!(by_region.for_region("us-west-2"), Some("vault-west"));
+    assert_eq!(by_region.for_region("eu-west-1"), None);
+
+    let bad = r#"[[rule]]
+id = "bad"
+destination = { account = "222222222222", option_group = "default:oracle-ee-19" }
+max_age = "1d"
+
+[[rule]]
+id = "worse"
+max_age = "1d"
+[rule.destination]
+account = "222222222222"
+replicas = ["backup"]
+[rule.destination.option_group]
+mars-1 = "fine-name"
+us-east-1 = "2-starts-with-a-digit"
+eu-west-1 = "trailing-"
+
+[[rule]]
+id = "typed"
+destination = { account = "222222222222", option_group = 7 }
+max_age = "1d"
+"#;
+    let found = problems(load_text(bad));
+    assert_eq!(
+        found,
+        vec![
+            "3: rule `bad`: destination.option_group `default:oracle-ee-19` is a default option group: it holds no options, so it cannot carry the source's (name one you created in the destination account)",
+            "12: rule `worse`: destination.option_group is for remediation's snapshot copies, but destination.replicas does not count \"snapshot\"",
+            "13: rule `worse`: destination.option_group: `mars-1` is not a region name",
+            "14: rule `worse`: destination.option_group.us-east-1 `2-starts-with-a-digit` is not an option group name (1 to 255 letters, digits or hyphens, starting with a letter, no hyphen at the end or two in a row)",
+            "15: rule `worse`: destination.option_group.eu-west-1 `trailing-` is not an option group name (1 to 255 letters, digits or hyphens, starting with a letter, no hyphen at the end or two in a row)",
+            "19: in rule `typed`: invalid type: integer `7`, expected an option group name, or a table of names by region such as { us-west-2 = \"vault-options\" }",
+        ]
     );
 }

@@ -64,8 +64,10 @@ from moto.kms.models import Key, KmsBackend, kms_backends  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
 from moto.rds.exceptions import (  # noqa: E402
-    DBClusterSnapshotNotFoundError, DBSnapshotNotFoundFault, SnapshotQuotaExceededFault)
-from moto.rds.models import DBClusterSnapshot, DBSnapshot, RDSBackend, rds_backends  # noqa: E402
+    DBClusterSnapshotNotFoundError, DBSnapshotNotFoundFault, InvalidParameterCombination,
+    OptionGroupNotFoundFaultError, RDSClientError, SnapshotQuotaExceededFault)
+from moto.rds.models import (  # noqa: E402
+    DBClusterSnapshot, DBSnapshot, OptionGroup, RDSBackend, rds_backends)
 from moto.rds.responses import RDSResponse  # noqa: E402
 from moto.rds.utils import split_arn  # noqa: E402
 from moto.organizations.models import organizations_backends  # noqa: E402
@@ -298,6 +300,150 @@ def describe_account_attributes(self):
 
 
 RDSResponse.describe_account_attributes = describe_account_attributes
+
+
+# --- (ab)-(ae) Option groups: options' Persistent/Permanent, snapshots' groups, sharing, copies --
+# (ab) DescribeOptionGroups: AWS lists every option group of the account and Region when no name is
+# given (an empty list is an answer, not an error), and each option says whether it is Persistent and
+# Permanent; moto fails without a name (KeyError), raises OptionGroupNotFoundFault for an empty list,
+# and gives options only a name and settings. The flags come from moto's own catalogue of the
+# engine's options (DescribeOptionGroupOptions' Persistent/Permanent).
+# (ac) DBSnapshot.OptionGroupName ("the option group name for the DB snapshot"): the DB instance's
+# group when the snapshot is taken; a copy is associated with CopyDBSnapshot's OptionGroupName, which
+# must be a group of the caller's account and Region (OptionGroupNotFoundFault: assumed, AWS lists no
+# error for it), else keeps its source's group within one account and Region; a copy into another
+# account or Region without one is associated with the engine's default group (assumed: AWS says a
+# restore of such a copy "gets the default option group").
+# (ad) AWS: "You can't share a DB snapshot that uses an option group with permanent or persistent
+# options, except for Oracle DB instances that have the Timezone or OLS option (or both)": adding an
+# account (or `all`) to such a snapshot's `restore` attribute is refused (InvalidDBSnapshotState:
+# assumed, the one state error ModifyDBSnapshotAttribute has).
+# (ae) AWS: "If your source DB instance uses Transparent Data Encryption for Oracle or Microsoft SQL
+# Server, you must specify [OptionGroupName] when copying across Regions", and a shared Oracle
+# snapshot with Timezone or OLS is copied by specifying "a target option group that includes these
+# options": without one (or with one lacking them) the copy is refused (InvalidParameterCombination:
+# assumed).
+ORACLE_SHAREABLE_OPTIONS = ("Timezone", "OLS")
+
+
+class InvalidDBSnapshotStateFault(RDSClientError):
+    def __init__(self, message):
+        super().__init__("InvalidDBSnapshotState", message)
+
+
+@functools.lru_cache(maxsize=None)
+def _option_catalogue(engine, major):
+    try:
+        return {o["Name"]: o for o in RDSBackend.describe_option_group_options(engine, major)}
+    except Exception:  # an engine or version moto does not list: no flags known
+        return {}
+
+
+def option_group_options(self):
+    catalogue = _option_catalogue(self.engine_name, self.major_engine_version)
+    return [{"OptionName": name,
+             "Persistent": bool(catalogue.get(name, {}).get("Persistent")),
+             "Permanent": bool(catalogue.get(name, {}).get("Permanent")),
+             "OptionSettings": [{"Name": s.get("Name"), "Value": s.get("Value")} for s in settings]}
+            for name, settings in self._options.items()]
+
+
+OptionGroup.options = property(option_group_options)
+_describe_option_groups = RDSBackend.describe_option_groups
+
+
+def describe_option_groups(self, option_group_kwargs):
+    kwargs = {"option_group_name": None, **option_group_kwargs}
+    try:
+        return _describe_option_groups(self, kwargs)
+    except OptionGroupNotFoundFaultError:
+        if kwargs["option_group_name"]:
+            raise
+        return []
+
+
+RDSBackend.describe_option_groups = describe_option_groups
+
+
+def _sticky_options(backend, group_name, engine):
+    """(persistent or permanent options that stop sharing, Oracle's that a copy must carry)."""
+    group = backend.option_groups.get(group_name or "") if group_name else None
+    if group is None:
+        return [], []
+    sticky = [o["OptionName"] for o in group.options if o["Persistent"] or o["Permanent"]]
+    oracle = (group.engine_name or engine or "").startswith("oracle")
+    carried = [o for o in sticky if oracle and o in ORACLE_SHAREABLE_OPTIONS]
+    return [o for o in sticky if o not in carried], carried
+
+
+def _default_option_group(engine, version):
+    semantic = (version or "").split(".")
+    suffix = semantic[0] + ("-" + semantic[1] if len(semantic) > 1 else "")
+    return f"default:{engine}-{suffix}"
+
+
+_snapshot_init = DBSnapshot.__init__
+
+
+def snapshot_init(self, backend, database, *args, **kwargs):
+    _snapshot_init(self, backend, database, *args, **kwargs)
+    self.option_group_name = getattr(database, "option_group_name", None)
+
+
+DBSnapshot.__init__ = snapshot_init
+_copy_with_option_group = RDSBackend.copy_db_snapshot
+
+
+def copy_db_snapshot_with_option_group(self, source_db_snapshot_identifier, *args, **kwargs):
+    source = self.get_db_snapshot(source_db_snapshot_identifier)
+    target = kwargs.get("option_group_name")
+    if target and target not in self.option_groups:
+        raise OptionGroupNotFoundFaultError(target)
+    owner = rds_backends[source.account_id][source.region]
+    unshareable, carried = _sticky_options(owner, source.option_group_name, source.engine)
+    crosses_region = source.region != self.region_name
+    shared_in = source.account_id != self.account_id
+    must = (crosses_region and any(o == "TDE" for o in unshareable)) or (shared_in and carried)
+    if must and not target:
+        raise InvalidParameterCombination(
+            f"The source snapshot uses option group {source.option_group_name} with "
+            f"{', '.join(unshareable + carried)}: specify OptionGroupName to copy it"
+            + (" across Regions." if crosses_region else "."))
+    if shared_in and carried and target:
+        missing = [o for o in carried if o not in self.option_groups[target]._options]
+        if missing:
+            raise InvalidParameterCombination(
+                f"The target option group {target} must include {', '.join(missing)}.")
+    copy = _copy_with_option_group(self, source_db_snapshot_identifier, *args, **kwargs)
+    if target:
+        copy.option_group_name = target
+    elif crosses_region or shared_in:
+        copy.option_group_name = _default_option_group(source.engine, source.engine_version)
+    else:
+        copy.option_group_name = source.option_group_name
+    return copy
+
+
+RDSBackend.copy_db_snapshot = copy_db_snapshot_with_option_group
+_modify_db_snapshot_attribute = RDSBackend.modify_db_snapshot_attribute
+
+
+def modify_db_snapshot_attribute(self, db_snapshot_identifier, attribute_name, values_to_add=None,
+                                 values_to_remove=None):
+    if attribute_name == "restore" and values_to_add:
+        snapshot = self.get_db_snapshot(db_snapshot_identifier)
+        unshareable, _ = _sticky_options(self, snapshot.option_group_name, snapshot.engine)
+        if unshareable:
+            raise InvalidDBSnapshotStateFault(
+                f"The snapshot {db_snapshot_identifier} uses option group "
+                f"{snapshot.option_group_name} with permanent or persistent options "
+                f"({', '.join(unshareable)}) and cannot be shared.")
+    return _modify_db_snapshot_attribute(self, db_snapshot_identifier, attribute_name,
+                                         values_to_add, values_to_remove)
+
+
+RDSBackend.modify_db_snapshot_attribute = modify_db_snapshot_attribute
+
 
 
 # --- (i)-(n) AWS Backup: vault types, access policies, jobs, recovery points ----

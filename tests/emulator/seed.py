@@ -19,8 +19,9 @@ import botocore.config
 import botocore.exceptions
 
 ROLE = "OrganizationAccountAccessRole"
-SPEC_KEYS = {"management_account", "accounts", "keys", "instances", "clusters", "read_replicas",
-             "snapshots", "cluster_snapshots", "copies", "backup_vaults", "backups", "backup_copies"}
+SPEC_KEYS = {"management_account", "accounts", "keys", "option_groups", "instances", "clusters",
+             "read_replicas", "snapshots", "cluster_snapshots", "copies", "backup_vaults", "backups",
+             "backup_copies"}
 BACKUP_ROLE = "service-role/AWSBackupDefaultServiceRole"
 # Databases in a seeded organization have existed this long unless their `at` says otherwise: older
 # than any rule's grace period, as in an organization being audited (a test of new databases says so).
@@ -185,6 +186,8 @@ class Seeder:
         spec = self.substitute({k: v for k, v in self.spec.items() if k != "accounts"})
         for key in spec.get("keys", []):
             self.create_key(key)
+        for group in spec.get("option_groups", []):
+            self.create_option_group(group)
         for inst in spec.get("instances", []):
             self.create_instance(inst)
         for cluster in spec.get("clusters", []):
@@ -241,6 +244,16 @@ class Seeder:
         if spec.get("alias"):
             kms.create_alias(AliasName=spec["alias"], TargetKeyId=meta["KeyId"])
         self.keys[spec["key"]] = meta["Arn"]
+
+    def create_option_group(self, spec):
+        account, region = self.account(spec["account"]), spec.get("region", "us-east-1")
+        rds = self.client("rds", account, region)
+        rds.create_option_group(OptionGroupName=spec["name"], EngineName=spec["engine"],
+                                MajorEngineVersion=spec["major_engine_version"],
+                                OptionGroupDescription=spec.get("description", spec["name"]))
+        if spec.get("options"):
+            rds.modify_option_group(OptionGroupName=spec["name"], ApplyImmediately=True,
+                                    OptionsToInclude=[{"OptionName": o} for o in spec["options"]])
 
     def _encryption(self, spec, account, region):
         """StorageEncrypted/KmsKeyId; like AWS, encryption without a key uses aws/rds."""
@@ -324,6 +337,8 @@ class Seeder:
             params["KmsKeyId"] = self.kms_key_arn(spec["kms_key"], account, region)
         if region != src_region:
             params["SourceRegion"] = src_region
+        if spec.get("option_group"):
+            params["OptionGroupName"] = spec["option_group"]
         rds = self.client("rds", account, region)
         with self.clock(account, spec.get("at")):
             if kind == "snapshot":

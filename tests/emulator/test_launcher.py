@@ -1202,3 +1202,130 @@ def test_sdk_task_errors_without_a_modelled_class_and_retries(endpoint):
     hits = [f["hits"] for f in control(endpoint, "GET", "/_rdsguard/faults")["faults"]
             if f["id"] == fault["id"]]
     assert hits == [1]
+
+
+def make_option_group(rds, name, engine, major, options=()):
+    rds.create_option_group(OptionGroupName=name, EngineName=engine, MajorEngineVersion=major,
+                            OptionGroupDescription=name)
+    if options:
+        rds.modify_option_group(OptionGroupName=name, ApplyImmediately=True,
+                                OptionsToInclude=[{"OptionName": o} for o in options])
+
+
+def test_option_groups_list_with_persistent_and_permanent_flags_and_page(endpoint):  # (ab)
+    rds = Account(endpoint).client("rds")
+    assert rds.describe_option_groups()["OptionGroupsList"] == []  # none yet: an empty answer
+    make_option_group(rds, "mssql-tde", "sqlserver-se", "15.00", ["TDE"])
+    make_option_group(rds, "ora-tz", "oracle-ee", "19", ["Timezone"])
+    make_option_group(rds, "mysql-audit", "mysql", "8.0", ["MARIADB_AUDIT_PLUGIN"])
+    listed = rds.describe_option_groups()["OptionGroupsList"]
+    options = {g["OptionGroupName"]: [(o["OptionName"], o["Persistent"], o["Permanent"])
+                                      for o in g["Options"]] for g in listed}
+    assert options == {"mssql-tde": [("TDE", True, False)],  # SQL Server TDE: persistent only
+                       "ora-tz": [("Timezone", True, True)],
+                       "mysql-audit": [("MARIADB_AUDIT_PLUGIN", False, False)]}
+    first = rds.describe_option_groups(MaxRecords=20)
+    assert len(first["OptionGroupsList"]) == 3 and "Marker" not in first
+    page = rds.describe_option_groups(MaxRecords=1)
+    assert len(page["OptionGroupsList"]) == 1 and page["Marker"]
+    with pytest.raises(ClientError) as error:
+        rds.describe_option_groups(OptionGroupName="nope")
+    assert error.value.response["Error"]["Code"] == "OptionGroupNotFoundFault"
+
+
+def test_snapshots_carry_their_option_group_and_copies_the_one_named(endpoint):  # (ac)
+    account = Account(endpoint)
+    east, west = account.client("rds"), account.client("rds", "us-west-2")
+    make_option_group(east, "mysql-audit", "mysql", "8.0", ["MARIADB_AUDIT_PLUGIN"])
+    make_option_group(west, "west-audit", "mysql", "8.0", ["MARIADB_AUDIT_PLUGIN"])
+    east.create_db_instance(DBInstanceIdentifier="orders", Engine="mysql", EngineVersion="8.0.39",
+                            DBInstanceClass="db.t3.micro", MasterUsername="admin1",
+                            MasterUserPassword="password-1", AllocatedStorage=20,
+                            OptionGroupName="mysql-audit")
+    snap = east.create_db_snapshot(DBInstanceIdentifier="orders",
+                                   DBSnapshotIdentifier="orders-s")["DBSnapshot"]
+    assert snap["OptionGroupName"] == "mysql-audit"
+    same = east.copy_db_snapshot(SourceDBSnapshotIdentifier="orders-s",
+                                 TargetDBSnapshotIdentifier="orders-c")["DBSnapshot"]
+    assert same["OptionGroupName"] == "mysql-audit"
+    across = dict(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"], SourceRegion="us-east-1")
+    named = west.copy_db_snapshot(TargetDBSnapshotIdentifier="orders-w", OptionGroupName="west-audit",
+                                  **across)["DBSnapshot"]
+    assert named["OptionGroupName"] == "west-audit"
+    assert west.describe_db_snapshots(DBSnapshotIdentifier="orders-w")["DBSnapshots"][0][
+        "OptionGroupName"] == "west-audit"
+    default = west.copy_db_snapshot(TargetDBSnapshotIdentifier="orders-d", **across)["DBSnapshot"]
+    assert default["OptionGroupName"] == "default:mysql-8-0"
+    with pytest.raises(ClientError) as error:  # a group of another region is no group here
+        west.copy_db_snapshot(TargetDBSnapshotIdentifier="orders-x", OptionGroupName="mysql-audit",
+                              **across)
+    assert error.value.response["Error"]["Code"] == "OptionGroupNotFoundFault"
+
+
+def _sqlserver_with_tde(rds, ident, group="mssql-tde", options=("TDE",), engine="sqlserver-se",
+                        major="15.00", version="15.00.4385.2.v1"):
+    make_option_group(rds, group, engine, major, options)
+    rds.create_db_instance(DBInstanceIdentifier=ident, Engine=engine, EngineVersion=version,
+                           DBInstanceClass="db.m5.large", MasterUsername="admin1",
+                           MasterUserPassword="password-1", AllocatedStorage=20,
+                           OptionGroupName=group, LicenseModel="license-included")
+    return rds.create_db_snapshot(DBInstanceIdentifier=ident,
+                                  DBSnapshotIdentifier=f"{ident}-s")["DBSnapshot"]
+
+
+def test_a_snapshot_with_persistent_or_permanent_options_cannot_be_shared(endpoint):  # (ad)
+    owner, other = Account(endpoint), Account(endpoint)
+    rds = owner.client("rds")
+    _sqlserver_with_tde(rds, "payroll")
+    for values in ([other.id], ["all"]):
+        with pytest.raises(ClientError) as error:
+            rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="payroll-s",
+                                             AttributeName="restore", ValuesToAdd=values)
+        assert error.value.response["Error"]["Code"] == "InvalidDBSnapshotState"
+        assert "mssql-tde" in error.value.response["Error"]["Message"]
+    # Oracle's Timezone is persistent and permanent, but AWS lets it be shared.
+    _sqlserver_with_tde(rds, "hr", group="ora-tz", options=("Timezone",), engine="oracle-ee",
+                        major="19", version="19.0.0.0.ru-2024-07.rur-2024-07.r1")
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="hr-s", AttributeName="restore",
+                                     ValuesToAdd=[other.id])
+    # A group with no such option shares as before.
+    make_option_group(rds, "mysql-audit", "mysql", "8.0", ["MARIADB_AUDIT_PLUGIN"])
+    rds.create_db_instance(DBInstanceIdentifier="orders", Engine="mysql", EngineVersion="8.0.39",
+                           DBInstanceClass="db.t3.micro", MasterUsername="admin1",
+                           MasterUserPassword="password-1", AllocatedStorage=20,
+                           OptionGroupName="mysql-audit")
+    rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-s")
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="orders-s", AttributeName="restore",
+                                     ValuesToAdd=[other.id])
+
+
+def test_copies_that_need_a_target_option_group_are_refused_without_one(endpoint):  # (ae)
+    owner, vault = Account(endpoint), Account(endpoint)
+    rds, west = owner.client("rds"), owner.client("rds", "us-west-2")
+    tde = _sqlserver_with_tde(rds, "payroll")
+    across = dict(SourceDBSnapshotIdentifier=tde["DBSnapshotArn"], SourceRegion="us-east-1")
+    with pytest.raises(ClientError) as error:  # TDE across Regions: OptionGroupName is a must
+        west.copy_db_snapshot(TargetDBSnapshotIdentifier="payroll-w", **across)
+    assert error.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    make_option_group(west, "west-tde", "sqlserver-se", "15.00", ["TDE"])
+    copy = west.copy_db_snapshot(TargetDBSnapshotIdentifier="payroll-w", OptionGroupName="west-tde",
+                                 **across)["DBSnapshot"]
+    assert copy["OptionGroupName"] == "west-tde"
+    # A shared Oracle snapshot with Timezone: copied only into a group that includes it.
+    ora = _sqlserver_with_tde(rds, "hr", group="ora-tz", options=("Timezone",), engine="oracle-ee",
+                              major="19", version="19.0.0.0.ru-2024-07.rur-2024-07.r1")
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="hr-s", AttributeName="restore",
+                                     ValuesToAdd=[vault.id])
+    vrds = vault.client("rds")
+    make_option_group(vrds, "vault-plain", "oracle-ee", "19")
+    make_option_group(vrds, "vault-tz", "oracle-ee", "19", ["Timezone"])
+    for group in (None, "vault-plain"):
+        with pytest.raises(ClientError) as error:
+            vrds.copy_db_snapshot(SourceDBSnapshotIdentifier=ora["DBSnapshotArn"],
+                                  TargetDBSnapshotIdentifier="hr-v",
+                                  **({"OptionGroupName": group} if group else {}))
+        assert error.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    copy = vrds.copy_db_snapshot(SourceDBSnapshotIdentifier=ora["DBSnapshotArn"],
+                                 TargetDBSnapshotIdentifier="hr-v",
+                                 OptionGroupName="vault-tz")["DBSnapshot"]
+    assert copy["OptionGroupName"] == "vault-tz"

@@ -54,7 +54,7 @@ fn every_run_writes_junit_summary_and_asff_and_feeds_the_step_summary() {
 
     let junit = std::fs::read_to_string(cmd.path("run/junit.xml")).expect("junit.xml");
     assert!(
-        junit.contains("tests=\"14\" failures=\"1\" errors=\"0\" skipped=\"0\""),
+        junit.contains("tests=\"16\" failures=\"1\" errors=\"0\" skipped=\"0\""),
         "{junit}"
     );
     assert!(

@@ -71,7 +71,7 @@ fn bad_rules_report_every_problem_and_exit_2() {
     // does not hide them).
     assert_eq!(lines[0], "error: 3 problems in the rules:", "{run}");
     assert!(lines[1].ends_with("rules/bad.toml:4: rule `prod`: max_age: `26 parsecs`: unknown unit `parsecs`; expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)"), "{run}");
-    assert!(lines[2].ends_with("rules/bad.toml:8: unknown key `regoin` in `destination` of rule `prod` (expected one of: account, region, kms_key, replicas, vault)"), "{run}");
+    assert!(lines[2].ends_with("rules/bad.toml:8: unknown key `regoin` in `destination` of rule `prod` (expected one of: account, region, kms_key, replicas, vault, option_group)"), "{run}");
     assert!(
         lines[3].ends_with(
             "rules/bad.toml:10: rule `prod`: retain.min (5) is greater than retain.max (2)"

@@ -467,8 +467,8 @@ impl Enforced {
 
 /// An organization whose audit calls every read action: sources in a member and in the management
 /// account (read with the caller's own credentials), instances and clusters, manual snapshots and
-/// cluster snapshots in both, source keys whose policy is read, replicas in the vault under its key, and
-/// a rule that restores (its secret is read in the vault).
+/// cluster snapshots in both, source keys whose policy is read, instances in option groups of their
+/// own, replicas in the vault under its key, and a rule that restores (its secret is read in the vault).
 fn spec() -> Value {
     let arn = |account: &str, kind: &str, id: &str| {
         format!("arn:aws:rds:{R}:{{account:{account}}}:{kind}:{id}")
@@ -490,10 +490,17 @@ fn spec() -> Value {
             {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]},
             {"key": "mgmt-share", "account": "management", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
         ],
+        // Option groups of their own: the audit lists each account's (rds:DescribeOptionGroups).
+        "option_groups": [
+            {"account": "prod", "region": R, "name": "plain-options", "engine": "postgres", "major_engine_version": "13"},
+            {"account": "management", "region": R, "name": "admin-options", "engine": "postgres", "major_engine_version": "13"}
+        ],
         "instances": [
             {"account": "prod", "region": R, "id": "orders", "engine": "postgres", "kms_key": "share-key"},
-            {"account": "prod", "region": R, "id": "plain", "engine": "postgres"},
-            {"account": "management", "region": R, "id": "admin", "engine": "postgres", "kms_key": "mgmt-share"},
+            {"account": "prod", "region": R, "id": "plain", "engine": "postgres",
+             "params": {"OptionGroupName": "plain-options"}},
+            {"account": "management", "region": R, "id": "admin", "engine": "postgres", "kms_key": "mgmt-share",
+             "params": {"OptionGroupName": "admin-options"}},
             // Restores of the newest replicas, which the rules' secrets point at.
             restored("vault", "orders-restored", arn("prod", "db", "orders"), "vault", "orders-c"),
             restored("management", "plain-restored", arn("prod", "db", "plain"), "management", "plain-c")

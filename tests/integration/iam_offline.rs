@@ -185,6 +185,14 @@ fn table() -> Vec<Row> {
         row(
             true,
             Auditor,
+            "rds:DescribeOptionGroups",
+            "*".into(),
+            json!({}),
+            "list a source account's option groups",
+        ),
+        row(
+            true,
+            Auditor,
             "kms:GetKeyPolicy",
             key(SOURCE, "share"),
             json!({}),

@@ -15,6 +15,7 @@ mod harness;
 mod html;
 mod iam;
 mod iam_offline;
+mod option_groups;
 mod quotas;
 mod reliability;
 mod remediate;

@@ -13,8 +13,8 @@ use super::{tags, time, with_resource};
 use crate::aws::error::aws_error;
 use crate::aws::pace::Pacer;
 use crate::inventory::{
-    AccountQuotas, AwsError, Quota, ReplicaInstance, Snapshot, Source, SourceKind,
-    QUOTAS_OPERATION, TAG_SOURCE_ARN,
+    AccountQuotas, AwsError, GroupOption, OptionGroup, OptionGroupListing, Quota, ReplicaInstance,
+    Snapshot, Source, SourceKind, OPTION_GROUPS_OPERATION, QUOTAS_OPERATION, TAG_SOURCE_ARN,
 };
 
 /// RDS's largest page for Describe* calls.
@@ -124,6 +124,7 @@ impl ScopeRead {
                 tags,
                 created_at: time(db.created),
                 read_replica_of: db.replica_of_arn(region, account_id),
+                option_group: db.option_group.map(str::to_string),
             });
         }
     }
@@ -279,5 +280,48 @@ pub async fn read_quotas(
         region: region.to_string(),
         manual_snapshots: quota(SourceKind::DbInstance.quota_name()),
         manual_cluster_snapshots: quota(SourceKind::DbCluster.quota_name()),
+    })
+}
+
+/// Every option group of one account-region, with each option's `Persistent` and `Permanent`:
+/// `DescribeOptionGroups` without a name, 100 a page. One listing serves every group the scope's
+/// databases use (AWS's default quota is 20 option groups per account and Region, so one page),
+/// where a call per group name would cost one call each. A failed page fails the listing: a
+/// group missing from a partial one could not be told from a group that does not exist.
+pub async fn read_option_groups(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> Result<OptionGroupListing, AwsError> {
+    let pages = client
+        .describe_option_groups()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut groups = Vec::new();
+    each_page(pages, pacer, |page| {
+        groups.extend(page.option_groups_list().iter().map(|g| {
+            OptionGroup {
+                name: g.option_group_name().unwrap_or_default().to_string(),
+                engine: g.engine_name().map(str::to_string),
+                options: g
+                    .options()
+                    .iter()
+                    .map(|o| GroupOption {
+                        name: o.option_name().unwrap_or_default().to_string(),
+                        persistent: o.persistent().unwrap_or(false),
+                        permanent: o.permanent().unwrap_or(false),
+                    })
+                    .collect(),
+            }
+        }))
+    })
+    .await
+    .map_err(|e| aws_error(account_id, region, OPTION_GROUPS_OPERATION, &e))?;
+    Ok(OptionGroupListing {
+        account_id: account_id.to_string(),
+        region: region.to_string(),
+        groups,
     })
 }

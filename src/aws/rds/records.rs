@@ -116,6 +116,8 @@ pub(super) struct DatabaseFields<'a> {
     pub in_cluster: bool,
     /// The database this one replicates: an instance's identifier or ARN, a cluster's ARN.
     pub replica_of: Option<&'a str>,
+    /// A DB instance's option group: its membership that is not on its way out.
+    pub option_group: Option<&'a str>,
 }
 
 impl<'a> From<&'a DbInstance> for DatabaseFields<'a> {
@@ -136,6 +138,11 @@ impl<'a> From<&'a DbInstance> for DatabaseFields<'a> {
             tags: db.tag_list(),
             in_cluster: db.db_cluster_identifier().is_some(),
             replica_of: db.read_replica_source_db_instance_identifier(),
+            option_group: db
+                .option_group_memberships()
+                .iter()
+                .find(|m| !matches!(m.status(), Some(s) if s.contains("remov")))
+                .and_then(|m| m.option_group_name()),
         }
     }
 }
@@ -158,6 +165,7 @@ impl<'a> From<&'a DbCluster> for DatabaseFields<'a> {
             tags: cluster.tag_list(),
             in_cluster: false,
             replica_of: cluster.replication_source_identifier(),
+            option_group: None,
         }
     }
 }

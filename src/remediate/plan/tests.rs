@@ -156,3 +156,112 @@ fn a_cross_region_copy_is_planned_in_one_step_unless_two_steps_are_asked_for() {
     let stage = two.items[0].names.stage.as_deref().expect("a stage copy");
     assert_eq!(stage, format!("{}-stage", two.items[0].names.snapshot));
 }
+
+/// A prod database `id` of `engine` without a replica, in the option group `group` holding
+/// `options` (name, persistent, permanent).
+fn in_option_group(id: &str, engine: &str, group: &str, options: &[(&str, bool, bool)]) -> Org {
+    let mut org = Org::new();
+    org.source(PROD, id);
+    org.option_group(id, engine, group, options);
+    org
+}
+
+/// The plan for `org` under one rule into the vault in `region`, with `option_group` (TOML) if any.
+fn plan_into(org: &Org, region: &str, option_group: &str) -> super::Plan {
+    plan_by(org, region, option_group, super::CopyPath::OneStep)
+}
+
+/// [`plan_into`], copies across regions taking `path`.
+fn plan_by(org: &Org, region: &str, option_group: &str, path: super::CopyPath) -> super::Plan {
+    let rules = rules(&format!(
+        "[[rule]]\nid = \"prod\"\ndestination = {{ account = \"{VAULT}\", region = \"{region}\", kms_key = \"alias/rds-vault\"{option_group} }}\nmax_age = \"26h\"\n"
+    ));
+    let findings = evaluate(&org.inventory, &rules, as_of());
+    build(&org.inventory, &rules, &findings, "run-1", as_of(), path)
+}
+
+#[test]
+fn a_database_whose_option_group_cannot_be_shared_is_refused_before_anything_is_done() {
+    let org = in_option_group(
+        "payroll",
+        "sqlserver-se",
+        "payroll-tde",
+        &[("TDE", true, false)],
+    );
+    let plan = plan_into(&org, REGION, "");
+    assert!(plan.items.is_empty(), "{:?}", plan.items);
+    assert_eq!(
+        plan.blocked[0].reason,
+        format!("source-option-group-shareable fails (option group payroll-tde has TDE (persistent): AWS does not share a snapshot that uses an option group with persistent or permanent options, so no copy of this database can be shared with {VAULT}): AWS would refuse to share its snapshot; nothing is done for this database")
+    );
+}
+
+#[test]
+fn a_copy_across_regions_names_the_rules_option_group_there_or_the_database_is_refused() {
+    let org = in_option_group(
+        "orders",
+        "mysql",
+        "orders-audit",
+        &[("MARIADB_AUDIT_PLUGIN", false, false)],
+    );
+    // In the same region, the shared snapshot's copy needs no option group.
+    let plan = plan_into(&org, REGION, "");
+    assert_eq!(plan.items[0].option_groups, Default::default());
+    // Across regions, the rule's group there (a name for every region, or the region's).
+    for named in [
+        ", option_group = \"vault-audit\"",
+        ", option_group = { us-west-2 = \"vault-audit\", us-east-1 = \"other\" }",
+    ] {
+        let plan = plan_into(&org, "us-west-2", named);
+        assert!(plan.blocked.is_empty(), "{:?}", plan.blocked);
+        let item = &plan.items[0];
+        assert_eq!(item.option_groups.replica.as_deref(), Some("vault-audit"));
+        assert_eq!(item.option_groups.stage, None);
+        let lines: Vec<String> = item.steps().iter().flat_map(|s| s.describe(item)).collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("copy       into")
+                && l.contains("us-west-2")
+                && l.contains(" with option group vault-audit")),
+            "{lines:?}"
+        );
+    }
+    // None named for the destination region: refused, nothing started.
+    for missing in ["", ", option_group = { eu-west-1 = \"vault-audit\" }"] {
+        let plan = plan_into(&org, "us-west-2", missing);
+        assert!(plan.items.is_empty(), "{:?}", plan.items);
+        assert_eq!(
+            plan.blocked[0].reason,
+            format!("the database uses the option group orders-audit, not a default one, and its copy crosses from us-east-1 to us-west-2: AWS asks for the target Region's option group (CopyDBSnapshot OptionGroupName), or the copy restores without the group's options; rule `prod` names no option group of {VAULT} in us-west-2 (destination.option_group): nothing is done for this database")
+        );
+    }
+}
+
+#[test]
+fn a_shared_oracle_snapshot_with_timezone_is_copied_into_a_group_that_carries_it() {
+    let org = in_option_group("hr", "oracle-ee", "hr-tz", &[("Timezone", true, true)]);
+    // Same region: the copy from the shared snapshot names the rule's group.
+    let plan = plan_into(&org, REGION, ", option_group = \"vault-tz\"");
+    assert_eq!(
+        plan.items[0].option_groups.replica.as_deref(),
+        Some("vault-tz")
+    );
+    // Across regions in two steps: the stage copy (source region) and the replica (destination
+    // region) each; in one step, the replica is the only copy.
+    let both = ", option_group = { us-east-1 = \"vault-tz-east\", us-west-2 = \"vault-tz-west\" }";
+    let plan = plan_by(&org, "us-west-2", both, super::CopyPath::TwoStep);
+    let groups = &plan.items[0].option_groups;
+    assert_eq!(groups.stage.as_deref(), Some("vault-tz-east"));
+    assert_eq!(groups.replica.as_deref(), Some("vault-tz-west"));
+    let plan = plan_into(&org, "us-west-2", both);
+    let groups = &plan.items[0].option_groups;
+    assert_eq!(groups.stage, None);
+    assert_eq!(groups.replica.as_deref(), Some("vault-tz-west"));
+    // Without one: refused, naming the options.
+    let plan = plan_into(&org, REGION, "");
+    assert!(plan.items.is_empty());
+    assert!(
+        plan.blocked[0].reason.starts_with("its option group hr-tz has Timezone (persistent, permanent): AWS copies a shared Oracle snapshot with these only into a target option group that includes them; rule `prod` names no option group"),
+        "{:?}",
+        plan.blocked
+    );
+}

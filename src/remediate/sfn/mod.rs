@@ -227,6 +227,7 @@ fn fullest(kind: Chain) -> Item {
             prune: vec![String::new()],
         }),
         backup,
+        option_groups: Default::default(),
         reasons: Vec::new(),
         notes: Vec::new(),
     }

@@ -38,6 +38,7 @@ fn item(kind: SourceKind, dest_region: &str) -> Item {
         orphans: Vec::new(),
         restore: None,
         backup: None,
+        option_groups: Default::default(),
         reasons: vec!["replica-age".into()],
         notes: Vec::new(),
     }
@@ -590,4 +591,49 @@ fn a_round_of_cross_region_copies_runs_at_most_awss_limit_at_once() {
 
 fn executions_of(items: Vec<Item>, o: &Options) -> Vec<Execution> {
     executions(&plan(items), o).expect("supported")
+}
+
+/// The copies of DB snapshots in the vault name the plan's option group (`$.item.option_groups`, a
+/// JSON null when none); a cluster snapshot's copy has no such parameter.
+#[test]
+fn vault_copies_of_db_snapshots_name_the_plans_option_group() {
+    let definition = definition(&Options::default());
+    let mut names = Vec::new();
+    let mut tasks = Vec::new();
+    check_scope(&definition, &mut names, &mut tasks);
+    let copies: Vec<(&String, &Value)> = tasks
+        .iter()
+        .filter(|(_, t)| {
+            t["Resource"].as_str().is_some_and(|r| {
+                r.ends_with(":copyDBSnapshot") || r.ends_with(":copyDBClusterSnapshot")
+            }) && t["Credentials"]["RoleArn.$"] == "$.roles.vault"
+        })
+        .map(|(n, t)| (n, t))
+        .collect();
+    let group = |name: &str| {
+        copies
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, t)| t["Parameters"]["OptionGroupName.$"].clone())
+            .unwrap_or_else(|| panic!("no task `{name}` among {copies:?}"))
+    };
+    assert_eq!(
+        group("copy-stage: copyDBSnapshot"),
+        "$.item.option_groups.stage"
+    );
+    assert_eq!(
+        group("copy: copyDBSnapshot"),
+        "$.item.option_groups.replica"
+    );
+    assert_eq!(group("cluster copy: copyDBClusterSnapshot"), Value::Null);
+    assert_eq!(
+        group("cluster copy-stage: copyDBClusterSnapshot"),
+        Value::Null
+    );
+    // The executions' input carries the field, null or named.
+    let mut item = cross_region();
+    item.option_groups.replica = Some("vault-options".into());
+    let input = super::input::item_input(&item, &item.steps(), "run-1", &Options::default());
+    assert_eq!(input["item"]["option_groups"]["replica"], "vault-options");
+    assert_eq!(input["item"]["option_groups"]["stage"], Value::Null);
 }

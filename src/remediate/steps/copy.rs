@@ -1,7 +1,7 @@
 //! Step `copy`: the replica in the destination account and region under the vault key, copied from the
 //! stage copy (cross-region) or the shared snapshot; waits until it is `available`.
 
-use super::copy_stage::copy_to_vault;
+use super::copy_stage::{copy_to_vault, with_option_group};
 use super::{Creates, Decl, Iam, Skip, COPY_ACTIONS, FIND_SNAPSHOT};
 use crate::inventory::AwsError;
 use crate::remediate::limits::{self, Slot};
@@ -16,6 +16,7 @@ pub const DECL: Decl = Decl {
     reads: &[
         "names.replica",
         "dest_kms_key",
+        "option_groups.replica",
         "the stage copy's ARN (copy-stage), else the shared snapshot's (share)",
     ],
     creates: Some(Creates::vault_copy(
@@ -38,8 +39,12 @@ pub(crate) fn describe(item: &Item) -> Vec<String> {
         (None, false) => format!(" (one step from {}/{})", item.account_id, item.region),
     };
     vec![format!(
-        "copy       into {}/{}: {} under {}{path}",
-        item.dest_account, item.dest_region, item.names.replica, item.dest_kms_key
+        "copy       into {}/{}: {} under {}{}{path}",
+        item.dest_account,
+        item.dest_region,
+        item.names.replica,
+        item.dest_kms_key,
+        with_option_group(item.option_groups.replica.as_deref())
     )]
 }
 
@@ -50,19 +55,28 @@ fn from(state: &State) -> &str {
 
 pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
     format!(
-        "copy {} into {}/{} as {} under {}",
+        "copy {} into {}/{} as {} under {}{}",
         from(state),
         ctx.dst.account_id,
         ctx.dst.region,
         ctx.item.names.replica,
-        ctx.item.dest_kms_key
+        ctx.item.dest_kms_key,
+        with_option_group(ctx.item.option_groups.replica.as_deref())
     )
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
     let name = &ctx.item.names.replica;
     let _slot = cross_region_slot(ctx).await;
-    copy_to_vault(ctx, state, &ctx.dst, from(state), name, ROLE_REPLICA).await?;
+    let group = ctx.item.option_groups.replica.as_deref();
+    copy_to_vault(
+        ctx,
+        state,
+        &ctx.dst,
+        (from(state), name, group),
+        ROLE_REPLICA,
+    )
+    .await?;
     Ok(())
 }
 

@@ -18,6 +18,7 @@ pub const DECL: Decl = Decl {
     reads: &[
         "names.stage",
         "dest_kms_key",
+        "option_groups.stage",
         "the shared snapshot's ARN (share)",
     ],
     creates: Some(Creates::vault_copy(
@@ -44,8 +45,11 @@ fn copy_tags(ctx: &Ctx<'_>, state: &State, role: &str) -> BTreeMap<String, Strin
 pub(crate) fn describe(item: &Item) -> Vec<String> {
     match &item.names.stage {
         Some(stage) => vec![format!(
-            "copy       into {}/{}: {stage} under {}",
-            item.dest_account, item.region, item.dest_kms_key
+            "copy       into {}/{}: {stage} under {}{}",
+            item.dest_account,
+            item.region,
+            item.dest_kms_key,
+            with_option_group(item.option_groups.stage.as_deref())
         )],
         None => Vec::new(),
     }
@@ -54,12 +58,20 @@ pub(crate) fn describe(item: &Item) -> Vec<String> {
 pub(crate) fn detail(ctx: &Ctx<'_>, state: &State) -> String {
     let item = ctx.item;
     format!(
-        "copy {} into {}/{} as {}",
+        "copy {} into {}/{} as {}{}",
         state.shared_arn,
         item.dest_account,
         item.region,
-        item.names.stage.as_deref().unwrap_or_default()
+        item.names.stage.as_deref().unwrap_or_default(),
+        with_option_group(item.option_groups.stage.as_deref())
     )
+}
+
+/// `" with option group NAME"` for a copy that names one, for `--dry-run` and the journal.
+pub(super) fn with_option_group(group: Option<&str>) -> String {
+    group
+        .map(|g| format!(" with option group {g}"))
+        .unwrap_or_default()
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError> {
@@ -68,23 +80,24 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
         return Ok(());
     };
     let shared = state.shared_arn.clone();
-    let staged = copy_to_vault(ctx, state, stage, &shared, name, ROLE_STAGE).await?;
+    let group = item.option_groups.stage.as_deref();
+    let staged = copy_to_vault(ctx, state, stage, (&shared, name, group), ROLE_STAGE).await?;
     state.staged_arn = Some(staged);
     Ok(())
 }
 
-/// A copy of `from` named `name` in `scope` (the vault account) under the vault key, tagged as `role`
-/// with the data's time, or the one an earlier run made; its ARN once it is available.
+/// A copy of `from` named `name` in `scope` (the vault account) under the vault key, associated
+/// with `option_group` when given, tagged as `role` with the data's time, or the one an earlier run
+/// made; its ARN once it is available.
 pub(super) async fn copy_to_vault(
     ctx: &Ctx<'_>,
     state: &State,
     scope: &Scope<'_>,
-    from: &str,
-    name: &str,
+    (from, name, option_group): (&str, &str, Option<&str>),
     role: &str,
 ) -> Result<String, AwsError> {
     let tags = copy_tags(ctx, state, role);
     let (kind, key) = (ctx.item.kind, &ctx.item.dest_kms_key);
-    let create = snapshots::copy(scope, kind, from, name, key, &tags);
+    let create = snapshots::copy(scope, kind, from, name, key, &tags, option_group);
     ctx.ensure(scope, name, create).await
 }

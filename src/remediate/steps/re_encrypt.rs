@@ -48,7 +48,15 @@ pub(crate) async fn run(ctx: &Ctx<'_>) -> Result<(), AwsError> {
         return Ok(());
     };
     let tags = ctx.tags(ROLE_TRANSIT);
-    let create = snapshots::copy(&ctx.src, item.kind, &item.names.snapshot, name, key, &tags);
+    let create = snapshots::copy(
+        &ctx.src,
+        item.kind,
+        &item.names.snapshot,
+        name,
+        key,
+        &tags,
+        None,
+    );
     ctx.ensure(&ctx.src, name, create).await?;
     Ok(())
 }

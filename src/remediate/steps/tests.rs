@@ -37,6 +37,7 @@ fn item() -> Item {
             prune: vec!["old-restore".into()],
         }),
         backup: None,
+        option_groups: Default::default(),
         reasons: vec!["replica-age".into()],
         notes: Vec::new(),
     }

@@ -3,11 +3,11 @@
 
 use toml::Spanned;
 
-use super::super::raw::{RawBackup, RawDestination};
+use super::super::raw::{RawBackup, RawDestination, RawOptionGroup};
 use super::{check_key_reference, is_account_id, is_aws_managed_alias, is_region};
 use crate::rules::{
     parse_duration, BackupRemediation, Destination, DestinationRegion, ReplicaKinds,
-    DEFAULT_BACKUP_ROLE,
+    TargetOptionGroup, DEFAULT_BACKUP_ROLE,
 };
 
 /// The raw `remediate` and `backup` keys of a rule, and what else of the rule they depend on.
@@ -246,11 +246,81 @@ pub(super) fn destination(
             "destination.vault names backup vaults, but destination.replicas does not count \"backup\"".to_string(),
         );
     }
+    let option_group = dest.option_group.and_then(|group| {
+        if !replicas.snapshot {
+            error(
+                group.span().start,
+                "destination.option_group is for remediation's snapshot copies, but destination.replicas does not count \"snapshot\"".to_string(),
+            );
+        }
+        option_group(group, error)
+    });
     Some(Destination {
         account: account?,
         region,
         kms_key: dest.kms_key.map(Spanned::into_inner),
         replicas,
         vault: dest.vault.map(Spanned::into_inner),
+        option_group,
     })
+}
+
+/// `destination.option_group`: a name, or names by region, each an option group name AWS accepts
+/// (`CreateOptionGroup`: 1 to 255 letters, digits or hyphens, starting with a letter, no hyphen at
+/// the end or twice in a row) and not a default option group (those hold no options).
+fn option_group(
+    group: Spanned<RawOptionGroup>,
+    error: &mut impl FnMut(usize, String),
+) -> Option<TargetOptionGroup> {
+    let offset = group.span().start;
+    let check = |error: &mut dyn FnMut(usize, String), offset: usize, name: &str, within: &str| {
+        if let Some(problem) = option_group_name_problem(name) {
+            error(
+                offset,
+                format!("destination.option_group{within} `{name}` {problem}"),
+            );
+        }
+    };
+    match group.into_inner() {
+        RawOptionGroup::Name(name) => {
+            check(error, offset, &name, "");
+            Some(TargetOptionGroup::Everywhere(name))
+        }
+        RawOptionGroup::PerRegion(names) => {
+            if names.is_empty() {
+                error(
+                    offset,
+                    "destination.option_group is an empty table: name an option group per region, e.g. { us-west-2 = \"vault-options\" }".to_string(),
+                );
+            }
+            let mut out = std::collections::BTreeMap::new();
+            for (region, name) in names {
+                let at = name.span().start;
+                if !is_region(&region) {
+                    error(
+                        at,
+                        format!("destination.option_group: `{region}` is not a region name"),
+                    );
+                }
+                check(error, at, name.get_ref(), &format!(".{region}"));
+                out.insert(region, name.into_inner());
+            }
+            Some(TargetOptionGroup::PerRegion(out))
+        }
+    }
+}
+
+/// Why `name` is no option group name a copy can be associated with, if it is not.
+fn option_group_name_problem(name: &str) -> Option<&'static str> {
+    if name.starts_with("default:") {
+        return Some("is a default option group: it holds no options, so it cannot carry the source's (name one you created in the destination account)");
+    }
+    let valid = (1..=255).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--");
+    (!valid).then_some(
+        "is not an option group name (1 to 255 letters, digits or hyphens, starting with a letter, no hyphen at the end or two in a row)",
+    )
 }

@@ -222,6 +222,8 @@ pub struct Db {
     pub storage: u32,
     pub tags: Tags,
     pub resource_id: String,
+    /// The option group of a DB instance that is not in its engine's default group.
+    pub option_group: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +273,8 @@ pub struct Scope {
     /// Aurora recovery points.
     pub vaults: Vec<Vault>,
     pub points: Vec<Point>,
+    /// The option groups of the account-region (none but the engines' defaults, unlisted, in most).
+    pub option_groups: Vec<OptionGroup>,
     snap_ix: HashMap<String, u32>,
     cluster_snap_ix: HashMap<String, u32>,
 }
@@ -311,6 +315,41 @@ impl Scope {
             return self.keys.iter().find(|k| k.aliases.contains(&tail));
         }
         self.keys.iter().find(|k| k.id == tail)
+    }
+}
+
+/// An option group of a member account-region: `DescribeOptionGroups` serves it. Its options are
+/// (name, persistent, permanent), as AWS flags them for the engine.
+#[derive(Debug, Clone)]
+pub struct OptionGroup {
+    pub name: String,
+    pub engine: &'static Engine,
+    pub options: Vec<(&'static str, bool, bool)>,
+}
+
+impl OptionGroup {
+    /// AWS refuses to share a snapshot of a database in this group: a persistent or permanent
+    /// option, but Oracle's Timezone and OLS.
+    pub fn unshareable(&self) -> bool {
+        let oracle = self.engine.name.starts_with("oracle");
+        self.options.iter().any(|(name, persistent, permanent)| {
+            (*persistent || *permanent) && !(oracle && matches!(*name, "Timezone" | "OLS"))
+        })
+    }
+}
+
+/// Per engine (by index into [`ENGINES`]), the options of a member account-region's group of its
+/// own, drawn once per scope: (options, weight).
+fn option_group_options(engine: usize, rng: &mut Rng) -> Vec<(&'static str, bool, bool)> {
+    match ENGINES[engine].name {
+        "mysql" | "mariadb" => vec![("MARIADB_AUDIT_PLUGIN", false, false)],
+        // SQL Server's TDE is persistent, not permanent.
+        "sqlserver-se" if rng.percent(40) => vec![("TDE", true, false)],
+        "sqlserver-se" => vec![("SQLSERVER_BACKUP_RESTORE", false, false)],
+        // Oracle's TDE is both; its Timezone is both too, and AWS still shares it.
+        "oracle-ee" if rng.percent(30) => vec![("TDE", true, true)],
+        "oracle-ee" => vec![("Timezone", true, true)],
+        _ => Vec::new(),
     }
 }
 
@@ -565,6 +604,8 @@ struct SourceFacts {
     snapshot_replicas: i64,
     /// Its rule's `retain.max`.
     retain_max: i64,
+    /// Its option group, by index into its scope's `option_groups` (none: the engine's default).
+    option_group: Option<u8>,
 }
 
 pub const MANAGEMENT: usize = 0;
@@ -760,6 +801,9 @@ impl Fleet {
                 // same as without them.
                 let backup = uses_backup[account];
                 let mut brng = Rng::new(mix(params.seed, 0xB4C_0000 + (account * rn + r) as u64));
+                // Option groups of their own (15% of the DB instances, one group per engine and
+                // scope): their own draws too.
+                let mut orng = Rng::new(mix(params.seed, 0x0C6_0000 + (account * rn + r) as u64));
 
                 for k in 0..count {
                     let cluster = rng.percent(15);
@@ -803,6 +847,7 @@ impl Fleet {
                     ];
                     let kind = if cluster { "cluster" } else { "db" };
                     let arn = format!("arn:aws:rds:{region}:{account_id}:{kind}:{id}");
+                    let mut option_group: Option<u8> = None;
                     if cluster {
                         let members_n = 1 + rng.below(2) as usize;
                         let member_ids: Vec<String> = (0..members_n)
@@ -819,6 +864,7 @@ impl Fleet {
                                 storage: 1,
                                 tags: tags.clone(),
                                 resource_id: format!("db-{}", rng.hex(26).to_uppercase()),
+                                option_group: None,
                             });
                         }
                         scope.clusters.push(Cluster {
@@ -831,6 +877,23 @@ impl Fleet {
                             resource_id: format!("cluster-{}", rng.hex(26).to_uppercase()),
                         });
                     } else {
+                        if orng.percent(15) {
+                            let e = ENGINES.iter().position(|x| std::ptr::eq(x, engine));
+                            let name = format!("{}-options", engine.name);
+                            let at = match scope.option_groups.iter().position(|g| g.name == name) {
+                                Some(at) => at,
+                                None => {
+                                    let options = option_group_options(e.unwrap_or(0), &mut orng);
+                                    scope.option_groups.push(OptionGroup {
+                                        name,
+                                        engine,
+                                        options,
+                                    });
+                                    scope.option_groups.len() - 1
+                                }
+                            };
+                            option_group = Some(at as u8);
+                        }
                         scope.dbs.push(Db {
                             id: id.clone(),
                             engine,
@@ -841,6 +904,8 @@ impl Fleet {
                             storage,
                             tags: tags.clone(),
                             resource_id: format!("db-{}", rng.hex(26).to_uppercase()),
+                            option_group: option_group
+                                .map(|at| scope.option_groups[at as usize].name.clone()),
                         });
                     }
                     // The nightly automated snapshot (never listed by a manual-only describe).
@@ -1083,10 +1148,14 @@ impl Fleet {
 
                     // An unencrypted Aurora cluster fails source-key-shareable whatever its
                     // rule says: no copy can encrypt a cluster snapshot.
+                    // So does a database whose option group AWS will not share a snapshot of.
+                    let unshareable = option_group
+                        .is_some_and(|at| scope.option_groups[at as usize].unshareable());
                     let fails = governed
                         && (state != State::Compliant
                             || policy == KeyPolicy::MissingGrant
-                            || (cluster && enc == Enc::None));
+                            || (cluster && enc == Enc::None)
+                            || unshareable);
                     let status = if exempt {
                         Status::Exempt
                     } else if !governed {
@@ -1109,6 +1178,7 @@ impl Fleet {
                         newest_key,
                         snapshot_replicas,
                         retain_max: max,
+                        option_group,
                     });
                 }
             }
@@ -1250,6 +1320,9 @@ impl Fleet {
     ///   for a recovery point under a key AWS owns: it names no key).
     /// - RDS DescribeAccountAttributes once in each vault region with governed databases (their rules
     ///   set retain.max: vault-capacity judges the vault's manual snapshot quotas).
+    /// - RDS DescribeOptionGroups in each source account-region where a governed DB instance is in an
+    ///   option group of its own (source-option-group-shareable): the fewer of one call per distinct
+    ///   group (by name) and the pages of a listing of all of them (`ceil(groups / 100)`).
     /// - AWS Backup in each vault region (a destination scope whose rules count recovery points):
     ///   ListBackupVaults twice (own vaults, then `shared`), one page each; per vault,
     ///   ListRecoveryPointsByBackupVault per resource type (RDS, Aurora), `max(1, ceil(n / 1000))`
@@ -1304,6 +1377,8 @@ impl Fleet {
             any_source: bool,
             prod: bool,
             newest_keys: Vec<String>,
+            /// The distinct option groups of its own of governed DB instances here.
+            option_groups: Vec<u8>,
         }
         let mut needs = vec![ScopeNeeds::default(); an * rn];
         for s in &self.sources {
@@ -1319,6 +1394,11 @@ impl Fleet {
             } else {
                 needs[i].instances = true;
                 needs[v].instances = true;
+            }
+            if let Some(group) = s.option_group {
+                if !needs[i].option_groups.contains(&group) {
+                    needs[i].option_groups.push(group);
+                }
             }
             match s.enc {
                 Enc::Cmk => needs[i].cmk = true,
@@ -1365,6 +1445,12 @@ impl Fleet {
                 add(&mut min, "DescribeDBSnapshotAttributes", judged);
                 add(&mut min, "DescribeDBClusterSnapshotAttributes", judged_c);
                 rds += judged + judged_c;
+                if !need.option_groups.is_empty() {
+                    // One listing serves every group (a name per call would cost one each).
+                    let n = (need.option_groups.len() as u64).min(pages(scope.option_groups.len()));
+                    add(&mut min, "DescribeOptionGroups", n);
+                    rds += n;
+                }
                 max_scope = max_scope.max(rds);
 
                 if a == VAULT {
@@ -1438,6 +1524,8 @@ impl Fleet {
             .insert("db_cluster_snapshots", count(&|s| s.cluster_snaps.len()));
         t.counts
             .insert("recovery_points", count(&|s| s.points.len()));
+        t.counts
+            .insert("option_groups", count(&|s| s.option_groups.len()));
         t.counts.insert(
             "recovery_point_replicas",
             count(&|s| s.points.iter().filter(|p| p.judged).count()),

@@ -57,6 +57,7 @@ pub fn handle(ctx: &Ctx<'_>, action: &str, form: &[(String, String)]) -> Answer 
         "DescribeDBClusterSnapshotAttributes" => describe_snapshot_attributes(ctx, form, true),
         "ListTagsForResource" => list_tags(ctx, form),
         "DescribeAccountAttributes" => describe_account_attributes(ctx),
+        "DescribeOptionGroups" => describe_option_groups(ctx, form),
         other => ctx.error(
             400,
             "InvalidAction",
@@ -212,10 +213,11 @@ fn db_instance(ctx: &Ctx<'_>, out: &mut String, db: &Db) {
     elv(out, "AutoMinorVersionUpgrade", true);
     out.push_str("<ReadReplicaDBInstanceIdentifiers/><ReadReplicaDBClusterIdentifiers/>");
     el(out, "LicenseModel", e.license);
+    let default_group = format!("default:{}", e.name);
     let _ = write!(
         out,
-        "<OptionGroupMemberships><OptionGroupMembership><OptionGroupName>default:{}</OptionGroupName><Status>in-sync</Status></OptionGroupMembership></OptionGroupMemberships>",
-        e.name
+        "<OptionGroupMemberships><OptionGroupMembership><OptionGroupName>{}</OptionGroupName><Status>in-sync</Status></OptionGroupMembership></OptionGroupMemberships>",
+        db.option_group.as_deref().unwrap_or(&default_group)
     );
     elv(out, "PubliclyAccessible", false);
     el(out, "StorageType", if e.aurora { "aurora" } else { "gp3" });
@@ -742,5 +744,68 @@ fn describe_account_attributes(ctx: &Ctx<'_>) -> Answer {
     }
     out.push_str("</AccountQuotas>");
     close(&mut out, "DescribeAccountAttributes", ctx.request_id);
+    Answer::xml(out)
+}
+
+/// The account-region's option groups of their own (the engines' `default:` groups are not served:
+/// they hold no options), or the one `OptionGroupName` names (`OptionGroupNotFoundFault` if none),
+/// paged like the other Describe calls; each option with `Persistent` and `Permanent`.
+fn describe_option_groups(ctx: &Ctx<'_>, form: &[(String, String)]) -> Answer {
+    let groups: Vec<&crate::fleet::OptionGroup> = ctx
+        .scope()
+        .map(|s| s.option_groups.iter().collect())
+        .unwrap_or_default();
+    let groups: Vec<_> = match param(form, "OptionGroupName") {
+        None => groups,
+        Some(name) => match groups.into_iter().find(|g| g.name == name) {
+            Some(group) => vec![group],
+            None => {
+                return ctx.error(
+                    404,
+                    "OptionGroupNotFoundFault",
+                    &format!("Specified OptionGroupName: {name} not found."),
+                )
+            }
+        },
+    };
+    let (start, end, next) = match page(ctx, form, groups.len()) {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
+    let mut out = String::with_capacity(400 * (end - start) + 300);
+    open(&mut out, "DescribeOptionGroups");
+    out.push_str("<OptionGroupsList>");
+    for group in &groups[start..end] {
+        let e = group.engine;
+        let parts = if e.name.starts_with("oracle") { 1 } else { 2 };
+        let major = e
+            .version
+            .split('.')
+            .take(parts)
+            .collect::<Vec<_>>()
+            .join(".");
+        out.push_str("<OptionGroup>");
+        el(&mut out, "OptionGroupName", &group.name);
+        el(&mut out, "OptionGroupDescription", "fleetsim");
+        el(&mut out, "EngineName", e.name);
+        el(&mut out, "MajorEngineVersion", &major);
+        out.push_str("<Options>");
+        for (name, persistent, permanent) in &group.options {
+            out.push_str("<Option>");
+            el(&mut out, "OptionName", name);
+            elv(&mut out, "Persistent", *persistent);
+            elv(&mut out, "Permanent", *permanent);
+            out.push_str("<OptionSettings/></Option>");
+        }
+        out.push_str("</Options>");
+        elv(&mut out, "AllowsVpcAndNonVpcInstanceMemberships", true);
+        el(&mut out, "OptionGroupArn", &ctx.arn("og", &group.name));
+        out.push_str("</OptionGroup>");
+    }
+    out.push_str("</OptionGroupsList>");
+    if let Some(marker) = next {
+        el(&mut out, "Marker", &marker);
+    }
+    close(&mut out, "DescribeOptionGroups", ctx.request_id);
     Answer::xml(out)
 }

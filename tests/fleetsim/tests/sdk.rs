@@ -274,6 +274,89 @@ async fn rds_describes_page_and_parse() {
     assert_eq!(tags.tag_list().len(), scope.dbs[0].tags.len());
 }
 
+/// A member scope's option groups of their own: listed (paged) and named, each option with
+/// `Persistent` and `Permanent`; the instances in one name it in `OptionGroupMemberships`.
+#[tokio::test]
+async fn option_groups_list_and_parse() {
+    let (endpoint, sim) = serve(small(), no_latency()).await;
+    let fleet = &sim.fleet;
+    let (account, r) = (2..fleet.accounts.len())
+        .flat_map(|a| (0..fleet.regions.len()).map(move |r| (a, r)))
+        .max_by_key(|(a, r)| fleet.scope(*a, *r).option_groups.len())
+        .expect("a member scope");
+    let scope = fleet.scope(account, r);
+    assert!(
+        !scope.option_groups.is_empty(),
+        "the small fleet has option groups"
+    );
+    let config = sdk_config(
+        &endpoint,
+        &fleetsim::services::access_key_for(fleet.account_id(account)),
+        fleet.regions[r],
+        1,
+    )
+    .await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let mut pages = rds
+        .describe_option_groups()
+        .max_records(20)
+        .into_paginator()
+        .send();
+    let mut groups = Vec::new();
+    while let Some(page) = pages.next().await {
+        groups.extend(
+            page.expect("DescribeOptionGroups page")
+                .option_groups_list()
+                .to_vec(),
+        );
+    }
+    assert_eq!(groups.len(), scope.option_groups.len());
+    for (got, want) in groups.iter().zip(&scope.option_groups) {
+        assert_eq!(got.option_group_name(), Some(want.name.as_str()));
+        assert_eq!(got.engine_name(), Some(want.engine.name));
+        let options: Vec<(String, Option<bool>, Option<bool>)> = got
+            .options()
+            .iter()
+            .map(|o| {
+                (
+                    o.option_name().unwrap_or_default().to_string(),
+                    o.persistent(),
+                    o.permanent(),
+                )
+            })
+            .collect();
+        let wanted: Vec<(String, Option<bool>, Option<bool>)> = want
+            .options
+            .iter()
+            .map(|(n, persistent, permanent)| (n.to_string(), Some(*persistent), Some(*permanent)))
+            .collect();
+        assert_eq!(options, wanted);
+    }
+    let member = scope
+        .dbs
+        .iter()
+        .find(|d| d.option_group.is_some())
+        .expect("an instance in a group of its own");
+    let described = rds
+        .describe_db_instances()
+        .db_instance_identifier(&member.id)
+        .send()
+        .await
+        .expect("DescribeDBInstances");
+    let memberships = described.db_instances()[0].option_group_memberships();
+    assert_eq!(
+        memberships[0].option_group_name(),
+        member.option_group.as_deref()
+    );
+    let missing = rds
+        .describe_option_groups()
+        .option_group_name("nope")
+        .send()
+        .await
+        .expect_err("no such group");
+    assert_eq!(missing.code(), Some("OptionGroupNotFoundFault"));
+}
+
 #[tokio::test]
 async fn vault_snapshots_attributes_and_keys_parse() {
     let (endpoint, sim) = serve(small(), no_latency()).await;

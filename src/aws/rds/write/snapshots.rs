@@ -95,8 +95,9 @@ pub async fn create(
 }
 
 /// A copy of `source` (an identifier in this scope, or the ARN of a snapshot shared with it or in
-/// another region) under `kms_key`. A cross-region copy is called in the target region with the
-/// source's ARN; outside GovCloud, RDS needs no presigned URL for it.
+/// another region) under `kms_key`, associated with `option_group` when given (DB snapshots only:
+/// a cluster snapshot has no option group). A cross-region copy is called in the target region with
+/// the source's ARN; outside GovCloud, RDS needs no presigned URL for it.
 pub async fn copy(
     scope: &Scope<'_>,
     kind: SourceKind,
@@ -104,10 +105,13 @@ pub async fn copy(
     identifier: &str,
     kms_key: &str,
     tags: &BTreeMap<String, String>,
+    option_group: Option<&str>,
 ) -> Result<(), AwsError> {
+    // An option group is a DB snapshot's only (Aurora cluster snapshots have none).
     macro_rules! copy {
-        ($call:ident $source:ident $target:ident $operation:literal) => {{
+        ($call:ident $source:ident $target:ident $operation:literal $($option_group:ident)?) => {{
             let request = scope.client.$call().$source(source).$target(identifier);
+            $(let request = request.$option_group(option_group.map(str::to_string));)?
             let request = request.kms_key_id(kms_key).copy_tags(false);
             let answer = request.set_tags(Some(tag_list(tags))).send();
             scope.done($operation, identifier, answer).await
@@ -115,7 +119,7 @@ pub async fn copy(
     }
     #[rustfmt::skip]
     let copied = match kind {
-        SourceKind::DbInstance => copy!(copy_db_snapshot source_db_snapshot_identifier target_db_snapshot_identifier "CopyDBSnapshot"),
+        SourceKind::DbInstance => copy!(copy_db_snapshot source_db_snapshot_identifier target_db_snapshot_identifier "CopyDBSnapshot" set_option_group_name),
         SourceKind::DbCluster => copy!(copy_db_cluster_snapshot source_db_cluster_snapshot_identifier target_db_cluster_snapshot_identifier "CopyDBClusterSnapshot"),
     };
     copied

@@ -135,17 +135,33 @@ impl<'a> Builder<'a> {
                 read
             }
             Step::CopyStage | Step::Copy => {
-                let (from, to, role) = match step {
-                    Step::CopyStage => ("$.refs.shared_arn", "$.item.names.stage", ROLE_STAGE),
-                    _ => ("$.refs.copy_from", "$.item.names.replica", ROLE_REPLICA),
+                let (from, to, role, group) = match step {
+                    Step::CopyStage => (
+                        "$.refs.shared_arn",
+                        "$.item.names.stage",
+                        ROLE_STAGE,
+                        "$.item.option_groups.stage",
+                    ),
+                    _ => (
+                        "$.refs.copy_from",
+                        "$.item.names.replica",
+                        ROLE_REPLICA,
+                        "$.item.option_groups.replica",
+                    ),
                 };
-                let create = self.copy_call(
+                let mut create = self.copy_call(
                     from,
                     to,
                     "$.item.dest_kms_key",
                     Self::vault_tags(role),
                     Role::Vault,
                 );
+                // A DB snapshot's copy names the plan's option group (null: none); a cluster
+                // snapshot has none.
+                if let (Chain::Instance, Some(params)) = (self.kind, create.params.as_object_mut())
+                {
+                    params.insert("OptionGroupName.$".into(), json!(group));
+                }
                 let start = self.name(step, &create.action);
                 self.making(step, out, create, to, Role::Vault, next);
                 start
