@@ -63,6 +63,23 @@ pub async fn snapshots(
     (snapshots, errors)
 }
 
+/// The RDS view of the DB instance recovery points of one scope (see
+/// [`rds::read::read_backup_views`]).
+pub async fn backup_views(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> (Vec<Snapshot>, Vec<AwsError>) {
+    let config = match factory.config(account, region).await {
+        Ok(config) => config,
+        Err(error) => return (Vec::new(), vec![error]),
+    };
+    let client = rds_client(&config, account, region);
+    let pacer = factory.pacer(account, region);
+    let (views, error) = rds::read::read_backup_views(&client, &pacer, account, region).await;
+    (views, error.into_iter().collect())
+}
+
 /// The manual snapshot quotas of one scope.
 pub async fn quotas(
     factory: &ClientFactory,

@@ -652,7 +652,9 @@ def start_backup_job(self):
              "EncryptionKeyArn": key if encrypted else None,
              "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY" if encrypted and key else None,
              "IsEncrypted": encrypted, "VaultType": vault.vault_type, "IsParent": False,
-             "kind": kind, "snapshot": snapshot, "origin": snapshot}
+             "kind": kind, "snapshot": snapshot, "origin": snapshot,
+             # The database's tags when it was backed up: an RDS restore copies them (x).
+             "ResourceTags": [dict(t) for t in resource.tags or []]}
     vault.recovery_points[snapshot.arn] = point
     job.update(State="COMPLETED", CompletionDate=created, RecoveryPointArn=snapshot.arn,
                EncryptionKeyArn=point["EncryptionKeyArn"], IsEncrypted=encrypted)
@@ -774,7 +776,7 @@ def start_copy_job(self):
              "EncryptionKeyArn": key, "EncryptionKeyType": dest_vault.encryption_key_type,
              "IsEncrypted": True, "VaultType": dest_vault.vault_type, "IsParent": False,
              "kind": source["kind"], "snapshot": None if air_gapped else snapshot,
-             "origin": source["origin"]}
+             "origin": source["origin"], "ResourceTags": source.get("ResourceTags")}
     dest_vault.recovery_points[arn] = point
     job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=arn,
                DestinationEncryptionKeyArn=key)
@@ -915,6 +917,12 @@ for _handler in (start_backup_job, describe_backup_job, start_copy_job, describe
                  put_backup_vault_access_policy, get_backup_vault_access_policy,
                  delete_backup_vault_access_policy):
     setattr(BackupResponse, _handler.__name__, _handler)
+
+# (x)-(y) Restore jobs: restores.py (kept apart: this file is long enough).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import restores  # noqa: E402
+
+restores.install(sys.modules[__name__])
 
 # Moto's backup app only answers the paths in its url module (the operation is then
 # found from botocore's model); add the paths of the operations above.
@@ -1250,7 +1258,7 @@ class BadRequest(Exception):
 # Restore time: account -> seconds its clock jumps after each restore it answers (a restore "takes"
 # that long in emulated time: the next answer's Date is that much later).
 _restore_time = {}
-_RESTORES = ("RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterFromSnapshot")
+_RESTORES = ("RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterFromSnapshot", "StartRestoreJob")
 
 
 def _http_date(account):

@@ -172,17 +172,39 @@ pub async fn find_cluster(
     scope: &Scope<'_>,
     identifier: &str,
 ) -> Result<Option<Instance>, AwsError> {
-    let found = describe_cluster(scope, identifier).await?;
+    let found = describe_cluster(scope, identifier, None::<crate::aws::ServerTime>).await?;
     Ok(found.and_then(|out| out.db_clusters().first().map(Instance::of)))
+}
+
+/// [`find_cluster`], with the identifiers of the cluster's instances, and an interceptor on the call
+/// (a drill reads the `Date` of AWS's answer).
+pub async fn find_cluster_with(
+    scope: &Scope<'_>,
+    identifier: &str,
+    interceptor: impl aws_sdk_rds::config::Intercept + 'static,
+) -> Result<Option<(Instance, Vec<String>)>, AwsError> {
+    let found = describe_cluster(scope, identifier, Some(interceptor)).await?;
+    let cluster = found.as_ref().and_then(|out| out.db_clusters().first());
+    Ok(cluster.map(|c| {
+        let members = c.db_cluster_members().iter();
+        let members = members.filter_map(|m| m.db_instance_identifier());
+        (Instance::of(c), members.map(str::to_string).collect())
+    }))
 }
 
 /// `DescribeDBClusters` of one cluster; `None` when there is no such cluster.
 async fn describe_cluster(
     scope: &Scope<'_>,
     identifier: &str,
+    interceptor: Option<impl aws_sdk_rds::config::Intercept + 'static>,
 ) -> Result<Option<DescribeDbClustersOutput>, AwsError> {
     let request = scope.client.describe_db_clusters();
-    let answer = request.db_cluster_identifier(identifier).send();
+    let request = request.db_cluster_identifier(identifier).customize();
+    let answer = match interceptor {
+        Some(interceptor) => request.interceptor(interceptor),
+        None => request,
+    }
+    .send();
     let is_absent = DescribeDBClustersError::is_db_cluster_not_found_fault;
     scope
         .unless_absent("DescribeDBClusters", identifier, answer, is_absent)
@@ -255,7 +277,8 @@ pub async fn wait_cluster_available(
 
 /// Deletes a restored cluster: its instances first, then the cluster (no final snapshot).
 pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
-    let Some(out) = describe_cluster(scope, identifier).await? else {
+    let Some(out) = describe_cluster(scope, identifier, None::<crate::aws::ServerTime>).await?
+    else {
         return Ok(());
     };
     let members = out
@@ -265,6 +288,12 @@ pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), A
     for member in members.filter_map(|m| m.db_instance_identifier()) {
         delete(scope, member).await?;
     }
+    delete_cluster_alone(scope, identifier).await
+}
+
+/// `DeleteDBCluster` with no final snapshot, once its instances are deleted or deleting (AWS
+/// refuses a cluster with others).
+pub async fn delete_cluster_alone(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
     let request = scope.client.delete_db_cluster();
     let request = request.db_cluster_identifier(identifier);
     let answer = request.skip_final_snapshot(true).send();
@@ -286,6 +315,19 @@ pub async fn find_restored(
     } else {
         find(scope, identifier).await
     }
+}
+
+/// Waits until the Aurora cluster `identifier` is gone.
+pub async fn wait_cluster_deleted(
+    scope: &Scope<'_>,
+    identifier: &str,
+    max_wait: Duration,
+) -> Result<(), AwsError> {
+    let waiter = scope.client.wait_until_db_cluster_deleted();
+    let waited = waiter.db_cluster_identifier(identifier).wait(max_wait);
+    scope
+        .waited("WaitDBClusterDeleted", identifier, waited)
+        .await
 }
 
 /// Waits until the DB instance `identifier` is gone.
