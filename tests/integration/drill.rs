@@ -60,8 +60,8 @@ fn command(org: &Org, probe: &str) -> Cmd {
     cmd
 }
 
-/// The vault's DB instances: (identifier, tag keys).
-fn vault_instances(org: &Org) -> Vec<String> {
+/// The identifiers of the vault's DB instances.
+pub(crate) fn vault_instances(org: &Org) -> Vec<String> {
     let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
     let out = block_on(async {
         client
@@ -78,19 +78,29 @@ fn vault_instances(org: &Org) -> Vec<String> {
 
 /// The replica's tags.
 fn replica_tags(org: &Org) -> Value {
+    snapshot_tags(org, "orders-copy", "manual")
+}
+
+/// The tags of the vault's DB snapshot `identifier` of type `snapshot_type` (`manual`,
+/// `awsbackup`).
+pub(crate) fn snapshot_tags(org: &Org, identifier: &str, snapshot_type: &str) -> Value {
     let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
     let out = block_on(async {
         client
             .describe_db_snapshots()
-            .db_snapshot_identifier("orders-copy")
+            .db_snapshot_identifier(identifier)
+            .snapshot_type(snapshot_type)
             .send()
             .await
             .expect("describe")
     });
     let snapshot = out.db_snapshots().first().expect("the replica");
-    snapshot
-        .tag_list()
-        .iter()
+    tags_of(snapshot.tag_list())
+}
+
+/// Tags as a JSON object.
+pub(crate) fn tags_of(list: &[aws_sdk_rds::types::Tag]) -> Value {
+    list.iter()
         .map(|t| {
             (
                 t.key().unwrap_or_default().to_string(),
@@ -102,7 +112,7 @@ fn replica_tags(org: &Org) -> Value {
 }
 
 /// A call (`service:Operation`) that only reads.
-fn is_read(call: &str) -> bool {
+pub(crate) fn is_read(call: &str) -> bool {
     let operation = call.split(':').nth(1).unwrap_or(call);
     ["Describe", "List", "Get"]
         .iter()
@@ -110,7 +120,8 @@ fn is_read(call: &str) -> bool {
         || operation == "AssumeRole"
 }
 
-fn no_secret(cmd: &Cmd, outputs: &[&str]) {
+/// No secret value in any output or file of `cmd`.
+pub(crate) fn no_secret(cmd: &Cmd, outputs: &[&str]) {
     for output in outputs {
         assert!(!output.contains(PASSWORD), "secret value in the output");
     }
@@ -124,10 +135,11 @@ fn no_secret(cmd: &Cmd, outputs: &[&str]) {
     }
 }
 
-fn restore_tested(findings: &Value) -> Value {
+/// The restore-tested check of the database `identifier` in a findings.json.
+pub(crate) fn restore_tested(findings: &Value, identifier: &str) -> Value {
     findings["sources"]
         .as_array()
-        .and_then(|s| s.iter().find(|s| s["identifier"] == "orders"))
+        .and_then(|s| s.iter().find(|s| s["identifier"] == identifier))
         .and_then(|s| s["checks"].as_array())
         .and_then(|c| c.iter().find(|c| c["id"] == "restore-tested"))
         .cloned()
@@ -140,7 +152,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     let cmd = command(&org, PROBE);
     let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
     assert_eq!(
-        restore_tested(&cmd.json("before/findings.json"))["observed"],
+        restore_tested(&cmd.json("before/findings.json"), "orders")["observed"],
         "no drill",
         "{before}"
     );
@@ -193,7 +205,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
 
     // The next audit sees it; a second drill run finds nothing due.
     let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
-    let check = restore_tested(&cmd.json("after/findings.json"));
+    let check = restore_tested(&cmd.json("after/findings.json"), "orders");
     assert_eq!(check["status"], "PASS", "{check} {after}");
     assert_eq!(check["expected"], "<= 30d, <= 2h");
     // ... in the published source (`last_drill`), report.html, summary.md and the terminal summary.
@@ -271,7 +283,7 @@ fn a_restore_over_the_rto_fails_the_drill_and_the_check() {
         "--as-of",
         &as_of,
     ]);
-    let check = restore_tested(&cmd.json("after/findings.json"));
+    let check = restore_tested(&cmd.json("after/findings.json"), "orders");
     assert_eq!(check["status"], "FAIL", "{check}");
     assert!(
         check["observed"]

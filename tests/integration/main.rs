@@ -9,6 +9,8 @@ mod backup;
 mod ci;
 mod cli;
 mod drill;
+mod drill_aurora;
+mod drill_backup;
 mod fuzz;
 mod harness;
 mod html;
