@@ -203,3 +203,88 @@ pub async fn resume(
         .collect()
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(source: &str) -> Item {
+        serde_json::from_value(serde_json::json!({
+            "source_arn": source, "identifier": "orders", "rule": "prod",
+            "dest_account": "222222222222", "dest_region": "us-east-1",
+            "replica_arn": "arn:aws:rds:us-east-1:222222222222:snapshot:awsbackup:copyjob-1",
+            "instance": "rdsguard-drill-orders-20261124120000-abcd1234",
+            "instance_class": "db.t3.micro", "subnet_group": null, "security_groups": [],
+            "probe": null, "probe_timeout_seconds": 600, "secret_name": null,
+            "rto_seconds": 7200, "why": "due"
+        }))
+        .expect("an item")
+    }
+
+    /// A resumed run knows, per drill not deleted, when its restore started and which AWS Backup
+    /// restore job AWS accepted (the journal's `done` of the restore step names it).
+    #[test]
+    fn the_journal_says_which_drills_to_clean_up_and_their_restore_jobs() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let (a, b, c) = ("arn:a", "arn:b", "arn:c");
+        let step = |source: &str, step: &str, detail: &str, done: bool| {
+            let (source_arn, step, detail) = (source.into(), step.into(), detail.into());
+            match done {
+                true => Entry::Done {
+                    at,
+                    source_arn,
+                    step,
+                    detail,
+                },
+                false => Entry::Start {
+                    at,
+                    source_arn,
+                    step,
+                    detail,
+                },
+            }
+        };
+        let plan = |source: &str| Entry::Plan {
+            at,
+            run_id: "run-1".into(),
+            item: Box::new(item(source)),
+        };
+        let entries = vec![
+            plan(a),
+            plan(b),
+            plan(c),
+            step(a, run::STEP_RESTORE, "restore ...", false),
+            step(
+                a,
+                run::STEP_RESTORE,
+                "restore job 6f1c-77 accepted at 2026-11-24T12:00:01Z",
+                true,
+            ),
+            step(b, run::STEP_RESTORE, "restore ...", false),
+            step(c, run::STEP_RESTORE, "restore ...", false),
+            step(
+                c,
+                run::STEP_RESTORE,
+                "restore accepted at 2026-11-24T12:00:01Z",
+                true,
+            ),
+            step(c, run::STEP_DELETE, "gone", true),
+        ];
+        let (run, left) = unfinished(&entries);
+        assert_eq!(run.as_deref(), Some("run-1"));
+        let summary: Vec<(&str, Option<&str>, bool)> = left
+            .iter()
+            .map(|u| {
+                let job = u.restore_job.as_deref();
+                (
+                    u.item.source_arn.as_str(),
+                    job,
+                    u.restore_started == Some(at),
+                )
+            })
+            .collect();
+        assert_eq!(summary, [(a, Some("6f1c-77"), true), (b, None, true)]);
+    }
+}

@@ -199,7 +199,10 @@ pub(crate) async fn drill(
     let mut last_seen: Option<DateTime<Utc>> = None;
     restore_and_probe(&ctx, run_id, options, &mut out, &mut last_seen).await;
     let job = out.restore_job.clone();
-    delete(&ctx, options, job.into_iter().collect(), None, &mut out).await;
+    // What this drill's restore job made under the drill's name is the drill's, tagged or not yet.
+    let tags = drill_tags(item, run_id);
+    let adopt = item.backup.is_some().then_some(&tags);
+    delete(&ctx, options, job.into_iter().collect(), adopt, &mut out).await;
     evidence(&ctx, &mut out, last_seen).await;
     out
 }

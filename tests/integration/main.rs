@@ -15,6 +15,7 @@ mod fuzz;
 mod harness;
 mod html;
 mod iam;
+mod iam_drill;
 mod iam_offline;
 mod quotas;
 mod reliability;
