@@ -753,3 +753,84 @@ fn the_bench_fleet_generates_in_well_under_a_second() {
     // Debug builds are ~10x slower than the release build `make bench` uses.
     assert!(elapsed < Duration::from_secs(3), "generated in {elapsed:?}");
 }
+
+/// `--drill`: the staging rule drills; the RDS view of the vault's DB instance recovery points
+/// (`SnapshotType=awsbackup`, the only listing that has them) carries the drill evidence, and the
+/// minimal audit lists it once per vault region, and only then.
+#[tokio::test]
+async fn drill_evidence_on_recovery_point_views_parses_and_is_counted() {
+    let plain = Fleet::generate(small());
+    let drilled = Params {
+        drill: true,
+        ..small()
+    };
+    let (endpoint, sim) = serve(drilled, no_latency()).await;
+    let fleet = &sim.fleet;
+    assert!(fleet.rules_toml().contains("drill = { every = \"30d\""));
+    assert!(!plain.rules_toml().contains("drill ="));
+    let listings = |f: &Fleet| f.truth.min_calls.get("DescribeDBSnapshots").copied();
+    let regions = fleet.regions.len() as u64;
+    assert_eq!(listings(fleet), listings(&plain).map(|n| n + regions));
+
+    let region = fleet.regions[0];
+    let vault = fleet.vault_id().to_string();
+    let config = sdk_config(
+        &endpoint,
+        &fleetsim::services::access_key_for(&vault),
+        region,
+        1,
+    )
+    .await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let views = rds
+        .describe_db_snapshots()
+        .snapshot_type("awsbackup")
+        .send()
+        .await
+        .expect("DescribeDBSnapshots awsbackup");
+    let scope = fleet.scope(VAULT, 0);
+    let expected: Vec<&str> = scope
+        .points
+        .iter()
+        .filter(|p| p.has_db_snapshot_view())
+        .map(|p| p.id.as_str())
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the vault holds DB instance recovery points"
+    );
+    let listed: Vec<&str> = views
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    assert_eq!(listed, expected);
+    let evidence: Vec<_> = views
+        .db_snapshots()
+        .iter()
+        .filter(|s| {
+            s.tag_list()
+                .iter()
+                .any(|t| t.key() == Some("rdsguard:drill-result"))
+        })
+        .collect();
+    assert!(!evidence.is_empty(), "some views carry drill evidence");
+    for view in &evidence {
+        assert_eq!(view.snapshot_type(), Some("awsbackup"));
+        assert!(view
+            .db_snapshot_arn()
+            .is_some_and(|a| a.contains(":snapshot:awsbackup:")));
+    }
+    // Manual listings never return them.
+    let manual = rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .max_records(100)
+        .send()
+        .await
+        .expect("manual");
+    assert!(manual
+        .db_snapshots()
+        .iter()
+        .all(|s| s.snapshot_type() == Some("manual")));
+}
