@@ -132,10 +132,27 @@ def _describe_pinned(describe):
     return wrapper
 
 
-RDSBackend.restore_db_instance_from_db_snapshot = _restore_via_arn(
-    RDSBackend.restore_db_instance_from_db_snapshot, DBSnapshot, DBSnapshotNotFoundFault)
-RDSBackend.restore_db_cluster_from_snapshot = _restore_via_arn(
-    RDSBackend.restore_db_cluster_from_snapshot, DBClusterSnapshot, DBClusterSnapshotNotFoundError)
+# (y) A restore applies every parameter given, false ones too: moto copies the source's value over
+# an override that is falsy (PubliclyAccessible=false on a restore of a public database's snapshot
+# gave a public instance).
+_FALSE_KEPT = ("publicly_accessible", "multi_az", "deletion_protection")
+
+
+def _false_kept(restore):
+    @functools.wraps(restore)
+    def wrapper(self, from_snapshot_id, overrides):
+        made = restore(self, from_snapshot_id, overrides)
+        for key in _FALSE_KEPT:
+            if key in overrides and overrides[key] is False and hasattr(made, key):
+                setattr(made, key, False)
+        return made
+    return wrapper
+
+
+RDSBackend.restore_db_instance_from_db_snapshot = _false_kept(_restore_via_arn(
+    RDSBackend.restore_db_instance_from_db_snapshot, DBSnapshot, DBSnapshotNotFoundFault))
+RDSBackend.restore_db_cluster_from_snapshot = _false_kept(_restore_via_arn(
+    RDSBackend.restore_db_cluster_from_snapshot, DBClusterSnapshot, DBClusterSnapshotNotFoundError))
 RDSBackend.describe_db_snapshots = _describe_pinned(RDSBackend.describe_db_snapshots)
 RDSBackend.describe_db_cluster_snapshots = _describe_pinned(RDSBackend.describe_db_cluster_snapshots)
 

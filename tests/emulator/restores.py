@@ -1,4 +1,4 @@
-"""(x)-(y) AWS Backup restore jobs of RDS and Aurora recovery points, for rdsguard's launcher.
+"""(x) AWS Backup restore jobs of RDS and Aurora recovery points, for rdsguard's launcher.
 
 Moto 5.2.5 has no restore jobs (StartRestoreJob, DescribeRestoreJob, ListRestoreJobs and
 GetRecoveryPointRestoreMetadata are 404 or 500). AWS (Backup developer guide, "Restore an RDS
@@ -26,8 +26,6 @@ _RDS_MODEL = botocore.session.get_session().get_service_model("rds")
 _RESTORE_OPERATION = {"db": "RestoreDBInstanceFromDBSnapshot",
                       "cluster": "RestoreDBClusterFromSnapshot"}
 _REQUIRED = {"db": ("DBInstanceIdentifier",), "cluster": ("DBClusterIdentifier", "Engine")}
-# Booleans AWS applies when false too (moto's restore copies the source's over a false override).
-_FALSE_KEPT = ("publicly_accessible", "multi_az", "deletion_protection")
 
 
 def install(L):
@@ -118,9 +116,6 @@ def install(L):
                 made = RDSBackend.restore_db_cluster_from_snapshot(rds, "awsbackup-restore", params)
         finally:
             L._pinned.snapshot = None
-        for key in _FALSE_KEPT:
-            if params.get(key) is False and hasattr(made, key):
-                setattr(made, key, False)
         return made.db_instance_arn if kind == "db" else made.db_cluster_arn
 
     def start_restore_job(self):

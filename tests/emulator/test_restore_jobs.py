@@ -1,5 +1,5 @@
-"""(x)-(y) AWS Backup restore jobs of RDS and Aurora recovery points, through boto3 as rdsguard
-drill uses them (README rows x and y).
+"""(x) AWS Backup restore jobs of RDS and Aurora recovery points, and (y) restores that apply false
+values, through boto3 as rdsguard drill uses them (README rows x and y).
 
 Run: .venv/bin/python -m pytest tests/emulator -q
 """
@@ -131,3 +131,19 @@ def test_a_point_in_an_air_gapped_vault_is_restored_by_the_account_it_is_shared_
         restore(stranger, point, {"DBInstanceIdentifier": "drill-4"})
     assert "ResourceNotFoundException" in str(refused.value)
 
+
+
+def test_a_restore_applies_false_values_too(endpoint):
+    """(y) PubliclyAccessible=false (MultiAZ, DeletionProtection) on the restore of a public, Multi-AZ,
+    protected database's snapshot gives a private, single-AZ, unprotected instance."""
+    account = Account(endpoint)
+    rds = account.client("rds")
+    make_instance(rds, "public", PubliclyAccessible=True, MultiAZ=True, DeletionProtection=True)
+    rds.create_db_snapshot(DBInstanceIdentifier="public", DBSnapshotIdentifier="public-snap")
+    made = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="drill-5", DBSnapshotIdentifier="public-snap", PubliclyAccessible=False,
+        MultiAZ=False, DeletionProtection=False)["DBInstance"]
+    assert (made["PubliclyAccessible"], made["MultiAZ"], made["DeletionProtection"]) == (False, False, False)
+    kept = rds.restore_db_instance_from_db_snapshot(
+        DBInstanceIdentifier="copy-6", DBSnapshotIdentifier="public-snap")["DBInstance"]
+    assert kept["PubliclyAccessible"] is True, "without a value, the source's stays"
