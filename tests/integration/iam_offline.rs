@@ -451,7 +451,7 @@ fn table() -> Vec<Row> {
             Driller,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, "db:orders-copy"),
-            drilling(),
+            with(drilling(), private()),
             "into an instance not named as a drill",
         ),
         row(
