@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     block_on, calls_by, control, emulator_now, inject, kill_mid_call, remove_fault, rfc3339, seed,
-    Cmd, Org,
+    Cmd, Org, Run,
 };
 
 const R: &str = "us-east-1";
@@ -135,6 +135,53 @@ pub(crate) fn no_secret(cmd: &Cmd, outputs: &[&str]) {
     }
 }
 
+/// Runs `rdsguard drill --rules rules.toml --out run`, the source account `prod`'s call log cleared
+/// first; its one drill must have passed, within the RTO, what it made deleted and its evidence
+/// written. Returns the run, the source account, and the drill.
+pub(crate) fn passing_drill(cmd: &Cmd, org: &Org) -> (Run, String, Value) {
+    let prod = org.account("prod");
+    control(
+        "DELETE",
+        &format!("/_rdsguard/calls?account_id={prod}"),
+        None,
+    );
+    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 0, "{run}");
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["schema"], "rdsguard.drill/v1");
+    let drill = report["drills"][0].clone();
+    assert_eq!(drill["result"], "passed", "{drill}");
+    assert_eq!(drill["deleted"], true, "{drill}");
+    assert_eq!(drill["evidence_written"], true, "{drill}");
+    assert_eq!(drill["within_rto"], true, "{drill}");
+    (run, prod, drill)
+}
+
+/// The source account `prod` called no writing API since its call log was cleared.
+pub(crate) fn only_reads_in(prod: &str) {
+    let written: Vec<String> = calls_by(prod).into_iter().filter(|c| !is_read(c)).collect();
+    assert!(
+        written.is_empty(),
+        "the source account was written to: {written:?}"
+    );
+}
+
+/// `rdsguard drill --resume run`: exit 0, `resumed`, no error; its one drill `interrupted`, what it
+/// may have left deleted, no evidence written. Returns that drill.
+pub(crate) fn resumed_drill(cmd: &Cmd) -> Value {
+    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["resumed"], true, "{report}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    let drill = report["drills"][0].clone();
+    assert_eq!(drill["result"], "interrupted", "{drill}");
+    assert_eq!(drill["deleted"], true, "{drill}");
+    assert_eq!(drill["evidence_written"], false, "{drill}");
+    no_secret(cmd, &[&resumed.stdout, &resumed.stderr]);
+    drill
+}
+
 /// The restore-tested check of the database `identifier` in a findings.json.
 pub(crate) fn restore_tested(findings: &Value, identifier: &str) -> Value {
     findings["sources"]
@@ -157,21 +204,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
         "{before}"
     );
 
-    let prod = org.account("prod");
-    control(
-        "DELETE",
-        &format!("/_rdsguard/calls?account_id={prod}"),
-        None,
-    );
-    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
-    assert_eq!(run.code, 0, "{run}");
-    let report = cmd.json("run/drill.json");
-    assert_eq!(report["schema"], "rdsguard.drill/v1");
-    let drill = &report["drills"][0];
-    assert_eq!(drill["result"], "passed", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], true, "{drill}");
-    assert_eq!(drill["within_rto"], true, "{drill}");
+    let (run, prod, drill) = passing_drill(&cmd, &org);
     assert_eq!(drill["probe"]["exit_code"], 0, "{drill}");
     assert!(drill["instance"]
         .as_str()
@@ -181,14 +214,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
 
     // Nothing left behind; the hand-made instance untouched; the source account only read.
     assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
-    let written: Vec<String> = calls_by(&prod)
-        .into_iter()
-        .filter(|c| !is_read(c))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "the source account was written to: {written:?}"
-    );
+    only_reads_in(&prod);
 
     // The evidence is on the replica, in AWS's clock.
     let tags = replica_tags(&org);
@@ -417,17 +443,9 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
         "killed before drill.json"
     );
 
-    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    let drill = resumed_drill(&cmd);
     assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
-    let report = cmd.json("run/drill.json");
-    assert_eq!(report["resumed"], true, "{report}");
-    let drill = &report["drills"][0];
     assert_eq!(drill["instance"], json!(drill_instance), "{drill}");
-    assert_eq!(drill["result"], "interrupted", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], false, "{drill}");
-    assert_eq!(report["errors"], json!([]), "{report}");
     let after = std::fs::read_to_string(&journal).expect("journal");
     assert!(
         after.starts_with(&before) && step_done(&after, "delete"),
@@ -435,5 +453,4 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
     );
     // No evidence for a drill whose outcome is unknown: restore-tested still sees none.
     assert!(replica_tags(&org).get("rdsguard:drill-at").is_none());
-    no_secret(&cmd, &[&resumed.stdout, &resumed.stderr]);
 }

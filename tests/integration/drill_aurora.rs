@@ -4,8 +4,11 @@
 
 use serde_json::{json, Value};
 
-use crate::drill::{is_read, no_secret, restore_tested, tags_of, vault_instances};
-use crate::harness::{block_on, calls_by, control, kill_mid_call, seed, Cmd, Org};
+use crate::drill::{
+    no_secret, only_reads_in, passing_drill, restore_tested, resumed_drill, tags_of,
+    vault_instances,
+};
+use crate::harness::{block_on, kill_mid_call, seed, Cmd, Org};
 
 const R: &str = "us-east-1";
 
@@ -97,16 +100,7 @@ fn an_aurora_cluster_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_
     let check = restore_tested(&cmd.json("before/findings.json"), "ledger");
     assert_eq!(check["observed"], "no drill", "{before}");
 
-    let prod = org.account("prod");
-    control(
-        "DELETE",
-        &format!("/_rdsguard/calls?account_id={prod}"),
-        None,
-    );
-    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
-    assert_eq!(run.code, 0, "{run}");
-    let report = cmd.json("run/drill.json");
-    let drill = &report["drills"][0];
+    let (run, prod, drill) = passing_drill(&cmd, &org);
     assert_eq!(drill["kind"], "db-cluster", "{drill}");
     let copy = org.arn("vault", R, "ledger-copy");
     assert_eq!(
@@ -114,11 +108,7 @@ fn an_aurora_cluster_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_
         json!(copy),
         "the newest cluster snapshot: {drill}"
     );
-    assert_eq!(drill["result"], "passed", "{drill}");
-    assert_eq!(drill["within_rto"], true, "{drill}");
     assert_eq!(drill["probe"]["exit_code"], 0, "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], true, "{drill}");
     assert!(
         drill["endpoint"]
             .as_str()
@@ -139,14 +129,7 @@ fn an_aurora_cluster_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_
     // Nothing left behind: no drill cluster, no drill instance; the hand-made cluster untouched.
     assert_eq!(vault_clusters(&org), vec![("hand-made".to_string(), 0)]);
     assert_eq!(vault_instances(&org), Vec::<String>::new());
-    let written: Vec<String> = calls_by(&prod)
-        .into_iter()
-        .filter(|c| !is_read(c))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "the source account was written to: {written:?}"
-    );
+    only_reads_in(&prod);
 
     // The evidence is on the drilled cluster snapshot, and nowhere else.
     let tags = cluster_snapshot_tags(&org, "ledger-copy");
@@ -204,18 +187,11 @@ fn kill_9_during_the_cluster_restore_then_resume_leaves_nothing_behind() {
         .find(|id| id.starts_with("rdsguard-drill-ledger-"))
         .expect("the drill cluster");
 
-    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    let drill = resumed_drill(&cmd);
     assert_eq!(vault_clusters(&org), vec![("hand-made".to_string(), 0)]);
     assert_eq!(vault_instances(&org), Vec::<String>::new());
-    let report = cmd.json("run/drill.json");
-    let drill = &report["drills"][0];
     assert_eq!(drill["instance"], json!(drill_cluster), "{drill}");
     assert_eq!(drill["kind"], "db-cluster", "{drill}");
-    assert_eq!(drill["result"], "interrupted", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], false, "{drill}");
-    assert_eq!(report["errors"], json!([]), "{report}");
     assert!(cluster_snapshot_tags(&org, "ledger-copy")
         .get("rdsguard:drill-at")
         .is_none());

@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
-use crate::drill::{is_read, restore_tested, snapshot_tags, vault_instances};
+use crate::drill::{
+    only_reads_in, passing_drill, restore_tested, resumed_drill, snapshot_tags, vault_instances,
+};
 use crate::harness::{calls_by, control, kill_mid_call, seed, Cmd, Org};
 
 const R: &str = "us-east-1";
@@ -82,7 +84,6 @@ fn snapshot_listings(vault: &str) -> usize {
 fn a_drill_of_a_recovery_point_passes_and_the_next_audit_sees_it() {
     let org = org();
     let vault = org.account("vault");
-    let prod = org.account("prod");
     let (point, view) = point(&org);
     let cmd = command(&org);
 
@@ -105,33 +106,15 @@ fn a_drill_of_a_recovery_point_passes_and_the_next_audit_sees_it() {
     let check = restore_tested(&cmd.json("before/findings.json"), "orders");
     assert_eq!(check["observed"], "no drill", "{before}");
 
-    control(
-        "DELETE",
-        &format!("/_rdsguard/calls?account_id={prod}"),
-        None,
-    );
-    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
-    assert_eq!(run.code, 0, "{run}");
-    let drill = &cmd.json("run/drill.json")["drills"][0];
+    let (_, prod, drill) = passing_drill(&cmd, &org);
     assert_eq!(
         drill["replica_arn"],
         json!(point),
         "the newest replica: {drill}"
     );
     assert!(drill["restore_job"].is_string(), "{drill}");
-    assert_eq!(drill["result"], "passed", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], true, "{drill}");
-    assert_eq!(drill["within_rto"], true, "{drill}");
     assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
-    let written: Vec<String> = calls_by(&prod)
-        .into_iter()
-        .filter(|c| !is_read(c))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "the source account was written to: {written:?}"
-    );
+    only_reads_in(&prod);
     // What AWS Backup made carried the source's tags only: rdsguard tagged it as its drill's
     // before anything else (the delete, which needs those tags, went through).
     let journal = std::fs::read_to_string(cmd.path("run/drill-journal.jsonl")).expect("journal");
@@ -189,15 +172,9 @@ fn kill_9_during_a_restore_job_then_resume_deletes_what_the_job_made() {
         "the restore job made the drill instance: {left:?}"
     );
 
-    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    let drill = resumed_drill(&cmd);
     assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
-    let report = cmd.json("run/drill.json");
-    let drill = &report["drills"][0];
     assert_eq!(drill["replica_arn"], json!(point), "{drill}");
-    assert_eq!(drill["result"], "interrupted", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(report["errors"], json!([]), "{report}");
     let tags = snapshot_tags(&org, &view, "awsbackup");
     assert!(tags.get("rdsguard:drill-at").is_none(), "{tags}");
 }

@@ -624,8 +624,32 @@ pub(crate) const IMPLICIT: &[(&str, &str)] = &[
     ),
 ];
 
+/// The IAM actions the `members` called since `before` calls each (the reference run of `what`),
+/// each one of the exact variant's member policy.
+pub(crate) fn called_within(
+    emulator: &PrivateEmulator,
+    members: &[String],
+    before: &[usize],
+    exact: &Variant,
+    what: &str,
+) -> std::collections::BTreeSet<String> {
+    let called: std::collections::BTreeSet<String> = members
+        .iter()
+        .zip(before)
+        .flat_map(|(a, n)| called_since(emulator, a, *n))
+        .collect();
+    let member_policy = actions(&exact.member);
+    for call in &called {
+        assert!(
+            member_policy.contains(call),
+            "{what} calls {call}, not in the member policy"
+        );
+    }
+    called
+}
+
 /// The IAM actions (`service:Operation`) of the calls `account` made since `from` calls.
-pub(crate) fn called_since(
+fn called_since(
     emulator: &PrivateEmulator,
     account: &str,
     from: usize,
@@ -1039,18 +1063,7 @@ fn the_printed_remediation_policies_are_enough_and_every_action_is_needed() {
     );
     assert_eq!(reference.code, 0, "{reference}");
     assert_remediated(&reference_findings, &reference);
-    let called: std::collections::BTreeSet<String> = members
-        .iter()
-        .zip(&before)
-        .flat_map(|(a, n)| called_since(&emulator, a, *n))
-        .collect();
-    let member_policy = actions(&variants[0].member);
-    for call in &called {
-        assert!(
-            member_policy.contains(call),
-            "remediation calls {call}, not in the member policy"
-        );
-    }
+    let called = called_within(&emulator, &members, &before, &variants[0], "remediation");
 
     emulator.enforce_iam(true);
     let indexed: Vec<(usize, &Variant)> = variants.iter().enumerate().collect();
@@ -1099,11 +1112,30 @@ fn the_printed_remediation_policies_are_enough_and_every_action_is_needed() {
             unprovable.push(label);
         }
     }
-    eprintln!(
-        "least privilege (remediate): {} organizations set up in {:.1}s, {} variants run in {:.1}s total\n  proven needed:\n    {}\n  not provable with moto:\n    {}",
+    print_proof(
+        "remediate",
         orgs.len(),
-        set_up.as_secs_f64(),
+        set_up,
         variants.len(),
+        started,
+        &proven,
+        &unprovable,
+    );
+}
+
+/// The figures of a proof with one organization per variant (docs/reliability.md quotes them).
+pub(crate) fn print_proof(
+    mode: &str,
+    orgs: usize,
+    set_up: std::time::Duration,
+    variants: usize,
+    started: std::time::Instant,
+    proven: &[String],
+    unprovable: &[String],
+) {
+    eprintln!(
+        "least privilege ({mode}): {orgs} organizations set up in {:.1}s, {variants} variants run in {:.1}s total\n  proven needed:\n    {}\n  not provable with moto:\n    {}",
+        set_up.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         proven.join("\n    "),
         unprovable.join("\n    ")

@@ -3,17 +3,14 @@
 //! from a cluster snapshot, and of an AWS Backup recovery point; and each action it adds to the audit's
 //! is needed: taken out of the member role, the drill that calls it fails naming its operation.
 
-// The figures docs/reliability.md quotes (counts, timings) are printed: `-- --nocapture` shows them.
-#![allow(clippy::print_stderr)]
-
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
 use crate::harness::{Org, PrivateEmulator, Run};
 use crate::iam::{
-    actions, called_since, in_parallel, management_account, members, operation, printed_policies,
-    run_command_as, setup_iam, variants, Removed, Variant, IMPLICIT,
+    actions, called_within, in_parallel, management_account, members, operation, print_proof,
+    printed_policies, run_command_as, setup_iam, variants, Removed, Variant, IMPLICIT,
 };
 
 const R: &str = "us-east-1";
@@ -34,47 +31,58 @@ struct Proof {
     without: fn(&str, &Value) -> (&'static str, bool, bool),
 }
 
-/// A source in prod whose manual snapshot replica is in the vault (unencrypted here: what KMS would
-/// need is AWS's to check, see IMPLICIT), and a hand-made instance in the vault no drill may touch.
-fn instance_spec(management: &str) -> Value {
-    json!({
+/// The vault and prod accounts, `orders` in prod, and a hand-made instance in the vault that no
+/// drill may touch; `more` adds to it.
+fn spec_with(management: &str, more: Value) -> Value {
+    let mut spec = json!({
         "management_account": management,
         "accounts": [{"key": "vault"}, {"key": "prod"}],
         "instances": [
             {"account": "prod", "region": R, "id": "orders", "engine": "postgres"},
             {"account": "vault", "region": R, "id": "hand-made", "engine": "postgres"}
-        ],
-        "snapshots": [{"account": "prod", "region": R, "id": "orders-snap", "instance": "orders", "at": "-5h"}],
-        "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
-                    "account": "vault", "region": R, "id": "orders-copy", "at": "-4h",
-                    "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
-    })
+        ]
+    });
+    if let (Some(spec), Some(more)) = (spec.as_object_mut(), more.as_object()) {
+        spec.extend(more.clone());
+    }
+    spec
 }
 
-/// An Aurora cluster whose cluster snapshot replica is in the vault, and a DB instance whose replica
-/// is a recovery point copied into the vault account's own backup vault.
+/// `orders`' manual snapshot replica is in the vault (unencrypted here: what KMS would need is AWS's
+/// to check, see IMPLICIT).
+fn instance_spec(management: &str) -> Value {
+    spec_with(
+        management,
+        json!({
+            "snapshots": [{"account": "prod", "region": R, "id": "orders-snap", "instance": "orders", "at": "-5h"}],
+            "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
+                        "account": "vault", "region": R, "id": "orders-copy", "at": "-4h",
+                        "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
+        }),
+    )
+}
+
+/// An Aurora cluster whose cluster snapshot replica is in the vault, and `orders`, whose replica is
+/// a recovery point copied into the vault account's own backup vault.
 fn cluster_and_backup_spec(management: &str) -> Value {
-    json!({
-        "management_account": management,
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "instances": [
-            {"account": "prod", "region": R, "id": "orders", "engine": "postgres"},
-            {"account": "vault", "region": R, "id": "hand-made", "engine": "postgres"}
-        ],
-        "clusters": [{"account": "prod", "region": R, "id": "ledger", "engine": "aurora-postgresql"}],
-        "cluster_snapshots": [{"account": "prod", "region": R, "id": "ledger-snap", "cluster": "ledger", "at": "-5h"}],
-        "copies": [{"from": {"account": "prod", "region": R, "snapshot": "ledger-snap"},
-                    "account": "vault", "region": R, "id": "ledger-copy", "at": "-4h",
-                    "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:cluster:ledger")}}],
-        "backup_vaults": [
-            {"account": "prod", "region": R, "name": "Default", "at": "-30d"},
-            {"account": "vault", "region": R, "name": "central", "access_policy": ["organization"], "at": "-30d"}
-        ],
-        "backups": [{"id": "orders-1", "account": "prod", "region": R, "vault": "Default",
-                     "resource": "orders", "at": "-5h", "delete_after_days": 35}],
-        "backup_copies": [{"id": "orders-1-central", "from": "orders-1", "account": "vault", "region": R,
-                           "vault": "central", "at": "-4h", "delete_after_days": 35}]
-    })
+    spec_with(
+        management,
+        json!({
+            "clusters": [{"account": "prod", "region": R, "id": "ledger", "engine": "aurora-postgresql"}],
+            "cluster_snapshots": [{"account": "prod", "region": R, "id": "ledger-snap", "cluster": "ledger", "at": "-5h"}],
+            "copies": [{"from": {"account": "prod", "region": R, "snapshot": "ledger-snap"},
+                        "account": "vault", "region": R, "id": "ledger-copy", "at": "-4h",
+                        "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:cluster:ledger")}}],
+            "backup_vaults": [
+                {"account": "prod", "region": R, "name": "Default", "at": "-30d"},
+                {"account": "vault", "region": R, "name": "central", "access_policy": ["organization"], "at": "-30d"}
+            ],
+            "backups": [{"id": "orders-1", "account": "prod", "region": R, "vault": "Default",
+                         "resource": "orders", "at": "-5h", "delete_after_days": 35}],
+            "backup_copies": [{"id": "orders-1-central", "from": "orders-1", "account": "vault", "region": R,
+                               "vault": "central", "at": "-4h", "delete_after_days": 35}]
+        }),
+    )
 }
 
 fn drill_rules(org: &Org, identifiers: &str) -> String {
@@ -190,18 +198,7 @@ fn prove(proof: &Proof) {
         .map(Vec::len)
         .unwrap_or_default();
     assert_drilled(&report, &reference, count);
-    let called: BTreeSet<String> = members
-        .iter()
-        .zip(&before)
-        .flat_map(|(a, n)| called_since(&emulator, a, *n))
-        .collect();
-    let member_policy = actions(&variants[0].member);
-    for call in &called {
-        assert!(
-            member_policy.contains(call),
-            "a drill calls {call}, not in the member policy"
-        );
-    }
+    let called = called_within(&emulator, &members, &before, &variants[0], "a drill");
     let databases: Vec<Vec<String>> = orgs.iter().map(|o| vault_databases(&emulator, o)).collect();
 
     emulator.enforce_iam(true);
@@ -274,14 +271,14 @@ fn prove(proof: &Proof) {
         );
         proven.push(label);
     }
-    eprintln!(
-        "least privilege (drill): {} organizations set up in {:.1}s, {} variants run in {:.1}s total\n  proven needed:\n    {}\n  not provable with moto:\n    {}",
+    print_proof(
+        "drill",
         orgs.len(),
-        set_up.as_secs_f64(),
+        set_up,
         variants.len(),
-        started.elapsed().as_secs_f64(),
-        proven.join("\n    "),
-        unprovable.join("\n    ")
+        started,
+        &proven,
+        &unprovable,
     );
 }
 

@@ -56,6 +56,12 @@ async fn sdk_config(endpoint: &str, access_key: &str, region: &str, attempts: u3
         .await
 }
 
+/// The SDK's config acting in `account` (the simulator takes the account from the access key).
+async fn config_as(endpoint: &str, account: &str, region: &str) -> SdkConfig {
+    let key = fleetsim::services::access_key_for(account);
+    sdk_config(endpoint, &key, region, 1).await
+}
+
 async fn get(endpoint: &str, path: &str) -> String {
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -167,13 +173,7 @@ async fn rds_describes_page_and_parse() {
         .max_by_key(|a| fleet.scope(*a, 0).dbs.len())
         .expect("a member");
     let scope = fleet.scope(account, 0);
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(fleet.account_id(account)),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, fleet.account_id(account), region).await;
     let rds = aws_sdk_rds::Client::new(&config);
 
     let mut pages = rds
@@ -282,13 +282,7 @@ async fn vault_snapshots_attributes_and_keys_parse() {
     let vault = fleet.vault_id().to_string();
     let scope = fleet.scope(VAULT, 0);
     assert!(scope.snaps.len() > 40, "the vault holds many replicas");
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(&vault),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, &vault, region).await;
     let rds = aws_sdk_rds::Client::new(&config);
 
     let mut pages = rds
@@ -361,13 +355,7 @@ async fn vault_snapshots_attributes_and_keys_parse() {
                 .map(|s| (a, s))
         })
         .expect("a shared snapshot");
-    let owner_config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(fleet.account_id(owner)),
-        region,
-        1,
-    )
-    .await;
+    let owner_config = config_as(&endpoint, fleet.account_id(owner), region).await;
     let values = aws_sdk_rds::Client::new(&owner_config)
         .describe_db_snapshot_attributes()
         .db_snapshot_identifier(&shared.id)
@@ -466,13 +454,7 @@ async fn vault_snapshots_attributes_and_keys_parse() {
     let member = (2..fleet.accounts.len())
         .find(|a| !fleet.scope(*a, 0).keys.is_empty())
         .expect("member with keys");
-    let member_config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(fleet.account_id(member)),
-        region,
-        1,
-    )
-    .await;
+    let member_config = config_as(&endpoint, fleet.account_id(member), region).await;
     let member_kms = aws_sdk_kms::Client::new(&member_config);
     let share = member_kms
         .describe_key()
@@ -511,13 +493,7 @@ async fn backup_vaults_recovery_points_and_policies_parse() {
     let vault = fleet.vault_id().to_string();
     let scope = fleet.scope(VAULT, 0);
     assert!(!scope.points.is_empty(), "the vault holds recovery points");
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(&vault),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, &vault, region).await;
     let backup = aws_sdk_backup::Client::new(&config);
 
     // Own vaults, one a page; none shared in.
@@ -643,15 +619,8 @@ async fn backup_vaults_recovery_points_and_policies_parse() {
     assert_eq!(bad.code(), Some("InvalidParameterValueException"));
 
     // A member account has no vaults.
-    let member = aws_sdk_backup::Client::new(
-        &sdk_config(
-            &endpoint,
-            &fleetsim::services::access_key_for(fleet.account_id(2)),
-            region,
-            1,
-        )
-        .await,
-    );
+    let member =
+        aws_sdk_backup::Client::new(&config_as(&endpoint, fleet.account_id(2), region).await);
     let listed = member
         .list_backup_vaults()
         .send()
@@ -774,13 +743,7 @@ async fn drill_evidence_on_recovery_point_views_parses_and_is_counted() {
 
     let region = fleet.regions[0];
     let vault = fleet.vault_id().to_string();
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(&vault),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, &vault, region).await;
     let rds = aws_sdk_rds::Client::new(&config);
     let views = rds
         .describe_db_snapshots()

@@ -75,16 +75,8 @@ pub async fn restore_cluster(
     tags: &BTreeMap<String, String>,
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
-    let groups = (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec());
-    scope
-        .client
-        .restore_db_cluster_from_snapshot()
-        .snapshot_identifier(snapshot)
-        .db_cluster_identifier(identifier)
-        .engine(engine)
-        .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
-        .set_vpc_security_group_ids(groups)
-        .deletion_protection(false)
+    let groups = (spec.subnet_group, spec.security_groups);
+    instances::cluster_restore_request(scope, snapshot, identifier, engine, groups)
         .set_tags(Some(tag_list(tags)))
         .customize()
         .interceptor(time.clone())
@@ -104,13 +96,7 @@ pub async fn add_member(
     instance_class: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    scope
-        .client
-        .create_db_instance()
-        .db_instance_identifier(member)
-        .db_cluster_identifier(cluster)
-        .engine(engine)
-        .db_instance_class(instance_class)
+    instances::member_request(scope, cluster, member, engine, instance_class)
         .publicly_accessible(false)
         .set_tags(Some(tag_list(tags)))
         .send()

@@ -228,17 +228,8 @@ pub async fn restore_cluster(
 ) -> Result<(), AwsError> {
     let tag_list = tag_list(tags);
     if find_cluster(scope, identifier).await?.is_none() {
-        scope
-            .client
-            .restore_db_cluster_from_snapshot()
-            .snapshot_identifier(snapshot)
-            .db_cluster_identifier(identifier)
-            .engine(engine)
-            .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
-            .set_vpc_security_group_ids(
-                (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec()),
-            )
-            .deletion_protection(false)
+        let groups = (spec.subnet_group, spec.security_groups);
+        cluster_restore_request(scope, snapshot, identifier, engine, groups)
             .set_tags(Some(tag_list.clone()))
             .send()
             .await
@@ -246,13 +237,7 @@ pub async fn restore_cluster(
     }
     let member = cluster_member(identifier);
     if find(scope, &member).await?.is_none() {
-        scope
-            .client
-            .create_db_instance()
-            .db_instance_identifier(&member)
-            .db_cluster_identifier(identifier)
-            .engine(engine)
-            .db_instance_class(spec.instance_class)
+        member_request(scope, identifier, &member, engine, spec.instance_class)
             .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
             .set_tags(Some(tag_list))
             .send()
@@ -260,6 +245,45 @@ pub async fn restore_cluster(
             .map_err(|e| scope.error("CreateDBInstance", &member, &e))?;
     }
     Ok(())
+}
+
+/// `RestoreDBClusterFromSnapshot` of `snapshot` into the cluster `identifier` (`engine`), in the
+/// subnet group and security groups given (`groups`), without deletion protection: what every
+/// restore of a cluster snapshot shares (remediation's, a drill's).
+pub fn cluster_restore_request(
+    scope: &Scope<'_>,
+    snapshot: &str,
+    identifier: &str,
+    engine: &str,
+    (subnet_group, security_groups): (Option<&str>, &[String]),
+) -> aws_sdk_rds::operation::restore_db_cluster_from_snapshot::builders::RestoreDBClusterFromSnapshotFluentBuilder{
+    scope
+        .client
+        .restore_db_cluster_from_snapshot()
+        .snapshot_identifier(snapshot)
+        .db_cluster_identifier(identifier)
+        .engine(engine)
+        .set_db_subnet_group_name(subnet_group.map(str::to_string))
+        .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
+        .deletion_protection(false)
+}
+
+/// `CreateDBInstance` of the instance `member` in the cluster `cluster` (a restored cluster serves
+/// no connection without one).
+pub fn member_request(
+    scope: &Scope<'_>,
+    cluster: &str,
+    member: &str,
+    engine: &str,
+    instance_class: &str,
+) -> aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder {
+    scope
+        .client
+        .create_db_instance()
+        .db_instance_identifier(member)
+        .db_cluster_identifier(cluster)
+        .engine(engine)
+        .db_instance_class(instance_class)
 }
 
 pub async fn wait_cluster_available(
