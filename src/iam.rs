@@ -155,6 +155,20 @@ pub fn backup_scopes(rules: &RuleSet) -> Vec<BackupScope> {
     scopes
 }
 
+/// The roles the rules' `drill.backup_role` hand AWS Backup to restore recovery points in the vault
+/// accounts (a name with its path, or an ARN), each once; the default role when no rule names one
+/// (or no rules are given).
+pub fn drill_roles(rules: &RuleSet) -> Vec<String> {
+    let mut roles: Vec<String> = rules
+        .rules
+        .iter()
+        .filter_map(|rule| Some(rule.drill.as_ref()?.backup_role.clone()))
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
 pub struct Options<'a> {
     pub modes: &'a [Mode],
     /// `aws`, `aws-cn`, `aws-us-gov`.
@@ -171,6 +185,8 @@ pub struct Options<'a> {
     pub secrets: &'a [SecretScope],
     /// The rules' AWS Backup jobs (`backup_scopes`); none: no backup job action at all.
     pub backup_jobs: &'a [BackupScope],
+    /// The roles drills hand AWS Backup (`drill_roles`); none: the default role.
+    pub drill_roles: &'a [String],
     /// One member role policy with every statement (`member_role_policy`) instead of one per job.
     pub one_role: bool,
 }
@@ -192,16 +208,21 @@ impl Options<'_> {
     }
 
     fn backup_roles(&self) -> Vec<String> {
-        let mut roles: Vec<String> = self
-            .backup_jobs
-            .iter()
-            .map(|b| {
-                if b.role.starts_with("arn:") {
-                    b.role.clone()
-                } else {
-                    format!("arn:{}:iam::*:role/{}", self.partition, b.role)
-                }
-            })
+        self.role_arns(self.backup_jobs.iter().map(|b| b.role.as_str()))
+    }
+
+    /// The roles drills hand AWS Backup, in any account.
+    fn drill_backup_roles(&self) -> Vec<String> {
+        match self.drill_roles {
+            [] => self.role_arns([crate::rules::DEFAULT_BACKUP_ROLE].into_iter()),
+            roles => self.role_arns(roles.iter().map(String::as_str)),
+        }
+    }
+
+    /// Role names (with their path) in any account, or role ARNs, as ARNs; sorted, each once.
+    fn role_arns<'r>(&self, roles: impl Iterator<Item = &'r str>) -> Vec<String> {
+        let mut roles: Vec<String> = roles
+            .map(|role| crate::rules::role_arn(role, self.partition, "*"))
             .collect();
         roles.sort();
         roles.dedup();

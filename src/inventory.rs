@@ -339,17 +339,31 @@ impl Inventory {
     }
 
     /// A recovery point's data time is its `CreationDate`; where its RDS view was listed too (an
-    /// Aurora point is also a manual cluster snapshot of the same ARN), the earlier of that and the
-    /// view's own time is kept: a copy never holds data newer than what it copied.
+    /// Aurora point is also a manual cluster snapshot of the same ARN; a DB instance point's view is
+    /// listed where a rule drills), the earlier of that and the view's own time is kept: a copy never
+    /// holds data newer than what it copied. The view's restore drill evidence (its tags; AWS Backup
+    /// lists none) is the point's.
     pub fn cross_check_backup_times(&mut self) {
-        let views: std::collections::HashMap<String, DateTime<Utc>> = self
+        type View = (Option<DateTime<Utc>>, BTreeMap<String, String>);
+        let views: std::collections::HashMap<String, View> = self
             .snapshots
             .iter()
             .filter(|s| s.backup.is_none() && s.made_by_backup())
-            .filter_map(|s| Some((s.arn.clone(), s.replica_time()?)))
+            .map(|s| {
+                let evidence = s
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| crate::tags::DRILL_EVIDENCE.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (s.arn.clone(), (s.replica_time(), evidence))
+            })
             .collect();
         for point in self.snapshots.iter_mut().filter(|s| s.backup.is_some()) {
-            if let Some(view) = views.get(&point.arn) {
+            let Some((view_time, evidence)) = views.get(&point.arn) else {
+                continue;
+            };
+            if let Some(view) = view_time {
                 if point
                     .original_snapshot_create_time
                     .is_none_or(|t| *view < t)
@@ -357,6 +371,7 @@ impl Inventory {
                     point.original_snapshot_create_time = Some(*view);
                 }
             }
+            point.tags.extend(evidence.clone());
         }
     }
 

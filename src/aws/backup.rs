@@ -2,6 +2,7 @@
 //! into it), their RDS and Aurora recovery points, and a vault's access policy.
 
 pub mod jobs;
+pub mod restore;
 
 use aws_sdk_backup::types::{BackupVaultListMember, RecoveryPointByBackupVault};
 use chrono::{DateTime, Utc};

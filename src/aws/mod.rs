@@ -13,6 +13,7 @@ pub mod rds;
 pub mod scoped;
 pub mod secrets;
 pub mod securityhub;
+mod server_time;
 pub mod sfn;
 
 pub use client::{
@@ -22,6 +23,7 @@ pub use client::{
 pub use error::aws_error;
 pub use org::{caller, organization_accounts};
 pub use scoped::read_source;
+pub use server_time::ServerTime;
 
 /// The regions RDS offers that every account has enabled by default (opt-in regions are not listed:
 /// name them with `--regions`). Walked when a rule matches any region and `--regions` is not given.

@@ -10,6 +10,19 @@ use crate::inventory::{
     AccountQuotas, AwsError, BackupVault, KeyFact, OptionGroupListing, Snapshot, Source, SourceKind,
 };
 
+/// An RDS client in one scope, and the scope's pacer (RDS's request rate there).
+async fn rds_reader(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> Result<(aws_sdk_rds::Client, std::sync::Arc<super::pace::Pacer>), AwsError> {
+    let config = factory.config(account, region).await?;
+    Ok((
+        rds_client(&config, account, region),
+        factory.pacer(account, region),
+    ))
+}
+
 /// The databases of one scope (and the instances restored there), or why the scope could not be
 /// entered.
 pub async fn databases(
@@ -17,9 +30,7 @@ pub async fn databases(
     account: &str,
     region: &str,
 ) -> Result<rds::read::ScopeRead, AwsError> {
-    let config = factory.config(account, region).await?;
-    let client = rds_client(&config, account, region);
-    let pacer = factory.pacer(account, region);
+    let (client, pacer) = rds_reader(factory, account, region).await?;
     debug!(%account, %region, "reading RDS");
     Ok(rds::read::read_databases(&client, &pacer, account, region).await)
 }
@@ -45,12 +56,10 @@ pub async fn snapshots(
     region: &str,
     kinds: &[SourceKind],
 ) -> (Vec<Snapshot>, Vec<AwsError>) {
-    let config = match factory.config(account, region).await {
-        Ok(config) => config,
+    let (client, pacer) = match rds_reader(factory, account, region).await {
+        Ok(reader) => reader,
         Err(error) => return (Vec::new(), vec![error]),
     };
-    let client = rds_client(&config, account, region);
-    let pacer = factory.pacer(account, region);
     let reads = kinds
         .iter()
         .map(|kind| rds::read::read_snapshots(&client, &pacer, account, region, *kind));
@@ -63,15 +72,28 @@ pub async fn snapshots(
     (snapshots, errors)
 }
 
+/// The RDS view of the DB instance recovery points of one scope (see
+/// [`rds::read::read_backup_views`]).
+pub async fn backup_views(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> (Vec<Snapshot>, Vec<AwsError>) {
+    let (client, pacer) = match rds_reader(factory, account, region).await {
+        Ok(reader) => reader,
+        Err(error) => return (Vec::new(), vec![error]),
+    };
+    let (views, error) = rds::read::read_backup_views(&client, &pacer, account, region).await;
+    (views, error.into_iter().collect())
+}
+
 /// The manual snapshot quotas of one scope.
 pub async fn quotas(
     factory: &ClientFactory,
     account: &str,
     region: &str,
 ) -> Result<AccountQuotas, AwsError> {
-    let config = factory.config(account, region).await?;
-    let client = rds_client(&config, account, region);
-    let pacer = factory.pacer(account, region);
+    let (client, pacer) = rds_reader(factory, account, region).await?;
     rds::read::read_quotas(&client, &pacer, account, region).await
 }
 
@@ -98,10 +120,8 @@ pub async fn shares(
     if snapshots.is_empty() {
         return (snapshots, Vec::new());
     }
-    match factory.config(account, region).await {
-        Ok(config) => {
-            let client = rds_client(&config, account, region);
-            let pacer = factory.pacer(account, region);
+    match rds_reader(factory, account, region).await {
+        Ok((client, pacer)) => {
             rds::read::read_shares(&client, &pacer, account, region, snapshots, on_done).await
         }
         Err(error) => (snapshots, vec![error]),

@@ -35,6 +35,12 @@ pub enum Fact {
     PinnedDestinationKey,
     /// The key of the newest replica, in the destination.
     NewestReplicaKey,
+    /// The restore drill evidence on the recovery points among the replicas: the tags of their RDS
+    /// view (the RDS snapshot a recovery point of a standard vault is). Where the rule counts AWS
+    /// Backup copies, one listing per destination account-region of the DB snapshots AWS Backup
+    /// manages (`DescribeDBSnapshots`, `SnapshotType=awsbackup`); an Aurora point's view comes with
+    /// the manual cluster snapshots.
+    ReplicaDrillEvidence,
     /// The access policy of each backup vault holding a recovery point of the database, read in the
     /// vault's owner account.
     VaultPolicies,
@@ -55,6 +61,7 @@ impl Fact {
             self,
             Fact::ReplicaSnapshots
                 | Fact::ReplicaShares
+                | Fact::ReplicaDrillEvidence
                 | Fact::NewestReplicaKey
                 | Fact::VaultPolicies
         )

@@ -1,8 +1,9 @@
 //! `restore-tested`: when the rule asks for drills, the last restore drill of a replica of this
 //! database (`rdsguard drill`) passed, is newer than `drill.every`, and took at most `drill.rto`. The
 //! evidence is the drill tags on the drilled replicas (`rdsguard:drill-at`,
-//! `rdsguard:drill-restore-seconds`, `rdsguard:drill-result`), read with the replicas: no read of
-//! its own.
+//! `rdsguard:drill-restore-seconds`, `rdsguard:drill-result`), read with the replicas; on a recovery
+//! point, with its RDS view (one listing per destination account-region, only for rules with
+//! `drill` that count AWS Backup copies).
 
 use chrono::{DateTime, Utc};
 
@@ -21,10 +22,11 @@ pub const CHECK: Check = Check {
     run,
 };
 
-/// Only for rules with `drill`: the evidence is on the replicas.
+/// Only for rules with `drill`: the evidence is on the replicas (a recovery point's, on its RDS
+/// view).
 fn needs(rule: &Rule) -> &'static [Fact] {
     match rule.drill {
-        Some(_) => &[Fact::ReplicaSnapshots],
+        Some(_) => &[Fact::ReplicaSnapshots, Fact::ReplicaDrillEvidence],
         None => &[],
     }
 }

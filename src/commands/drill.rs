@@ -92,14 +92,15 @@ pub async fn run(args: DrillArgs, quiet: bool) -> Result<Drilled, Error> {
     if let Some((previous, items)) = resumed {
         let journal = Journal::open_as(&out_dir, drill::JOURNAL_FILE, drill::JOURNAL_SCHEMA)
             .map_err(|e| Error::io("open the journal in", &out_dir, e))?;
-        let results = drill::resume(&factory, &items, &journal, &options).await;
+        let previous = previous.unwrap_or(run_id);
+        let results = drill::resume(&factory, &items, &previous, &journal, &options).await;
         let report = report(
-            previous.unwrap_or(run_id),
+            previous,
             started,
             false,
             true,
             Plan {
-                items,
+                items: items.into_iter().map(|u| u.item).collect(),
                 skipped: Vec::new(),
             },
             results,

@@ -21,6 +21,7 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
     };
     let secrets = rules.as_ref().map(iam::secret_scopes).unwrap_or_default();
     let backup_jobs = rules.as_ref().map(iam::backup_scopes).unwrap_or_default();
+    let drill_roles = rules.as_ref().map(iam::drill_roles).unwrap_or_default();
     let mut document = iam::policies(&iam::Options {
         modes: &args.mode,
         partition: &args.partition,
@@ -31,6 +32,7 @@ pub fn run(args: &IamPolicyArgs) -> Result<Value, Error> {
         organization_id: args.organization_id.as_deref(),
         secrets: &secrets,
         backup_jobs: &backup_jobs,
+        drill_roles: &drill_roles,
         one_role: args.one_role,
     });
     let Some(part) = args.part else {

@@ -72,6 +72,7 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
     }
     let secrets = rules.as_ref().map(iam::secret_scopes).unwrap_or_default();
     let backup_jobs = rules.as_ref().map(iam::backup_scopes).unwrap_or_default();
+    let drill_roles = rules.as_ref().map(iam::drill_roles).unwrap_or_default();
     let documents = iam::policies(&iam::Options {
         modes: &modes,
         partition: &args.partition,
@@ -82,6 +83,7 @@ pub fn run(args: &SetupArgs) -> Result<Written, Error> {
         organization_id: args.organization_id.as_deref(),
         secrets: &secrets,
         backup_jobs: &backup_jobs,
+        drill_roles: &drill_roles,
         one_role: false,
     });
     let remediate = args.mode == SetupMode::Remediate;

@@ -54,6 +54,9 @@ pub fn destination_scopes(
 pub struct VaultFilter {
     pub all: bool,
     pub patterns: BTreeSet<String>,
+    /// The RDS view of the account's DB instance recovery points is listed too (their tags hold
+    /// restore drill evidence: [`Fact::ReplicaDrillEvidence`]).
+    pub drill_views: bool,
 }
 
 impl VaultFilter {
@@ -80,6 +83,7 @@ pub fn vault_filters(rules: &RuleSet, checks: &[Check]) -> BTreeMap<String, Vaul
             continue;
         }
         let filter = filters.entry(destination.account.clone()).or_default();
+        filter.drill_views |= checks::facts(checks, rule).contains(&Fact::ReplicaDrillEvidence);
         match &destination.vault {
             Some(pattern) => {
                 filter.patterns.insert(pattern.clone());

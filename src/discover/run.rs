@@ -369,7 +369,8 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
 
 /// Step 1 of discovery in one scope: its databases, and, in a destination scope whose region is
 /// enabled, its manual snapshots of both kinds and, where its rules count AWS Backup copies, its
-/// backup vaults and their recovery points.
+/// backup vaults and their recovery points (and, where those rules drill, the RDS view of its DB
+/// instance recovery points: their tags hold the drill evidence).
 struct FirstRead {
     scope: ScopeId,
     read: Result<rds::read::ScopeRead, AwsError>,
@@ -388,7 +389,17 @@ async fn first_read(
     let (listing, backups) = match (&read, destination) {
         (Ok(read), Some(vaults)) if !read.region_not_enabled => {
             let both = SourceKind::both();
-            let snapshots = scoped::snapshots(factory, &account, &region, &both);
+            let snapshots = async {
+                let (mut listed, mut errors) =
+                    scoped::snapshots(factory, &account, &region, &both).await;
+                if vaults.is_some_and(|filter| filter.drill_views) {
+                    let (mut views, mut more) =
+                        scoped::backup_views(factory, &account, &region).await;
+                    listed.append(&mut views);
+                    errors.append(&mut more);
+                }
+                (listed, errors)
+            };
             let backups = async {
                 match vaults {
                     Some(filter) => Some(

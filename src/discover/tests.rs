@@ -515,3 +515,27 @@ fn what_the_planner_reads_is_all_the_checks_look_at() {
         );
     }
 }
+
+/// The RDS view of a destination's DB instance recovery points (their tags hold the drill
+/// evidence) is listed only where a rule that counts AWS Backup copies has `drill`, and only while
+/// restore-tested is a check.
+#[test]
+fn recovery_point_views_are_listed_only_where_a_rule_drills() {
+    let drill = "drill = { every = \"30d\", rto = \"2h\", instance_class = \"db.t3.micro\" }\n";
+    let views = |set: &RuleSet, checks: &[Check]| {
+        plan::vault_filters(set, checks)
+            .get(VAULT)
+            .map(|f| f.drill_views)
+    };
+    assert_eq!(views(&rule(""), REGISTRY), Some(false));
+    assert_eq!(views(&rule(drill), REGISTRY), Some(true));
+    assert_eq!(
+        views(&rule(drill), &without(CheckId::RESTORE_TESTED)),
+        Some(false)
+    );
+    // A rule that counts manual snapshots only lists no vault, nor any view.
+    let snapshots_only = rules(&format!(
+        "[[rule]]\nid = \"s\"\ndestination = {{ account = \"{VAULT}\", replicas = [\"snapshot\"] }}\nmax_age = \"26h\"\n{drill}"
+    ));
+    assert_eq!(views(&snapshots_only, REGISTRY), None);
+}

@@ -1,17 +1,19 @@
 //! Which databases to drill, decided purely from the inventory, the rules and an instant: per governed
 //! database whose rule has `drill` and whose last successful drill is older than `drill.every`, the
-//! newest replica that is a manual snapshot, and every name up front.
+//! newest replica in the destination that a drill can restore and tag (a manual snapshot, or an AWS
+//! Backup recovery point in a standard vault of the destination account), and every name up front.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::drill_evidence;
-use crate::inventory::{Inventory, SourceKind};
+use crate::inventory::{parse_rds_arn, Inventory, Snapshot, SourceKind};
 use crate::linkage::Index;
-use crate::rules::{format_seconds, RuleSet};
+use crate::rules::{format_seconds, Drill, RuleSet};
 use crate::tags::DRILL_PASSED;
 
-/// One drill: restore `replica_arn` into `instance` in the destination, then delete it.
+/// One drill: restore `replica_arn` into `instance` (a DB instance, or an Aurora cluster and its one
+/// instance) in the destination, then delete it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     pub source_arn: String,
@@ -19,9 +21,21 @@ pub struct Item {
     pub rule: String,
     pub dest_account: String,
     pub dest_region: String,
-    /// The replica restored: the newest manual snapshot replica in the destination.
+    /// The replica restored: the newest replica in the destination that can be drilled.
     pub replica_arn: String,
-    /// The drill instance's identifier (made by this drill, deleted by it).
+    /// What is restored: a DB instance, or an Aurora cluster (journals written before clusters were
+    /// drilled hold instances only).
+    #[serde(default = "default_kind")]
+    pub kind: SourceKind,
+    /// The engine of a restored Aurora cluster (the source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Set when the replica is an AWS Backup recovery point: restored by an AWS Backup restore job.
+    /// Otherwise the snapshot is restored through RDS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupRestore>,
+    /// The drill instance's identifier (the drill cluster's, for Aurora; its instance is
+    /// [`Item::member`]), made by this drill, deleted by it.
     pub instance: String,
     pub instance_class: String,
     pub subnet_group: Option<String>,
@@ -33,6 +47,34 @@ pub struct Item {
     pub rto_seconds: i64,
     /// Why this database is due: its last passed drill and when, or none.
     pub why: String,
+}
+
+/// How an AWS Backup recovery point is restored: `StartRestoreJob` in the destination account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupRestore {
+    /// The backup vault that holds the recovery point (the destination account's own).
+    pub vault_name: String,
+    /// The role AWS Backup assumes to create the drill database (`drill.backup_role`).
+    pub role_arn: String,
+    /// `StartRestoreJob`'s idempotency token: a retried call starts no second restore.
+    pub token: String,
+}
+
+/// What a journal or `drill.json` written before Aurora drills restored: a DB instance.
+pub fn default_kind() -> SourceKind {
+    SourceKind::DbInstance
+}
+
+impl Item {
+    pub fn is_cluster(&self) -> bool {
+        self.kind == SourceKind::DbCluster
+    }
+
+    /// The one DB instance of a drill cluster (none for a DB instance drill).
+    pub fn member(&self) -> Option<String> {
+        self.is_cluster()
+            .then(|| crate::aws::rds::write::instances::cluster_member(&self.instance))
+    }
 }
 
 /// A governed database with `drill` that is not drilled this run, and why.
@@ -48,9 +90,15 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
 }
 
-/// A drill instance's identifier: `rdsguard-drill-<id>-<UTC time>-<run>`, at most 63 characters,
-/// letters, digits and single hyphens, starting with a letter (RDS's rule for instance identifiers).
-pub fn instance_name(identifier: &str, now: DateTime<Utc>, run_id: &str) -> String {
+/// A drill database's identifier: `rdsguard-drill-<id>-<UTC time>-<run>`, at most 63 characters
+/// (61 for a cluster, whose instance adds `-1`), letters, digits and single hyphens, starting with a
+/// letter (RDS's rule for instance and cluster identifiers).
+pub fn instance_name(
+    identifier: &str,
+    now: DateTime<Utc>,
+    run_id: &str,
+    kind: SourceKind,
+) -> String {
     let mut id = String::new();
     for c in identifier.chars() {
         let c = if c.is_ascii_alphanumeric() {
@@ -62,7 +110,10 @@ pub fn instance_name(identifier: &str, now: DateTime<Utc>, run_id: &str) -> Stri
             id.push(c);
         }
     }
-    id.truncate(24);
+    id.truncate(match kind {
+        SourceKind::DbInstance => 24,
+        SourceKind::DbCluster => 22,
+    });
     let id = id.trim_end_matches('-');
     let run: String = run_id
         .chars()
@@ -71,6 +122,37 @@ pub fn instance_name(identifier: &str, now: DateTime<Utc>, run_id: &str) -> Stri
         .collect::<String>()
         .to_ascii_lowercase();
     format!("rdsguard-drill-{id}-{}-{run}", now.format("%Y%m%d%H%M%S")).replace("--", "-")
+}
+
+/// How a replica is drilled in `dest_account`: through RDS (`None`), with an AWS Backup restore job
+/// (`Some`), or not at all (the reason).
+fn restorer(
+    replica: &Snapshot,
+    dest_account: &str,
+    drill: &Drill,
+    instance: &str,
+) -> Result<Option<BackupRestore>, String> {
+    let Some(point) = &replica.backup else {
+        return Ok(None);
+    };
+    let owner = point.vault_owner().unwrap_or(dest_account);
+    if owner != dest_account {
+        return Err(format!(
+            "{} is in the logically air-gapped vault {} that {owner} shares into {dest_account} through AWS RAM: {dest_account} may restore it, but only the vault's owner may tag it (backup:TagResource), so a drill could leave no evidence",
+            replica.arn, point.vault_name
+        ));
+    }
+    let Some(arn) = parse_rds_arn(&replica.arn) else {
+        return Err(format!(
+            "{} is in the logically air-gapped vault {}: it is no RDS snapshot, so the drill's evidence would need one backup:ListTags per recovery point in every audit",
+            replica.arn, point.vault_name
+        ));
+    };
+    Ok(Some(BackupRestore {
+        vault_name: point.vault_name.clone(),
+        role_arn: drill.backup_role_arn(arn.partition, dest_account),
+        token: instance.to_string(),
+    }))
 }
 
 /// The plan: `only` limits it to one database ARN; `as_of` decides which drills are due.
@@ -105,10 +187,6 @@ pub fn build(
                 reason,
             })
         };
-        if source.kind == SourceKind::DbCluster {
-            skip("an Aurora cluster: drills restore DB instances only in this version".into());
-            continue;
-        }
         let dest_account = rule.destination.account.as_str();
         let dest_region = rule.destination.region_for(&source.region);
         let unread = index.snapshot_read_errors(dest_account, dest_region, source.kind);
@@ -138,14 +216,22 @@ pub fn build(
                 continue;
             }
         }
-        let manual = replicas
-            .iter()
-            .find(|r| r.backup.is_none() && !r.made_by_backup());
-        let Some(replica) = manual else {
-            skip(if replicas.is_empty() {
-                format!("no replica in {dest_account}/{dest_region} to drill")
-            } else {
-                "only AWS Backup recovery points: drills restore manual snapshots only in this version".into()
+        let instance = instance_name(&source.identifier, as_of, run_id, source.kind);
+        let mut unfit: Option<String> = None;
+        let chosen =
+            replicas
+                .iter()
+                .find_map(|r| match restorer(r, dest_account, drill, &instance) {
+                    Ok(backup) => Some((*r, backup)),
+                    Err(reason) => {
+                        unfit.get_or_insert(reason);
+                        None
+                    }
+                });
+        let Some((replica, backup)) = chosen else {
+            skip(match unfit {
+                None => format!("no replica in {dest_account}/{dest_region} to drill"),
+                Some(reason) => format!("no replica can be drilled: the newest, {reason}"),
             });
             continue;
         };
@@ -157,11 +243,9 @@ pub fn build(
             ),
             None => "no passed drill within the RTO yet".to_string(),
         };
-        let why = match replicas.first() {
-            Some(newest) if newest.arn != replica.arn => {
-                format!("{why}; the newest replica is an AWS Backup recovery point, so the newest manual snapshot is drilled")
-            }
-            _ => why,
+        let why = match unfit {
+            Some(reason) => format!("{why}; an older replica is drilled: the newest, {reason}"),
+            None => why,
         };
         plan.items.push(Item {
             source_arn: source.arn.clone(),
@@ -170,7 +254,10 @@ pub fn build(
             dest_account: dest_account.to_string(),
             dest_region: dest_region.to_string(),
             replica_arn: replica.arn.clone(),
-            instance: instance_name(&source.identifier, as_of, run_id),
+            kind: source.kind,
+            engine: (source.kind == SourceKind::DbCluster).then(|| source.engine.clone()),
+            backup,
+            instance,
             instance_class: drill.instance_class.clone(),
             subnet_group: drill.subnet_group.clone(),
             security_groups: drill.security_groups.clone(),
@@ -185,101 +272,4 @@ pub fn build(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checks::fixtures::{as_of, Org, PROD, VAULT};
-    use crate::tags::{TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT};
-
-    fn rules(extra: &str) -> RuleSet {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("rules.toml");
-        std::fs::write(
-            &path,
-            format!("[[rule]]\nid = \"prod\"\nselect = {{ tags = {{ env = \"prod\" }} }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"26h\"\n{extra}"),
-        )
-        .expect("write");
-        crate::rules::load(&[path]).expect("rules")
-    }
-
-    const DRILL: &str = "drill = { every = \"30d\", rto = \"2h\", instance_class = \"db.t3.micro\", secret = \"rds/{identifier}\" }";
-
-    #[test]
-    fn drills_the_newest_replica_of_a_due_database_only() {
-        let mut org = Org::new();
-        let orders = org.source(PROD, "orders");
-        let billing = org.source(PROD, "billing");
-        let lonely = org.source(PROD, "lonely");
-        org.tagged_replica("orders-old", &orders, 48);
-        org.tagged_replica("orders-new", &orders, 2);
-        let drilled = org.tagged_replica("billing-1", &billing, 30);
-        drilled.tags.insert(
-            TAG_DRILL_AT.into(),
-            (as_of() - chrono::Duration::days(2)).to_rfc3339(),
-        );
-        drilled
-            .tags
-            .insert(TAG_DRILL_RESTORE_SECONDS.into(), "600".into());
-        drilled
-            .tags
-            .insert(TAG_DRILL_RESULT.into(), "passed".into());
-        let _ = lonely;
-        let plan = build(&org.inventory, &rules(DRILL), as_of(), None, "abcd-1234-ef");
-        assert_eq!(plan.items.len(), 1, "{plan:?}");
-        let item = &plan.items[0];
-        assert!(item.replica_arn.ends_with(":snapshot:orders-new"));
-        assert_eq!(item.dest_account, VAULT);
-        assert_eq!(
-            item.instance,
-            "rdsguard-drill-orders-20261124120000-abcd1234"
-        );
-        assert_eq!(item.secret_name.as_deref(), Some("rds/orders"));
-        assert_eq!(item.rto_seconds, 7_200);
-        let reasons: Vec<&str> = plan.skipped.iter().map(|s| s.reason.as_str()).collect();
-        assert_eq!(plan.skipped.len(), 2, "{reasons:?}");
-        assert!(reasons
-            .iter()
-            .any(|r| r.starts_with("not due: the last passed drill was 2d ago")));
-        assert!(reasons.iter().any(|r| r.starts_with("no replica in")));
-
-        // --only, and no drill without the rule's table.
-        let only = build(
-            &org.inventory,
-            &rules(DRILL),
-            as_of(),
-            Some(&billing.arn),
-            "r",
-        );
-        assert!(only.items.is_empty() && only.skipped.len() == 1);
-        let none = build(&org.inventory, &rules(""), as_of(), None, "r");
-        assert!(none.items.is_empty() && none.skipped.is_empty());
-    }
-
-    #[test]
-    fn a_slow_or_failed_last_drill_leaves_the_database_due() {
-        let mut org = Org::new();
-        let orders = org.source(PROD, "orders");
-        let replica = org.tagged_replica("orders-1", &orders, 30);
-        replica.tags.insert(
-            TAG_DRILL_AT.into(),
-            (as_of() - chrono::Duration::days(1)).to_rfc3339(),
-        );
-        replica
-            .tags
-            .insert(TAG_DRILL_RESTORE_SECONDS.into(), "9000".into());
-        replica
-            .tags
-            .insert(TAG_DRILL_RESULT.into(), "passed".into());
-        let plan = build(&org.inventory, &rules(DRILL), as_of(), None, "r");
-        assert_eq!(plan.items.len(), 1);
-    }
-
-    #[test]
-    fn instance_names_are_valid_rds_identifiers() {
-        let name = instance_name("A_very--long.Identifier-of-a-database-x", as_of(), "Ff-00");
-        assert!(name.len() <= 63, "{name}");
-        assert!(!name.contains("--"), "{name}");
-        assert!(name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
-    }
-}
+mod tests;

@@ -1,16 +1,15 @@
 //! One drill, in the destination account only: restore, wait, probe, delete (always), evidence.
-//! Each step is journaled before and after it runs.
+//! Each step is journaled before and after it runs. What is made and unmade is [`super::target`]'s.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::{DrillResult, Entry, Item, Options, Probe};
-use crate::aws::rds::write::drill::{self as aws_drill, DrillSpec};
-use crate::aws::rds::write::instances::{self, Instance};
+use super::{target, DrillResult, Entry, Item, Options, Unfinished};
+use crate::aws::backup::jobs::JobScope;
+use crate::aws::backup::restore;
+use crate::aws::rds::write::drill as aws_drill;
 use crate::aws::rds::Scope;
 use crate::aws::ClientFactory;
 use crate::inventory::AwsError;
@@ -26,15 +25,28 @@ pub const STEP_PROBE: &str = "probe";
 pub const STEP_DELETE: &str = "delete";
 pub const STEP_EVIDENCE: &str = "evidence";
 
-/// How many times a failed delete is tried before it is reported.
-const DELETE_ATTEMPTS: u32 = 3;
+/// How the journal's `done` of a restore step names the AWS Backup restore job it started.
+const RESTORE_JOB: &str = "restore job ";
 
-/// Whether an instance with these tags is a drill instance of rdsguard's: the only kind a drill
+/// The restore job a restore step's `done` detail names, if any.
+pub fn restore_job_of(detail: &str) -> Option<String> {
+    let rest = detail.strip_prefix(RESTORE_JOB)?;
+    rest.split_whitespace().next().map(str::to_string)
+}
+
+/// Whether a database with these tags is a drill database of rdsguard's: the only kind a drill
 /// deletes.
 pub fn is_drill_instance(tags: &BTreeMap<String, String>) -> bool {
     tags.contains_key(TAG_DRILL)
         && tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
         && tags.get(TAG_ROLE).map(String::as_str) == Some(ROLE_DRILL)
+}
+
+/// The tags of every database a drill makes.
+fn drill_tags(item: &Item, run_id: &str) -> BTreeMap<String, String> {
+    let mut tags = tags::provenance(&item.source_arn, ROLE_DRILL, run_id);
+    tags.insert(TAG_DRILL.to_string(), item.replica_arn.clone());
+    tags
 }
 
 fn result_of(item: &Item) -> DrillResult {
@@ -46,6 +58,8 @@ fn result_of(item: &Item) -> DrillResult {
         dest_account: item.dest_account.clone(),
         dest_region: item.dest_region.clone(),
         instance: item.instance.clone(),
+        kind: item.kind,
+        restore_job: None,
         restore_started_at: None,
         available_at: None,
         restore_seconds: None,
@@ -61,23 +75,56 @@ fn result_of(item: &Item) -> DrillResult {
     }
 }
 
-struct Ctx<'a> {
-    item: &'a Item,
+/// A drill's place: its item, its journal, and its clients in the vault account and region.
+pub(super) struct Ctx<'a> {
+    pub item: &'a Item,
     journal: &'a Journal,
-    scope: Scope<'a>,
+    pub scope: Scope<'a>,
+    backup: &'a aws_sdk_backup::Client,
+}
+
+/// The clients of a drill, in its vault account and region.
+struct Clients {
+    rds: aws_sdk_rds::Client,
+    backup: aws_sdk_backup::Client,
 }
 
 impl<'a> Ctx<'a> {
-    /// A drill's context in the vault account and region, through `client`.
-    fn new(item: &'a Item, journal: &'a Journal, client: &'a aws_sdk_rds::Client) -> Ctx<'a> {
+    fn new(item: &'a Item, journal: &'a Journal, clients: &'a Clients) -> Ctx<'a> {
         Ctx {
             item,
             journal,
             scope: Scope {
-                client,
+                client: &clients.rds,
                 account_id: &item.dest_account,
                 region: &item.dest_region,
             },
+            backup: &clients.backup,
+        }
+    }
+
+    /// AWS Backup's calls in the vault account and region.
+    pub fn jobs(&self) -> JobScope<'_> {
+        JobScope {
+            client: self.backup,
+            account_id: &self.item.dest_account,
+            region: &self.item.dest_region,
+        }
+    }
+
+    /// A failed wait for the drill database.
+    pub fn wait_error(&self, code: &str, message: String) -> AwsError {
+        AwsError {
+            account_id: self.item.dest_account.clone(),
+            region: self.item.dest_region.clone(),
+            operation: match self.item.is_cluster() {
+                true => "WaitDBClusterAvailable",
+                false => "WaitDBInstanceAvailable",
+            }
+            .into(),
+            code: code.into(),
+            message,
+            resource: Some(self.item.instance.clone()),
         }
     }
 
@@ -120,18 +167,18 @@ impl<'a> Ctx<'a> {
     }
 }
 
-async fn connect(factory: &ClientFactory, item: &Item) -> Result<aws_sdk_rds::Client, AwsError> {
+async fn connect(factory: &ClientFactory, item: &Item) -> Result<Clients, AwsError> {
     let config = factory
         .config(&item.dest_account, &item.dest_region)
         .await?;
-    Ok(crate::aws::rds_client(
-        &config,
-        &item.dest_account,
-        &item.dest_region,
-    ))
+    let (account, region) = (&item.dest_account, &item.dest_region);
+    Ok(Clients {
+        rds: crate::aws::rds_client(&config, account, region),
+        backup: crate::aws::backup_client(&config, account, region),
+    })
 }
 
-/// Runs one drill. The drill instance is deleted whatever happened after the restore call.
+/// Runs one drill. What the drill made is deleted whatever happened after the restore call.
 pub(crate) async fn drill(
     factory: &ClientFactory,
     item: &Item,
@@ -140,18 +187,22 @@ pub(crate) async fn drill(
     options: &Options,
 ) -> DrillResult {
     let mut out = result_of(item);
-    let client = match connect(factory, item).await {
-        Ok(client) => client,
+    let clients = match connect(factory, item).await {
+        Ok(clients) => clients,
         Err(error) => {
             out.deleted = true;
             out.errors.push(error);
             return out;
         }
     };
-    let ctx = Ctx::new(item, journal, &client);
+    let ctx = Ctx::new(item, journal, &clients);
     let mut last_seen: Option<DateTime<Utc>> = None;
     restore_and_probe(&ctx, run_id, options, &mut out, &mut last_seen).await;
-    delete(&ctx, options, &mut out).await;
+    let job = out.restore_job.clone();
+    // What this drill's restore job made under the drill's name is the drill's, tagged or not yet.
+    let tags = drill_tags(item, run_id);
+    let adopt = item.backup.is_some().then_some(&tags);
+    delete(&ctx, options, job.into_iter().collect(), adopt, &mut out).await;
     evidence(&ctx, &mut out, last_seen).await;
     out
 }
@@ -166,42 +217,45 @@ async fn restore_and_probe(
     last_seen: &mut Option<DateTime<Utc>>,
 ) {
     let item = ctx.item;
-    let mut tags = tags::provenance(&item.source_arn, ROLE_DRILL, run_id);
-    tags.insert(TAG_DRILL.to_string(), item.replica_arn.clone());
-    let spec = DrillSpec {
-        instance_class: &item.instance_class,
-        subnet_group: item.subnet_group.as_deref(),
-        security_groups: &item.security_groups,
+    let tags = drill_tags(item, run_id);
+    let how = match (&item.backup, item.is_cluster()) {
+        (Some(_), _) => "with an AWS Backup restore job",
+        (None, true) => "as an Aurora cluster",
+        (None, false) => "as a DB instance",
     };
     ctx.start(
         STEP_RESTORE,
         format!(
-            "restore {} into {} ({}, not publicly accessible)",
+            "restore {} into {} {how} ({}, not publicly accessible)",
             item.replica_arn, item.instance, item.instance_class
         ),
     );
-    let started =
-        match aws_drill::restore(&ctx.scope, &item.replica_arn, &item.instance, &spec, &tags).await
-        {
-            Ok(at) => at,
-            Err(error) => {
-                ctx.failed(STEP_RESTORE, &error);
-                out.errors.push(error);
-                return;
-            }
-        };
-    out.restore_started_at = started;
-    *last_seen = started;
+    let started = match target::start(ctx, &tags).await {
+        Ok(started) => started,
+        Err(error) => {
+            ctx.failed(STEP_RESTORE, &error);
+            out.errors.push(error);
+            return;
+        }
+    };
+    out.restore_started_at = started.at;
+    out.restore_job = started.job.clone();
+    *last_seen = started.at;
+    let job = match &started.job {
+        Some(job) => format!("{RESTORE_JOB}{job} "),
+        None => "restore ".to_string(),
+    };
     ctx.done(
         STEP_RESTORE,
-        format!("restore accepted at {}", show(started)),
+        format!("{job}accepted at {}", show(started.at)),
     );
 
     ctx.start(
         STEP_WAIT,
         format!("wait until {} is available", item.instance),
     );
-    let available = match wait_available(ctx, options, last_seen).await {
+    let job = started.job.as_deref();
+    let available = match target::wait_available(ctx, options, job, &tags, last_seen).await {
         Ok(found) => found,
         Err(error) => {
             ctx.failed(STEP_WAIT, &error);
@@ -210,7 +264,7 @@ async fn restore_and_probe(
         }
     };
     out.available_at = *last_seen;
-    out.restore_seconds = match (started, *last_seen) {
+    out.restore_seconds = match (started.at, *last_seen) {
         (Some(start), Some(end)) => Some((end - start).num_seconds().max(0)),
         _ => None,
     };
@@ -234,7 +288,7 @@ async fn restore_and_probe(
             STEP_PROBE,
             format!("run the probe against {}", item.instance),
         );
-        let probe = run_probe(item, command, &available).await;
+        let probe = super::probe::run(item, command, &available).await;
         let detail = match (probe.exit_code, probe.timed_out) {
             (_, true) => format!("timed out after {}s", item.probe_timeout_seconds),
             (Some(code), _) => format!("exit code {code}"),
@@ -248,135 +302,33 @@ async fn restore_and_probe(
     }
 }
 
-/// Describes the drill instance until it is `available` (each answer's `Date` in `last_seen`), at
-/// most `step_timeout`.
-async fn wait_available(
+/// Deletes what the drill made (see [`target::delete`]), once the AWS Backup restore jobs it may
+/// have started (`jobs`) have ended: a job still running would make its database after the delete.
+/// `adopt`: the drill's tags, given to an untagged database a restore job made under its name.
+async fn delete(
     ctx: &Ctx<'_>,
     options: &Options,
-    last_seen: &mut Option<DateTime<Utc>>,
-) -> Result<Instance, AwsError> {
-    let bound = tokio::time::Instant::now() + options.step_timeout;
-    loop {
-        let (found, at) = aws_drill::look(&ctx.scope, &ctx.item.instance).await?;
-        if at.is_some() {
-            *last_seen = at;
-        }
-        let status = found.as_ref().map(|f| f.status.clone()).unwrap_or_default();
-        match found {
-            Some(instance) if instance.status == "available" => return Ok(instance),
-            _ if matches!(
-                status.as_str(),
-                "failed"
-                    | "incompatible-restore"
-                    | "incompatible-parameters"
-                    | "incompatible-network"
-                    | "storage-full"
-                    | "inaccessible-encryption-credentials"
-                    | "deleting"
-            ) =>
-            {
-                return Err(wait_error(
-                    ctx,
-                    "WaiterFailure",
-                    format!("the drill instance went to status {status}"),
-                ));
-            }
-            _ => {}
-        }
-        if tokio::time::Instant::now() + options.poll > bound {
-            return Err(wait_error(
-                ctx,
-                "WaiterTimeout",
-                format!(
-                    "the drill instance was not available within --step-timeout ({}s; last status: {})",
-                    options.step_timeout.as_secs(),
-                    if status.is_empty() { "not found" } else { &status }
-                ),
-            ));
-        }
-        tokio::time::sleep(options.poll).await;
-    }
-}
-
-fn wait_error(ctx: &Ctx<'_>, code: &str, message: String) -> AwsError {
-    AwsError {
-        account_id: ctx.item.dest_account.clone(),
-        region: ctx.item.dest_region.clone(),
-        operation: "WaitDBInstanceAvailable".into(),
-        code: code.into(),
-        message,
-        resource: Some(ctx.item.instance.clone()),
-    }
-}
-
-/// Runs the probe with `sh -c`, the endpoint and the secret's name in its environment (never a
-/// secret's value), its output discarded, killed after the rule's `probe_timeout`.
-async fn run_probe(item: &Item, command: &str, instance: &Instance) -> Probe {
-    let mut child = tokio::process::Command::new("sh");
-    child
-        .arg("-c")
-        .arg(command)
-        .env(
-            "RDSGUARD_DRILL_HOST",
-            instance.host.clone().unwrap_or_default(),
-        )
-        .env(
-            "RDSGUARD_DRILL_PORT",
-            instance.port.map(|p| p.to_string()).unwrap_or_default(),
-        )
-        .env("RDSGUARD_DRILL_INSTANCE", &item.instance)
-        .env("RDSGUARD_DRILL_SOURCE_ARN", &item.source_arn)
-        .env("RDSGUARD_DRILL_REPLICA_ARN", &item.replica_arn)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    match &item.secret_name {
-        Some(name) => child.env("RDSGUARD_DRILL_SECRET_NAME", name),
-        None => child.env_remove("RDSGUARD_DRILL_SECRET_NAME"),
-    };
-    let mut child = match child.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            warn!(source = %item.identifier, "the probe could not start: {e}");
-            return Probe {
-                exit_code: None,
-                timed_out: false,
-                passed: false,
-            };
-        }
-    };
-    let limit = Duration::from_secs(item.probe_timeout_seconds.unsigned_abs());
-    match tokio::time::timeout(limit, child.wait()).await {
-        Ok(Ok(status)) => Probe {
-            exit_code: status.code(),
-            timed_out: false,
-            passed: status.success(),
-        },
-        Ok(Err(_)) => Probe {
-            exit_code: None,
-            timed_out: false,
-            passed: false,
-        },
-        Err(_) => {
-            let _ = child.kill().await;
-            Probe {
-                exit_code: None,
-                timed_out: true,
-                passed: false,
-            }
-        }
-    }
-}
-
-/// Deletes the drill instance, if it exists and carries rdsguard's drill tags (never anything
-/// else), with no final snapshot; tries [`DELETE_ATTEMPTS`] times, then waits until it is gone.
-async fn delete(ctx: &Ctx<'_>, options: &Options, out: &mut DrillResult) {
+    jobs: Vec<String>,
+    adopt: Option<&BTreeMap<String, String>>,
+    out: &mut DrillResult,
+) {
     ctx.start(
         STEP_DELETE,
         format!("delete {} (no final snapshot)", ctx.item.instance),
     );
-    match delete_drill_instance(&ctx.scope, &ctx.item.instance, options).await {
+    let deleted = async {
+        let scope = ctx.jobs();
+        for job in &jobs {
+            match restore::wait(&scope, job, options.step_timeout).await {
+                Err(error) if error.code == "StepTimeout" => return Err(error),
+                // A failed job made nothing; any other answer: what it made is looked for below.
+                _ => {}
+            }
+        }
+        target::delete(ctx, options, adopt).await
+    }
+    .await;
+    match deleted {
         Ok(detail) => {
             out.deleted = true;
             ctx.done(STEP_DELETE, detail);
@@ -386,52 +338,6 @@ async fn delete(ctx: &Ctx<'_>, options: &Options, out: &mut DrillResult) {
             out.errors.push(error);
         }
     }
-}
-
-async fn delete_drill_instance(
-    scope: &Scope<'_>,
-    identifier: &str,
-    options: &Options,
-) -> Result<String, AwsError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let tried = async {
-            let Some(found) = instances::find(scope, identifier).await? else {
-                return Ok(None);
-            };
-            if !is_drill_instance(&found.tags) {
-                return Err(AwsError {
-                    account_id: scope.account_id.to_string(),
-                    region: scope.region.to_string(),
-                    operation: "DeleteDBInstance".into(),
-                    code: "NotADrillInstance".into(),
-                    message: format!(
-                        "{identifier} does not carry rdsguard's drill tags ({TAG_DRILL}, {TAG_MANAGED}=true, {TAG_ROLE}={ROLE_DRILL}): left alone"
-                    ),
-                    resource: Some(identifier.to_string()),
-                });
-            }
-            if found.status != "deleting" {
-                instances::delete(scope, identifier).await?;
-            }
-            Ok(Some(()))
-        }
-        .await;
-        match tried {
-            Ok(None) => return Ok(format!("{identifier} is gone")),
-            Ok(Some(())) => break,
-            Err(error) if error.code == "NotADrillInstance" || attempt >= DELETE_ATTEMPTS => {
-                return Err(error)
-            }
-            Err(error) => {
-                warn!(instance = identifier, code = %error.code, attempt, "delete failed, trying again: {}", error.message);
-                tokio::time::sleep(Duration::from_secs(2 * u64::from(attempt))).await;
-            }
-        }
-    }
-    instances::wait_deleted(scope, identifier, options.step_timeout).await?;
-    Ok(format!("{identifier} deleted"))
 }
 
 /// Writes the evidence tags on the drilled replica (only when a restore was tried and its outcome is
@@ -473,25 +379,39 @@ async fn evidence(ctx: &Ctx<'_>, out: &mut DrillResult, last_seen: Option<DateTi
     }
 }
 
-/// `--resume`: deletes the drill instance an interrupted drill may have left (only a drill
-/// instance), and writes no evidence: the drill's outcome is unknown.
+/// `--resume`: deletes what an interrupted drill may have left (only a drill database, or one an
+/// AWS Backup restore job of this drill made under its name), after the restore jobs it may have
+/// started have ended, and writes no evidence: the drill's outcome is unknown.
 pub(crate) async fn clean_up(
     factory: &ClientFactory,
-    item: &Item,
+    unfinished: &Unfinished,
+    run_id: &str,
     journal: &Journal,
     options: &Options,
 ) -> DrillResult {
+    let item = &unfinished.item;
     let mut out = result_of(item);
     out.result = "interrupted".to_string();
-    let client = match connect(factory, item).await {
-        Ok(client) => client,
+    out.restore_job = unfinished.restore_job.clone();
+    let clients = match connect(factory, item).await {
+        Ok(clients) => clients,
         Err(error) => {
             out.errors.push(error);
             return out;
         }
     };
-    let ctx = Ctx::new(item, journal, &client);
-    delete(&ctx, options, &mut out).await;
+    let ctx = Ctx::new(item, journal, &clients);
+    let jobs = match restore_jobs(&ctx, unfinished).await {
+        Ok(jobs) => jobs,
+        Err(error) => {
+            ctx.failed(STEP_DELETE, &error);
+            out.errors.push(error);
+            return out;
+        }
+    };
+    let tags = drill_tags(item, run_id);
+    let adopt = item.backup.is_some().then_some(&tags);
+    delete(&ctx, options, jobs, adopt, &mut out).await;
     if out.deleted {
         ctx.done(
             STEP_EVIDENCE,
@@ -499,6 +419,32 @@ pub(crate) async fn clean_up(
         );
     }
     out
+}
+
+/// The AWS Backup restore jobs an interrupted drill may have started: the one its journal names, or
+/// (killed before AWS's answer was recorded) those of its recovery point started since its restore
+/// step began.
+async fn restore_jobs(ctx: &Ctx<'_>, unfinished: &Unfinished) -> Result<Vec<String>, AwsError> {
+    if ctx.item.backup.is_none() {
+        return Ok(Vec::new());
+    }
+    if let Some(job) = &unfinished.restore_job {
+        return Ok(vec![job.clone()]);
+    }
+    let Some(started) = unfinished.restore_started else {
+        return Ok(Vec::new());
+    };
+    // The journal's time is the machine's: measure back from AWS's own clock by the time elapsed
+    // since, with five minutes of slack.
+    let (_, aws_now) = aws_drill::look(&ctx.scope, &ctx.item.instance).await?;
+    let elapsed = Utc::now() - started;
+    let after = aws_now.unwrap_or_else(Utc::now) - elapsed - chrono::Duration::minutes(5);
+    let jobs = restore::since(&ctx.jobs(), after).await?;
+    Ok(jobs
+        .into_iter()
+        .filter(|j| j.recovery_point.as_deref() == Some(ctx.item.replica_arn.as_str()))
+        .map(|j| j.id)
+        .collect())
 }
 
 fn show(at: Option<DateTime<Utc>>) -> String {

@@ -217,6 +217,17 @@ pub(super) fn backup_job_statements(o: &Options<'_>) -> Vec<Value> {
     ]
 }
 
+/// AWS lists a final snapshot among DeleteDBCluster's resources; rdsguard skips it. This allows
+/// nothing alone: the cluster, also checked, must be rdsguard's (a restore, or a drill cluster).
+fn no_final_snapshot(o: &Options<'_>) -> Value {
+    statement(
+        "NoFinalSnapshotOfRestores",
+        &["rds:DeleteDBCluster"],
+        o.rds(&["cluster-snapshot"], "*"),
+        None,
+    )
+}
+
 /// Remediation in vault (destination) accounts: copy in, restore, repoint the secret, prune.
 pub(super) fn vault_statements(o: &Options<'_>) -> Vec<Value> {
     let mut statements = vec![
@@ -254,14 +265,7 @@ pub(super) fn vault_statements(o: &Options<'_>) -> Vec<Value> {
             o.rds(&["db", "cluster"], "*"),
             Some(managed_resource()),
         ),
-        // AWS lists a final snapshot among DeleteDBCluster's resources; rdsguard skips it. This
-        // allows nothing alone: the cluster, also checked, must be rdsguard's.
-        statement(
-            "NoFinalSnapshotOfRestores",
-            &["rds:DeleteDBCluster"],
-            o.rds(&["cluster-snapshot"], "*"),
-            None,
-        ),
+        no_final_snapshot(o),
         // The restore a secret pointed at before: one tag, rdsguard:superseded-at.
         statement(
             "MarkSupersededRestores",
@@ -290,59 +294,105 @@ pub(super) fn vault_statements(o: &Options<'_>) -> Vec<Value> {
     statements
 }
 
-/// Restore drills in vault (destination) accounts: restore any replica into an instance named and
-/// tagged as rdsguard's drill, delete only such instances, and write the three evidence tags on the
-/// replica. Reads are the audit's.
+/// Restore drills in vault (destination) accounts: restore any replica into a database (a DB
+/// instance, or an Aurora cluster and its one instance) named and tagged as rdsguard's drill, never
+/// publicly accessible, or have AWS Backup restore a recovery point under a role the rules name; tag
+/// what AWS Backup made as the drill's; delete only such databases; and write the three evidence tags
+/// on the replica. Reads are the audit's.
 pub(super) fn drill_statements(o: &Options<'_>) -> Vec<Value> {
-    let drill_instances = o.rds(&["db"], &format!("{NAME_PREFIX}drill-*"));
+    let drills = o.rds(&["db", "cluster"], &format!("{NAME_PREFIX}drill-*"));
     let tagged_drill = json!({
         "StringEquals": {format!("aws:RequestTag/{TAG_MANAGED}"): "true"},
         "Null": {format!("aws:RequestTag/{TAG_DRILL}"): "false"}
     });
+    let mut never_public = tagged_drill.clone();
+    never_public["Bool"] = json!({"rds:PubliclyAccessible": "false"});
     vec![
         // A drill restores whichever replica is the newest, rdsguard's copy or another tool's.
         statement(
             "RestoreReplicasForDrills",
-            &["rds:RestoreDBInstanceFromDBSnapshot"],
-            o.rds(&["snapshot"], "*"),
+            &[
+                "rds:RestoreDBClusterFromSnapshot",
+                "rds:RestoreDBInstanceFromDBSnapshot",
+            ],
+            o.rds(&["snapshot", "cluster-snapshot"], "*"),
             None,
         ),
+        // The DB instances a drill makes (restored, or added to its cluster): never public.
         statement(
             "RestoreIntoDrillInstances",
             &[
+                "rds:CreateDBInstance",
                 "rds:RestoreDBInstanceFromDBSnapshot",
-                "rds:AddTagsToResource",
             ],
-            drill_instances.clone(),
+            drills.clone(),
+            Some(never_public),
+        ),
+        // The drill cluster, and the drill tags (on a database a drill creates, or that AWS Backup
+        // restored for it).
+        statement(
+            "RestoreIntoDrillClusters",
+            &["rds:AddTagsToResource", "rds:RestoreDBClusterFromSnapshot"],
+            drills.clone(),
             Some(tagged_drill),
         ),
         // The rule's drill subnet group and security groups, as they are.
         statement(
             "RestoreWithTheDrillSettings",
-            &["rds:RestoreDBInstanceFromDBSnapshot"],
-            o.rds(&["subgrp", "pg", "og", "secgrp"], "*"),
+            &[
+                "rds:CreateDBInstance",
+                "rds:RestoreDBClusterFromSnapshot",
+                "rds:RestoreDBInstanceFromDBSnapshot",
+            ],
+            o.rds(&["subgrp", "pg", "cluster-pg", "og", "secgrp"], "*"),
             None,
         ),
         statement(
-            "DeleteDrillInstances",
-            &["rds:DeleteDBInstance"],
-            drill_instances,
+            "DeleteDrillDatabases",
+            &["rds:DeleteDBCluster", "rds:DeleteDBInstance"],
+            drills,
             Some(json!({
                 "StringEquals": {format!("aws:ResourceTag/{TAG_MANAGED}"): "true"},
                 "Null": {format!("aws:ResourceTag/{TAG_DRILL}"): "false"}
             })),
         ),
+        no_final_snapshot(o),
         // Restoring a replica encrypted under a customer managed key: RDS's grant on it.
         kms_grants_for_rds(o),
         // The evidence on the drilled replica: these three tags and no other.
         statement(
             "TagDrillEvidence",
             &["rds:AddTagsToResource"],
-            o.rds(&["snapshot"], "*"),
+            o.rds(&["snapshot", "cluster-snapshot"], "*"),
             Some(json!({
                 "ForAllValues:StringEquals": {"aws:TagKeys": DRILL_EVIDENCE},
                 "Null": {"aws:TagKeys": "false"}
             })),
+        ),
+        // A recovery point of the vault's own backup vaults, restored by AWS Backup. RDS recovery
+        // points carry RDS snapshot ARNs, which AWS Backup's recoveryPoint resource type does not
+        // describe.
+        statement(
+            "RestoreRecoveryPointsForDrills",
+            &[
+                "backup:GetRecoveryPointRestoreMetadata",
+                "backup:StartRestoreJob",
+            ],
+            vec!["*".into()],
+            None,
+        ),
+        // Restore jobs take no resource-level scope.
+        statement(
+            "WatchRestoreJobs",
+            &["backup:DescribeRestoreJob", "backup:ListRestoreJobs"],
+            vec!["*".into()],
+            None,
+        ),
+        statement(
+            "PassTheDrillBackupRoles",
+            &["iam:PassRole"],
+            o.drill_backup_roles(),
+            Some(json!({"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}})),
         ),
     ]
 }

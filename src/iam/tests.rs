@@ -13,6 +13,7 @@ fn options<'a>(modes: &'a [Mode], secrets: &'a [SecretScope], one_role: bool) ->
         organization_id: Some("o-abcdefghij"),
         secrets,
         backup_jobs: &[],
+        drill_roles: &[],
         one_role,
     }
 }

@@ -60,9 +60,36 @@ fn a_recovery_points_time_is_the_earlier_of_it_and_its_rds_view() {
     // A later view changes nothing.
     let mut later = snapshot(arn, "awsbackup:copyjob-1", at(1));
     later.original_snapshot_create_time = Some(at(1));
-    inventory.snapshots = vec![point, later];
+    inventory.snapshots = vec![point.clone(), later.clone()];
     inventory.cross_check_backup_times();
     assert_eq!(inventory.snapshots[0].replica_time(), Some(at(2)));
+
+    // The restore drill evidence on the view (AWS Backup lists no tags) is the point's; the view's
+    // other tags are not.
+    let mut tagged = later;
+    for (key, value) in [
+        ("rdsguard:drill-at", "2026-06-01T05:00:00Z"),
+        ("rdsguard:drill-result", "passed"),
+        ("rdsguard:drill-restore-seconds", "600"),
+        ("team", "data"),
+    ] {
+        tagged.tags.insert(key.into(), value.into());
+    }
+    inventory.snapshots = vec![point, tagged];
+    inventory.cross_check_backup_times();
+    let keys: Vec<&str> = inventory.snapshots[0]
+        .tags
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "rdsguard:drill-at",
+            "rdsguard:drill-restore-seconds",
+            "rdsguard:drill-result"
+        ]
+    );
 }
 
 #[test]

@@ -81,11 +81,16 @@ pub const DEFAULT_BACKUP_ROLE: &str = "service-role/AWSBackupDefaultServiceRole"
 impl BackupRemediation {
     /// The role's ARN in the source account `account_id`.
     pub fn role_arn(&self, partition: &str, account_id: &str) -> String {
-        if self.role.starts_with("arn:") {
-            self.role.clone()
-        } else {
-            format!("arn:{partition}:iam::{account_id}:role/{}", self.role)
-        }
+        role_arn(&self.role, partition, account_id)
+    }
+}
+
+/// The ARN of a role AWS Backup is handed (a name with its path, or an ARN) in `account_id`.
+pub fn role_arn(role: &str, partition: &str, account_id: &str) -> String {
+    if role.starts_with("arn:") {
+        role.to_string()
+    } else {
+        format!("arn:{partition}:iam::{account_id}:role/{role}")
     }
 }
 

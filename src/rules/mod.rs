@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::{Source, SourceKind};
 pub use copies::{
-    BackupRemediation, Destination, DestinationRegion, Immutable, ReplicaKinds, TargetOptionGroup,
-    DEFAULT_BACKUP_ROLE,
+    role_arn, BackupRemediation, Destination, DestinationRegion, Immutable, ReplicaKinds,
+    TargetOptionGroup, DEFAULT_BACKUP_ROLE,
 };
 pub use duration::{format_seconds, parse_duration, Duration};
 pub use validate::{is_account_id, is_region};
@@ -173,9 +173,17 @@ pub struct Drill {
     /// The name of a secret the probe may read itself (its name only is passed, never its value);
     /// `{identifier}` and `{account}` name the source.
     pub secret: Option<String>,
+    /// The role AWS Backup assumes to restore a recovery point in the destination (a name with its
+    /// path, or an ARN; default `service-role/AWSBackupDefaultServiceRole`).
+    pub backup_role: String,
 }
 
 impl Drill {
+    /// The ARN of `backup_role` in the destination account `account_id`.
+    pub fn backup_role_arn(&self, partition: &str, account_id: &str) -> String {
+        role_arn(&self.backup_role, partition, account_id)
+    }
+
     /// The secret's name for one source.
     pub fn secret_for(&self, source: &Source) -> Option<String> {
         self.secret.as_ref().map(|s| {

@@ -135,6 +135,7 @@ pub(super) struct RawDrill {
     pub probe: Option<Spanned<String>>,
     pub probe_timeout: Option<Spanned<String>>,
     pub secret: Option<Spanned<String>>,
+    pub backup_role: Option<Spanned<String>>,
 }
 
 #[derive(serde::Deserialize)]

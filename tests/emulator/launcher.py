@@ -134,10 +134,27 @@ def _describe_pinned(describe):
     return wrapper
 
 
-RDSBackend.restore_db_instance_from_db_snapshot = _restore_via_arn(
-    RDSBackend.restore_db_instance_from_db_snapshot, DBSnapshot, DBSnapshotNotFoundFault)
-RDSBackend.restore_db_cluster_from_snapshot = _restore_via_arn(
-    RDSBackend.restore_db_cluster_from_snapshot, DBClusterSnapshot, DBClusterSnapshotNotFoundError)
+# (ab) A restore applies every parameter given, false ones too: moto copies the source's value over
+# an override that is falsy (PubliclyAccessible=false on a restore of a public database's snapshot
+# gave a public instance).
+_FALSE_KEPT = ("publicly_accessible", "multi_az", "deletion_protection")
+
+
+def _false_kept(restore):
+    @functools.wraps(restore)
+    def wrapper(self, from_snapshot_id, overrides):
+        made = restore(self, from_snapshot_id, overrides)
+        for key in _FALSE_KEPT:
+            if key in overrides and overrides[key] is False and hasattr(made, key):
+                setattr(made, key, False)
+        return made
+    return wrapper
+
+
+RDSBackend.restore_db_instance_from_db_snapshot = _false_kept(_restore_via_arn(
+    RDSBackend.restore_db_instance_from_db_snapshot, DBSnapshot, DBSnapshotNotFoundFault))
+RDSBackend.restore_db_cluster_from_snapshot = _false_kept(_restore_via_arn(
+    RDSBackend.restore_db_cluster_from_snapshot, DBClusterSnapshot, DBClusterSnapshotNotFoundError))
 RDSBackend.describe_db_snapshots = _describe_pinned(RDSBackend.describe_db_snapshots)
 RDSBackend.describe_db_cluster_snapshots = _describe_pinned(RDSBackend.describe_db_cluster_snapshots)
 
@@ -302,23 +319,23 @@ def describe_account_attributes(self):
 RDSResponse.describe_account_attributes = describe_account_attributes
 
 
-# --- (ab)-(ae) Option groups: options' Persistent/Permanent, snapshots' groups, sharing, copies --
-# (ab) DescribeOptionGroups: AWS lists every option group of the account and Region when no name is
+# --- (ac)-(af) Option groups: options' Persistent/Permanent, snapshots' groups, sharing, copies --
+# (ac) DescribeOptionGroups: AWS lists every option group of the account and Region when no name is
 # given (an empty list is an answer, not an error), and each option says whether it is Persistent and
 # Permanent; moto fails without a name (KeyError), raises OptionGroupNotFoundFault for an empty list,
 # and gives options only a name and settings. The flags come from moto's own catalogue of the
 # engine's options (DescribeOptionGroupOptions' Persistent/Permanent).
-# (ac) DBSnapshot.OptionGroupName ("the option group name for the DB snapshot"): the DB instance's
+# (ad) DBSnapshot.OptionGroupName ("the option group name for the DB snapshot"): the DB instance's
 # group when the snapshot is taken; a copy is associated with CopyDBSnapshot's OptionGroupName, which
 # must be a group of the caller's account and Region (OptionGroupNotFoundFault: assumed, AWS lists no
 # error for it), else keeps its source's group within one account and Region; a copy into another
 # account or Region without one is associated with the engine's default group (assumed: AWS says a
 # restore of such a copy "gets the default option group").
-# (ad) AWS: "You can't share a DB snapshot that uses an option group with permanent or persistent
+# (ae) AWS: "You can't share a DB snapshot that uses an option group with permanent or persistent
 # options, except for Oracle DB instances that have the Timezone or OLS option (or both)": adding an
 # account (or `all`) to such a snapshot's `restore` attribute is refused (InvalidDBSnapshotState:
 # assumed, the one state error ModifyDBSnapshotAttribute has).
-# (ae) AWS: "If your source DB instance uses Transparent Data Encryption for Oracle or Microsoft SQL
+# (af) AWS: "If your source DB instance uses Transparent Data Encryption for Oracle or Microsoft SQL
 # Server, you must specify [OptionGroupName] when copying across Regions", and a shared Oracle
 # snapshot with Timezone or OLS is copied by specifying "a target option group that includes these
 # options": without one (or with one lacking them) the copy is refused (InvalidParameterCombination:
@@ -798,7 +815,9 @@ def start_backup_job(self):
              "EncryptionKeyArn": key if encrypted else None,
              "EncryptionKeyType": "CUSTOMER_MANAGED_KMS_KEY" if encrypted and key else None,
              "IsEncrypted": encrypted, "VaultType": vault.vault_type, "IsParent": False,
-             "kind": kind, "snapshot": snapshot, "origin": snapshot}
+             "kind": kind, "snapshot": snapshot, "origin": snapshot,
+             # The database's tags when it was backed up: an RDS restore copies them (aa).
+             "ResourceTags": [dict(t) for t in resource.tags or []]}
     vault.recovery_points[snapshot.arn] = point
     job.update(State="COMPLETED", CompletionDate=created, RecoveryPointArn=snapshot.arn,
                EncryptionKeyArn=point["EncryptionKeyArn"], IsEncrypted=encrypted)
@@ -920,7 +939,7 @@ def start_copy_job(self):
              "EncryptionKeyArn": key, "EncryptionKeyType": dest_vault.encryption_key_type,
              "IsEncrypted": True, "VaultType": dest_vault.vault_type, "IsParent": False,
              "kind": source["kind"], "snapshot": None if air_gapped else snapshot,
-             "origin": source["origin"]}
+             "origin": source["origin"], "ResourceTags": source.get("ResourceTags")}
     dest_vault.recovery_points[arn] = point
     job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=arn,
                DestinationEncryptionKeyArn=key)
@@ -1061,6 +1080,12 @@ for _handler in (start_backup_job, describe_backup_job, start_copy_job, describe
                  put_backup_vault_access_policy, get_backup_vault_access_policy,
                  delete_backup_vault_access_policy):
     setattr(BackupResponse, _handler.__name__, _handler)
+
+# (aa)-(ab) Restore jobs: restores.py (kept apart: this file is long enough).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import restores  # noqa: E402
+
+restores.install(sys.modules[__name__])
 
 # Moto's backup app only answers the paths in its url module (the operation is then
 # found from botocore's model); add the paths of the operations above.
@@ -1400,7 +1425,7 @@ class BadRequest(Exception):
 # Restore time: account -> seconds its clock jumps after each restore it answers (a restore "takes"
 # that long in emulated time: the next answer's Date is that much later).
 _restore_time = {}
-_RESTORES = ("RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterFromSnapshot")
+_RESTORES = ("RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterFromSnapshot", "StartRestoreJob")
 
 
 def _http_date(account):

@@ -1212,7 +1212,7 @@ def make_option_group(rds, name, engine, major, options=()):
                                 OptionsToInclude=[{"OptionName": o} for o in options])
 
 
-def test_option_groups_list_with_persistent_and_permanent_flags_and_page(endpoint):  # (ab)
+def test_option_groups_list_with_persistent_and_permanent_flags_and_page(endpoint):  # (ac)
     rds = Account(endpoint).client("rds")
     assert rds.describe_option_groups()["OptionGroupsList"] == []  # none yet: an empty answer
     make_option_group(rds, "mssql-tde", "sqlserver-se", "15.00", ["TDE"])
@@ -1233,7 +1233,7 @@ def test_option_groups_list_with_persistent_and_permanent_flags_and_page(endpoin
     assert error.value.response["Error"]["Code"] == "OptionGroupNotFoundFault"
 
 
-def test_snapshots_carry_their_option_group_and_copies_the_one_named(endpoint):  # (ac)
+def test_snapshots_carry_their_option_group_and_copies_the_one_named(endpoint):  # (ad)
     account = Account(endpoint)
     east, west = account.client("rds"), account.client("rds", "us-west-2")
     make_option_group(east, "mysql-audit", "mysql", "8.0", ["MARIADB_AUDIT_PLUGIN"])
@@ -1273,7 +1273,7 @@ def _sqlserver_with_tde(rds, ident, group="mssql-tde", options=("TDE",), engine=
                                   DBSnapshotIdentifier=f"{ident}-s")["DBSnapshot"]
 
 
-def test_a_snapshot_with_persistent_or_permanent_options_cannot_be_shared(endpoint):  # (ad)
+def test_a_snapshot_with_persistent_or_permanent_options_cannot_be_shared(endpoint):  # (ae)
     owner, other = Account(endpoint), Account(endpoint)
     rds = owner.client("rds")
     _sqlserver_with_tde(rds, "payroll")
@@ -1299,7 +1299,7 @@ def test_a_snapshot_with_persistent_or_permanent_options_cannot_be_shared(endpoi
                                      ValuesToAdd=[other.id])
 
 
-def test_copies_that_need_a_target_option_group_are_refused_without_one(endpoint):  # (ae)
+def test_copies_that_need_a_target_option_group_are_refused_without_one(endpoint):  # (af)
     owner, vault = Account(endpoint), Account(endpoint)
     rds, west = owner.client("rds"), owner.client("rds", "us-west-2")
     tde = _sqlserver_with_tde(rds, "payroll")

@@ -9,6 +9,7 @@
 # BENCH_LATENCY_MS (40) BENCH_SIM_ARGS (extra fleetsim flags, e.g. "--no-throttle")
 # BENCH_RDSGUARD_ARGS (extra audit flags, e.g. "--account-rds-rate 200000000001=390") BENCH_OUT (run folder)
 # BENCH_TIMEOUT_S (3600: the audit is stopped after this) BENCH_STRICT=1 (exit 1 on a missed target)
+# BENCH_DRILL=1 (the staging rule asks for restore drills: the audit reads their evidence too)
 # BENCH_RDSGUARD (the rdsguard binary to measure; default $CARGO_TARGET_DIR/release/rdsguard, where
 # CARGO_TARGET_DIR defaults to target/, as for cargo itself).
 set -euo pipefail
@@ -27,6 +28,7 @@ TIMEOUT=${BENCH_TIMEOUT_S:-3600}
 AS_OF=2026-06-01T06:00:00Z
 OUT=${BENCH_OUT:-$TARGET/bench/$(date -u +%Y%m%dT%H%M%SZ)-a$ACCOUNTS}
 FLEET=(--accounts "$ACCOUNTS" --regions "$REGIONS" --sources "$SOURCES" --seed "$SEED" --as-of "$AS_OF")
+if [ "${BENCH_DRILL:-0}" = 1 ]; then FLEET+=(--drill); fi
 
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     echo "bench: cargo build --release -p rdsguard -p fleetsim" >&2

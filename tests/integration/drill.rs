@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     block_on, calls_by, control, emulator_now, inject, kill_mid_call, remove_fault, rfc3339, seed,
-    Cmd, Org,
+    Cmd, Org, Run,
 };
 
 const R: &str = "us-east-1";
@@ -60,8 +60,8 @@ fn command(org: &Org, probe: &str) -> Cmd {
     cmd
 }
 
-/// The vault's DB instances: (identifier, tag keys).
-fn vault_instances(org: &Org) -> Vec<String> {
+/// The identifiers of the vault's DB instances.
+pub(crate) fn vault_instances(org: &Org) -> Vec<String> {
     let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
     let out = block_on(async {
         client
@@ -78,19 +78,29 @@ fn vault_instances(org: &Org) -> Vec<String> {
 
 /// The replica's tags.
 fn replica_tags(org: &Org) -> Value {
+    snapshot_tags(org, "orders-copy", "manual")
+}
+
+/// The tags of the vault's DB snapshot `identifier` of type `snapshot_type` (`manual`,
+/// `awsbackup`).
+pub(crate) fn snapshot_tags(org: &Org, identifier: &str, snapshot_type: &str) -> Value {
     let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
     let out = block_on(async {
         client
             .describe_db_snapshots()
-            .db_snapshot_identifier("orders-copy")
+            .db_snapshot_identifier(identifier)
+            .snapshot_type(snapshot_type)
             .send()
             .await
             .expect("describe")
     });
     let snapshot = out.db_snapshots().first().expect("the replica");
-    snapshot
-        .tag_list()
-        .iter()
+    tags_of(snapshot.tag_list())
+}
+
+/// Tags as a JSON object.
+pub(crate) fn tags_of(list: &[aws_sdk_rds::types::Tag]) -> Value {
+    list.iter()
         .map(|t| {
             (
                 t.key().unwrap_or_default().to_string(),
@@ -102,7 +112,7 @@ fn replica_tags(org: &Org) -> Value {
 }
 
 /// A call (`service:Operation`) that only reads.
-fn is_read(call: &str) -> bool {
+pub(crate) fn is_read(call: &str) -> bool {
     let operation = call.split(':').nth(1).unwrap_or(call);
     ["Describe", "List", "Get"]
         .iter()
@@ -110,7 +120,8 @@ fn is_read(call: &str) -> bool {
         || operation == "AssumeRole"
 }
 
-fn no_secret(cmd: &Cmd, outputs: &[&str]) {
+/// No secret value in any output or file of `cmd`.
+pub(crate) fn no_secret(cmd: &Cmd, outputs: &[&str]) {
     for output in outputs {
         assert!(!output.contains(PASSWORD), "secret value in the output");
     }
@@ -124,10 +135,58 @@ fn no_secret(cmd: &Cmd, outputs: &[&str]) {
     }
 }
 
-fn restore_tested(findings: &Value) -> Value {
+/// Runs `rdsguard drill --rules rules.toml --out run`, the source account `prod`'s call log cleared
+/// first; its one drill must have passed, within the RTO, what it made deleted and its evidence
+/// written. Returns the run, the source account, and the drill.
+pub(crate) fn passing_drill(cmd: &Cmd, org: &Org) -> (Run, String, Value) {
+    let prod = org.account("prod");
+    control(
+        "DELETE",
+        &format!("/_rdsguard/calls?account_id={prod}"),
+        None,
+    );
+    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
+    assert_eq!(run.code, 0, "{run}");
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["schema"], "rdsguard.drill/v1");
+    let drill = report["drills"][0].clone();
+    assert_eq!(drill["result"], "passed", "{drill}");
+    assert_eq!(drill["deleted"], true, "{drill}");
+    assert_eq!(drill["evidence_written"], true, "{drill}");
+    assert_eq!(drill["within_rto"], true, "{drill}");
+    (run, prod, drill)
+}
+
+/// The source account `prod` called no writing API since its call log was cleared.
+pub(crate) fn only_reads_in(prod: &str) {
+    let written: Vec<String> = calls_by(prod).into_iter().filter(|c| !is_read(c)).collect();
+    assert!(
+        written.is_empty(),
+        "the source account was written to: {written:?}"
+    );
+}
+
+/// `rdsguard drill --resume run`: exit 0, `resumed`, no error; its one drill `interrupted`, what it
+/// may have left deleted, no evidence written. Returns that drill.
+pub(crate) fn resumed_drill(cmd: &Cmd) -> Value {
+    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
+    assert_eq!(resumed.code, 0, "{resumed}");
+    let report = cmd.json("run/drill.json");
+    assert_eq!(report["resumed"], true, "{report}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    let drill = report["drills"][0].clone();
+    assert_eq!(drill["result"], "interrupted", "{drill}");
+    assert_eq!(drill["deleted"], true, "{drill}");
+    assert_eq!(drill["evidence_written"], false, "{drill}");
+    no_secret(cmd, &[&resumed.stdout, &resumed.stderr]);
+    drill
+}
+
+/// The restore-tested check of the database `identifier` in a findings.json.
+pub(crate) fn restore_tested(findings: &Value, identifier: &str) -> Value {
     findings["sources"]
         .as_array()
-        .and_then(|s| s.iter().find(|s| s["identifier"] == "orders"))
+        .and_then(|s| s.iter().find(|s| s["identifier"] == identifier))
         .and_then(|s| s["checks"].as_array())
         .and_then(|c| c.iter().find(|c| c["id"] == "restore-tested"))
         .cloned()
@@ -140,26 +199,12 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     let cmd = command(&org, PROBE);
     let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
     assert_eq!(
-        restore_tested(&cmd.json("before/findings.json"))["observed"],
+        restore_tested(&cmd.json("before/findings.json"), "orders")["observed"],
         "no drill",
         "{before}"
     );
 
-    let prod = org.account("prod");
-    control(
-        "DELETE",
-        &format!("/_rdsguard/calls?account_id={prod}"),
-        None,
-    );
-    let run = cmd.run(&["drill", "--rules", "rules.toml", "--out", "run"]);
-    assert_eq!(run.code, 0, "{run}");
-    let report = cmd.json("run/drill.json");
-    assert_eq!(report["schema"], "rdsguard.drill/v1");
-    let drill = &report["drills"][0];
-    assert_eq!(drill["result"], "passed", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], true, "{drill}");
-    assert_eq!(drill["within_rto"], true, "{drill}");
+    let (run, prod, drill) = passing_drill(&cmd, &org);
     assert_eq!(drill["probe"]["exit_code"], 0, "{drill}");
     assert!(drill["instance"]
         .as_str()
@@ -169,14 +214,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
 
     // Nothing left behind; the hand-made instance untouched; the source account only read.
     assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
-    let written: Vec<String> = calls_by(&prod)
-        .into_iter()
-        .filter(|c| !is_read(c))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "the source account was written to: {written:?}"
-    );
+    only_reads_in(&prod);
 
     // The evidence is on the replica, in AWS's clock.
     let tags = replica_tags(&org);
@@ -193,7 +231,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
 
     // The next audit sees it; a second drill run finds nothing due.
     let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
-    let check = restore_tested(&cmd.json("after/findings.json"));
+    let check = restore_tested(&cmd.json("after/findings.json"), "orders");
     assert_eq!(check["status"], "PASS", "{check} {after}");
     assert_eq!(check["expected"], "<= 30d, <= 2h");
     // ... in the published source (`last_drill`), report.html, summary.md and the terminal summary.
@@ -271,7 +309,7 @@ fn a_restore_over_the_rto_fails_the_drill_and_the_check() {
         "--as-of",
         &as_of,
     ]);
-    let check = restore_tested(&cmd.json("after/findings.json"));
+    let check = restore_tested(&cmd.json("after/findings.json"), "orders");
     assert_eq!(check["status"], "FAIL", "{check}");
     // The audit shows the drill's own measure (3h2m of restore, plus the polls' real time).
     let took = format!(", {}h{}m", seconds / 3600, seconds % 3600 / 60);
@@ -407,17 +445,9 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
         "killed before drill.json"
     );
 
-    let resumed = cmd.run(&["drill", "--resume", &cmd.path("run").display().to_string()]);
-    assert_eq!(resumed.code, 0, "{resumed}");
+    let drill = resumed_drill(&cmd);
     assert_eq!(vault_instances(&org), vec!["hand-made".to_string()]);
-    let report = cmd.json("run/drill.json");
-    assert_eq!(report["resumed"], true, "{report}");
-    let drill = &report["drills"][0];
     assert_eq!(drill["instance"], json!(drill_instance), "{drill}");
-    assert_eq!(drill["result"], "interrupted", "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], false, "{drill}");
-    assert_eq!(report["errors"], json!([]), "{report}");
     let after = std::fs::read_to_string(&journal).expect("journal");
     assert!(
         after.starts_with(&before) && step_done(&after, "delete"),
@@ -425,5 +455,4 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
     );
     // No evidence for a drill whose outcome is unknown: restore-tested still sees none.
     assert!(replica_tags(&org).get("rdsguard:drill-at").is_none());
-    no_secret(&cmd, &[&resumed.stdout, &resumed.stderr]);
 }

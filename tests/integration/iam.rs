@@ -71,7 +71,7 @@ print(json.dumps(done))
 
 /// Creates, in each organization, its variants' IAM users (management account) and roles (every
 /// member), and its secrets. Returns each organization's access keys by variant name.
-fn setup_iam(
+pub(crate) fn setup_iam(
     endpoint: &str,
     orgs: &[(&Org, Vec<&Variant>, Value)],
 ) -> Vec<BTreeMap<String, Value>> {
@@ -102,7 +102,7 @@ fn setup_iam(
 }
 
 /// The member accounts of a seeded organization.
-fn members(org: &Org) -> Vec<String> {
+pub(crate) fn members(org: &Org) -> Vec<String> {
     org.seeded["accounts"]
         .as_object()
         .expect("accounts")
@@ -125,7 +125,7 @@ fn run_as(
 
 /// [`run_as`] for any subcommand that takes `--rules`, `--out` and `--role-name`; the JSON it
 /// writes (`findings.json`, or `drill.json` for `drill`), or null.
-fn run_command_as(
+pub(crate) fn run_command_as(
     endpoint: &str,
     keys: &Value,
     role: &str,
@@ -169,7 +169,7 @@ fn run_command_as(
 }
 
 /// Runs `job` over `items`, a few at a time (rdsguard runs are light; the emulator is one process).
-fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn in_parallel<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let mut results = Vec::new();
     for chunk in items.chunks(4) {
         let outcomes: Vec<R> = std::thread::scope(|scope| {
@@ -206,7 +206,12 @@ backup = { destination_vault = "central" }
 /// `rdsguard iam-policy --one-role` for these modes, role and caller (the IAM user `role_name` in the
 /// management account): the three documents, parsed, as moto can judge them (`for_moto`). With
 /// `parts`, also checks that each `--part` prints exactly its document.
-fn printed_policies(modes: &[&str], role_name: &str, caller: &str, parts: bool) -> Value {
+pub(crate) fn printed_policies(
+    modes: &[&str],
+    role_name: &str,
+    caller: &str,
+    parts: bool,
+) -> Value {
     let caller_arn = format!("arn:aws:iam::{caller}:user/{role_name}");
     let mut args = vec![
         "iam-policy",
@@ -263,7 +268,7 @@ fn for_moto(policy: &Value) -> Value {
 }
 
 /// Every action of a policy document, as written.
-fn actions(policy: &Value) -> Vec<String> {
+pub(crate) fn actions(policy: &Value) -> Vec<String> {
     policy["Statement"]
         .as_array()
         .expect("statements")
@@ -316,17 +321,17 @@ fn without_outside(policy: &Value, action: &str) -> Value {
 
 /// One way of running rdsguard: an IAM user `name` in the management account with `caller` as its
 /// policy, assuming the role `name` (in every member, with `member` as its policy and `trust`).
-struct Variant {
-    name: String,
+pub(crate) struct Variant {
+    pub(crate) name: String,
     /// The action taken out, and from which document.
-    removed: Option<(Removed, String)>,
+    pub(crate) removed: Option<(Removed, String)>,
     caller: Value,
-    member: Value,
+    pub(crate) member: Value,
     trust: Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Removed {
+pub(crate) enum Removed {
     /// From the member role's policy.
     Member,
     /// From the caller policy's statement for the caller's own account.
@@ -336,7 +341,7 @@ enum Removed {
 }
 
 /// The exact printed policies for `name`, and one variant per action taken out of one document.
-fn variants(
+pub(crate) fn variants(
     modes: &[&str],
     management: &str,
     keep: impl Fn(Removed, &str) -> bool,
@@ -601,7 +606,7 @@ fn secrets(org: &Org) -> Value {
 /// sharing an encrypted snapshot, Secrets Manager reading or writing a secret under a customer managed
 /// key). rdsguard never calls them itself, so they are not in the call log, and moto, which does not
 /// model these service-to-KMS calls, cannot show that they are needed.
-const IMPLICIT: &[(&str, &str)] = &[
+pub(crate) const IMPLICIT: &[(&str, &str)] = &[
     (
         "kms:Decrypt",
         "GetSecretValue on a CMK-encrypted secret; CopyDBSnapshot of an encrypted snapshot",
@@ -622,9 +627,33 @@ const IMPLICIT: &[(&str, &str)] = &[
     ),
     (
         "iam:PassRole",
-        "StartBackupJob / StartCopyJob hand the rule's backup role to AWS Backup",
+        "StartBackupJob / StartCopyJob / StartRestoreJob hand the rules' backup roles to AWS Backup",
     ),
 ];
+
+/// The IAM actions the `members` called since `before` calls each (the reference run of `what`),
+/// each one of the exact variant's member policy.
+pub(crate) fn called_within(
+    emulator: &PrivateEmulator,
+    members: &[String],
+    before: &[usize],
+    exact: &Variant,
+    what: &str,
+) -> std::collections::BTreeSet<String> {
+    let called: std::collections::BTreeSet<String> = members
+        .iter()
+        .zip(before)
+        .flat_map(|(a, n)| called_since(emulator, a, *n))
+        .collect();
+    let member_policy = actions(&exact.member);
+    for call in &called {
+        assert!(
+            member_policy.contains(call),
+            "{what} calls {call}, not in the member policy"
+        );
+    }
+    called
+}
 
 /// The IAM actions (`service:Operation`) of the calls `account` made since `from` calls.
 fn called_since(
@@ -667,7 +696,7 @@ fn verdicts(findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
 }
 
 /// The API operation an IAM action allows (the same name in every service rdsguard calls).
-fn operation(action: &str) -> &str {
+pub(crate) fn operation(action: &str) -> &str {
     action.split(':').nth(1).unwrap_or(action)
 }
 
@@ -700,7 +729,7 @@ fn assert_fails_on(variant: &str, action: &str, run: &Run, findings: &Value) {
 }
 
 /// A random 12-digit management account, known before seeding, for the trust policy.
-fn management_account() -> String {
+pub(crate) fn management_account() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -1041,18 +1070,7 @@ fn the_printed_remediation_policies_are_enough_and_every_action_is_needed() {
     );
     assert_eq!(reference.code, 0, "{reference}");
     assert_remediated(&reference_findings, &reference);
-    let called: std::collections::BTreeSet<String> = members
-        .iter()
-        .zip(&before)
-        .flat_map(|(a, n)| called_since(&emulator, a, *n))
-        .collect();
-    let member_policy = actions(&variants[0].member);
-    for call in &called {
-        assert!(
-            member_policy.contains(call),
-            "remediation calls {call}, not in the member policy"
-        );
-    }
+    let called = called_within(&emulator, &members, &before, &variants[0], "remediation");
 
     emulator.enforce_iam(true);
     let indexed: Vec<(usize, &Variant)> = variants.iter().enumerate().collect();
@@ -1101,249 +1119,34 @@ fn the_printed_remediation_policies_are_enough_and_every_action_is_needed() {
             unprovable.push(label);
         }
     }
-    eprintln!(
-        "least privilege (remediate): {} organizations set up in {:.1}s, {} variants run in {:.1}s total\n  proven needed:\n    {}\n  not provable with moto:\n    {}",
+    print_proof(
+        "remediate",
         orgs.len(),
-        set_up.as_secs_f64(),
+        set_up,
         variants.len(),
+        started,
+        &proven,
+        &unprovable,
+    );
+}
+
+/// The figures of a proof with one organization per variant (docs/reliability.md quotes them).
+pub(crate) fn print_proof(
+    mode: &str,
+    orgs: usize,
+    set_up: std::time::Duration,
+    variants: usize,
+    started: std::time::Instant,
+    proven: &[String],
+    unprovable: &[String],
+) {
+    eprintln!(
+        "least privilege ({mode}): {orgs} organizations set up in {:.1}s, {variants} variants run in {:.1}s total\n  proven needed:\n    {}\n  not provable with moto:\n    {}",
+        set_up.as_secs_f64(),
         started.elapsed().as_secs_f64(),
         proven.join("\n    "),
         unprovable.join("\n    ")
     );
-}
-
-/// An organization where `rdsguard drill` has one drill to run: a source in prod whose manual
-/// snapshot replica is in the vault (unencrypted here: what KMS would need is AWS's to check, see
-/// IMPLICIT), and a hand-made instance in the vault that no drill may touch.
-fn drill_spec(management: &str) -> Value {
-    json!({
-        "management_account": management,
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "instances": [
-            {"account": "prod", "region": R, "id": "orders", "engine": "postgres"},
-            {"account": "vault", "region": R, "id": "hand-made", "engine": "postgres"}
-        ],
-        "snapshots": [{"account": "prod", "region": R, "id": "orders-snap", "instance": "orders", "at": "-5h"}],
-        "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
-                    "account": "vault", "region": R, "id": "orders-copy", "at": "-4h",
-                    "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
-    })
-}
-
-fn drill_rules(org: &Org) -> String {
-    let (vault, prod) = (org.account("vault"), org.account("prod"));
-    format!(
-        r#"[[rule]]
-id = "drilled"
-select = {{ identifiers = ["orders"], accounts = ["{prod}"], regions = ["{R}"] }}
-destination = {{ account = "{vault}" }}
-max_age = "26h"
-drill = {{ every = "30d", rto = "2h", instance_class = "db.t3.micro" }}
-"#
-    )
-}
-
-/// The vault's DB instances in one organization, sorted, read with the seeded management
-/// credentials (with IAM enforcement off).
-fn vault_instances(emulator: &PrivateEmulator, org: &Org) -> Vec<String> {
-    let client = aws_sdk_rds::Client::new(&org.sdk_at(&emulator.endpoint, "vault", R));
-    let out = crate::harness::block_on(async {
-        client
-            .describe_db_instances()
-            .send()
-            .await
-            .expect("describe the vault's instances")
-    });
-    let mut ids: Vec<String> = out
-        .db_instances()
-        .iter()
-        .map(|db| db.db_instance_identifier().unwrap_or_default().to_string())
-        .collect();
-    ids.sort();
-    ids
-}
-
-/// Drills change the organization (a drill instance made and deleted, evidence tags on the
-/// replica, after which no drill is due), so every variant gets an organization of its own, as for
-/// remediation. The audit actions are proven above; here each action only drills need is taken out
-/// of the member role (`--one-role`: the `drill_policy` document merged into it). Each RDS action is
-/// called, and its removal makes the drill fail naming its operation (exit 3, `drill.json`
-/// `errors[]`); `kms:CreateGrant` (restoring a CMK-encrypted replica) is AWS's to check (IMPLICIT).
-#[test]
-fn the_printed_drill_policies_are_enough_and_every_action_is_needed() {
-    let management = management_account();
-    let audit_actions =
-        actions(&printed_policies(&["audit"], "x", &management, false)["member_role_policy"]);
-    let variants = variants(&["audit", "drill"], &management, |from, action| {
-        from == Removed::Member && !audit_actions.iter().any(|a| a == action)
-    });
-    let removed: Vec<&str> = variants
-        .iter()
-        .filter_map(|v| v.removed.as_ref().map(|(_, a)| a.as_str()))
-        .collect();
-    assert_eq!(
-        removed,
-        [
-            "rds:RestoreDBInstanceFromDBSnapshot",
-            "rds:AddTagsToResource",
-            "rds:DeleteDBInstance",
-            "kms:CreateGrant"
-        ],
-        "the drill_policy's actions beyond the audit's"
-    );
-    let emulator = PrivateEmulator::start();
-    let started = std::time::Instant::now();
-    // One organization per variant, and one for the reference run (enforcement off).
-    let specs: Vec<(usize, String)> = (0..=variants.len())
-        .map(|i| (i, format!("{}{:02}", &management[..10], i)))
-        .collect();
-    let orgs: Vec<Org> = in_parallel(&specs, |(_, account)| emulator.seed(drill_spec(account)));
-    let reference_org = &orgs[variants.len()];
-    let setups: Vec<(&Org, Vec<&Variant>, Value)> = orgs
-        .iter()
-        .enumerate()
-        .map(|(i, org)| {
-            (
-                org,
-                vec![variants.get(i).unwrap_or(&variants[0])],
-                json!([]),
-            )
-        })
-        .collect();
-    let keys = setup_iam(&emulator.endpoint, &setups);
-    let set_up = started.elapsed();
-    let drill = |i: usize, variant: &Variant| {
-        run_command_as(
-            &emulator.endpoint,
-            &keys[i][&variant.name],
-            &variant.name,
-            &drill_rules(&orgs[i]),
-            "drill",
-            &[],
-        )
-    };
-
-    // Reference: exact policies, no enforcement; what the member role (vault and prod) called.
-    let members = members(reference_org);
-    let before: Vec<usize> = members.iter().map(|a| emulator.calls_by(a).len()).collect();
-    let (reference, report, _) = drill(variants.len(), &variants[0]);
-    assert_eq!(reference.code, 0, "{reference}");
-    assert_drilled(&report, &reference);
-    let called: std::collections::BTreeSet<String> = members
-        .iter()
-        .zip(&before)
-        .flat_map(|(a, n)| called_since(&emulator, a, *n))
-        .collect();
-    let member_policy = actions(&variants[0].member);
-    for call in &called {
-        assert!(
-            member_policy.contains(call),
-            "a drill calls {call}, not in the member policy"
-        );
-    }
-    let instances: Vec<Vec<String>> = orgs.iter().map(|o| vault_instances(&emulator, o)).collect();
-
-    emulator.enforce_iam(true);
-    let indexed: Vec<(usize, &Variant)> = variants.iter().enumerate().collect();
-    let results = in_parallel(&indexed, |(i, variant)| {
-        let (run, report, _) = drill(*i, variant);
-        (run, report)
-    });
-    emulator.enforce_iam(false);
-    let mut proven = Vec::new();
-    let mut unprovable = Vec::new();
-    for (i, (variant, (run, report))) in variants.iter().zip(&results).enumerate() {
-        let after = vault_instances(&emulator, &orgs[i]);
-        let Some((_, action)) = &variant.removed else {
-            assert_eq!(run.code, 0, "exact drill policies\n{run}");
-            assert_drilled(report, run);
-            assert_eq!(after, instances[i], "no drill instance left");
-            continue;
-        };
-        let label = format!("{} without {action}", variant.name);
-        if !called.contains(action) {
-            // Restoring a CMK-encrypted replica: AWS checks it on rdsguard's behalf.
-            assert!(
-                IMPLICIT.iter().any(|(a, _)| a == action),
-                "{label}: {action} is in the printed policy but never called: superfluous?"
-            );
-            assert_eq!(run.code, 0, "{label}\n{run}");
-            assert_drilled(report, run);
-            unprovable.push(label);
-            continue;
-        }
-        assert_eq!(run.code, 3, "{label}: a failed step is an error\n{run}");
-        let op = operation(action);
-        let errors = report["errors"].as_array().expect("errors");
-        assert!(!errors.is_empty(), "{label}\n{run}");
-        for error in errors {
-            assert_eq!(error["operation"], op, "{label}: only {op} fails: {error}");
-            assert_eq!(
-                error["account_id"],
-                json!(orgs[i].account("vault")),
-                "{label}"
-            );
-        }
-        assert!(
-            run.stdout.contains(op) || run.stderr.contains(op),
-            "{label}: names {op}\n{run}"
-        );
-        let drill = &report["drills"][0];
-        // What each removal costs: the restore (the drill fails, and says so in its evidence), the
-        // evidence (the drill passed, the next audit cannot know), the delete (reported, left).
-        let (result, evidence_written) = match op {
-            "RestoreDBInstanceFromDBSnapshot" => ("restore-failed", true),
-            "AddTagsToResource" => ("passed", false),
-            _ => ("passed", true),
-        };
-        assert_eq!(drill["result"], result, "{label}: {drill}");
-        assert_eq!(
-            drill["evidence_written"], evidence_written,
-            "{label}: {drill}"
-        );
-        // Without DeleteDBInstance the drill instance stays (and is reported); otherwise none is left.
-        let left: Vec<&String> = after
-            .iter()
-            .filter(|id| !instances[i].contains(id))
-            .collect();
-        if op == "DeleteDBInstance" {
-            assert_eq!(drill["deleted"], false, "{label}: {drill}");
-            assert_eq!(left.len(), 1, "{label}: {after:?}");
-            assert!(
-                left[0].starts_with("rdsguard-drill-orders-"),
-                "{label}: {after:?}"
-            );
-        } else {
-            assert_eq!(drill["deleted"], true, "{label}: {drill}");
-            assert!(left.is_empty(), "{label}: {after:?}");
-        }
-        assert!(
-            after.contains(&"hand-made".to_string()),
-            "{label}: {after:?}"
-        );
-        proven.push(label);
-    }
-    eprintln!(
-        "least privilege (drill): {} organizations set up in {:.1}s, {} variants run in {:.1}s total\n  proven needed:\n    {}\n  not provable with moto:\n    {}",
-        orgs.len(),
-        set_up.as_secs_f64(),
-        variants.len(),
-        started.elapsed().as_secs_f64(),
-        proven.join("\n    "),
-        unprovable.join("\n    ")
-    );
-}
-
-/// One drill, passed within the RTO, its instance deleted and its evidence written.
-fn assert_drilled(report: &Value, run: &Run) {
-    assert_eq!(report["errors"], json!([]), "{run}");
-    let drills = report["drills"].as_array().expect("drills");
-    assert_eq!(drills.len(), 1, "{run}");
-    let drill = &drills[0];
-    assert_eq!(drill["result"], "passed", "{drill}");
-    assert_eq!(drill["within_rto"], true, "{drill}");
-    assert_eq!(drill["deleted"], true, "{drill}");
-    assert_eq!(drill["evidence_written"], true, "{drill}");
 }
 
 /// Every source repaired and compliant after the run.

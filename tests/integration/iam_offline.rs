@@ -129,6 +129,11 @@ fn drilling() -> Value {
     })
 }
 
+/// A DB instance created or restored not publicly accessible.
+fn private() -> Value {
+    json!({"rds:PubliclyAccessible": "false"})
+}
+
 fn managed() -> Value {
     json!({"aws:ResourceTag/rdsguard:managed": "true"})
 }
@@ -163,6 +168,8 @@ fn table() -> Vec<Row> {
     let restore = "db:rdsguard-orders-20261129030000-abcdefgh";
     let cluster_restore = "cluster:rdsguard-ledger-20261129030000-abcdefgh";
     let drill = "db:rdsguard-drill-orders-20261129030000-abcdefgh";
+    let drill_cluster = "cluster:rdsguard-drill-ledger-20261129030000-abcdefgh";
+    let drill_member = "db:rdsguard-drill-ledger-20261129030000-abcdefgh-1";
     let row = |allowed, who, action, resource: String, context: Value, what| Row {
         allowed,
         who,
@@ -342,8 +349,104 @@ fn table() -> Vec<Row> {
             Driller,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, drill),
-            drilling(),
+            with(drilling(), private()),
             "into a drill instance with rdsguard's drill tags",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, drill),
+            with(drilling(), json!({"rds:PubliclyAccessible": "true"})),
+            "into a publicly accessible drill instance",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:RestoreDBClusterFromSnapshot",
+            rds(VAULT, cluster_replica),
+            json!({}),
+            "restore the newest cluster snapshot for a drill",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:RestoreDBClusterFromSnapshot",
+            rds(VAULT, drill_cluster),
+            drilling(),
+            "into a drill cluster with rdsguard's drill tags",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:RestoreDBClusterFromSnapshot",
+            rds(VAULT, drill_cluster),
+            creating(&[]),
+            "into a cluster without the drill tag",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:CreateDBInstance",
+            rds(VAULT, drill_member),
+            with(drilling(), private()),
+            "the drill cluster's instance, not publicly accessible",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:CreateDBInstance",
+            rds(VAULT, drill_member),
+            with(drilling(), json!({"rds:PubliclyAccessible": "true"})),
+            "a publicly accessible drill cluster instance",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:CreateDBInstance",
+            rds(VAULT, "db:orders-2"),
+            with(drilling(), private()),
+            "an instance not named as a drill",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:AddTagsToResource",
+            rds(VAULT, drill),
+            drilling(),
+            "the drill tags on what AWS Backup restored for a drill",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:AddTagsToResource",
+            rds(VAULT, "db:orders-2"),
+            drilling(),
+            "the drill tags on an instance not named as a drill",
+        ),
+        row(
+            true,
+            Driller,
+            "backup:StartRestoreJob",
+            rds(VAULT, "snapshot:awsbackup:copyjob-1f2e"),
+            json!({}),
+            "have AWS Backup restore a recovery point for a drill",
+        ),
+        row(
+            true,
+            Driller,
+            "iam:PassRole",
+            format!("arn:aws:iam::{VAULT}:role/service-role/AWSBackupDefaultServiceRole"),
+            json!({"iam:PassedToService": "backup.amazonaws.com"}),
+            "hand AWS Backup the drill's restore role",
+        ),
+        row(
+            false,
+            Driller,
+            "iam:PassRole",
+            format!("arn:aws:iam::{VAULT}:role/admin"),
+            json!({"iam:PassedToService": "backup.amazonaws.com"}),
+            "hand AWS Backup a role no rule names for drills",
         ),
         row(
             false,
@@ -358,7 +461,7 @@ fn table() -> Vec<Row> {
             Driller,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, "db:orders-copy"),
-            drilling(),
+            with(drilling(), private()),
             "into an instance not named as a drill",
         ),
         row(
@@ -388,10 +491,34 @@ fn table() -> Vec<Row> {
         row(
             true,
             Driller,
+            "rds:DeleteDBCluster",
+            rds(VAULT, drill_cluster),
+            json!({"aws:ResourceTag/rdsguard:managed": "true", "aws:ResourceTag/rdsguard:drill": rds(VAULT, cluster_replica)}),
+            "delete the drill cluster",
+        ),
+        row(
+            false,
+            Driller,
+            "rds:DeleteDBCluster",
+            rds(VAULT, cluster_restore),
+            managed(),
+            "delete remediation's restored cluster",
+        ),
+        row(
+            true,
+            Driller,
             "rds:AddTagsToResource",
             rds(VAULT, replica),
             json!({"aws:TagKeys": ["rdsguard:drill-at", "rdsguard:drill-restore-seconds", "rdsguard:drill-result"]}),
             "write the drill evidence on the replica",
+        ),
+        row(
+            true,
+            Driller,
+            "rds:AddTagsToResource",
+            rds(VAULT, cluster_replica),
+            json!({"aws:TagKeys": ["rdsguard:drill-at", "rdsguard:drill-restore-seconds", "rdsguard:drill-result"]}),
+            "write the drill evidence on a cluster snapshot",
         ),
         row(
             false,
@@ -1197,6 +1324,16 @@ fn iam_simulate_allows_every_call_of_a_remediation_and_denies_what_is_not_rdsgua
     );
 }
 
+/// Calls on RDS recovery points, whose RDS snapshot ARNs AWS Backup's recoveryPoint resource type
+/// does not describe, and calls on restore jobs, which take no resource.
+const BACKUP_RDS_POINTS: &[&str] = &[
+    "backup:StartCopyJob",
+    "backup:StartRestoreJob",
+    "backup:GetRecoveryPointRestoreMetadata",
+    "backup:DescribeRestoreJob",
+    "backup:ListRestoreJobs",
+];
+
 /// What parliament may say about the printed documents, and why (docs/architecture.md explains each).
 fn explained(document: &str, finding: &Value) -> bool {
     let issue = finding["issue"].as_str().unwrap_or_default();
@@ -1209,14 +1346,14 @@ fn explained(document: &str, finding: &Value) -> bool {
     let detail = finding["detail"].as_str().unwrap_or_default();
     match issue {
         // The Describe calls list every database and snapshot: no identifier to scope them to.
-        // StartCopyJob copies the recovery point the backup job just made: RDS recovery points carry
-        // RDS snapshot ARNs, which AWS Backup's recoveryPoint resource type does not describe.
+        // StartCopyJob copies the recovery point the backup job just made, StartRestoreJob restores a
+        // drill's (BACKUP_RDS_POINTS).
         "RESOURCE_STAR" => {
             let named: Vec<&str> = detail.split('\'').filter(|a| a.contains(':')).collect();
             !named.is_empty()
                 && named
                     .iter()
-                    .all(|a| a.starts_with("rds:Describe") || *a == "backup:StartCopyJob")
+                    .all(|a| a.starts_with("rds:Describe") || BACKUP_RDS_POINTS.contains(a))
         }
         // RDS asks KMS for grants when it copies or restores under a customer managed key; AWS
         // Backup's jobs are handed the rules' backup roles (iam:PassRole, to backup.amazonaws.com).
@@ -1226,6 +1363,13 @@ fn explained(document: &str, finding: &Value) -> bool {
                     .iter()
                     .all(|a| *a == "kms:creategrant" || *a == "iam:passrole")
         }
+        // Parliament's bundled IAM definitions predate rds:PubliclyAccessible, which AWS's service
+        // reference (iam-simulate's data) lists for these two actions; the simulator's rows judge it.
+        "UNKNOWN_CONDITION_FOR_ACTION" => [
+            "Unknown condition rds:PubliclyAccessible for action rds:CreateDBInstance",
+            "Unknown condition rds:PubliclyAccessible for action rds:RestoreDBInstanceFromDBSnapshot",
+        ]
+        .contains(&detail),
         // The caller assumes the member roles: that is its job.
         "CREDENTIALS_EXPOSURE" => document == "caller_policy" && actions == ["sts:assumerole"],
         // Statements split by resource type (the source database vs the new snapshot, the replica

@@ -42,7 +42,7 @@ fn lifecycle(days: i64) -> Lifecycle {
 }
 
 /// The job id a `Start*Job` call answered with, or its error, about `resource`.
-async fn started<T, E, R>(
+pub(super) async fn started<T, E, R>(
     scope: &JobScope<'_>,
     operation: &str,
     resource: &str,
@@ -115,7 +115,7 @@ pub async fn start_copy(
 }
 
 /// How one poll of a job went.
-enum Poll {
+pub(super) enum Poll {
     Running,
     /// Ended well: the recovery point it made.
     Completed(String),
@@ -124,7 +124,7 @@ enum Poll {
 }
 
 /// Polls a job until it ends (first at once, then every 2 s growing to 30 s), at most `max_wait`.
-async fn wait_for<F, Fut>(
+pub(super) async fn wait_for<F, Fut>(
     scope: &JobScope<'_>,
     operation: &str,
     job_id: &str,

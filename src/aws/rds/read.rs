@@ -178,6 +178,33 @@ pub async fn read_snapshots(
     }
 }
 
+/// The DB snapshots AWS Backup manages in one account-region (`SnapshotType=awsbackup`): the RDS
+/// view of its DB instance recovery points, with their tags (restore drill evidence). On a failed
+/// page: what was read so far, and the error.
+pub async fn read_backup_views(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> (Vec<Snapshot>, Option<AwsError>) {
+    let pages = client
+        .describe_db_snapshots()
+        .snapshot_type("awsbackup")
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let items = DescribeDbSnapshotsOutput::db_snapshots;
+    list_snapshots(
+        SourceKind::DbInstance,
+        pages,
+        items,
+        pacer,
+        account_id,
+        region,
+    )
+    .await
+}
+
 /// The snapshots on every page (`items` of each), until a page fails.
 async fn list_snapshots<S, P, E>(
     kind: SourceKind,

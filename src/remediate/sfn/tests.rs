@@ -441,6 +441,7 @@ fn iam_policy_prints_the_execution_role() {
         organization_id: None,
         secrets: &[],
         backup_jobs: &[],
+        drill_roles: &[],
         one_role: false,
     });
     let policy = &printed["state_machine_execution_policy"];
@@ -480,6 +481,7 @@ fn iam_policy_prints_the_execution_role() {
             organization_id: None,
             secrets: &[],
             backup_jobs: &[],
+            drill_roles: &[],
             one_role: false,
         }
     });

@@ -159,6 +159,7 @@ fn member_actions(modes: &[Mode]) -> Vec<String> {
             source_vault: "Default".into(),
             role: "service-role/AWSBackupDefaultServiceRole".into(),
         }],
+        drill_roles: &[],
         one_role: true,
     });
     actions(&document["member_role_policy"])

@@ -132,24 +132,7 @@ fn backup_table(
             }
         },
     };
-    let role = match table.role {
-        None => DEFAULT_BACKUP_ROLE.to_string(),
-        Some(role) => {
-            let text = role.get_ref();
-            let valid = if text.starts_with("arn:") {
-                text.split(':').nth(2) == Some("iam") && text.contains(":role/")
-            } else {
-                !text.is_empty() && !text.starts_with('/') && !text.contains(char::is_whitespace)
-            };
-            if !valid {
-                error(
-                    role.span().start,
-                    format!("backup.role `{text}` is not a role name (with its path, e.g. service-role/AWSBackupDefaultServiceRole) or an IAM role ARN"),
-                );
-            }
-            role.into_inner()
-        }
-    };
+    let role = role_name("backup.role", table.role, error);
     Some(BackupRemediation {
         source_vault: table.source_vault.unwrap_or_else(|| "Default".to_string()),
         destination_vault: vault.into_inner(),
@@ -323,4 +306,29 @@ fn option_group_name_problem(name: &str) -> Option<&'static str> {
     (!valid).then_some(
         "is not an option group name (1 to 255 letters, digits or hyphens, starting with a letter, no hyphen at the end or two in a row)",
     )
+}
+
+/// A role AWS Backup is handed (`backup.role`, `drill.backup_role`): a name with its path, or an
+/// IAM role ARN; [`DEFAULT_BACKUP_ROLE`] when not given.
+pub(super) fn role_name(
+    key: &str,
+    role: Option<Spanned<String>>,
+    error: &mut impl FnMut(usize, String),
+) -> String {
+    let Some(role) = role else {
+        return DEFAULT_BACKUP_ROLE.to_string();
+    };
+    let text = role.get_ref();
+    let valid = if text.starts_with("arn:") {
+        text.split(':').nth(2) == Some("iam") && text.contains(":role/")
+    } else {
+        !text.is_empty() && !text.starts_with('/') && !text.contains(char::is_whitespace)
+    };
+    if !valid {
+        error(
+            role.span().start,
+            format!("{key} `{text}` is not a role name (with its path, e.g. service-role/AWSBackupDefaultServiceRole) or an IAM role ARN"),
+        );
+    }
+    role.into_inner()
 }

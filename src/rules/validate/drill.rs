@@ -88,6 +88,7 @@ pub(super) fn drill(
     let subnet_group = text("subnet_group", raw.subnet_group);
     let probe = text("probe", raw.probe);
     let secret = text("secret", raw.secret);
+    let backup_role = super::copies::role_name("drill.backup_role", raw.backup_role, error);
     Some(Drill {
         every: every?,
         rto: rto?,
@@ -97,6 +98,7 @@ pub(super) fn drill(
         probe,
         probe_timeout: probe_timeout?,
         secret,
+        backup_role,
     })
     .filter(|_| ok)
 }

@@ -53,6 +53,9 @@ pub struct Params {
     pub seed: u64,
     /// The instant the fleet's ages are measured from: pass the same `--as-of` to rdsguard.
     pub as_of: i64,
+    /// `--drill`: the staging rule asks for restore drills, and the newest replica of each governed
+    /// staging database carries the evidence of a passed drill.
+    pub drill: bool,
 }
 
 impl Default for Params {
@@ -63,6 +66,7 @@ impl Default for Params {
             sources: 200,
             seed: 1,
             as_of: time::parse_rfc3339("2026-06-01T06:00:00Z").unwrap_or(0),
+            drill: false,
         }
     }
 }
@@ -406,6 +410,17 @@ pub struct Point {
     pub storage: u32,
     /// A usable replica of a governed database: its vault's access policy is part of the minimal audit.
     pub judged: bool,
+    /// The tags of its RDS view (restore drill evidence); AWS Backup lists none.
+    pub tags: Tags,
+}
+
+impl Point {
+    /// A DB instance recovery point outside the air-gapped vault is an RDS snapshot of the vault
+    /// account: `DescribeDBSnapshots SnapshotType=awsbackup` lists it (Aurora's view is a cluster
+    /// snapshot, not served here).
+    pub fn has_db_snapshot_view(&self) -> bool {
+        !self.cluster && self.vault != VAULT_AIRGAPPED
+    }
 }
 
 #[derive(Debug)]
@@ -1019,6 +1034,12 @@ impl Fleet {
                         format!("arn:aws:backup:{region}:{account_id}:backup-vault:Default");
                     let mut newest_key = None;
                     let mut snapshot_replicas = 0i64;
+                    // `--drill`: a passed drill of the newest replica of each governed staging
+                    // database, right after it was copied; the audit sees it unless it sits where
+                    // the audit reads no tags (an Aurora recovery point, or one in the air-gapped
+                    // vault), and then restore-tested fails.
+                    let drilled = params.drill && governed && !prod;
+                    let mut drill_seen = !drilled || n == 0;
                     for i in 0..n {
                         let data_time = params.as_of - newest_age - i * interval;
                         // A copy takes 20 to 90 minutes, but none finishes after the fleet's
@@ -1046,6 +1067,15 @@ impl Fleet {
                             vec![("copied-by", "backup-lambda".to_string())]
                         };
                         snap_tags.extend(tags.iter().take(3).cloned());
+                        let evidence: Tags = if drilled && i == 0 {
+                            vec![
+                                ("rdsguard:drill-at", time::iso(copy_time)),
+                                ("rdsguard:drill-restore-seconds", "900".to_string()),
+                                ("rdsguard:drill-result", "passed".to_string()),
+                            ]
+                        } else {
+                            Vec::new()
+                        };
                         let shared = if exposed_replica && i == n - 1 {
                             vec![OUTSIDER.to_string()]
                         } else {
@@ -1069,7 +1099,7 @@ impl Fleet {
                             if i == 0 {
                                 newest_key = vault_key_of[r][vault as usize].clone();
                             }
-                            vault_points[r].push(Point {
+                            let point = Point {
                                 id: format!("awsbackup:copyjob-{}", brng.uuid()),
                                 vault,
                                 cluster,
@@ -1082,9 +1112,14 @@ impl Fleet {
                                 completed: Some(copy_time),
                                 storage,
                                 judged: true,
-                            });
+                                tags: evidence,
+                            };
+                            drill_seen |= i == 0 && point.has_db_snapshot_view();
+                            vault_points[r].push(point);
                             continue;
                         }
+                        drill_seen |= i == 0;
+                        snap_tags.extend(evidence);
                         let snap = Snap {
                             id: format!(
                                 "{account_id}-{id}-{}",
@@ -1139,6 +1174,7 @@ impl Fleet {
                                 completed,
                                 storage,
                                 judged: false,
+                                tags: Vec::new(),
                             });
                         }
                         if state == State::NoReplica {
@@ -1155,7 +1191,8 @@ impl Fleet {
                         && (state != State::Compliant
                             || policy == KeyPolicy::MissingGrant
                             || (cluster && enc == Enc::None)
-                            || unshareable);
+                            || unshareable
+                            || !drill_seen);
                     let status = if exempt {
                         Status::Exempt
                     } else if !governed {
@@ -1243,6 +1280,7 @@ impl Fleet {
                 completed: Some(t + HOUR),
                 storage: 100,
                 judged: false,
+                tags: Vec::new(),
             });
         }
         // The vault's manual snapshot quotas, and vault-capacity's verdicts (see [`VaultQuota`]).
@@ -1327,6 +1365,9 @@ impl Fleet {
     ///   ListBackupVaults twice (own vaults, then `shared`), one page each; per vault,
     ///   ListRecoveryPointsByBackupVault per resource type (RDS, Aurora), `max(1, ceil(n / 1000))`
     ///   pages; GetBackupVaultAccessPolicy of each vault holding a replica of a governed database.
+    /// - With `--drill` (the staging rule drills): DescribeDBSnapshots with `SnapshotType=awsbackup`
+    ///   in each vault region, `max(1, ceil(n / 100))` pages (n: the DB instance recovery points
+    ///   outside the air-gapped vault): their tags hold the drill evidence.
     #[allow(clippy::needless_range_loop)] // indexes three parallel tables by account and region
     fn truth(&self) -> Truth {
         let rn = self.regions.len();
@@ -1464,6 +1505,12 @@ impl Fleet {
                         "ListBackupVaults",
                         backup_pages(scope.vaults.len()) + 1,
                     );
+                    if self.params.drill {
+                        // restore-tested: the drill evidence on the DB instance recovery points'
+                        // RDS view (the staging rule drills and counts recovery points).
+                        let views = scope.points.iter().filter(|p| p.has_db_snapshot_view());
+                        add(&mut min, "DescribeDBSnapshots", pages(views.count()));
+                    }
                     for v in 0..scope.vaults.len() {
                         let in_vault = || scope.points.iter().filter(|p| p.vault as usize == v);
                         for cluster in [false, true] {
@@ -1572,13 +1619,18 @@ source_kms_key = "alias/rds-share"
 max_age = "8d"
 retain = {{ min = 1, max = 4 }}
 severity = "medium"
-
+{drill}
 [[exemption]]
 arn = "arn:aws:rds:*:*:db:legacy-*"
 reason = "Legacy databases being decommissioned (fleetsim)"
 expires = "2099-12-31"
 "#,
-            seed = self.params.seed
+            seed = self.params.seed,
+            drill = if self.params.drill {
+                "drill = { every = \"30d\", rto = \"4h\", instance_class = \"db.t3.medium\" }\n"
+            } else {
+                ""
+            }
         )
     }
 

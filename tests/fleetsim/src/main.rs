@@ -15,7 +15,8 @@ USAGE:
   fleetsim rules    [FLEET]     print rdsguard rules that govern the fleet
   fleetsim expected [FLEET]     print the expected verdicts and the minimal call count (JSON)
 
-FLEET: --accounts 10 --regions 2 --sources 200 --seed 1 --as-of 2026-06-01T06:00:00Z
+FLEET: --accounts 10 --regions 2 --sources 200 --seed 1 --as-of 2026-06-01T06:00:00Z [--drill]
+       (--drill: the staging rule asks for restore drills; their evidence is on the replicas)
 
 serve prints `listening http://127.0.0.1:PORT` on stdout, then serves until SIGINT/SIGTERM,
 POST /fleetsim/shutdown or --max-runtime-s, and prints the call counts (JSON) on stderr on exit.
@@ -51,6 +52,11 @@ fn parse(args: &[String]) -> Result<Args, String> {
         let flag = args[i].as_str();
         if flag == "--no-throttle" {
             out.throttle = None;
+            i += 1;
+            continue;
+        }
+        if flag == "--drill" {
+            out.params.drill = true;
             i += 1;
             continue;
         }

@@ -417,7 +417,8 @@ fn matching<'a>(
             "" => true,
             "manual" => s.manual,
             "automated" => !s.manual,
-            // Snapshots other accounts share with this one, public ones, AWS Backup's: none here.
+            // Snapshots other accounts share with this one, public ones: none here (AWS Backup's:
+            // `backup_views`).
             _ => false,
         })
         .filter(|s| source.is_none_or(|src| s.source_id == src))
@@ -425,9 +426,54 @@ fn matching<'a>(
         .collect()
 }
 
+/// The RDS view of the scope's DB instance recovery points (`SnapshotType=awsbackup`): each an
+/// `awsbackup:` snapshot with the point's tags (the engine is not modelled: the first one's).
+fn backup_views(ctx: &Ctx<'_>) -> Vec<Snap> {
+    let Some(scope) = ctx.scope() else {
+        return Vec::new();
+    };
+    scope
+        .points
+        .iter()
+        .filter(|p| p.has_db_snapshot_view())
+        .map(|p| Snap {
+            id: p.id.clone(),
+            source_id: p.resource_name.clone(),
+            engine: &crate::fleet::ENGINES[0],
+            manual: false,
+            status: if p.status == "COMPLETED" {
+                "available"
+            } else {
+                "creating"
+            },
+            created: p.completed.unwrap_or(p.created),
+            original: Some(p.created),
+            key: scope
+                .vaults
+                .get(usize::from(p.vault))
+                .and_then(|v| v.key.clone()),
+            source_snapshot_arn: None,
+            source_region: None,
+            tags: p.tags.clone(),
+            shared: Vec::new(),
+            storage: p.storage,
+            judged: false,
+        })
+        .collect()
+}
+
 fn describe_db_snapshots(ctx: &Ctx<'_>, form: &[(String, String)]) -> Answer {
-    let all: &[Snap] = ctx.scope().map(|s| s.snaps.as_slice()).unwrap_or(&[]);
-    let wanted = matching(all, form, "DBInstanceIdentifier", "DBSnapshotIdentifier");
+    let views;
+    let all: &[Snap] = if param(form, "SnapshotType") == Some("awsbackup") {
+        views = backup_views(ctx);
+        &views
+    } else {
+        ctx.scope().map(|s| s.snaps.as_slice()).unwrap_or(&[])
+    };
+    let wanted = match param(form, "SnapshotType") {
+        Some("awsbackup") => all.iter().collect(),
+        _ => matching(all, form, "DBInstanceIdentifier", "DBSnapshotIdentifier"),
+    };
     if let (Some(id), true) = (param(form, "DBSnapshotIdentifier"), wanted.is_empty()) {
         return ctx.error(
             404,
@@ -477,11 +523,12 @@ fn db_snapshot(ctx: &Ctx<'_>, out: &mut String, s: &Snap) {
     el(out, "MasterUsername", "dbadmin");
     el(out, "EngineVersion", e.version);
     el(out, "LicenseModel", e.license);
-    el(
-        out,
-        "SnapshotType",
-        if s.manual { "manual" } else { "automated" },
-    );
+    let kind = match (s.manual, s.id.starts_with("awsbackup:")) {
+        (_, true) => "awsbackup",
+        (true, false) => "manual",
+        (false, false) => "automated",
+    };
+    el(out, "SnapshotType", kind);
     el(out, "OptionGroupName", &format!("default:{}", e.name));
     elv(out, "PercentProgress", 100);
     if let Some(region) = s.source_region {
@@ -573,11 +620,12 @@ fn cluster_snapshot(ctx: &Ctx<'_>, out: &mut String, s: &Snap) {
     el(out, "MasterUsername", "dbadmin");
     el(out, "EngineVersion", e.version);
     el(out, "LicenseModel", e.license);
-    el(
-        out,
-        "SnapshotType",
-        if s.manual { "manual" } else { "automated" },
-    );
+    let kind = match (s.manual, s.id.starts_with("awsbackup:")) {
+        (_, true) => "awsbackup",
+        (true, false) => "manual",
+        (false, false) => "automated",
+    };
+    el(out, "SnapshotType", kind);
     elv(out, "PercentProgress", 100);
     elv(out, "StorageEncrypted", s.key.is_some());
     if let Some(key) = &s.key {

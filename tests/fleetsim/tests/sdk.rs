@@ -56,6 +56,12 @@ async fn sdk_config(endpoint: &str, access_key: &str, region: &str, attempts: u3
         .await
 }
 
+/// The SDK's config acting in `account` (the simulator takes the account from the access key).
+async fn config_as(endpoint: &str, account: &str, region: &str) -> SdkConfig {
+    let key = fleetsim::services::access_key_for(account);
+    sdk_config(endpoint, &key, region, 1).await
+}
+
 async fn get(endpoint: &str, path: &str) -> String {
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -167,13 +173,7 @@ async fn rds_describes_page_and_parse() {
         .max_by_key(|a| fleet.scope(*a, 0).dbs.len())
         .expect("a member");
     let scope = fleet.scope(account, 0);
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(fleet.account_id(account)),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, fleet.account_id(account), region).await;
     let rds = aws_sdk_rds::Client::new(&config);
 
     let mut pages = rds
@@ -365,13 +365,7 @@ async fn vault_snapshots_attributes_and_keys_parse() {
     let vault = fleet.vault_id().to_string();
     let scope = fleet.scope(VAULT, 0);
     assert!(scope.snaps.len() > 40, "the vault holds many replicas");
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(&vault),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, &vault, region).await;
     let rds = aws_sdk_rds::Client::new(&config);
 
     let mut pages = rds
@@ -444,13 +438,7 @@ async fn vault_snapshots_attributes_and_keys_parse() {
                 .map(|s| (a, s))
         })
         .expect("a shared snapshot");
-    let owner_config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(fleet.account_id(owner)),
-        region,
-        1,
-    )
-    .await;
+    let owner_config = config_as(&endpoint, fleet.account_id(owner), region).await;
     let values = aws_sdk_rds::Client::new(&owner_config)
         .describe_db_snapshot_attributes()
         .db_snapshot_identifier(&shared.id)
@@ -549,13 +537,7 @@ async fn vault_snapshots_attributes_and_keys_parse() {
     let member = (2..fleet.accounts.len())
         .find(|a| !fleet.scope(*a, 0).keys.is_empty())
         .expect("member with keys");
-    let member_config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(fleet.account_id(member)),
-        region,
-        1,
-    )
-    .await;
+    let member_config = config_as(&endpoint, fleet.account_id(member), region).await;
     let member_kms = aws_sdk_kms::Client::new(&member_config);
     let share = member_kms
         .describe_key()
@@ -594,13 +576,7 @@ async fn backup_vaults_recovery_points_and_policies_parse() {
     let vault = fleet.vault_id().to_string();
     let scope = fleet.scope(VAULT, 0);
     assert!(!scope.points.is_empty(), "the vault holds recovery points");
-    let config = sdk_config(
-        &endpoint,
-        &fleetsim::services::access_key_for(&vault),
-        region,
-        1,
-    )
-    .await;
+    let config = config_as(&endpoint, &vault, region).await;
     let backup = aws_sdk_backup::Client::new(&config);
 
     // Own vaults, one a page; none shared in.
@@ -726,15 +702,8 @@ async fn backup_vaults_recovery_points_and_policies_parse() {
     assert_eq!(bad.code(), Some("InvalidParameterValueException"));
 
     // A member account has no vaults.
-    let member = aws_sdk_backup::Client::new(
-        &sdk_config(
-            &endpoint,
-            &fleetsim::services::access_key_for(fleet.account_id(2)),
-            region,
-            1,
-        )
-        .await,
-    );
+    let member =
+        aws_sdk_backup::Client::new(&config_as(&endpoint, fleet.account_id(2), region).await);
     let listed = member
         .list_backup_vaults()
         .send()
@@ -835,4 +804,79 @@ fn the_bench_fleet_generates_in_well_under_a_second() {
     assert_eq!(fleet.truth.summary["sources"], 20_000);
     // Debug builds are ~10x slower than the release build `make bench` uses.
     assert!(elapsed < Duration::from_secs(3), "generated in {elapsed:?}");
+}
+
+/// `--drill`: the staging rule drills; the RDS view of the vault's DB instance recovery points
+/// (`SnapshotType=awsbackup`, the only listing that has them) carries the drill evidence, and the
+/// minimal audit lists it once per vault region, and only then.
+#[tokio::test]
+async fn drill_evidence_on_recovery_point_views_parses_and_is_counted() {
+    let plain = Fleet::generate(small());
+    let drilled = Params {
+        drill: true,
+        ..small()
+    };
+    let (endpoint, sim) = serve(drilled, no_latency()).await;
+    let fleet = &sim.fleet;
+    assert!(fleet.rules_toml().contains("drill = { every = \"30d\""));
+    assert!(!plain.rules_toml().contains("drill ="));
+    let listings = |f: &Fleet| f.truth.min_calls.get("DescribeDBSnapshots").copied();
+    let regions = fleet.regions.len() as u64;
+    assert_eq!(listings(fleet), listings(&plain).map(|n| n + regions));
+
+    let region = fleet.regions[0];
+    let vault = fleet.vault_id().to_string();
+    let config = config_as(&endpoint, &vault, region).await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    let views = rds
+        .describe_db_snapshots()
+        .snapshot_type("awsbackup")
+        .send()
+        .await
+        .expect("DescribeDBSnapshots awsbackup");
+    let scope = fleet.scope(VAULT, 0);
+    let expected: Vec<&str> = scope
+        .points
+        .iter()
+        .filter(|p| p.has_db_snapshot_view())
+        .map(|p| p.id.as_str())
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the vault holds DB instance recovery points"
+    );
+    let listed: Vec<&str> = views
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    assert_eq!(listed, expected);
+    let evidence: Vec<_> = views
+        .db_snapshots()
+        .iter()
+        .filter(|s| {
+            s.tag_list()
+                .iter()
+                .any(|t| t.key() == Some("rdsguard:drill-result"))
+        })
+        .collect();
+    assert!(!evidence.is_empty(), "some views carry drill evidence");
+    for view in &evidence {
+        assert_eq!(view.snapshot_type(), Some("awsbackup"));
+        assert!(view
+            .db_snapshot_arn()
+            .is_some_and(|a| a.contains(":snapshot:awsbackup:")));
+    }
+    // Manual listings never return them.
+    let manual = rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .max_records(100)
+        .send()
+        .await
+        .expect("manual");
+    assert!(manual
+        .db_snapshots()
+        .iter()
+        .all(|s| s.snapshot_type() == Some("manual")));
 }

@@ -1,65 +1,20 @@
 //! The RDS calls of a restore drill (`rdsguard drill`), in the destination account only: restore a
-//! replica into a drill instance that is never publicly accessible, look at it, delete it, and tag the
-//! drilled replica with the evidence.
+//! replica into a drill instance (or an Aurora drill cluster and its one instance) that is never
+//! publicly accessible, look at it, and tag the drilled replica with the evidence.
 //!
 //! Times come from AWS: every call here returns the `Date` header of AWS's answer ([`ServerTime`]),
 //! so a drill's start and end are AWS's clock (the emulator's per-account clock in tests), never the
 //! machine's calendar.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_rds::config::interceptors::BeforeDeserializationInterceptorContextRef;
-use aws_sdk_rds::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_rds::error::BoxError;
 use aws_sdk_rds::types::Tag;
-use aws_smithy_types_convert::date_time::DateTimeExt;
 use chrono::{DateTime, Utc};
 
 use super::super::{tag_list, Scope};
 use super::instances::{self, Instance};
+use crate::aws::ServerTime;
 use crate::inventory::AwsError;
-
-/// Records the `Date` header of the answer to the call it is attached to.
-#[derive(Debug, Clone, Default)]
-pub struct ServerTime(Arc<Mutex<Option<DateTime<Utc>>>>);
-
-impl ServerTime {
-    /// The `Date` of the last answer seen, if it had one.
-    pub fn get(&self) -> Option<DateTime<Utc>> {
-        self.0.lock().ok().and_then(|t| *t)
-    }
-}
-
-impl Intercept for ServerTime {
-    fn name(&self) -> &'static str {
-        "rdsguard::ServerTime"
-    }
-
-    fn read_before_deserialization(
-        &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let date = context
-            .response()
-            .headers()
-            .get("date")
-            .and_then(|d| {
-                aws_sdk_rds::primitives::DateTime::from_str(
-                    d,
-                    aws_sdk_rds::primitives::DateTimeFormat::HttpDate,
-                )
-                .ok()
-            })
-            .and_then(|d| d.to_chrono_utc().ok());
-        if let (Some(date), Ok(mut slot)) = (date, self.0.lock()) {
-            *slot = Some(date);
-        }
-        Ok(())
-    }
-}
 
 /// What a drill instance is made like (the rule's `drill` table).
 pub struct DrillSpec<'a> {
@@ -105,6 +60,59 @@ pub async fn look(
 ) -> Result<(Option<Instance>, Option<DateTime<Utc>>), AwsError> {
     let time = ServerTime::default();
     let found = instances::find_with(scope, identifier, time.clone()).await?;
+    Ok((found, time.get()))
+}
+
+/// Restores the cluster snapshot `snapshot` into a new Aurora cluster `identifier` (`engine`: the
+/// source's) in the drill's subnet group and security groups, with `tags`. AWS makes no instance:
+/// [`add_member`] does, once the cluster is available. Returns the `Date` of AWS's answer.
+pub async fn restore_cluster(
+    scope: &Scope<'_>,
+    snapshot: &str,
+    identifier: &str,
+    engine: &str,
+    spec: &DrillSpec<'_>,
+    tags: &BTreeMap<String, String>,
+) -> Result<Option<DateTime<Utc>>, AwsError> {
+    let time = ServerTime::default();
+    let groups = (spec.subnet_group, spec.security_groups);
+    instances::cluster_restore_request(scope, snapshot, identifier, engine, groups)
+        .set_tags(Some(tag_list(tags)))
+        .customize()
+        .interceptor(time.clone())
+        .send()
+        .await
+        .map_err(|e| scope.error("RestoreDBClusterFromSnapshot", identifier, &e))?;
+    Ok(time.get())
+}
+
+/// `CreateDBInstance` of the drill cluster's one instance `member`, in the drill's class, never
+/// publicly accessible, with `tags` (a cluster without an instance serves no connection).
+pub async fn add_member(
+    scope: &Scope<'_>,
+    cluster: &str,
+    member: &str,
+    engine: &str,
+    instance_class: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    instances::member_request(scope, cluster, member, engine, instance_class)
+        .publicly_accessible(false)
+        .set_tags(Some(tag_list(tags)))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| scope.error("CreateDBInstance", member, &e))
+}
+
+/// The drill cluster `identifier` as AWS describes it now (its writer endpoint as the host), with
+/// its instances, and the `Date` of that answer.
+pub async fn look_cluster(
+    scope: &Scope<'_>,
+    identifier: &str,
+) -> Result<(Option<(Instance, Vec<String>)>, Option<DateTime<Utc>>), AwsError> {
+    let time = ServerTime::default();
+    let found = instances::find_cluster_with(scope, identifier, time.clone()).await?;
     Ok((found, time.get()))
 }
 

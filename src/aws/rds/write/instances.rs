@@ -172,17 +172,39 @@ pub async fn find_cluster(
     scope: &Scope<'_>,
     identifier: &str,
 ) -> Result<Option<Instance>, AwsError> {
-    let found = describe_cluster(scope, identifier).await?;
+    let found = describe_cluster(scope, identifier, None::<crate::aws::ServerTime>).await?;
     Ok(found.and_then(|out| out.db_clusters().first().map(Instance::of)))
+}
+
+/// [`find_cluster`], with the identifiers of the cluster's instances, and an interceptor on the call
+/// (a drill reads the `Date` of AWS's answer).
+pub async fn find_cluster_with(
+    scope: &Scope<'_>,
+    identifier: &str,
+    interceptor: impl aws_sdk_rds::config::Intercept + 'static,
+) -> Result<Option<(Instance, Vec<String>)>, AwsError> {
+    let found = describe_cluster(scope, identifier, Some(interceptor)).await?;
+    let cluster = found.as_ref().and_then(|out| out.db_clusters().first());
+    Ok(cluster.map(|c| {
+        let members = c.db_cluster_members().iter();
+        let members = members.filter_map(|m| m.db_instance_identifier());
+        (Instance::of(c), members.map(str::to_string).collect())
+    }))
 }
 
 /// `DescribeDBClusters` of one cluster; `None` when there is no such cluster.
 async fn describe_cluster(
     scope: &Scope<'_>,
     identifier: &str,
+    interceptor: Option<impl aws_sdk_rds::config::Intercept + 'static>,
 ) -> Result<Option<DescribeDbClustersOutput>, AwsError> {
     let request = scope.client.describe_db_clusters();
-    let answer = request.db_cluster_identifier(identifier).send();
+    let request = request.db_cluster_identifier(identifier).customize();
+    let answer = match interceptor {
+        Some(interceptor) => request.interceptor(interceptor),
+        None => request,
+    }
+    .send();
     let is_absent = DescribeDBClustersError::is_db_cluster_not_found_fault;
     scope
         .unless_absent("DescribeDBClusters", identifier, answer, is_absent)
@@ -206,17 +228,8 @@ pub async fn restore_cluster(
 ) -> Result<(), AwsError> {
     let tag_list = tag_list(tags);
     if find_cluster(scope, identifier).await?.is_none() {
-        scope
-            .client
-            .restore_db_cluster_from_snapshot()
-            .snapshot_identifier(snapshot)
-            .db_cluster_identifier(identifier)
-            .engine(engine)
-            .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
-            .set_vpc_security_group_ids(
-                (!spec.security_groups.is_empty()).then(|| spec.security_groups.to_vec()),
-            )
-            .deletion_protection(false)
+        let groups = (spec.subnet_group, spec.security_groups);
+        cluster_restore_request(scope, snapshot, identifier, engine, groups)
             .set_tags(Some(tag_list.clone()))
             .send()
             .await
@@ -224,13 +237,7 @@ pub async fn restore_cluster(
     }
     let member = cluster_member(identifier);
     if find(scope, &member).await?.is_none() {
-        scope
-            .client
-            .create_db_instance()
-            .db_instance_identifier(&member)
-            .db_cluster_identifier(identifier)
-            .engine(engine)
-            .db_instance_class(spec.instance_class)
+        member_request(scope, identifier, &member, engine, spec.instance_class)
             .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
             .set_tags(Some(tag_list))
             .send()
@@ -238,6 +245,45 @@ pub async fn restore_cluster(
             .map_err(|e| scope.error("CreateDBInstance", &member, &e))?;
     }
     Ok(())
+}
+
+/// `RestoreDBClusterFromSnapshot` of `snapshot` into the cluster `identifier` (`engine`), in the
+/// subnet group and security groups given (`groups`), without deletion protection: what every
+/// restore of a cluster snapshot shares (remediation's, a drill's).
+pub fn cluster_restore_request(
+    scope: &Scope<'_>,
+    snapshot: &str,
+    identifier: &str,
+    engine: &str,
+    (subnet_group, security_groups): (Option<&str>, &[String]),
+) -> aws_sdk_rds::operation::restore_db_cluster_from_snapshot::builders::RestoreDBClusterFromSnapshotFluentBuilder{
+    scope
+        .client
+        .restore_db_cluster_from_snapshot()
+        .snapshot_identifier(snapshot)
+        .db_cluster_identifier(identifier)
+        .engine(engine)
+        .set_db_subnet_group_name(subnet_group.map(str::to_string))
+        .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
+        .deletion_protection(false)
+}
+
+/// `CreateDBInstance` of the instance `member` in the cluster `cluster` (a restored cluster serves
+/// no connection without one).
+pub fn member_request(
+    scope: &Scope<'_>,
+    cluster: &str,
+    member: &str,
+    engine: &str,
+    instance_class: &str,
+) -> aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder {
+    scope
+        .client
+        .create_db_instance()
+        .db_instance_identifier(member)
+        .db_cluster_identifier(cluster)
+        .engine(engine)
+        .db_instance_class(instance_class)
 }
 
 pub async fn wait_cluster_available(
@@ -255,7 +301,8 @@ pub async fn wait_cluster_available(
 
 /// Deletes a restored cluster: its instances first, then the cluster (no final snapshot).
 pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
-    let Some(out) = describe_cluster(scope, identifier).await? else {
+    let Some(out) = describe_cluster(scope, identifier, None::<crate::aws::ServerTime>).await?
+    else {
         return Ok(());
     };
     let members = out
@@ -265,6 +312,12 @@ pub async fn delete_cluster(scope: &Scope<'_>, identifier: &str) -> Result<(), A
     for member in members.filter_map(|m| m.db_instance_identifier()) {
         delete(scope, member).await?;
     }
+    delete_cluster_alone(scope, identifier).await
+}
+
+/// `DeleteDBCluster` with no final snapshot, once its instances are deleted or deleting (AWS
+/// refuses a cluster with others).
+pub async fn delete_cluster_alone(scope: &Scope<'_>, identifier: &str) -> Result<(), AwsError> {
     let request = scope.client.delete_db_cluster();
     let request = request.db_cluster_identifier(identifier);
     let answer = request.skip_final_snapshot(true).send();
@@ -286,6 +339,19 @@ pub async fn find_restored(
     } else {
         find(scope, identifier).await
     }
+}
+
+/// Waits until the Aurora cluster `identifier` is gone.
+pub async fn wait_cluster_deleted(
+    scope: &Scope<'_>,
+    identifier: &str,
+    max_wait: Duration,
+) -> Result<(), AwsError> {
+    let waiter = scope.client.wait_until_db_cluster_deleted();
+    let waited = waiter.db_cluster_identifier(identifier).wait(max_wait);
+    scope
+        .waited("WaitDBClusterDeleted", identifier, waited)
+        .await
 }
 
 /// Waits until the DB instance `identifier` is gone.
