@@ -141,6 +141,33 @@ pub struct Source {
     /// is its source's: not a source by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_replica_of: Option<String>,
+    /// Set when this database is the green (target) side of an RDS Blue/Green deployment that has not
+    /// switched over (`DescribeBlueGreenDeployments`): a staging copy kept in sync with the blue one.
+    /// Like a read replica, not a source by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub green_of: Option<GreenSide>,
+}
+
+/// The RDS operation that names the green sides of Blue/Green deployments, as recorded in errors.
+pub const BLUE_GREEN_OPERATION: &str = "DescribeBlueGreenDeployments";
+
+/// What makes a database the green side of a Blue/Green deployment: the deployment, and the blue
+/// database it copies (its `Source`, or the `SourceMember` paired with it in `SwitchoverDetails`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GreenSide {
+    /// `BlueGreenDeploymentIdentifier`.
+    pub deployment: String,
+    /// The ARN of the blue database.
+    pub blue_arn: String,
+}
+
+impl Source {
+    /// True when the database's data is another database's, kept in sync by replication: a read
+    /// replica, or the green side of a Blue/Green deployment. A rule selects those only with
+    /// `select.read_replicas = true`.
+    pub fn replicates_another(&self) -> bool {
+        self.read_replica_of.is_some() || self.green_of.is_some()
+    }
 }
 
 /// A manual DB snapshot or DB cluster snapshot, in any account discovery read.

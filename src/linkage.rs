@@ -127,6 +127,16 @@ impl<'a> Index<'a> {
     /// Why the snapshots of `kind` in `account_id`/`region` are unknown, if they are: the account could
     /// not be entered, listing them failed, or discovery did not list them (no judged database needed
     /// them under the rules it ran with).
+    /// The error of the Blue/Green deployments' read in one account-region, if it failed: which of
+    /// its databases are green sides is then unknown.
+    pub fn green_read_error(&self, account_id: &str, region: &str) -> Option<&AwsError> {
+        self.inventory.errors.iter().find(|e| {
+            e.account_id == account_id
+                && e.region == region
+                && e.operation == crate::inventory::BLUE_GREEN_OPERATION
+        })
+    }
+
     pub fn snapshot_read_errors(
         &self,
         account_id: &str,

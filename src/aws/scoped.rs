@@ -7,7 +7,7 @@ use tracing::debug;
 use super::client::{backup_client, kms_client, rds_client, secrets_client, ClientFactory};
 use super::{backup, kms, rds, secrets};
 use crate::inventory::{
-    AccountQuotas, AwsError, BackupVault, KeyFact, Snapshot, Source, SourceKind,
+    AccountQuotas, AwsError, BackupVault, GreenSide, KeyFact, Snapshot, Source, SourceKind,
 };
 
 /// The databases of one scope (and the instances restored there), or why the scope could not be
@@ -22,6 +22,18 @@ pub async fn databases(
     let pacer = factory.pacer(account, region);
     debug!(%account, %region, "reading RDS");
     Ok(rds::read::read_databases(&client, &pacer, account, region).await)
+}
+
+/// The green sides of the scope's Blue/Green deployments that have not switched over, by ARN.
+pub async fn green_sides(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> Result<std::collections::BTreeMap<String, GreenSide>, AwsError> {
+    let config = factory.config(account, region).await?;
+    let client = rds_client(&config, account, region);
+    let pacer = factory.pacer(account, region);
+    rds::read::read_green_sides(&client, &pacer, account, region).await
 }
 
 /// One database, read from its account and region (for commands that act on a single source).

@@ -129,6 +129,7 @@ impl Org {
             tags: [("env".to_string(), "prod".to_string())].into(),
             created_at: Some(as_of() - Duration::days(365)),
             read_replica_of: None,
+            green_of: None,
         };
         self.inventory.sources.push(source.clone());
         source

@@ -770,6 +770,49 @@ fn read_replicas_are_ungoverned_unless_a_rule_selects_them() {
     assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
 }
 
+/// The green side of a Blue/Green deployment is no source by default either: UNGOVERNED with the
+/// deployment and the blue database in the reason; the blue one is judged; the read replicas' opt-in
+/// selects it.
+#[test]
+fn green_sides_are_ungoverned_unless_a_rule_selects_them() {
+    let mut org = Org::new();
+    let blue = org.source(PROD, "orders");
+    let mut green = org.source(PROD, "orders-green-abcdef");
+    green.green_of = Some(crate::inventory::GreenSide {
+        deployment: "bgd-0123456789abcdef".into(),
+        blue_arn: blue.arn.clone(),
+    });
+    org.inventory.sources[1] = green;
+    org.tagged_replica("orders-copy", &blue, 2);
+    let report = judge(&org, &vault_rule(""), "orders-green-abcdef");
+    assert_eq!(report.status, Status::Ungoverned);
+    assert!(report.checks.is_empty());
+    let expected = format!(
+        "green side of Blue/Green deployment bgd-0123456789abcdef of {}",
+        blue.arn
+    );
+    assert!(
+        report
+            .ungoverned_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(&expected)),
+        "{report:?}"
+    );
+    let blue_report = judge(&org, &vault_rule(""), "orders");
+    assert_eq!(
+        blue_report.rule.as_deref(),
+        Some("prod"),
+        "the blue one is judged"
+    );
+    assert!(!blue_report.checks.is_empty());
+    let opted_in = rules(&format!(
+        "[[rule]]\nid = \"replicas\"\nselect = {{ read_replicas = true }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
+    ));
+    let report = judge(&org, &opted_in, "orders-green-abcdef");
+    assert_eq!(report.rule.as_deref(), Some("replicas"));
+    assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
+}
+
 mod restore_tested {
     use super::*;
     use crate::tags::{TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT};

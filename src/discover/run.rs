@@ -95,12 +95,13 @@ pub async fn discover(
     let destinations_ref = &destinations;
     let filters = plan::vault_filters(rules, REGISTRY);
     let filters = &filters;
+    let today = plan.today;
     let here = stream::iter(scopes)
         .map(|(account, region)| async move {
             let destination = destinations_ref
                 .contains(&(account.clone(), region.clone()))
                 .then(|| filters.get(&account));
-            let read = first_read(factory, account, region, destination).await;
+            let read = first_read(factory, account, region, destination, rules, today).await;
             progress.scopes.done_one();
             read
         })
@@ -119,7 +120,7 @@ pub async fn discover(
                             let destination = destinations_ref
                                 .contains(&(a.clone(), r.clone()))
                                 .then(|| filters.get(a));
-                            first_read(factory, a.clone(), r.clone(), destination)
+                            first_read(factory, a.clone(), r.clone(), destination, rules, today)
                         });
                     futures::future::join_all(again).await
                 }
@@ -363,13 +364,30 @@ struct FirstRead {
 }
 
 /// `destination`: `None` for a scope that is no destination; else the vaults read there, if any.
+/// Then, where the planner says being a green side matters ([`plan::wants_green_sides`]), the
+/// scope's Blue/Green deployments, which mark the green databases; if they cannot be read, the
+/// error makes the scope incomplete and every database is judged as no green side.
 async fn first_read(
     factory: &ClientFactory,
     account: String,
     region: String,
     destination: Option<Option<&VaultFilter>>,
+    rules: &RuleSet,
+    today: NaiveDate,
 ) -> FirstRead {
-    let read = scoped::databases(factory, &account, &region).await;
+    let mut read = scoped::databases(factory, &account, &region).await;
+    if let Ok(read) = &mut read {
+        if !read.region_not_enabled && plan::wants_green_sides(&read.sources, rules, today) {
+            match scoped::green_sides(factory, &account, &region).await {
+                Ok(greens) => {
+                    for source in &mut read.sources {
+                        source.green_of = greens.get(&source.arn).cloned();
+                    }
+                }
+                Err(error) => read.errors.push(error),
+            }
+        }
+    }
     let (listing, backups) = match (&read, destination) {
         (Ok(read), Some(vaults)) if !read.region_not_enabled => {
             let both = SourceKind::both();
@@ -416,8 +434,9 @@ impl Ahead {
 /// and `discover`, and its handle for `discover`.
 pub fn read_destinations_ahead<'a>(
     factory: &'a ClientFactory,
-    rules: &RuleSet,
+    rules: &'a RuleSet,
     walked: &[String],
+    today: NaiveDate,
 ) -> (impl std::future::Future<Output = ()> + 'a, Ahead) {
     let scopes = plan::destination_scopes(rules, walked, REGISTRY);
     let filters = plan::vault_filters(rules, REGISTRY);
@@ -427,7 +446,7 @@ pub fn read_destinations_ahead<'a>(
         async move {
             let reads = futures::future::join_all(scopes.into_iter().map(|(account, region)| {
                 let vaults = filters.get(&account);
-                first_read(factory, account, region, Some(vaults))
+                first_read(factory, account, region, Some(vaults), rules, today)
             }))
             .await;
             // `discover` may have ended without waiting (an error before it): nothing to hand over.

@@ -325,6 +325,7 @@ max_age = "1d"
             .unwrap_or_default(),
         created_at: None,
         read_replica_of: None,
+        green_of: None,
     };
     let rule_of = |s: &Source| set.rule_for(s).map(|r| r.id.clone());
     assert_eq!(

@@ -57,6 +57,7 @@ pub fn handle(ctx: &Ctx<'_>, action: &str, form: &[(String, String)]) -> Answer 
         "DescribeDBClusterSnapshotAttributes" => describe_snapshot_attributes(ctx, form, true),
         "ListTagsForResource" => list_tags(ctx, form),
         "DescribeAccountAttributes" => describe_account_attributes(ctx),
+        "DescribeBlueGreenDeployments" => describe_blue_green_deployments(ctx, form),
         other => ctx.error(
             400,
             "InvalidAction",
@@ -742,5 +743,17 @@ fn describe_account_attributes(ctx: &Ctx<'_>) -> Answer {
     }
     out.push_str("</AccountQuotas>");
     close(&mut out, "DescribeAccountAttributes", ctx.request_id);
+    Answer::xml(out)
+}
+
+/// The fleet has no Blue/Green deployment: one empty page (paging parameters checked as AWS does).
+fn describe_blue_green_deployments(ctx: &Ctx<'_>, form: &[(String, String)]) -> Answer {
+    if let Err(e) = page(ctx, form, 0) {
+        return e;
+    }
+    let mut out = String::with_capacity(300);
+    open(&mut out, "DescribeBlueGreenDeployments");
+    out.push_str("<BlueGreenDeployments></BlueGreenDeployments>");
+    close(&mut out, "DescribeBlueGreenDeployments", ctx.request_id);
     Answer::xml(out)
 }

@@ -74,6 +74,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("rds", "DescribeDBClusterSnapshotAttributes"),
     ("rds", "ListTagsForResource"),
     ("rds", "DescribeAccountAttributes"),
+    ("rds", "DescribeBlueGreenDeployments"),
     ("kms", "DescribeKey"),
     ("kms", "GetKeyPolicy"),
     ("backup", "ListBackupVaults"),
