@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, calls_by, control, inject, remove_fault, seed, Org};
+use crate::harness::{block_on, calls_by, control, inject, remove_fault, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -12,25 +12,6 @@ fn source<'a>(findings: &'a Value, arn: &str) -> &'a Value {
         .as_array()
         .and_then(|s| s.iter().find(|s| s["arn"] == arn))
         .unwrap_or_else(|| panic!("no source {arn} in {findings}"))
-}
-
-fn failing(source: &Value) -> Vec<String> {
-    source["checks"]
-        .as_array()
-        .map(|checks| {
-            checks
-                .iter()
-                .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
-                .map(|c| {
-                    format!(
-                        "{}={}",
-                        c["id"].as_str().unwrap_or(""),
-                        c["status"].as_str().unwrap_or("")
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A Blue/Green deployment of `blue` made through the RDS API in the prod account two days ago (on
@@ -150,10 +131,18 @@ fn the_green_side_of_a_blue_green_deployment_is_not_a_source_until_the_deploymen
     let (code, findings, run) = audit(&org);
     assert_eq!(code, 1, "{run}");
     let former = source(&findings, &green);
-    assert_eq!(former["status"], "NON_COMPLIANT", "{former}");
-    assert_eq!(former["rule"], "prod");
-    assert_eq!(failing(former), vec!["replica-present=FAIL"], "{former}");
-    assert_eq!(source(&findings, &blue)["status"], "COMPLIANT");
+    assert_eq!(former["rule"], "prod", "{former}");
+    let green_id = green.rsplit(':').next().unwrap_or_default();
+    let verdicts = verdicts(&org, &findings);
+    assert_eq!(
+        verdicts[&format!("prod/{green_id}")],
+        (
+            "NON_COMPLIANT".to_string(),
+            vec!["replica-present=FAIL".to_string()]
+        ),
+        "{former}"
+    );
+    assert_eq!(verdicts["prod/orders"].0, "COMPLIANT");
 }
 
 /// A refused `DescribeBlueGreenDeployments` names no database green, and passes none: in that
