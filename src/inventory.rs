@@ -86,6 +86,17 @@ pub struct Scope {
     /// field listed none.
     #[serde(default)]
     pub backups_listed: bool,
+    /// True when the Blue/Green deployments here were read (`DescribeBlueGreenDeployments`), or the
+    /// region is not enabled. Discovery reads them only where a database could be judged otherwise;
+    /// `evaluate --inventory` with other rules reports ERROR for a database it cannot tell apart from
+    /// a green side. Inventories written before this field did not tell green sides apart: they are
+    /// judged as then.
+    #[serde(default = "blue_green_read_before")]
+    pub blue_green_read: bool,
+}
+
+fn blue_green_read_before() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -58,6 +58,7 @@ impl Org {
                 complete: true,
                 snapshot_kinds: SourceKind::both(),
                 backups_listed: true,
+                blue_green_read: true,
             });
         }
         let mut org = Org { inventory };

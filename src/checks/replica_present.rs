@@ -21,12 +21,12 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         return Some(error);
     }
     // Whether the database is a source at all (not the green side of a Blue/Green deployment) is
-    // unknown when the deployments could not be read: never PASS then.
+    // unknown when the deployments were not read, or could not be: never PASS then.
     let source = ctx.source;
     if !ctx.rule.select.read_replicas && source.read_replica_of.is_none() {
         if let Some(e) = ctx
             .index
-            .green_read_error(&source.account_id, &source.region)
+            .green_sides_unknown(&source.account_id, &source.region)
         {
             return Some(Outcome::error(
                 expected,

@@ -519,6 +519,7 @@ fn unreadable_destination_is_error_never_compliant() {
         complete: false,
         snapshot_kinds: SourceKind::both(),
         backups_listed: true,
+        blue_green_read: true,
     });
     let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
     let report = &findings.sources[0];
@@ -811,6 +812,56 @@ fn green_sides_are_ungoverned_unless_a_rule_selects_them() {
     let report = judge(&org, &opted_in, "orders-green-abcdef");
     assert_eq!(report.rule.as_deref(), Some("replicas"));
     assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
+}
+
+/// Where the Blue/Green deployments were not read (or could not be), no database a rule judges (one
+/// that does not select read replicas) passes `replica-present`: whether it is a source is unknown.
+#[test]
+fn green_sides_not_read_make_replica_present_error_never_pass() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 2);
+    let present = |org: &Org, rules: &RuleSet| {
+        let report = judge(org, rules, "orders");
+        let check = report.checks.iter().find(|c| c.id == "replica-present");
+        check.expect("replica-present").clone()
+    };
+    assert_eq!(present(&org, &vault_rule("")).status, CheckStatus::Pass);
+    for scope in org.inventory.scopes.iter_mut() {
+        scope.blue_green_read = scope.account_id != PROD;
+    }
+    let unread = present(&org, &vault_rule(""));
+    assert_eq!(unread.status, CheckStatus::Error, "{unread:?}");
+    assert!(
+        unread
+            .message
+            .contains("NotRead on DescribeBlueGreenDeployments"),
+        "{unread:?}"
+    );
+    let opted_in = rules(&format!(
+        "[[rule]]\nid = \"replicas\"\nselect = {{ read_replicas = true }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
+    ));
+    assert_eq!(
+        present(&org, &opted_in).status,
+        CheckStatus::Pass,
+        "green or not, judged"
+    );
+    for scope in org.inventory.scopes.iter_mut() {
+        scope.blue_green_read = true;
+    }
+    org.inventory.errors.push(crate::inventory::AwsError {
+        account_id: PROD.into(),
+        region: orders.region.clone(),
+        operation: crate::inventory::BLUE_GREEN_OPERATION.into(),
+        code: "AccessDenied".into(),
+        message: "denied".into(),
+        resource: None,
+    });
+    let refused = present(&org, &vault_rule(""));
+    assert_eq!(refused.status, CheckStatus::Error, "{refused:?}");
+    assert!(refused
+        .message
+        .contains("AccessDenied on DescribeBlueGreenDeployments"));
 }
 
 mod restore_tested {

@@ -315,6 +315,7 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
             complete: false,
             snapshot_kinds: Vec::new(),
             backups_listed: false,
+            blue_green_read: false,
         };
         match read {
             Ok(read) if read.region_not_enabled => {
@@ -323,10 +324,12 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
                 scope.complete = true;
                 scope.snapshot_kinds = SourceKind::both();
                 scope.backups_listed = true;
+                scope.blue_green_read = true;
             }
             Ok(mut read) => {
                 readable.insert((account, region));
                 scope.complete = read.errors.is_empty();
+                scope.blue_green_read = read.blue_green_read;
                 inventory.sources.append(&mut read.sources);
                 inventory
                     .replica_instances
@@ -380,6 +383,7 @@ async fn first_read(
         if !read.region_not_enabled && plan::wants_green_sides(&read.sources, rules, today) {
             match scoped::green_sides(factory, &account, &region).await {
                 Ok(greens) => {
+                    read.blue_green_read = true;
                     for source in &mut read.sources {
                         source.green_of = greens.get(&source.arn).cloned();
                     }

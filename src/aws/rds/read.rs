@@ -40,6 +40,8 @@ pub struct ScopeRead {
     pub sources: Vec<Source>,
     pub replica_instances: Vec<ReplicaInstance>,
     pub errors: Vec<AwsError>,
+    /// Set by discovery once the scope's Blue/Green deployments were read and its green sides marked.
+    pub blue_green_read: bool,
 }
 
 /// The databases of one account-region: DB instances (sources, and rdsguard's restores) and DB
