@@ -367,9 +367,10 @@ struct FirstRead {
 }
 
 /// `destination`: `None` for a scope that is no destination; else the vaults read there, if any.
-/// Then, where the planner says being a green side matters ([`plan::wants_green_sides`]), the
-/// scope's Blue/Green deployments, which mark the green databases; if they cannot be read, the
-/// error makes the scope incomplete and every database is judged as no green side.
+/// Alongside those, where the planner says being a green side matters
+/// ([`plan::wants_green_sides`]), the scope's Blue/Green deployments, which mark the green databases;
+/// if they cannot be read, the error makes the scope incomplete, no database is marked, and
+/// `replica-present` is ERROR for the databases the read would have told apart.
 async fn first_read(
     factory: &ClientFactory,
     account: String,
@@ -379,37 +380,47 @@ async fn first_read(
     today: NaiveDate,
 ) -> FirstRead {
     let mut read = scoped::databases(factory, &account, &region).await;
-    if let Ok(read) = &mut read {
-        if !read.region_not_enabled && plan::wants_green_sides(&read.sources, rules, today) {
-            match scoped::green_sides(factory, &account, &region).await {
-                Ok(greens) => {
-                    read.blue_green_read = true;
-                    for source in &mut read.sources {
-                        source.green_of = greens.get(&source.arn).cloned();
-                    }
-                }
-                Err(error) => read.errors.push(error),
+    let enabled = matches!(&read, Ok(read) if !read.region_not_enabled);
+    let greens = async {
+        match &read {
+            Ok(r) if enabled && plan::wants_green_sides(&r.sources, rules, today) => {
+                Some(scoped::green_sides(factory, &account, &region).await)
             }
+            _ => None,
+        }
+    };
+    let destination_reads = async {
+        match destination {
+            Some(vaults) if enabled => {
+                let both = SourceKind::both();
+                let snapshots = scoped::snapshots(factory, &account, &region, &both);
+                let backups = async {
+                    match vaults {
+                        Some(filter) => Some(
+                            scoped::backups(factory, &account, &region, &|name| filter.wants(name))
+                                .await,
+                        ),
+                        None => None,
+                    }
+                };
+                let (snapshots, backups) = tokio::join!(snapshots, backups);
+                (Some(snapshots), backups)
+            }
+            _ => (None, None),
+        }
+    };
+    let (greens, (listing, backups)) = tokio::join!(greens, destination_reads);
+    if let (Ok(read), Some(greens)) = (&mut read, greens) {
+        match greens {
+            Ok(greens) => {
+                read.blue_green_read = true;
+                for source in &mut read.sources {
+                    source.green_of = greens.get(&source.arn).cloned();
+                }
+            }
+            Err(error) => read.errors.push(error),
         }
     }
-    let (listing, backups) = match (&read, destination) {
-        (Ok(read), Some(vaults)) if !read.region_not_enabled => {
-            let both = SourceKind::both();
-            let snapshots = scoped::snapshots(factory, &account, &region, &both);
-            let backups = async {
-                match vaults {
-                    Some(filter) => Some(
-                        scoped::backups(factory, &account, &region, &|name| filter.wants(name))
-                            .await,
-                    ),
-                    None => None,
-                }
-            };
-            let (snapshots, backups) = tokio::join!(snapshots, backups);
-            (Some(snapshots), backups)
-        }
-        _ => (None, None),
-    };
     FirstRead {
         scope: (account, region),
         read,

@@ -330,7 +330,7 @@ pub async fn read_quotas(
 /// `SourceMember`: an instance's green read replicas, an Aurora cluster's green instances). Once a
 /// deployment's `Status` is `SWITCHOVER_COMPLETED` its green side is the production database: none of
 /// its databases is a green side any more. A deployment lives in one account and region.
-/// On a failed page: the error, and none (which database is green is then unknown: all are judged).
+/// On a failed page: the error, and none (which database is green is then unknown).
 pub async fn read_green_sides(
     client: &aws_sdk_rds::Client,
     pacer: &Pacer,
