@@ -116,9 +116,14 @@ fn evaluate_source(
         return report;
     }
     let Some(rule) = rule else {
-        report.ungoverned_reason = source.read_replica_of.as_ref().map(|of| {
-            format!("read replica of {of}: its data is that database's, judged there (a rule selects read replicas with select.read_replicas = true)")
-        });
+        report.ungoverned_reason = match (&source.green_of, &source.read_replica_of) {
+            (Some(green), _) => Some(format!(
+                "green side of Blue/Green deployment {} of {}: a staging copy of that database, judged there (a rule selects it with select.read_replicas = true)",
+                green.deployment, green.blue_arn
+            )),
+            (None, Some(of)) => Some(format!("read replica of {of}: its data is that database's, judged there (a rule selects read replicas with select.read_replicas = true)")),
+            (None, None) => None,
+        };
         return report;
     };
     let dest_account = rule.destination.account.as_str();

@@ -44,6 +44,7 @@ const CALLER: &[&str] = &[
 
 const READ_RDS: &[&str] = &[
     "rds:DescribeAccountAttributes",
+    "rds:DescribeBlueGreenDeployments",
     "rds:DescribeDBClusterSnapshotAttributes",
     "rds:DescribeDBClusterSnapshots",
     "rds:DescribeDBClusters",

@@ -14,10 +14,14 @@ pub const INVENTORY_SCHEMA: &str = "rdsguard.inventory/v1";
 /// The tags discovery and the checks read; every tag name is defined in `crate::tags`.
 pub use crate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 
+mod arn;
 mod backup;
+mod green;
 mod option_group;
 mod quota;
+pub use arn::{parse_rds_arn, RdsArn};
 pub use backup::{vault_owner, BackupVault, RecoveryPoint, AIR_GAPPED_VAULT, AWS_OWNED_KMS_KEY};
+pub use green::{GreenSide, BLUE_GREEN_OPERATION};
 pub use option_group::{
     is_default_option_group, GroupOption, OptionGroup, OptionGroupListing, OPTION_GROUPS_OPERATION,
 };
@@ -93,6 +97,17 @@ pub struct Scope {
     /// field listed none.
     #[serde(default)]
     pub backups_listed: bool,
+    /// True when the Blue/Green deployments here were read (`DescribeBlueGreenDeployments`), or the
+    /// region is not enabled. Discovery reads them only where a database could be judged otherwise;
+    /// `evaluate --inventory` with other rules reports ERROR for a database it cannot tell apart from
+    /// a green side. Inventories written before this field did not tell green sides apart: they are
+    /// judged as then.
+    #[serde(default = "blue_green_read_before")]
+    pub blue_green_read: bool,
+}
+
+fn blue_green_read_before() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,6 +166,11 @@ pub struct Source {
     /// A DB instance's option group (`OptionGroupMemberships`; none for an Aurora cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub option_group: Option<String>,
+    /// Set when this database is the green (target) side of an RDS Blue/Green deployment that has not
+    /// switched over (`DescribeBlueGreenDeployments`): a staging copy kept in sync with the blue one.
+    /// Like a read replica, not a source by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub green_of: Option<GreenSide>,
 }
 
 /// A manual DB snapshot or DB cluster snapshot, in any account discovery read.
@@ -478,38 +498,6 @@ pub fn sort_errors(errors: &mut [AwsError]) {
             &b.resource,
         ))
     });
-}
-
-/// The parts of an RDS ARN: `arn:aws:rds:REGION:ACCOUNT:TYPE:NAME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RdsArn<'a> {
-    pub partition: &'a str,
-    pub region: &'a str,
-    pub account_id: &'a str,
-    pub resource_type: &'a str,
-    pub name: &'a str,
-}
-
-pub fn parse_rds_arn(arn: &str) -> Option<RdsArn<'_>> {
-    let mut parts = arn.splitn(7, ':');
-    let (Some("arn"), Some(partition), Some("rds"), Some(region), Some(account_id)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    let resource_type = parts.next()?;
-    let name = parts.next()?;
-    Some(RdsArn {
-        partition,
-        region,
-        account_id,
-        resource_type,
-        name,
-    })
 }
 
 #[cfg(test)]

@@ -127,6 +127,33 @@ impl<'a> Index<'a> {
     /// Why the snapshots of `kind` in `account_id`/`region` are unknown, if they are: the account could
     /// not be entered, listing them failed, or discovery did not list them (no judged database needed
     /// them under the rules it ran with).
+    /// Why it is unknown which databases of one account-region are green sides of Blue/Green
+    /// deployments, if it is: the read failed (its error), or discovery did not read them (`NotRead`:
+    /// no database its rules judged needed it).
+    pub fn green_sides_unknown(&self, account_id: &str, region: &str) -> Option<AwsError> {
+        let operation = crate::inventory::BLUE_GREEN_OPERATION;
+        let failed =
+            self.inventory.errors.iter().find(|e| {
+                e.account_id == account_id && e.region == region && e.operation == operation
+            });
+        if let Some(error) = failed {
+            return Some(error.clone());
+        }
+        let unread = self
+            .inventory
+            .scopes
+            .iter()
+            .any(|s| s.account_id == account_id && s.region == region && !s.blue_green_read);
+        unread.then(|| AwsError {
+            account_id: account_id.to_string(),
+            region: region.to_string(),
+            operation: operation.to_string(),
+            code: "NotRead".to_string(),
+            message: "discovery did not read the Blue/Green deployments here: no database its rules judged needed them (re-run the audit with these rules)".to_string(),
+            resource: None,
+        })
+    }
+
     pub fn snapshot_read_errors(
         &self,
         account_id: &str,

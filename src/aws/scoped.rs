@@ -7,7 +7,8 @@ use tracing::debug;
 use super::client::{backup_client, kms_client, rds_client, secrets_client, ClientFactory};
 use super::{backup, kms, rds, secrets};
 use crate::inventory::{
-    AccountQuotas, AwsError, BackupVault, KeyFact, OptionGroupListing, Snapshot, Source, SourceKind,
+    AccountQuotas, AwsError, BackupVault, GreenSide, KeyFact, OptionGroupListing, Snapshot, Source,
+    SourceKind,
 };
 
 /// An RDS client in one scope, and the scope's pacer (RDS's request rate there).
@@ -33,6 +34,16 @@ pub async fn databases(
     let (client, pacer) = rds_reader(factory, account, region).await?;
     debug!(%account, %region, "reading RDS");
     Ok(rds::read::read_databases(&client, &pacer, account, region).await)
+}
+
+/// The green sides of the scope's Blue/Green deployments that have not switched over, by ARN.
+pub async fn green_sides(
+    factory: &ClientFactory,
+    account: &str,
+    region: &str,
+) -> Result<std::collections::BTreeMap<String, GreenSide>, AwsError> {
+    let (client, pacer) = rds_reader(factory, account, region).await?;
+    rds::read::read_green_sides(&client, &pacer, account, region).await
 }
 
 /// One database, read from its account and region (for commands that act on a single source).
@@ -103,9 +114,7 @@ pub async fn option_groups(
     account: &str,
     region: &str,
 ) -> Result<OptionGroupListing, AwsError> {
-    let config = factory.config(account, region).await?;
-    let client = rds_client(&config, account, region);
-    let pacer = factory.pacer(account, region);
+    let (client, pacer) = rds_reader(factory, account, region).await?;
     rds::read::read_option_groups(&client, &pacer, account, region).await
 }
 

@@ -58,6 +58,7 @@ impl Org {
                 complete: true,
                 snapshot_kinds: SourceKind::both(),
                 backups_listed: true,
+                blue_green_read: true,
             });
         }
         let mut org = Org { inventory };
@@ -130,6 +131,7 @@ impl Org {
             created_at: Some(as_of() - Duration::days(365)),
             read_replica_of: None,
             option_group: Some("default:postgres-16".into()),
+            green_of: None,
         };
         self.inventory.sources.push(source.clone());
         source

@@ -20,6 +20,23 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if let Some(error) = ctx.unreadable_destination(&expected) {
         return Some(error);
     }
+    // Whether the database is a source at all (not the green side of a Blue/Green deployment) is
+    // unknown when the deployments were not read, or could not be: never PASS then.
+    let source = ctx.source;
+    if !ctx.rule.select.read_replicas && source.read_replica_of.is_none() {
+        if let Some(e) = ctx
+            .index
+            .green_sides_unknown(&source.account_id, &source.region)
+        {
+            return Some(Outcome::error(
+                expected,
+                format!(
+                    "could not tell whether this is the green side of a Blue/Green deployment: {} on {}: {}",
+                    e.code, e.operation, e.message
+                ),
+            ));
+        }
+    }
     if let Some(grace) = ctx.in_grace() {
         return Some(Outcome::skip(expected, grace));
     }

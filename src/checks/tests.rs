@@ -19,6 +19,13 @@ fn vault_rule(extra: &str) -> RuleSet {
     ))
 }
 
+/// One rule that selects read replicas and green sides too (`select.read_replicas = true`).
+fn replicas_rule() -> RuleSet {
+    rules(&format!(
+        "[[rule]]\nid = \"replicas\"\nselect = {{ read_replicas = true }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
+    ))
+}
+
 fn judge(org: &Org, rules: &RuleSet, identifier: &str) -> SourceReport {
     let findings = evaluate(&org.inventory, rules, as_of());
     source(&findings, identifier).clone()
@@ -520,6 +527,7 @@ fn unreadable_destination_is_error_never_compliant() {
         complete: false,
         snapshot_kinds: SourceKind::both(),
         backups_listed: true,
+        blue_green_read: true,
     });
     let findings = evaluate(&org.inventory, &vault_rule(""), as_of());
     let report = &findings.sources[0];
@@ -744,6 +752,24 @@ fn replica_cadence_wants_history_not_a_burst() {
     assert_eq!(few.observed, "2 replica(s)");
 }
 
+/// `identifier` is UNGOVERNED under the vault rule, with a reason starting with `reason`, and no
+/// check; a rule with `select.read_replicas = true` governs it (and fails it: no copy of its own).
+fn ungoverned_unless_opted_in(org: &Org, identifier: &str, reason: &str) {
+    let report = judge(org, &vault_rule(""), identifier);
+    assert_eq!(report.status, Status::Ungoverned);
+    assert!(report.checks.is_empty());
+    assert!(
+        report
+            .ungoverned_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(reason)),
+        "{report:?}"
+    );
+    let report = judge(org, &replicas_rule(), identifier);
+    assert_eq!(report.rule.as_deref(), Some("replicas"));
+    assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
+}
+
 /// A read replica is no source by default: UNGOVERNED with the reason; a rule can opt them in.
 #[test]
 fn read_replicas_are_ungoverned_unless_a_rule_selects_them() {
@@ -753,22 +779,90 @@ fn read_replicas_are_ungoverned_unless_a_rule_selects_them() {
     replica.read_replica_of = Some(primary.arn.clone());
     org.inventory.sources[1] = replica;
     org.tagged_replica("orders-copy", &primary, 2);
-    let report = judge(&org, &vault_rule(""), "orders-replica");
-    assert_eq!(report.status, Status::Ungoverned);
-    assert!(report.checks.is_empty());
-    assert!(
-        report
-            .ungoverned_reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with(&format!("read replica of {}", primary.arn))),
-        "{report:?}"
+    ungoverned_unless_opted_in(
+        &org,
+        "orders-replica",
+        &format!("read replica of {}", primary.arn),
     );
-    let opted_in = rules(&format!(
-        "[[rule]]\nid = \"replicas\"\nselect = {{ read_replicas = true }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"1d\"\n"
-    ));
-    let report = judge(&org, &opted_in, "orders-replica");
-    assert_eq!(report.rule.as_deref(), Some("replicas"));
-    assert_eq!(report.status, Status::NonCompliant, "no replica of its own");
+}
+
+/// The green side of a Blue/Green deployment is no source by default either: UNGOVERNED with the
+/// deployment and the blue database in the reason; the blue one is judged; the read replicas' opt-in
+/// selects it.
+#[test]
+fn green_sides_are_ungoverned_unless_a_rule_selects_them() {
+    let mut org = Org::new();
+    let blue = org.source(PROD, "orders");
+    let mut green = org.source(PROD, "orders-green-abcdef");
+    green.green_of = Some(crate::inventory::GreenSide {
+        deployment: "bgd-0123456789abcdef".into(),
+        blue_arn: blue.arn.clone(),
+    });
+    org.inventory.sources[1] = green;
+    org.tagged_replica("orders-copy", &blue, 2);
+    ungoverned_unless_opted_in(
+        &org,
+        "orders-green-abcdef",
+        &format!(
+            "green side of Blue/Green deployment bgd-0123456789abcdef of {}",
+            blue.arn
+        ),
+    );
+    let blue_report = judge(&org, &vault_rule(""), "orders");
+    assert_eq!(
+        blue_report.rule.as_deref(),
+        Some("prod"),
+        "the blue one is judged"
+    );
+    assert!(!blue_report.checks.is_empty());
+}
+
+/// Where the Blue/Green deployments were not read (or could not be), no database a rule judges (one
+/// that does not select read replicas) passes `replica-present`: whether it is a source is unknown.
+#[test]
+fn green_sides_not_read_make_replica_present_error_never_pass() {
+    let mut org = Org::new();
+    let orders = org.source(PROD, "orders");
+    org.tagged_replica("orders-copy", &orders, 2);
+    let present = |org: &Org, rules: &RuleSet| {
+        let report = judge(org, rules, "orders");
+        let check = report.checks.iter().find(|c| c.id == "replica-present");
+        check.expect("replica-present").clone()
+    };
+    assert_eq!(present(&org, &vault_rule("")).status, CheckStatus::Pass);
+    for scope in org.inventory.scopes.iter_mut() {
+        scope.blue_green_read = scope.account_id != PROD;
+    }
+    let unread = present(&org, &vault_rule(""));
+    assert_eq!(unread.status, CheckStatus::Error, "{unread:?}");
+    assert!(
+        unread
+            .message
+            .contains("NotRead on DescribeBlueGreenDeployments"),
+        "{unread:?}"
+    );
+    let opted_in = replicas_rule();
+    assert_eq!(
+        present(&org, &opted_in).status,
+        CheckStatus::Pass,
+        "green or not, judged"
+    );
+    for scope in org.inventory.scopes.iter_mut() {
+        scope.blue_green_read = true;
+    }
+    org.inventory.errors.push(crate::inventory::AwsError {
+        account_id: PROD.into(),
+        region: orders.region.clone(),
+        operation: crate::inventory::BLUE_GREEN_OPERATION.into(),
+        code: "AccessDenied".into(),
+        message: "denied".into(),
+        resource: None,
+    });
+    let refused = present(&org, &vault_rule(""));
+    assert_eq!(refused.status, CheckStatus::Error, "{refused:?}");
+    assert!(refused
+        .message
+        .contains("AccessDenied on DescribeBlueGreenDeployments"));
 }
 
 mod restore_tested {

@@ -135,7 +135,12 @@ pub async fn run(
     let watch = output::discovery::watch(progress.clone(), display);
     progress.enter(Phase::ListAccounts);
     // The vault's reads bound a large audit: they start while the organization is being listed.
-    let (ahead_work, ahead) = discover::read_destinations_ahead(&factory, rules, &regions);
+    let (ahead_work, ahead) = discover::read_destinations_ahead(
+        &factory,
+        rules,
+        &regions,
+        judge.as_of.unwrap_or(judge.started).date_naive(),
+    );
     let audit = async {
         let (mut accounts, organization_id) = match &args.accounts {
             Some(ids) => (

@@ -111,6 +111,22 @@ pub fn judged<'a>(
     })
 }
 
+/// Whether one scope's Blue/Green deployments must be read (`DescribeBlueGreenDeployments`, once per
+/// scope), given its databases: only when being a green side would change how one of them is judged.
+/// That is a database some rule would judge on `today` or the next day, whose rule does not select
+/// read replicas (and so green sides) anyway, and that is no read replica itself (already no source).
+/// The `-green-` in the names AWS gives green databases is not relied on: it is no API contract.
+pub fn wants_green_sides(sources: &[Source], rules: &RuleSet, today: NaiveDate) -> bool {
+    sources.iter().any(|source| {
+        source.read_replica_of.is_none()
+            && [Some(today), today.succ_opt()]
+                .into_iter()
+                .flatten()
+                .filter_map(|day| rules.judging_rule(source, day))
+                .any(|rule| !rule.select.read_replicas)
+    })
+}
+
 /// What the first round read, as the planner needs it.
 pub struct Known<'a> {
     /// The databases of every scope, and the destination scopes' snapshots.

@@ -96,12 +96,13 @@ pub async fn discover(
     let destinations_ref = &destinations;
     let filters = plan::vault_filters(rules, REGISTRY);
     let filters = &filters;
+    let today = plan.today;
     let here = stream::iter(scopes)
         .map(|(account, region)| async move {
             let destination = destinations_ref
                 .contains(&(account.clone(), region.clone()))
                 .then(|| filters.get(&account));
-            let read = first_read(factory, account, region, destination).await;
+            let read = first_read(factory, account, region, destination, rules, today).await;
             progress.scopes.done_one();
             read
         })
@@ -120,7 +121,7 @@ pub async fn discover(
                             let destination = destinations_ref
                                 .contains(&(a.clone(), r.clone()))
                                 .then(|| filters.get(a));
-                            first_read(factory, a.clone(), r.clone(), destination)
+                            first_read(factory, a.clone(), r.clone(), destination, rules, today)
                         });
                     futures::future::join_all(again).await
                 }
@@ -329,6 +330,7 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
             complete: false,
             snapshot_kinds: Vec::new(),
             backups_listed: false,
+            blue_green_read: false,
         };
         match read {
             Ok(read) if read.region_not_enabled => {
@@ -337,10 +339,12 @@ fn record_first_reads(inventory: &mut Inventory, reads: Vec<FirstRead>) -> BTree
                 scope.complete = true;
                 scope.snapshot_kinds = SourceKind::both();
                 scope.backups_listed = true;
+                scope.blue_green_read = true;
             }
             Ok(mut read) => {
                 readable.insert((account, region));
                 scope.complete = read.errors.is_empty();
+                scope.blue_green_read = read.blue_green_read;
                 inventory.sources.append(&mut read.sources);
                 inventory
                     .replica_instances
@@ -379,41 +383,70 @@ struct FirstRead {
 }
 
 /// `destination`: `None` for a scope that is no destination; else the vaults read there, if any.
+/// Alongside those, where the planner says being a green side matters
+/// ([`plan::wants_green_sides`]), the scope's Blue/Green deployments, which mark the green databases;
+/// if they cannot be read, the error makes the scope incomplete, no database is marked, and
+/// `replica-present` is ERROR for the databases the read would have told apart.
 async fn first_read(
     factory: &ClientFactory,
     account: String,
     region: String,
     destination: Option<Option<&VaultFilter>>,
+    rules: &RuleSet,
+    today: NaiveDate,
 ) -> FirstRead {
-    let read = scoped::databases(factory, &account, &region).await;
-    let (listing, backups) = match (&read, destination) {
-        (Ok(read), Some(vaults)) if !read.region_not_enabled => {
-            let both = SourceKind::both();
-            let snapshots = async {
-                let (mut listed, mut errors) =
-                    scoped::snapshots(factory, &account, &region, &both).await;
-                if vaults.is_some_and(|filter| filter.drill_views) {
-                    let (mut views, mut more) =
-                        scoped::backup_views(factory, &account, &region).await;
-                    listed.append(&mut views);
-                    errors.append(&mut more);
-                }
-                (listed, errors)
-            };
-            let backups = async {
-                match vaults {
-                    Some(filter) => Some(
-                        scoped::backups(factory, &account, &region, &|name| filter.wants(name))
-                            .await,
-                    ),
-                    None => None,
-                }
-            };
-            let (snapshots, backups) = tokio::join!(snapshots, backups);
-            (Some(snapshots), backups)
+    let mut read = scoped::databases(factory, &account, &region).await;
+    let enabled = matches!(&read, Ok(read) if !read.region_not_enabled);
+    let greens = async {
+        match &read {
+            Ok(r) if enabled && plan::wants_green_sides(&r.sources, rules, today) => {
+                Some(scoped::green_sides(factory, &account, &region).await)
+            }
+            _ => None,
         }
-        _ => (None, None),
     };
+    let destination_reads = async {
+        match destination {
+            Some(vaults) if enabled => {
+                let both = SourceKind::both();
+                let snapshots = async {
+                    let (mut listed, mut errors) =
+                        scoped::snapshots(factory, &account, &region, &both).await;
+                    if vaults.is_some_and(|filter| filter.drill_views) {
+                        let (mut views, mut more) =
+                            scoped::backup_views(factory, &account, &region).await;
+                        listed.append(&mut views);
+                        errors.append(&mut more);
+                    }
+                    (listed, errors)
+                };
+                let backups = async {
+                    match vaults {
+                        Some(filter) => Some(
+                            scoped::backups(factory, &account, &region, &|name| filter.wants(name))
+                                .await,
+                        ),
+                        None => None,
+                    }
+                };
+                let (snapshots, backups) = tokio::join!(snapshots, backups);
+                (Some(snapshots), backups)
+            }
+            _ => (None, None),
+        }
+    };
+    let (greens, (listing, backups)) = tokio::join!(greens, destination_reads);
+    if let (Ok(read), Some(greens)) = (&mut read, greens) {
+        match greens {
+            Ok(greens) => {
+                read.blue_green_read = true;
+                for source in &mut read.sources {
+                    source.green_of = greens.get(&source.arn).cloned();
+                }
+            }
+            Err(error) => read.errors.push(error),
+        }
+    }
     FirstRead {
         scope: (account, region),
         read,
@@ -442,8 +475,9 @@ impl Ahead {
 /// and `discover`, and its handle for `discover`.
 pub fn read_destinations_ahead<'a>(
     factory: &'a ClientFactory,
-    rules: &RuleSet,
+    rules: &'a RuleSet,
     walked: &[String],
+    today: NaiveDate,
 ) -> (impl std::future::Future<Output = ()> + 'a, Ahead) {
     let scopes = plan::destination_scopes(rules, walked, REGISTRY);
     let filters = plan::vault_filters(rules, REGISTRY);
@@ -453,7 +487,7 @@ pub fn read_destinations_ahead<'a>(
         async move {
             let reads = futures::future::join_all(scopes.into_iter().map(|(account, region)| {
                 let vaults = filters.get(&account);
-                first_read(factory, account, region, Some(vaults))
+                first_read(factory, account, region, Some(vaults), rules, today)
             }))
             .await;
             // `discover` may have ended without waiting (an error before it): nothing to hand over.

@@ -539,3 +539,39 @@ fn recovery_point_views_are_listed_only_where_a_rule_drills() {
     ));
     assert_eq!(views(&snapshots_only, REGISTRY), None);
 }
+
+/// The Blue/Green deployments of a scope are read only where being a green side would change how
+/// one of its databases is judged: a database a rule judges, whose rule does not select read
+/// replicas, and that is no read replica itself.
+#[test]
+fn blue_green_deployments_are_read_only_where_a_green_side_would_change_a_verdict() {
+    let today = as_of().date_naive();
+    let mut org = org();
+    let sources = org.inventory.sources.clone();
+    assert!(plan::wants_green_sides(&sources, &rule(""), today));
+    assert!(
+        !plan::wants_green_sides(&[], &rule(""), today),
+        "no database"
+    );
+    // No rule selects it: ungoverned whatever it is.
+    let dev_only = rules(&format!(
+        "[[rule]]\nid = \"dev\"\nselect = {{ tags = {{ env = \"dev\" }} }}\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"26h\"\n"
+    ));
+    assert!(!plan::wants_green_sides(&sources, &dev_only, today));
+    // Its rule selects read replicas and green sides anyway.
+    assert!(!plan::wants_green_sides(
+        &sources,
+        &rule("select = { read_replicas = true }"),
+        today
+    ));
+    // Exempt today and tomorrow.
+    let exempt = rules(&format!(
+        "[[rule]]\nid = \"all\"\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"26h\"\n\n[[exemption]]\narn = \"{}\"\nreason = \"r\"\nexpires = \"2999-01-01\"\n",
+        sources[0].arn
+    ));
+    assert!(!plan::wants_green_sides(&sources, &exempt, today));
+    // A read replica is no source already.
+    let mut replica = org.source(PROD, "orders-r");
+    replica.read_replica_of = Some(sources[0].arn.clone());
+    assert!(!plan::wants_green_sides(&[replica], &rule(""), today));
+}

@@ -92,8 +92,8 @@ pub struct Selector {
     pub regions: Vec<String>,
     pub identifiers: Vec<String>,
     pub kinds: Vec<SourceKind>,
-    /// Select read replicas too (`read_replicas = true`). By default a read replica is no source: its
-    /// data is its source database's, judged there.
+    /// Select read replicas, and the green sides of Blue/Green deployments, too (`read_replicas =
+    /// true`). By default neither is a source: its data is another database's, judged there.
     pub read_replicas: bool,
 }
 
@@ -103,7 +103,7 @@ fn any_matches(patterns: &[String], text: &str) -> bool {
 
 impl Selector {
     pub fn selects(&self, source: &Source) -> bool {
-        (self.read_replicas || source.read_replica_of.is_none())
+        (self.read_replicas || !source.replicates_another())
             && any_matches(&self.accounts, &source.account_id)
             && any_matches(&self.regions, &source.region)
             && any_matches(&self.engines, &source.engine)

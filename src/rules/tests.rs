@@ -333,6 +333,7 @@ max_age = "1d"
         created_at: None,
         read_replica_of: None,
         option_group: None,
+        green_of: None,
     };
     let rule_of = |s: &Source| set.rule_for(s).map(|r| r.id.clone());
     assert_eq!(

@@ -262,6 +262,24 @@ RDSResponse.describe_db_cluster_snapshots = _paginated(
     RDSResponse.describe_db_cluster_snapshots, "DescribeDBClusterSnapshots")
 
 
+# --- (ag) DescribeBlueGreenDeployments pages with MaxRecords/Marker ----------------
+# Moto hands MaxRecords and Marker on to its backend, which takes neither: any request that sets
+# them (the SDK paginators always set MaxRecords) fails with a 500. AWS pages the deployments
+# (MaxRecords 20-100, default 100; Marker). Moto's response already pages the result: the backend
+# only needs to accept the two paging parameters.
+_describe_blue_green = RDSBackend.describe_blue_green_deployments
+
+
+@functools.wraps(_describe_blue_green)
+def describe_blue_green_deployments(self, *args, max_records=None, marker=None, **kwargs):
+    return _describe_blue_green(self, *args, **kwargs)
+
+
+moto_utils.get_pagination_model("rds")["DescribeBlueGreenDeployments"].setdefault(
+    "unique_attribute", "blue_green_deployment_identifier")
+RDSBackend.describe_blue_green_deployments = describe_blue_green_deployments
+
+
 # --- (q) Manual snapshot quotas: DescribeAccountAttributes, SnapshotQuotaExceeded ----
 # Moto has no DescribeAccountAttributes, and its only snapshot limit is one number for every account
 # and region (MOTO_RDS_SNAPSHOT_LIMIT, default 1000) counting automated snapshots too. AWS: each

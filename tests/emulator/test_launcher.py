@@ -430,6 +430,33 @@ def test_describe_snapshots_pages(endpoint):
     assert [len(p["DBClusterSnapshots"]) for p in pages] == [1, 1]
 
 
+# --- (ag) Blue/Green deployments page ---------------------------------------------------
+def test_describe_blue_green_deployments_pages(endpoint):
+    rds = Account(endpoint).client("rds")
+    blues = [make_instance(rds, f"blue{i}")["DBInstanceArn"] for i in range(21)]
+    made = [rds.create_blue_green_deployment(BlueGreenDeploymentName=f"bg{i}", Source=arn)
+            ["BlueGreenDeployment"] for i, arn in enumerate(blues)]
+    # The green copy is a new DB instance, named after the blue one, listed with the others.
+    green = made[0]["Target"]
+    assert ":db:blue0-green-" in green
+    listed = {d["DBInstanceArn"] for d in rds.describe_db_instances()["DBInstances"]}
+    assert green in listed
+    # What the SDK paginators send: MaxRecords on every page, then the Marker.
+    first = rds.describe_blue_green_deployments(MaxRecords=100)
+    assert len(first["BlueGreenDeployments"]) == 21 and "Marker" not in first
+    pages = rds.get_paginator("describe_blue_green_deployments").paginate(
+        PaginationConfig={"PageSize": 20})
+    seen = [[d["BlueGreenDeploymentIdentifier"] for d in p["BlueGreenDeployments"]] for p in pages]
+    assert [len(p) for p in seen] == [20, 1]
+    assert sorted(sum(seen, [])) == sorted(d["BlueGreenDeploymentIdentifier"] for d in made)
+    # Deleted without its green databases: the deployment is gone, the green instance stays.
+    rds.delete_blue_green_deployment(
+        BlueGreenDeploymentIdentifier=made[0]["BlueGreenDeploymentIdentifier"], DeleteTarget=False)
+    assert len(rds.describe_blue_green_deployments(MaxRecords=100)["BlueGreenDeployments"]) == 20
+    listed = {d["DBInstanceArn"] for d in rds.describe_db_instances()["DBInstances"]}
+    assert green in listed
+
+
 # --- the seeder -------------------------------------------------------------------
 SPEC = {
     "accounts": [{"key": "vault", "name": "Vault"}, {"key": "prod", "name": "Prod"}],

@@ -200,6 +200,14 @@ fn table() -> Vec<Row> {
         row(
             true,
             Auditor,
+            "rds:DescribeBlueGreenDeployments",
+            rds(SOURCE, "deployment:bgd-0123456789abcdef"),
+            json!({}),
+            "tell the green side of a Blue/Green deployment apart",
+        ),
+        row(
+            true,
+            Auditor,
             "kms:GetKeyPolicy",
             key(SOURCE, "share"),
             json!({}),

@@ -6,6 +6,7 @@
 
 mod audit;
 mod backup;
+mod blue_green;
 mod ci;
 mod cli;
 mod copy_limits;

@@ -2,6 +2,8 @@
 //! shared with. Every page at the maximum size; every failure becomes an error entry and the rest goes
 //! on. Discovery (`crate::discover::plan`) decides which of these each scope needs.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::operation::describe_db_cluster_snapshots::DescribeDbClusterSnapshotsOutput;
 use aws_sdk_rds::operation::describe_db_snapshots::DescribeDbSnapshotsOutput;
@@ -13,8 +15,9 @@ use super::{tags, time, with_resource};
 use crate::aws::error::aws_error;
 use crate::aws::pace::Pacer;
 use crate::inventory::{
-    AccountQuotas, AwsError, GroupOption, OptionGroup, OptionGroupListing, Quota, ReplicaInstance,
-    Snapshot, Source, SourceKind, OPTION_GROUPS_OPERATION, QUOTAS_OPERATION, TAG_SOURCE_ARN,
+    AccountQuotas, AwsError, GreenSide, GroupOption, OptionGroup, OptionGroupListing, Quota,
+    ReplicaInstance, Snapshot, Source, SourceKind, BLUE_GREEN_OPERATION, OPTION_GROUPS_OPERATION,
+    QUOTAS_OPERATION, TAG_SOURCE_ARN,
 };
 
 /// RDS's largest page for Describe* calls.
@@ -38,6 +41,8 @@ pub struct ScopeRead {
     pub sources: Vec<Source>,
     pub replica_instances: Vec<ReplicaInstance>,
     pub errors: Vec<AwsError>,
+    /// Set by discovery once the scope's Blue/Green deployments were read and its green sides marked.
+    pub blue_green_read: bool,
 }
 
 /// The databases of one account-region: DB instances (sources, and rdsguard's restores) and DB
@@ -125,6 +130,7 @@ impl ScopeRead {
                 created_at: time(db.created),
                 read_replica_of: db.replica_of_arn(region, account_id),
                 option_group: db.option_group.map(str::to_string),
+                green_of: None,
             });
         }
     }
@@ -351,4 +357,50 @@ pub async fn read_option_groups(
         region: region.to_string(),
         groups,
     })
+}
+
+/// The green databases of one account-region's Blue/Green deployments that have not switched over,
+/// by ARN (`DescribeBlueGreenDeployments`, every page, 100 a page): each deployment's `Target` (green
+/// of its `Source`), and the `TargetMember` of each `SwitchoverDetails` pair (green of its
+/// `SourceMember`: an instance's green read replicas, an Aurora cluster's green instances). Once a
+/// deployment's `Status` is `SWITCHOVER_COMPLETED` its green side is the production database: none of
+/// its databases is a green side any more. A deployment lives in one account and region.
+/// On a failed page: the error, and none (which database is green is then unknown).
+pub async fn read_green_sides(
+    client: &aws_sdk_rds::Client,
+    pacer: &Pacer,
+    account_id: &str,
+    region: &str,
+) -> Result<BTreeMap<String, GreenSide>, AwsError> {
+    let pages = client
+        .describe_blue_green_deployments()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut greens = BTreeMap::new();
+    each_page(pages, pacer, |page| {
+        for deployment in page.blue_green_deployments() {
+            if deployment.status() == Some("SWITCHOVER_COMPLETED") {
+                continue;
+            }
+            let id = deployment.blue_green_deployment_identifier();
+            let deployment_id = id.unwrap_or_default().to_string();
+            let pairs = deployment
+                .switchover_details()
+                .iter()
+                .map(|d| (d.source_member(), d.target_member()));
+            let main = std::iter::once((deployment.source(), deployment.target()));
+            for (blue, green) in main.chain(pairs) {
+                if let (Some(blue), Some(green)) = (blue, green) {
+                    greens.entry(green.to_string()).or_insert(GreenSide {
+                        deployment: deployment_id.clone(),
+                        blue_arn: blue.to_string(),
+                    });
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|e| aws_error(account_id, region, BLUE_GREEN_OPERATION, &e))?;
+    Ok(greens)
 }

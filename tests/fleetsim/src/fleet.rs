@@ -1356,6 +1356,8 @@ impl Fleet {
     /// - KMS in each vault region with governed databases: DescribeKey of the pinned alias (when a
     ///   governed database's rule pins one), and of every other key the newest replicas use (none
     ///   for a recovery point under a key AWS owns: it names no key).
+    /// - RDS DescribeBlueGreenDeployments once in each account-region where a governed database
+    ///   lives (one page: the fleet has no Blue/Green deployment), to tell green sides apart.
     /// - RDS DescribeAccountAttributes once in each vault region with governed databases (their rules
     ///   set retain.max: vault-capacity judges the vault's manual snapshot quotas).
     /// - RDS DescribeOptionGroups in each source account-region where a governed DB instance is in an
@@ -1420,6 +1422,8 @@ impl Fleet {
             newest_keys: Vec<String>,
             /// The distinct option groups of its own of governed DB instances here.
             option_groups: Vec<u8>,
+            /// A governed database lives here: being a green side would change its verdict.
+            governed_here: bool,
         }
         let mut needs = vec![ScopeNeeds::default(); an * rn];
         for s in &self.sources {
@@ -1428,6 +1432,7 @@ impl Fleet {
             if !s.governed {
                 continue;
             }
+            needs[i].governed_here = true;
             let v = VAULT * rn + s.region as usize;
             if s.cluster {
                 needs[i].clusters = true;
@@ -1466,6 +1471,11 @@ impl Fleet {
                 add(&mut min, "DescribeDBInstances", inst);
                 add(&mut min, "DescribeDBClusters", clus);
                 rds += inst + clus;
+                if need.governed_here {
+                    // Which databases are green sides of Blue/Green deployments (none here).
+                    add(&mut min, "DescribeBlueGreenDeployments", 1);
+                    rds += 1;
+                }
                 let manual: Vec<&Snap> = scope.snaps.iter().filter(|s| s.manual).collect();
                 let manual_c: Vec<&Snap> =
                     scope.cluster_snaps.iter().filter(|s| s.manual).collect();

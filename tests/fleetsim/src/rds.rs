@@ -58,6 +58,7 @@ pub fn handle(ctx: &Ctx<'_>, action: &str, form: &[(String, String)]) -> Answer 
         "ListTagsForResource" => list_tags(ctx, form),
         "DescribeAccountAttributes" => describe_account_attributes(ctx),
         "DescribeOptionGroups" => describe_option_groups(ctx, form),
+        "DescribeBlueGreenDeployments" => describe_blue_green_deployments(ctx, form),
         other => ctx.error(
             400,
             "InvalidAction",
@@ -855,5 +856,17 @@ fn describe_option_groups(ctx: &Ctx<'_>, form: &[(String, String)]) -> Answer {
         el(&mut out, "Marker", &marker);
     }
     close(&mut out, "DescribeOptionGroups", ctx.request_id);
+    Answer::xml(out)
+}
+
+/// The fleet has no Blue/Green deployment: one empty page (paging parameters checked as AWS does).
+fn describe_blue_green_deployments(ctx: &Ctx<'_>, form: &[(String, String)]) -> Answer {
+    if let Err(e) = page(ctx, form, 0) {
+        return e;
+    }
+    let mut out = String::with_capacity(300);
+    open(&mut out, "DescribeBlueGreenDeployments");
+    out.push_str("<BlueGreenDeployments></BlueGreenDeployments>");
+    close(&mut out, "DescribeBlueGreenDeployments", ctx.request_id);
     Answer::xml(out)
 }

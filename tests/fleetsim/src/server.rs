@@ -75,6 +75,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("rds", "ListTagsForResource"),
     ("rds", "DescribeAccountAttributes"),
     ("rds", "DescribeOptionGroups"),
+    ("rds", "DescribeBlueGreenDeployments"),
     ("kms", "DescribeKey"),
     ("kms", "GetKeyPolicy"),
     ("backup", "ListBackupVaults"),
