@@ -313,19 +313,13 @@ async fn remediate_run(
     if !dry_run && !plan.items.is_empty() {
         let journal = remediate::journal::Journal::open(out_dir)
             .map_err(|e| Error::io("open the journal in", out_dir, e))?;
-        let progress = std::sync::Arc::new(output::progress::Progress::new(
-            plan.items
-                .iter()
-                .map(|i| {
-                    let label: String = format!("{}/{} {}", i.account_id, i.region, i.identifier)
-                        .chars()
-                        .take(60)
-                        .collect();
-                    (i.source_arn.clone(), label)
-                })
-                .collect(),
+        let progress = output::progress::Progress::databases(
+            plan.items.iter().map(|i| {
+                let (arn, id) = (i.source_arn.as_str(), i.identifier.as_str());
+                (arn, i.account_id.as_str(), i.region.as_str(), id)
+            }),
             judge.quiet,
-        ));
+        );
         let options = remediate::Options {
             progress: Some(progress),
             max_parallel: options.max_parallel,

@@ -82,7 +82,8 @@ pub async fn run(args: DrillArgs, quiet: bool) -> Result<Drilled, Error> {
     };
     let out_dir = prepare_out(args.resume.as_deref().or(args.out.as_deref()), started)?;
     let file = out_dir.join("drill.json");
-    let options = drill::Options {
+    let mut options = drill::Options {
+        progress: None,
         max_parallel: usize::from(args.max_parallel),
         step_timeout: std::time::Duration::from_secs(step_timeout.seconds.unsigned_abs()),
         poll: std::time::Duration::from_secs(30),
@@ -93,6 +94,7 @@ pub async fn run(args: DrillArgs, quiet: bool) -> Result<Drilled, Error> {
         let journal = Journal::open_as(&out_dir, drill::JOURNAL_FILE, drill::JOURNAL_SCHEMA)
             .map_err(|e| Error::io("open the journal in", &out_dir, e))?;
         let previous = previous.unwrap_or(run_id);
+        options.progress = Some(progress(items.iter().map(|u| &u.item), quiet));
         let results = drill::resume(&factory, &items, &previous, &journal, &options).await;
         let report = report(
             previous,
@@ -174,6 +176,7 @@ pub async fn run(args: DrillArgs, quiet: bool) -> Result<Drilled, Error> {
     } else {
         let journal = Journal::open_as(&out_dir, drill::JOURNAL_FILE, drill::JOURNAL_SCHEMA)
             .map_err(|e| Error::io("open the journal in", &out_dir, e))?;
+        options.progress = Some(progress(plan.items.iter(), quiet));
         drill::execute(&factory, &plan.items, &run_id, &journal, &options).await
     };
     let report = report(
@@ -223,4 +226,19 @@ fn exit_code(report: &Report) -> u8 {
     } else {
         EXIT_COMPLIANT
     }
+}
+
+/// The drills' lines on the terminal (the remediation's display): one per database, in the vault
+/// account and region it is drilled in.
+fn progress<'a>(
+    items: impl Iterator<Item = &'a drill::Item>,
+    quiet: bool,
+) -> std::sync::Arc<dyn crate::remediate::Progress + Send + Sync> {
+    crate::output::progress::Progress::databases(
+        items.map(|i| {
+            let (arn, id) = (i.source_arn.as_str(), i.identifier.as_str());
+            (arn, i.dest_account.as_str(), i.dest_region.as_str(), id)
+        }),
+        quiet,
+    )
 }

@@ -103,6 +103,9 @@ pub struct Report {
 }
 
 pub struct Options {
+    /// Told of each drill's steps and its end (the terminal's progress display, the same as
+    /// remediation's).
+    pub progress: Option<std::sync::Arc<dyn crate::remediate::Progress + Send + Sync>>,
     pub max_parallel: usize,
     /// The longest wait for the drill instance to become available, and to be deleted.
     pub step_timeout: Duration,

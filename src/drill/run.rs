@@ -14,6 +14,7 @@ use crate::aws::rds::Scope;
 use crate::aws::ClientFactory;
 use crate::inventory::AwsError;
 use crate::remediate::journal::Journal;
+use crate::remediate::Progress;
 use crate::tags::{
     self, DRILL_PASSED, DRILL_PROBE_FAILED, DRILL_RESTORE_FAILED, ROLE_DRILL, TAG_DRILL,
     TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT, TAG_MANAGED, TAG_ROLE,
@@ -81,6 +82,8 @@ pub(super) struct Ctx<'a> {
     journal: &'a Journal,
     pub scope: Scope<'a>,
     backup: &'a aws_sdk_backup::Client,
+    /// The terminal's progress display, when it draws (else each step is logged).
+    progress: Option<&'a (dyn Progress + Send + Sync)>,
 }
 
 /// The clients of a drill, in its vault account and region.
@@ -90,10 +93,16 @@ struct Clients {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(item: &'a Item, journal: &'a Journal, clients: &'a Clients) -> Ctx<'a> {
+    fn new(
+        item: &'a Item,
+        journal: &'a Journal,
+        clients: &'a Clients,
+        options: &'a Options,
+    ) -> Ctx<'a> {
         Ctx {
             item,
             journal,
+            progress: options.progress.as_deref().filter(|p| p.enabled()),
             scope: Scope {
                 client: &clients.rds,
                 account_id: &item.dest_account,
@@ -138,7 +147,10 @@ impl<'a> Ctx<'a> {
     }
 
     fn start(&self, step: &str, detail: String) {
-        info!(source = %self.item.identifier, step, "{detail}");
+        match self.progress {
+            Some(p) => p.update(&self.item.source_arn, step),
+            None => info!(source = %self.item.identifier, step, "{detail}"),
+        }
         self.record(Entry::Start {
             at: Utc::now(),
             source_arn: self.item.source_arn.clone(),
@@ -156,8 +168,33 @@ impl<'a> Ctx<'a> {
         });
     }
 
+    /// The drill's last line on the progress display: its result, how long the restore took, and
+    /// whether what it made is gone.
+    fn ended(&self, out: &DrillResult) {
+        let Some(p) = self.progress else {
+            return;
+        };
+        let took = out
+            .restore_seconds
+            .map(|s| format!(" in {}", crate::rules::format_seconds(s)))
+            .unwrap_or_default();
+        let left = if out.deleted { "" } else { ", NOT deleted" };
+        p.update(
+            &self.item.source_arn,
+            &format!("{}{took}{left}", out.result),
+        );
+    }
+
     fn failed(&self, step: &str, error: &AwsError) {
-        warn!(source = %self.item.identifier, step, code = %error.code, "drill step failed: {}", error.message);
+        match self.progress {
+            Some(p) => p.update(
+                &self.item.source_arn,
+                &format!("FAILED at {step}: {}", error.code),
+            ),
+            None => {
+                warn!(source = %self.item.identifier, step, code = %error.code, "drill step failed: {}", error.message)
+            }
+        }
         self.record(Entry::Failed {
             at: Utc::now(),
             source_arn: self.item.source_arn.clone(),
@@ -195,7 +232,7 @@ pub(crate) async fn drill(
             return out;
         }
     };
-    let ctx = Ctx::new(item, journal, &clients);
+    let ctx = Ctx::new(item, journal, &clients, options);
     let mut last_seen: Option<DateTime<Utc>> = None;
     restore_and_probe(&ctx, run_id, options, &mut out, &mut last_seen).await;
     let job = out.restore_job.clone();
@@ -204,6 +241,7 @@ pub(crate) async fn drill(
     let adopt = item.backup.is_some().then_some(&tags);
     delete(&ctx, options, job.into_iter().collect(), adopt, &mut out).await;
     evidence(&ctx, &mut out, last_seen).await;
+    ctx.ended(&out);
     out
 }
 
@@ -400,7 +438,7 @@ pub(crate) async fn clean_up(
             return out;
         }
     };
-    let ctx = Ctx::new(item, journal, &clients);
+    let ctx = Ctx::new(item, journal, &clients, options);
     let jobs = match restore_jobs(&ctx, unfinished).await {
         Ok(jobs) => jobs,
         Err(error) => {
@@ -418,6 +456,7 @@ pub(crate) async fn clean_up(
             "interrupted: no evidence written".to_string(),
         );
     }
+    ctx.ended(&out);
     out
 }
 

@@ -22,8 +22,9 @@ impl Progress {
     /// Lines stay short (label and step name only): a wrapped line would break the redraw.
     #[allow(clippy::disallowed_methods)]
     pub fn new(names: Vec<(String, String)>, quiet: bool) -> Progress {
-        let enabled =
-            !quiet && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        // NO_COLOR asks for no colour; the display has none (it only moves the cursor), as
+        // discovery's progress bars.
+        let enabled = !quiet && std::io::stderr().is_terminal();
         Progress {
             state: Mutex::new(State {
                 lines: names
@@ -34,6 +35,24 @@ impl Progress {
                 enabled,
             }),
         }
+    }
+}
+
+impl Progress {
+    /// One line per database, keyed by its ARN and labelled `ACCOUNT/REGION IDENTIFIER` (at most 60
+    /// characters): `(arn, account, region, identifier)` each, in plan order.
+    pub fn databases<'a>(
+        databases: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+        quiet: bool,
+    ) -> std::sync::Arc<Progress> {
+        let names = databases
+            .into_iter()
+            .map(|(arn, account, region, identifier)| {
+                let label = format!("{account}/{region} {identifier}");
+                (arn.to_string(), label.chars().take(60).collect())
+            })
+            .collect();
+        std::sync::Arc::new(Progress::new(names, quiet))
     }
 }
 

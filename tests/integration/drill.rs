@@ -456,3 +456,35 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
     // No evidence for a drill whose outcome is unknown: restore-tested still sees none.
     assert!(replica_tags(&org).get("rdsguard:drill-at").is_none());
 }
+
+/// On a terminal, `rdsguard drill` draws one line per database (the remediation's display, issue 16):
+/// its vault account and region, each step as it starts, then the result with the restore's time.
+/// Off a terminal (every other test here) the log says the same, one line per step.
+#[test]
+fn a_drill_on_a_terminal_shows_each_step_then_the_result() {
+    let org = org();
+    let cmd = command(&org, PROBE);
+    let binary = env!("CARGO_BIN_EXE_rdsguard");
+    let line = format!("{binary} drill --rules rules.toml --out run");
+    // `script -q -e -c CMD /dev/null`: CMD on a pseudo-terminal; the transcript on stdout.
+    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    assert_eq!(run.code, 0, "{run}");
+    let transcript = &run.stdout;
+    let label = format!("{}/{R} orders", org.account("vault"));
+    let drawn = |status: &str| {
+        transcript
+            .lines()
+            .any(|l| l.contains(&label) && l.trim_end_matches('\r').ends_with(status))
+    };
+    for step in ["restore", "wait", "probe", "delete", "evidence"] {
+        assert!(drawn(step), "{step} drawn:\n{transcript}");
+    }
+    let seconds = cmd.json("run/drill.json")["drills"][0]["restore_seconds"]
+        .as_i64()
+        .expect("timed");
+    let took = rdsguard::rules::format_seconds(seconds);
+    assert!(
+        drawn(&format!("passed in {took}")),
+        "the result:\n{transcript}"
+    );
+}

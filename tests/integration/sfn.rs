@@ -184,17 +184,22 @@ fn step_functions_repairs_the_organization_like_the_local_engine_and_again_chang
     );
 }
 
-#[test]
-fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
-    let db = |id: &str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
-    let org = seed(json!({
+/// A vault and a prod account whose PostgreSQL databases `ids` are under a CMK the vault may use.
+fn prod_and_vault(ids: &[&str]) -> Org {
+    let db = |id: &&str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
+    seed(json!({
         "accounts": [{"key": "vault"}, {"key": "prod"}],
         "keys": [
             {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
             {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
         ],
-        "instances": [db("alpha"), db("gone"), db("gamma")]
-    }));
+        "instances": ids.iter().map(db).collect::<Vec<_>>()
+    }))
+}
+
+#[test]
+fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
+    let org = prod_and_vault(&["alpha", "gone", "gamma"]);
     let (prod, vault) = (org.account("prod"), org.account("vault"));
     // `gone` was deleted after the audit read it: RDS answers its snapshot with DBInstanceNotFound.
     let gone = inject(
@@ -264,15 +269,7 @@ fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
 /// it and re-audits. Nothing is started or made twice.
 #[test]
 fn a_run_whose_wait_ran_out_is_resumed_without_starting_anything_twice() {
-    let db = |id: &str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
-    let org = seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [db("alpha"), db("beta")]
-    }));
+    let org = prod_and_vault(&["alpha", "beta"]);
     let (prod, vault) = (org.account("prod"), org.account("vault"));
     // The vault's first copy answers 8 s late: longer than the 2 s rdsguard waits.
     let slow = inject(
