@@ -19,6 +19,18 @@ const UNITS: [(&str, i64); 5] = [
 /// Parses `<number><unit>` terms (units `s`, `m`, `h`, `d`, `w`), at least one, each unit at most once and
 /// from largest to smallest. Returns a message that says what is wrong.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration_or_zero(text)?;
+    if duration.seconds == 0 {
+        return Err(format!(
+            "`{}` is zero; a duration here must be positive",
+            text.trim()
+        ));
+    }
+    Ok(duration)
+}
+
+/// [`parse_duration`], zero allowed (`grace = "0s"`: no grace at all).
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
     let hint = "expected a duration such as `26h`, `7d` or `1d12h` (units: s, m, h, d, w)";
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -61,9 +73,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .checked_add(term)
             .ok_or_else(|| format!("`{text}` is too large"))?;
         rest = after_unit;
-    }
-    if total == 0 {
-        return Err(format!("`{text}` is zero; a maximum age must be positive"));
     }
     // Ten years is far beyond any RPO and keeps arithmetic with timestamps safe.
     if total > 10 * 366 * 86_400 {

@@ -23,7 +23,7 @@ pub use copies::{
     role_arn, BackupRemediation, Destination, DestinationRegion, Immutable, ReplicaKinds,
     TargetOptionGroup, DEFAULT_BACKUP_ROLE,
 };
-pub use duration::{format_seconds, parse_duration, Duration};
+pub use duration::{format_seconds, parse_duration, parse_duration_or_zero, Duration};
 pub use validate::{is_account_id, is_region};
 
 /// Rule files larger than this are refused: a rules folder is configuration, not data.

@@ -613,3 +613,19 @@ max_age = "1d"
         ]
     );
 }
+
+/// `grace = "0s"` is no grace at all (new databases fail from their first minute, as docs/rules.md
+/// says); every other duration must be positive.
+#[test]
+fn grace_may_be_zero_and_no_other_duration_may() {
+    let rule = |extra: &str| {
+        format!("[[rule]]\nid = \"r\"\ndestination = {{ account = \"222222222222\" }}\nmax_age = \"26h\"\n{extra}")
+    };
+    let set = load_text(&rule("grace = \"0s\"\n")).expect("grace 0s is valid");
+    assert_eq!(set.rules[0].grace.seconds, 0);
+    let found = problems(load_text(&rule("cadence = \"0h\"\nretain = { min = 3 }\n")));
+    assert_eq!(
+        found,
+        ["5: rule `r`: cadence: `0h` is zero; a duration here must be positive"]
+    );
+}

@@ -9,7 +9,10 @@ use chrono::NaiveDate;
 use toml::Spanned;
 
 use super::raw::{FileCtx, Parsed, RawExemption, RawImmutable, RawRule, RawSelect};
-use super::{parse_duration, Exemption, Immutable, Restore, Retain, Rule, Selector, Severity};
+use super::{
+    parse_duration, parse_duration_or_zero, Exemption, Immutable, Restore, Retain, Rule, Selector,
+    Severity,
+};
 use crate::inventory::SourceKind;
 
 /// Validates one deserialised rule. `what` names it in messages; `bad` holds the keys phase one
@@ -77,7 +80,13 @@ pub(super) fn rule(
 
     let mut duration = |key: &str, text: &Option<Spanned<String>>| {
         let text = text.as_ref()?;
-        match parse_duration(text.get_ref()) {
+        // No grace at all is a choice (new databases fail from their first minute); no other
+        // duration may be zero.
+        let parse = match key {
+            "grace" => parse_duration_or_zero,
+            _ => parse_duration,
+        };
+        match parse(text.get_ref()) {
             Ok(duration) => Some(duration),
             Err(message) => {
                 error(text.span().start, format!("{key}: {message}"));
