@@ -123,13 +123,9 @@ pub async fn execute(
     journal: &Journal,
     options: &Options,
 ) -> Vec<DrillResult> {
-    if let Err(e) = journal.plans(run_id, items) {
-        tracing::warn!("cannot write the journal {}: {e}", journal.path().display());
-    }
-    stream::iter(items)
-        .map(|item| run::drill(factory, item, run_id, journal, options))
-        .buffer_unordered(options.max_parallel.max(1))
-        .collect()
+    let drill = |item| run::drill(factory, item, run_id, journal, options);
+    journal
+        .run_all(run_id, items, options.max_parallel, drill)
         .await
 }
 

@@ -91,6 +91,31 @@ impl Journal {
         self.append(entry)
     }
 
+    /// Journals every item's plan, then runs `one` for each, at most `max_parallel` at once, each to
+    /// its end whatever happens to the others (remediation's items, drills). A journal that cannot
+    /// be written is said on stderr; the run goes on, without a `--resume` for it.
+    pub async fn run_all<'a, I, R, Fut>(
+        &self,
+        run_id: &str,
+        items: &'a [I],
+        max_parallel: usize,
+        one: impl FnMut(&'a I) -> Fut,
+    ) -> Vec<R>
+    where
+        I: Clone + Serialize,
+        Fut: std::future::Future<Output = R>,
+    {
+        use futures::stream::{self, StreamExt};
+        if let Err(e) = self.plans(run_id, items) {
+            tracing::warn!("cannot write the journal {}: {e}", self.path().display());
+        }
+        stream::iter(items)
+            .map(one)
+            .buffer_unordered(max_parallel.max(1))
+            .collect()
+            .await
+    }
+
     /// Writes each item's plan before anything is done for it (what `--resume` replays).
     pub fn plans<I: Clone + Serialize>(&self, run_id: &str, items: &[I]) -> std::io::Result<()> {
         for item in items {

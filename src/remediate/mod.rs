@@ -23,9 +23,6 @@ pub use crate::tags;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
-use tracing::warn;
-
 use crate::aws::ClientFactory;
 use journal::Journal;
 use plan::Item;
@@ -60,14 +57,10 @@ pub async fn execute(
     journal: &Journal,
     options: &Options,
 ) -> Vec<ItemResult> {
-    if let Err(e) = journal.plans(run_id, items) {
-        warn!("cannot write the journal {}: {e}", journal.path().display());
-    }
     // AWS's limit on cross-region copies in progress holds across items: one set of slots per run.
     let slots = limits::CopySlots::default();
-    stream::iter(items)
-        .map(|item| run::item(factory, item, run_id, journal, options, &slots))
-        .buffer_unordered(options.max_parallel.max(1))
-        .collect()
+    let repair = |item| run::item(factory, item, run_id, journal, options, &slots);
+    journal
+        .run_all(run_id, items, options.max_parallel, repair)
         .await
 }

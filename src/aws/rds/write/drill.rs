@@ -8,13 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_rds::types::Tag;
 use chrono::{DateTime, Utc};
 
 use super::super::{tag_list, Scope};
 use super::instances::{self, Instance};
 use crate::aws::ServerTime;
 use crate::inventory::AwsError;
+
+/// Adding the drill evidence to a replica, or the drill tags to what a restore job made.
+pub use super::instances::add_tags;
 
 /// What a drill instance is made like (the rule's `drill` table).
 pub struct DrillSpec<'a> {
@@ -96,13 +98,10 @@ pub async fn add_member(
     instance_class: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    instances::member_request(scope, cluster, member, engine, instance_class)
+    let request = instances::member_request(scope, cluster, member, engine, instance_class)
         .publicly_accessible(false)
-        .set_tags(Some(tag_list(tags)))
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| scope.error("CreateDBInstance", member, &e))
+        .set_tags(Some(tag_list(tags)));
+    scope.done("CreateDBInstance", member, request.send()).await
 }
 
 /// The drill cluster `identifier` as AWS describes it now (its writer endpoint as the host), with
@@ -114,22 +113,4 @@ pub async fn look_cluster(
     let time = ServerTime::default();
     let found = instances::find_cluster_with(scope, identifier, time.clone()).await?;
     Ok((found, time.get()))
-}
-
-/// Adds `tags` to the resource `arn` (the drill evidence on a replica) in one call.
-pub async fn add_tags(
-    scope: &Scope<'_>,
-    arn: &str,
-    tags: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let list: Vec<Tag> = tag_list(tags);
-    scope
-        .client
-        .add_tags_to_resource()
-        .resource_name(arn)
-        .set_tags(Some(list))
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| scope.error("AddTagsToResource", arn, &e))
 }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_rds::client::Waiters;
-use aws_sdk_rds::types::Tag;
 
 use aws_sdk_rds::operation::delete_db_cluster::DeleteDBClusterError;
 use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
@@ -114,7 +113,7 @@ pub async fn restore(
     spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    restore_request(
+    let request = restore_request(
         scope,
         snapshot,
         identifier,
@@ -124,11 +123,11 @@ pub async fn restore(
     )
     .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
     .deletion_protection(false)
-    .set_tags(Some(tag_list(tags)))
-    .send()
-    .await
-    .map(drop)
-    .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))
+    .set_tags(Some(tag_list(tags)));
+    let answer = request.send();
+    scope
+        .done("RestoreDBInstanceFromDBSnapshot", identifier, answer)
+        .await
 }
 
 pub async fn wait_available(
@@ -143,16 +142,20 @@ pub async fn wait_available(
         .await
 }
 
+/// Adds `tags` to the RDS resource `arn` (a database or a snapshot).
+pub async fn add_tags(
+    scope: &Scope<'_>,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let request = scope.client.add_tags_to_resource().resource_name(arn);
+    let answer = request.set_tags(Some(tag_list(tags))).send();
+    scope.done("AddTagsToResource", arn, answer).await
+}
+
 pub async fn add_tag(scope: &Scope<'_>, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
-    scope
-        .client
-        .add_tags_to_resource()
-        .resource_name(arn)
-        .tags(Tag::builder().key(key).value(value).build())
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| scope.error("AddTagsToResource", arn, &e))
+    let tags = BTreeMap::from([(key.to_string(), value.to_string())]);
+    add_tags(scope, arn, &tags).await
 }
 
 /// Deletes a restored copy (no final snapshot: its data is the replica snapshot it came from).
