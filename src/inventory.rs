@@ -17,11 +17,13 @@ pub use crate::tags::{TAG_DATA_TIME, TAG_SOURCE_ARN};
 mod arn;
 mod backup;
 mod green;
+mod key;
 mod option_group;
 mod quota;
 pub use arn::{parse_rds_arn, RdsArn};
 pub use backup::{vault_owner, BackupVault, RecoveryPoint, AIR_GAPPED_VAULT, AWS_OWNED_KMS_KEY};
 pub use green::{GreenSide, BLUE_GREEN_OPERATION};
+pub use key::{KeyFact, KeyManager, KeyRef};
 pub use option_group::{
     is_default_option_group, GroupOption, OptionGroup, OptionGroupListing, OPTION_GROUPS_OPERATION,
 };
@@ -253,30 +255,6 @@ pub struct ReplicaInstance {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum KeyManager {
-    Aws,
-    Customer,
-}
-
-/// What discovery learnt about one KMS key, looked up in the account and region that use it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct KeyFact {
-    /// The key ARN.
-    pub arn: String,
-    pub account_id: String,
-    pub region: String,
-    /// Every name this key was looked up by (alias, key id, ARN), so references resolve.
-    #[serde(default)]
-    pub lookups: Vec<String>,
-    pub key_manager: KeyManager,
-    pub key_state: Option<String>,
-    pub enabled: bool,
-    /// The key policy (`default`), when discovery read it (source keys only).
-    pub policy: Option<String>,
-}
-
 /// Where a database secret points. Only these fields are kept; the value itself is never stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SecretFact {
@@ -296,14 +274,6 @@ pub const DESTINATION_NOT_IN_ORGANIZATION: &str = "DestinationNotInOrganization"
 
 /// The restored instances' tag naming the replica snapshot they came from.
 pub use crate::tags::TAG_RESTORED_FROM;
-
-/// A key reference as used from one account and region (an alias, a key id or an ARN).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KeyRef {
-    pub account_id: String,
-    pub region: String,
-    pub reference: String,
-}
 
 /// One AWS error met during discovery. The audit goes on; checks that needed the data report ERROR.
 /// Displayed as `OPERATION CODE in ACCOUNT/REGION: MESSAGE`.

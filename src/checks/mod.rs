@@ -12,7 +12,7 @@ mod replica_encryption;
 mod replica_immutable;
 mod replica_present;
 mod restore_current;
-mod restore_tested;
+pub mod restore_tested;
 mod retention_count;
 mod share_exposure;
 mod source_key_shareable;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Check, CheckId, Ctx, Fact, Outcome};
 use crate::inventory::Snapshot;
-use crate::report::LastDrill;
+use crate::report::{CheckStatus, DrillCoverage, DrillState, LastDrill, SourceReport};
 use crate::rules::{format_seconds, Rule};
 use crate::tags::{DRILL_PASSED, TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT};
 
@@ -151,4 +151,50 @@ fn coarse(seconds: i64) -> i64 {
         s if s >= 3_600 => s - s % 60,
         s => s,
     }
+}
+
+/// Where `source` stands on restore drills; `None` when its rule has no `drill` (or it is exempt or
+/// ungoverned). Read from its `restore-tested` result and its last drill.
+pub fn drill_state(source: &SourceReport) -> Option<DrillState> {
+    let check = source
+        .checks
+        .iter()
+        .find(|c| c.id == CheckId::RESTORE_TESTED)?;
+    Some(match (check.status, &source.last_drill) {
+        (CheckStatus::Pass, _) => DrillState::Passed,
+        (CheckStatus::Fail, None) => DrillState::Never,
+        (CheckStatus::Fail, Some(d)) if d.result != crate::tags::DRILL_PASSED => DrillState::Failed,
+        (CheckStatus::Fail, Some(d)) if d.age_seconds > d.every_seconds => DrillState::Stale,
+        (CheckStatus::Fail, Some(d)) if d.restore_seconds.is_some_and(|s| s > d.rto_seconds) => {
+            DrillState::OverRto
+        }
+        _ => DrillState::Unknown,
+    })
+}
+
+/// How many governed sources have a drill rule, and where they stand ([`drill_state`]).
+pub fn drill_coverage(sources: &[SourceReport]) -> DrillCoverage {
+    let mut c = DrillCoverage::default();
+    for source in sources {
+        let Some(state) = drill_state(source) else {
+            continue;
+        };
+        c.with_rule += 1;
+        if source
+            .last_drill
+            .as_ref()
+            .is_some_and(|d| d.age_seconds <= d.every_seconds)
+        {
+            c.within_every += 1;
+        }
+        match state {
+            DrillState::Passed => c.passed += 1,
+            DrillState::Failed => c.failed += 1,
+            DrillState::Stale => c.stale += 1,
+            DrillState::OverRto => c.over_rto += 1,
+            DrillState::Never => c.never += 1,
+            DrillState::Unknown => c.unknown += 1,
+        }
+    }
+    c
 }

@@ -3,12 +3,14 @@
 //! decides the reads of the next round. [`run`] makes those reads through `aws::scoped`, with bounded
 //! concurrency and the destinations first, into an [`Inventory`](crate::inventory::Inventory).
 
+mod first;
 pub mod plan;
 pub mod progress;
 mod reads;
 mod run;
 
-pub use run::{discover, read_destinations_ahead, Ahead, Plan};
+pub use first::{read_destinations_ahead, Ahead};
+pub use run::{discover, Plan};
 
 #[cfg(test)]
 mod tests;

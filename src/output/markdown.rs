@@ -3,8 +3,9 @@
 use std::io::{self, Write};
 
 use super::escape::markdown_cell as cell;
+use crate::checks::restore_tested::drill_coverage;
 use crate::report::v1::ReportV1;
-use crate::report::{CheckStatus, DrillCoverage, Status};
+use crate::report::{CheckStatus, Status};
 use crate::rules::format_seconds;
 
 pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
@@ -39,7 +40,7 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
         "| {} | {} | {} | {} | {} | {} |\n",
         s.sources, s.compliant, s.non_compliant, s.error, s.exempt, s.ungoverned
     )?;
-    if let Some(drills) = DrillCoverage::count(&report.sources).line() {
+    if let Some(drills) = drill_coverage(&report.sources).line() {
         writeln!(out, "{}.\n", cell(&drills))?;
     }
     if let Some(drift) = &report.drift {

@@ -9,9 +9,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use crate::checks::restore_tested::drill_coverage;
 use crate::error::Error;
 use crate::report::v1::ReportV1;
-use crate::report::{CheckResult, CheckStatus, DrillCoverage, HeadroomState, SourceReport, Status};
+use crate::report::{CheckResult, CheckStatus, HeadroomState, SourceReport, Status};
 use crate::rules::Severity;
 
 /// How many failing sources the summary lists (`--show`).
@@ -284,7 +285,7 @@ fn write_shown(
     )?;
     writeln!(out, "{}", counts(report, style))?;
     write_quotas(report, style, out)?;
-    if let Some(drills) = DrillCoverage::count(&report.sources).line() {
+    if let Some(drills) = drill_coverage(&report.sources).line() {
         for line in wrap(&drills, "", style.width) {
             writeln!(out, "{line}")?;
         }

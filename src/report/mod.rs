@@ -155,31 +155,6 @@ pub enum DrillState {
     Unknown,
 }
 
-impl SourceReport {
-    /// Where this source stands on restore drills; `None` when its rule has no `drill` (or it is
-    /// exempt or ungoverned).
-    pub fn drill_state(&self) -> Option<DrillState> {
-        let check = self
-            .checks
-            .iter()
-            .find(|c| c.id == crate::checks::CheckId::RESTORE_TESTED)?;
-        Some(match (check.status, &self.last_drill) {
-            (CheckStatus::Pass, _) => DrillState::Passed,
-            (CheckStatus::Fail, None) => DrillState::Never,
-            (CheckStatus::Fail, Some(d)) if d.result != crate::tags::DRILL_PASSED => {
-                DrillState::Failed
-            }
-            (CheckStatus::Fail, Some(d)) if d.age_seconds > d.every_seconds => DrillState::Stale,
-            (CheckStatus::Fail, Some(d))
-                if d.restore_seconds.is_some_and(|s| s > d.rto_seconds) =>
-            {
-                DrillState::OverRto
-            }
-            _ => DrillState::Unknown,
-        })
-    }
-}
-
 /// How many governed sources have a drill rule, and where they stand ([`DrillState`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DrillCoverage {
@@ -196,32 +171,6 @@ pub struct DrillCoverage {
 }
 
 impl DrillCoverage {
-    pub fn count(sources: &[SourceReport]) -> DrillCoverage {
-        let mut c = DrillCoverage::default();
-        for source in sources {
-            let Some(state) = source.drill_state() else {
-                continue;
-            };
-            c.with_rule += 1;
-            if source
-                .last_drill
-                .as_ref()
-                .is_some_and(|d| d.age_seconds <= d.every_seconds)
-            {
-                c.within_every += 1;
-            }
-            match state {
-                DrillState::Passed => c.passed += 1,
-                DrillState::Failed => c.failed += 1,
-                DrillState::Stale => c.stale += 1,
-                DrillState::OverRto => c.over_rto += 1,
-                DrillState::Never => c.never += 1,
-                DrillState::Unknown => c.unknown += 1,
-            }
-        }
-        c
-    }
-
     /// One line for the terminal and summary.md, or `None` when no rule has `drill`.
     pub fn line(&self) -> Option<String> {
         if self.with_rule == 0 {

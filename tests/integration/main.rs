@@ -28,5 +28,6 @@ mod securityhub;
 mod setup;
 mod setup_deploy;
 mod sfn;
+mod shape;
 mod step_functions;
 mod terminal;

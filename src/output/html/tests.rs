@@ -224,7 +224,7 @@ fn each_source_shows_its_last_drill_and_the_summary_the_coverage() {
             "{label}: {table}"
         );
     }
-    let coverage = crate::report::DrillCoverage::count(&report.sources);
+    let coverage = crate::checks::restore_tested::drill_coverage(&report.sources);
     assert_eq!(
         coverage.line().as_deref(),
         Some("Restore drills: 1 of 6 database(s) with a drill rule passed within drill.every and the RTO; 1 over the RTO, 1 failed, 1 older than drill.every, 1 never drilled, 1 not judged")

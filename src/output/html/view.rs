@@ -9,6 +9,7 @@ use super::charts::{self, ChartView};
 use super::{
     account_label, content_security_policy, percent, rfc3339, status_class, DRILL_STATES, STATUSES,
 };
+use crate::checks::restore_tested::drill_coverage;
 use crate::report::v1::Drift;
 use crate::report::v1::ReportV1;
 use crate::report::{DrillCoverage, DrillState, HeadroomState, Status};
@@ -448,7 +449,7 @@ impl View {
             drift: report.drift.as_ref().map(DriftView::of),
             counts,
             total,
-            drills: DrillsView::of(&DrillCoverage::count(&report.sources)),
+            drills: DrillsView::of(&drill_coverage(&report.sources)),
             charts: vec![
                 charts::by_account(report),
                 charts::by_rule(report, &rule_ids),

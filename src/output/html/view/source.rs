@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::super::{check_class, drill_words, rfc3339, short_key, status_class, status_rank};
+use crate::checks::restore_tested::drill_state;
 use crate::checks::CheckId;
 use crate::report::v1::ReportV1;
 use crate::report::{CheckStatus, SourceReport};
@@ -189,7 +190,7 @@ impl SourceView {
                     value: value.clone(),
                 })
                 .collect(),
-            drill: source.drill_state().map(|state| {
+            drill: drill_state(source).map(|state| {
                 let (words, class) = drill_words(state);
                 DrillView {
                     state: words,
