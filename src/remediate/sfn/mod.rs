@@ -124,12 +124,14 @@ impl std::fmt::Display for Refused {
     }
 }
 
+/// Why the engine never repoints a secret: to edit it, the value would pass through the states, and
+/// Step Functions keeps every state's input and output in the execution's history.
+const REPOINT_REFUSED: &str = "repointing a secret would pass its value (the password) through the states, and Step Functions keeps every state's input and output in the execution history; use the local engine (--engine local) for rules with restore.secret";
+
 /// Whether the engine runs `step` for an item of `kind`: `None`, or why not.
 pub fn unsupported(step: Step, kind: SourceKind) -> Option<&'static str> {
     match (step, kind) {
-        (Step::Repoint | Step::Supersede, _) => Some(
-            "repointing a secret is GetSecretValue, a JSON edit and PutSecretValue, not one SDK call",
-        ),
+        (Step::Repoint | Step::Supersede, _) => Some(REPOINT_REFUSED),
         (Step::Restore | Step::PruneRestores, SourceKind::DbCluster) => {
             Some("an Aurora restore is a cluster and its instance, two waits: the next slice")
         }
@@ -260,7 +262,7 @@ pub fn check_rules(rules: &RuleSet) -> Result<(), Refused> {
             return Err(Refused {
                 source: format!("rule `{}` (restore.secret)", rule.id),
                 step: Step::Repoint.name(),
-                reason: "repointing a secret is GetSecretValue, a JSON edit and PutSecretValue, not one SDK call",
+                reason: REPOINT_REFUSED,
             });
         }
     }
