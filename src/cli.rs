@@ -96,7 +96,8 @@ pub enum Command {
 /// How `--remediate` copies into another region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CrossRegionCopy {
-    /// One CopyDBSnapshot across accounts and regions (AWS documents it since 2025).
+    /// One CopyDBSnapshot across accounts and regions (the RDS API reference: the source may be a
+    /// snapshot "in a different account and a different AWS Region").
     OneStep,
     /// A stage copy in the source's region of the vault account, then a copy across regions.
     TwoStep,
@@ -298,7 +299,7 @@ pub struct AuditArgs {
     /// With --remediate: how a copy into another region is made. `one-step`: the vault account
     /// copies the shared snapshot across accounts and regions in one call; `two-step`: a copy in
     /// the source's region first (`copy-stage`), then across regions.
-    #[arg(long, value_enum, default_value_t = CrossRegionCopy::OneStep, value_name = "PATH")]
+    #[arg(long, value_enum, default_value_t = CrossRegionCopy::OneStep, value_name = "STEPS")]
     pub cross_region_copy: CrossRegionCopy,
 
     /// With --remediate: where the pipeline runs. `step-functions` creates (or updates) the state
