@@ -35,7 +35,7 @@ pub async fn restore(
     tags: &BTreeMap<String, String>,
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
-    instances::restore_request(
+    let request = instances::restore_request(
         scope,
         snapshot,
         identifier,
@@ -46,12 +46,11 @@ pub async fn restore(
     .publicly_accessible(false)
     .deletion_protection(false)
     .multi_az(false)
-    .set_tags(Some(tag_list(tags)))
-    .customize()
-    .interceptor(time.clone())
-    .send()
-    .await
-    .map_err(|e| scope.error("RestoreDBInstanceFromDBSnapshot", identifier, &e))?;
+    .set_tags(Some(tag_list(tags)));
+    let answer = request.customize().interceptor(time.clone()).send();
+    scope
+        .done("RestoreDBInstanceFromDBSnapshot", identifier, answer)
+        .await?;
     Ok(time.get())
 }
 
@@ -78,13 +77,12 @@ pub async fn restore_cluster(
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
     let groups = (spec.subnet_group, spec.security_groups);
-    instances::cluster_restore_request(scope, snapshot, identifier, engine, groups)
-        .set_tags(Some(tag_list(tags)))
-        .customize()
-        .interceptor(time.clone())
-        .send()
-        .await
-        .map_err(|e| scope.error("RestoreDBClusterFromSnapshot", identifier, &e))?;
+    let request = instances::cluster_restore_request(scope, snapshot, identifier, engine, groups)
+        .set_tags(Some(tag_list(tags)));
+    let answer = request.customize().interceptor(time.clone()).send();
+    scope
+        .done("RestoreDBClusterFromSnapshot", identifier, answer)
+        .await?;
     Ok(time.get())
 }
 

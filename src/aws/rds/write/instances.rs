@@ -232,20 +232,20 @@ pub async fn restore_cluster(
     let tag_list = tag_list(tags);
     if find_cluster(scope, identifier).await?.is_none() {
         let groups = (spec.subnet_group, spec.security_groups);
-        cluster_restore_request(scope, snapshot, identifier, engine, groups)
-            .set_tags(Some(tag_list.clone()))
-            .send()
-            .await
-            .map_err(|e| scope.error("RestoreDBClusterFromSnapshot", identifier, &e))?;
+        let request = cluster_restore_request(scope, snapshot, identifier, engine, groups)
+            .set_tags(Some(tag_list.clone()));
+        scope
+            .done("RestoreDBClusterFromSnapshot", identifier, request.send())
+            .await?;
     }
     let member = cluster_member(identifier);
     if find(scope, &member).await?.is_none() {
-        member_request(scope, identifier, &member, engine, spec.instance_class)
+        let request = member_request(scope, identifier, &member, engine, spec.instance_class)
             .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
-            .set_tags(Some(tag_list))
-            .send()
-            .await
-            .map_err(|e| scope.error("CreateDBInstance", &member, &e))?;
+            .set_tags(Some(tag_list));
+        scope
+            .done("CreateDBInstance", &member, request.send())
+            .await?;
     }
     Ok(())
 }
