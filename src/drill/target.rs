@@ -13,7 +13,8 @@ use super::run::{is_drill_instance, Ctx};
 use super::Options;
 use crate::aws::backup::resource_type;
 use crate::aws::backup::restore::{self, RestoreRequest};
-use crate::aws::rds::write::drill::{self as aws_drill, DrillSpec};
+use crate::aws::rds::write::drill as aws_drill;
+use crate::aws::rds::write::instances::RestoreSpec;
 use crate::aws::rds::write::instances::{self, Instance};
 use crate::aws::rds::Scope;
 use crate::inventory::AwsError;
@@ -39,16 +40,18 @@ pub(super) struct Started {
     pub job: Option<String>,
 }
 
-fn spec<'a>(ctx: &Ctx<'a>) -> DrillSpec<'a> {
-    DrillSpec {
-        instance_class: &ctx.item.instance_class,
-        subnet_group: ctx.item.subnet_group.as_deref(),
-        security_groups: &ctx.item.security_groups,
+/// The restore of the item's replica into its drill database (the rule's `drill` table).
+fn spec<'a>(ctx: &Ctx<'a>) -> RestoreSpec<'a> {
+    let item = ctx.item;
+    RestoreSpec {
+        snapshot: &item.replica_arn,
+        identifier: &item.instance,
+        engine: item.engine.as_deref().unwrap_or_default(),
+        instance_class: &item.instance_class,
+        subnet_group: item.subnet_group.as_deref(),
+        security_groups: &item.security_groups,
+        parameter_group: None,
     }
-}
-
-fn engine<'a>(ctx: &Ctx<'a>) -> &'a str {
-    ctx.item.engine.as_deref().unwrap_or_default()
 }
 
 /// Starts the restore of the item's replica into its drill database, with `tags`.
@@ -59,25 +62,9 @@ pub(super) async fn start(
     let item = ctx.item;
     let Some(backup) = &item.backup else {
         let at = if item.is_cluster() {
-            let (replica, engine) = (&item.replica_arn, engine(ctx));
-            aws_drill::restore_cluster(
-                &ctx.scope,
-                replica,
-                &item.instance,
-                engine,
-                &spec(ctx),
-                tags,
-            )
-            .await?
+            aws_drill::restore_cluster(&ctx.scope, &spec(ctx), tags).await?
         } else {
-            aws_drill::restore(
-                &ctx.scope,
-                &item.replica_arn,
-                &item.instance,
-                &spec(ctx),
-                tags,
-            )
-            .await?
+            aws_drill::restore(&ctx.scope, &spec(ctx), tags).await?
         };
         return Ok(Started { at, job: None });
     };
@@ -203,16 +190,7 @@ async fn look(
         other => return Ok(other),
     };
     if !members.contains(&member) {
-        let class = &item.instance_class;
-        aws_drill::add_member(
-            &ctx.scope,
-            &item.instance,
-            &member,
-            engine(ctx),
-            class,
-            tags,
-        )
-        .await?;
+        aws_drill::add_member(&ctx.scope, &spec(ctx), &member, tags).await?;
         return Ok(Look::Pending("its instance is being created".into()));
     }
     let (found, at) = aws_drill::look(&ctx.scope, &member).await?;

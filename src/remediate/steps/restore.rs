@@ -86,6 +86,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
     let mut tags = ctx.tags(ROLE_RESTORE);
     tags.insert(TAG_RESTORED_FROM.to_string(), replica);
     let spec = instances::RestoreSpec {
+        snapshot: &plan.from_snapshot,
+        identifier: &plan.instance,
+        engine: &plan.engine,
         instance_class: &plan.instance_class,
         subnet_group: plan.subnet_group.as_deref(),
         security_groups: &plan.security_groups,
@@ -100,19 +103,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
             ctx.created(dst, &plan.instance);
         }
         // Also adds the cluster's instance when an earlier run stopped before it.
-        instances::restore_cluster(
-            dst,
-            &plan.from_snapshot,
-            &plan.instance,
-            &plan.engine,
-            &spec,
-            &tags,
-        )
-        .await?;
+        instances::restore_cluster(dst, &spec, &tags).await?;
         instances::wait_cluster_available(dst, &plan.instance, timeout).await?;
     } else {
         if instances::find(dst, &plan.instance).await?.is_none() {
-            instances::restore(dst, &plan.from_snapshot, &plan.instance, &spec, &tags).await?;
+            instances::restore(dst, &spec, &tags).await?;
             ctx.created(dst, &plan.instance);
         }
         instances::wait_available(dst, &plan.instance, timeout).await?;

@@ -11,45 +11,28 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::super::{tag_list, Scope};
-use super::instances::{self, Instance};
+use super::instances::{self, Instance, RestoreSpec};
 use crate::aws::ServerTime;
 use crate::inventory::AwsError;
 
 /// Adding the drill evidence to a replica, or the drill tags to what a restore job made.
 pub use super::instances::add_tags;
 
-/// What a drill instance is made like (the rule's `drill` table).
-pub struct DrillSpec<'a> {
-    pub instance_class: &'a str,
-    pub subnet_group: Option<&'a str>,
-    pub security_groups: &'a [String],
-}
-
-/// Restores `snapshot` (an identifier or ARN in this scope) into a new DB instance `identifier`,
-/// never publicly accessible, with `tags`. Returns the `Date` of AWS's answer.
+/// Restores the spec's snapshot into a new DB instance, never publicly accessible, without Multi-AZ,
+/// with `tags`. Returns the `Date` of AWS's answer.
 pub async fn restore(
     scope: &Scope<'_>,
-    snapshot: &str,
-    identifier: &str,
-    spec: &DrillSpec<'_>,
+    spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
-    let request = instances::restore_request(
-        scope,
-        snapshot,
-        identifier,
-        spec.instance_class,
-        spec.subnet_group,
-        spec.security_groups,
-    )
-    .publicly_accessible(false)
-    .deletion_protection(false)
-    .multi_az(false)
-    .set_tags(Some(tag_list(tags)));
+    let request = instances::restore_request(scope, spec)
+        .publicly_accessible(false)
+        .multi_az(false)
+        .set_tags(Some(tag_list(tags)));
     let answer = request.customize().interceptor(time.clone()).send();
     scope
-        .done("RestoreDBInstanceFromDBSnapshot", identifier, answer)
+        .done("RestoreDBInstanceFromDBSnapshot", spec.identifier, answer)
         .await?;
     Ok(time.get())
 }
@@ -64,24 +47,18 @@ pub async fn look(
     Ok((found, time.get()))
 }
 
-/// Restores the cluster snapshot `snapshot` into a new Aurora cluster `identifier` (`engine`: the
-/// source's) in the drill's subnet group and security groups, with `tags`. AWS makes no instance:
-/// [`add_member`] does, once the cluster is available. Returns the `Date` of AWS's answer.
+/// Restores the spec's cluster snapshot into a new Aurora cluster, with `tags`. AWS makes no
+/// instance: [`add_member`] does, once the cluster is available. Returns the `Date` of AWS's answer.
 pub async fn restore_cluster(
     scope: &Scope<'_>,
-    snapshot: &str,
-    identifier: &str,
-    engine: &str,
-    spec: &DrillSpec<'_>,
+    spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
-    let groups = (spec.subnet_group, spec.security_groups);
-    let request = instances::cluster_restore_request(scope, snapshot, identifier, engine, groups)
-        .set_tags(Some(tag_list(tags)));
+    let request = instances::cluster_restore_request(scope, spec).set_tags(Some(tag_list(tags)));
     let answer = request.customize().interceptor(time.clone()).send();
     scope
-        .done("RestoreDBClusterFromSnapshot", identifier, answer)
+        .done("RestoreDBClusterFromSnapshot", spec.identifier, answer)
         .await?;
     Ok(time.get())
 }
@@ -90,13 +67,11 @@ pub async fn restore_cluster(
 /// publicly accessible, with `tags` (a cluster without an instance serves no connection).
 pub async fn add_member(
     scope: &Scope<'_>,
-    cluster: &str,
+    spec: &RestoreSpec<'_>,
     member: &str,
-    engine: &str,
-    instance_class: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let request = instances::member_request(scope, cluster, member, engine, instance_class)
+    let request = instances::member_request(scope, spec, member)
         .publicly_accessible(false)
         .set_tags(Some(tag_list(tags)));
     scope.done("CreateDBInstance", member, request.send()).await

@@ -28,8 +28,15 @@ pub struct Instance {
     pub tags: BTreeMap<String, String>,
 }
 
-/// What a restored instance is made like (the rule's `restore` table).
+/// A restore of a snapshot into a new database, and what that database is made like (the rule's
+/// `restore` or `drill` table): remediation's restores and a drill's share it.
 pub struct RestoreSpec<'a> {
+    /// The snapshot: an identifier or ARN in the restoring scope.
+    pub snapshot: &'a str,
+    /// The new DB instance, or the new Aurora cluster.
+    pub identifier: &'a str,
+    /// The source's engine (a cluster restore and its instance name it).
+    pub engine: &'a str,
     pub instance_class: &'a str,
     pub subnet_group: Option<&'a str>,
     pub security_groups: &'a [String],
@@ -86,47 +93,38 @@ async fn found_instance<R: std::fmt::Debug>(
     Ok(found.and_then(|out| out.db_instances().first().map(Instance::of)))
 }
 
-/// `RestoreDBInstanceFromDBSnapshot` of `snapshot` into `identifier`, in the class, subnet group
-/// and security groups given: what every restore of a DB snapshot shares (remediation's, a drill's).
+/// `RestoreDBInstanceFromDBSnapshot` of the spec's snapshot into its identifier, in its class,
+/// subnet group, security groups and parameter group, without deletion protection: what every
+/// restore of a DB snapshot shares (remediation's, a drill's).
 pub fn restore_request(
     scope: &Scope<'_>,
-    snapshot: &str,
-    identifier: &str,
-    instance_class: &str,
-    subnet_group: Option<&str>,
-    security_groups: &[String],
+    spec: &RestoreSpec<'_>,
 ) -> aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::builders::RestoreDBInstanceFromDBSnapshotFluentBuilder{
+    let groups = spec.security_groups;
     scope
         .client
         .restore_db_instance_from_db_snapshot()
-        .db_snapshot_identifier(snapshot)
-        .db_instance_identifier(identifier)
-        .db_instance_class(instance_class)
-        .set_db_subnet_group_name(subnet_group.map(str::to_string))
-        .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
+        .db_snapshot_identifier(spec.snapshot)
+        .db_instance_identifier(spec.identifier)
+        .db_instance_class(spec.instance_class)
+        .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
+        .set_vpc_security_group_ids((!groups.is_empty()).then(|| groups.to_vec()))
+        .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
+        .deletion_protection(false)
 }
 
 pub async fn restore(
     scope: &Scope<'_>,
-    snapshot: &str,
-    identifier: &str,
     spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let request = restore_request(
-        scope,
-        snapshot,
-        identifier,
-        spec.instance_class,
-        spec.subnet_group,
-        spec.security_groups,
-    )
-    .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
-    .deletion_protection(false)
-    .set_tags(Some(tag_list(tags)));
-    let answer = request.send();
+    let request = restore_request(scope, spec).set_tags(Some(tag_list(tags)));
     scope
-        .done("RestoreDBInstanceFromDBSnapshot", identifier, answer)
+        .done(
+            "RestoreDBInstanceFromDBSnapshot",
+            spec.identifier,
+            request.send(),
+        )
         .await
 }
 
@@ -220,29 +218,25 @@ pub fn cluster_member(cluster: &str) -> String {
 }
 
 /// Restores an Aurora cluster from a cluster snapshot and adds one instance (a cluster without an
-/// instance cannot serve a connection).
+/// instance cannot serve a connection); each only when an earlier run did not.
 pub async fn restore_cluster(
     scope: &Scope<'_>,
-    snapshot: &str,
-    identifier: &str,
-    engine: &str,
     spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let tag_list = tag_list(tags);
-    if find_cluster(scope, identifier).await?.is_none() {
-        let groups = (spec.subnet_group, spec.security_groups);
-        let request = cluster_restore_request(scope, snapshot, identifier, engine, groups)
-            .set_tags(Some(tag_list.clone()));
+    if find_cluster(scope, spec.identifier).await?.is_none() {
+        let request = cluster_restore_request(scope, spec).set_tags(Some(tag_list(tags)));
         scope
-            .done("RestoreDBClusterFromSnapshot", identifier, request.send())
+            .done(
+                "RestoreDBClusterFromSnapshot",
+                spec.identifier,
+                request.send(),
+            )
             .await?;
     }
-    let member = cluster_member(identifier);
+    let member = cluster_member(spec.identifier);
     if find(scope, &member).await?.is_none() {
-        let request = member_request(scope, identifier, &member, engine, spec.instance_class)
-            .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
-            .set_tags(Some(tag_list));
+        let request = member_request(scope, spec, &member).set_tags(Some(tag_list(tags)));
         scope
             .done("CreateDBInstance", &member, request.send())
             .await?;
@@ -250,43 +244,40 @@ pub async fn restore_cluster(
     Ok(())
 }
 
-/// `RestoreDBClusterFromSnapshot` of `snapshot` into the cluster `identifier` (`engine`), in the
-/// subnet group and security groups given (`groups`), without deletion protection: what every
-/// restore of a cluster snapshot shares (remediation's, a drill's).
+/// `RestoreDBClusterFromSnapshot` of the spec's snapshot into the cluster it names, in its subnet
+/// group and security groups, without deletion protection: what every restore of a cluster snapshot
+/// shares (remediation's, a drill's).
 pub fn cluster_restore_request(
     scope: &Scope<'_>,
-    snapshot: &str,
-    identifier: &str,
-    engine: &str,
-    (subnet_group, security_groups): (Option<&str>, &[String]),
+    spec: &RestoreSpec<'_>,
 ) -> aws_sdk_rds::operation::restore_db_cluster_from_snapshot::builders::RestoreDBClusterFromSnapshotFluentBuilder{
+    let groups = spec.security_groups;
     scope
         .client
         .restore_db_cluster_from_snapshot()
-        .snapshot_identifier(snapshot)
-        .db_cluster_identifier(identifier)
-        .engine(engine)
-        .set_db_subnet_group_name(subnet_group.map(str::to_string))
-        .set_vpc_security_group_ids((!security_groups.is_empty()).then(|| security_groups.to_vec()))
+        .snapshot_identifier(spec.snapshot)
+        .db_cluster_identifier(spec.identifier)
+        .engine(spec.engine)
+        .set_db_subnet_group_name(spec.subnet_group.map(str::to_string))
+        .set_vpc_security_group_ids((!groups.is_empty()).then(|| groups.to_vec()))
         .deletion_protection(false)
 }
 
-/// `CreateDBInstance` of the instance `member` in the cluster `cluster` (a restored cluster serves
-/// no connection without one).
+/// `CreateDBInstance` of the instance `member` in the spec's restored cluster, in its class and
+/// parameter group (a restored cluster serves no connection without one).
 pub fn member_request(
     scope: &Scope<'_>,
-    cluster: &str,
+    spec: &RestoreSpec<'_>,
     member: &str,
-    engine: &str,
-    instance_class: &str,
 ) -> aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder {
     scope
         .client
         .create_db_instance()
         .db_instance_identifier(member)
-        .db_cluster_identifier(cluster)
-        .engine(engine)
-        .db_instance_class(instance_class)
+        .db_cluster_identifier(spec.identifier)
+        .engine(spec.engine)
+        .db_instance_class(spec.instance_class)
+        .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
 }
 
 pub async fn wait_cluster_available(
