@@ -107,7 +107,7 @@ pub fn product_arn(partition: &str, region: &str, account_id: &str) -> String {
 }
 
 fn finding(report: &ReportV1, source: &SourceReport, check: &CheckResult) -> Finding {
-    let partition = parse_rds_arn(&source.arn)
+    let partition = parse_rds_arn(&source.db.arn)
         .map(|a| a.partition.to_string())
         .unwrap_or_else(|| "aws".to_string());
     let meta = checks::by_id(&check.id);
@@ -120,8 +120,8 @@ fn finding(report: &ReportV1, source: &SourceReport, check: &CheckResult) -> Fin
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let description = format!(
         "{failure}. {} Observed: {}. Expected: {}. Database {} ({}, {}) in account {}, region {}; rule {rule}; checked by rdsguard at {when}.",
-        check.message, check.observed, check.expected, source.identifier, source.engine,
-        source.kind.as_str(), source.account_id, source.region
+        check.message, check.observed, check.expected, source.db.identifier, source.db.engine,
+        source.db.kind.as_str(), source.db.account_id, source.db.region
     );
     let url = report
         .run
@@ -130,10 +130,10 @@ fn finding(report: &ReportV1, source: &SourceReport, check: &CheckResult) -> Fin
         .map(|base| format!("{}#{}", base.trim_end_matches('/'), check.id));
     Finding {
         schema_version: SCHEMA_VERSION.to_string(),
-        id: finding_id(&source.arn, &check.id),
-        product_arn: product_arn(&partition, &source.region, &source.account_id),
+        id: finding_id(&source.db.arn, &check.id),
+        product_arn: product_arn(&partition, &source.db.region, &source.db.account_id),
         generator_id: check.id.clone(),
-        aws_account_id: source.account_id.clone(),
+        aws_account_id: source.db.account_id.clone(),
         types: vec![format!(
             "Software and Configuration Checks/AWS Security Best Practices/rdsguard {}",
             check.id
@@ -143,7 +143,10 @@ fn finding(report: &ReportV1, source: &SourceReport, check: &CheckResult) -> Fin
         severity: FindingSeverity {
             label: severity_label(check.severity).to_string(),
         },
-        title: clip(&format!("RDS {}: {failure}", source.identifier), TITLE_MAX),
+        title: clip(
+            &format!("RDS {}: {failure}", source.db.identifier),
+            TITLE_MAX,
+        ),
         description: clip(&description, DESCRIPTION_MAX),
         remediation: Remediation {
             recommendation: Recommendation {
@@ -152,14 +155,14 @@ fn finding(report: &ReportV1, source: &SourceReport, check: &CheckResult) -> Fin
             },
         },
         resources: vec![Resource {
-            kind: match source.kind {
+            kind: match source.db.kind {
                 SourceKind::DbInstance => "AwsRdsDbInstance",
                 SourceKind::DbCluster => "AwsRdsDbCluster",
             }
             .to_string(),
-            id: source.arn.clone(),
+            id: source.db.arn.clone(),
             partition,
-            region: source.region.clone(),
+            region: source.db.region.clone(),
         }],
         compliance: Compliance {
             status: "FAILED".to_string(),

@@ -19,7 +19,7 @@ pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) ->
         let matched = inventory
             .sources
             .iter()
-            .filter(|s| pattern::matches(&exemption.arn, &s.arn))
+            .filter(|s| pattern::matches(&exemption.arn, &s.db.arn))
             .count();
         warnings.push(format!(
             "{}: exemption for {} expired on {}; it no longer applies and its {matched} source(s) are judged normally",
@@ -44,7 +44,7 @@ pub fn evaluate(inventory: &Inventory, rules: &RuleSet, as_of: DateTime<Utc>) ->
         .iter()
         .map(|source| evaluate_source(&index, rules, source, as_of, cutoff, &capacity))
         .collect();
-    sources.sort_by(|a, b| a.arn.cmp(&b.arn));
+    sources.sort_by(|a, b| a.db.arn.cmp(&b.db.arn));
     warnings.extend(evidence_warnings(inventory, &sources, as_of));
     let quotas = capacity.all(&index);
     warnings.extend(
@@ -89,12 +89,7 @@ fn evaluate_source(
     let today = as_of.date_naive();
     let rule = rules.rule_for(source);
     let mut report = SourceReport {
-        arn: source.arn.clone(),
-        kind: source.kind,
-        account_id: source.account_id.clone(),
-        region: source.region.clone(),
-        identifier: source.identifier.clone(),
-        engine: source.engine.clone(),
+        db: source.db.clone(),
         rule: rule.map(|r| r.id.clone()),
         status: Status::Ungoverned,
         latest_replica: None,
@@ -127,7 +122,7 @@ fn evaluate_source(
         return report;
     };
     let dest_account = rule.destination.account.as_str();
-    let dest_region = rule.destination.region_for(&source.region);
+    let dest_region = rule.destination.region_for(&source.db.region);
     // What the inventory holds now, less what did not exist yet at `as_of`.
     let (replicas, later): (Vec<_>, Vec<_>) = index
         .replicas(source, &rule.destination, dest_region)
@@ -135,7 +130,7 @@ fn evaluate_source(
         .partition(|s| cutoff.is_none_or(|at| s.existed_at(at)));
     let mut dest_errors = Vec::new();
     if rule.destination.replicas.snapshot {
-        dest_errors = index.snapshot_read_errors(dest_account, dest_region, source.kind);
+        dest_errors = index.snapshot_read_errors(dest_account, dest_region, source.db.kind);
     }
     dest_errors.extend(index.backup_read_errors(&rule.destination, dest_region));
     let ctx = Ctx {

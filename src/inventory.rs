@@ -142,16 +142,23 @@ impl SourceKind {
     }
 }
 
-/// A database that must have a copy in the vault: an RDS DB instance (not an Aurora member) or an
-/// Aurora DB cluster.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Source {
+/// What names a database, in the inventory and in the published report alike.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Database {
     pub arn: String,
     pub kind: SourceKind,
     pub account_id: String,
     pub region: String,
     pub identifier: String,
     pub engine: String,
+}
+
+/// A database that must have a copy in the vault: an RDS DB instance (not an Aurora member) or an
+/// Aurora DB cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Source {
+    #[serde(flatten)]
+    pub db: Database,
     pub status: Option<String>,
     pub encrypted: bool,
     pub kms_key_id: Option<String>,
@@ -388,7 +395,8 @@ impl Inventory {
                 .any(|(a, r)| a == account && (r == region || region == "*"))
         };
         self.scopes.retain(|s| !touched(&s.account_id, &s.region));
-        self.sources.retain(|s| !touched(&s.account_id, &s.region));
+        self.sources
+            .retain(|s| !touched(&s.db.account_id, &s.db.region));
         self.snapshots
             .retain(|s| !touched(&s.account_id, &s.region));
         self.backup_vaults
@@ -437,7 +445,7 @@ impl Inventory {
         self.regions.dedup();
         self.scopes
             .sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
-        self.sources.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.sources.sort_by(|a, b| a.db.arn.cmp(&b.db.arn));
         self.snapshots.sort_by(|a, b| a.arn.cmp(&b.arn));
         self.backup_vaults.sort_by(|a, b| {
             (&a.account_id, &a.region, &a.arn).cmp(&(&b.account_id, &b.region, &b.arn))

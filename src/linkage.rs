@@ -212,19 +212,19 @@ impl<'a> Index<'a> {
 
     /// True when `snapshot` is a copy of `source`'s data (by provenance tag, else by source ARN + id).
     pub fn is_copy_of(&self, snapshot: &'a Snapshot, source: &Source) -> bool {
-        if snapshot.kind != source.kind {
+        if snapshot.kind != source.db.kind {
             return false;
         }
         if let Some(point) = &snapshot.backup {
             // A vault of the source's own account, even one shared elsewhere, goes with that account.
-            return point.resource_arn == source.arn
-                && point.vault_owner() != Some(source.account_id.as_str());
+            return point.resource_arn == source.db.arn
+                && point.vault_owner() != Some(source.db.account_id.as_str());
         }
         if let Some(tagged) = snapshot.tags.get(TAG_SOURCE_ARN) {
-            return tagged == &source.arn;
+            return tagged == &source.db.arn;
         }
-        snapshot.source_identifier == source.identifier
-            && self.origin(snapshot) == (source.account_id.as_str(), source.region.as_str())
+        snapshot.source_identifier == source.db.identifier
+            && self.origin(snapshot) == (source.db.account_id.as_str(), source.db.region.as_str())
     }
 
     /// The replicas of `source` in `destination` (in `dest_region`): usable copies of the kinds the
@@ -237,16 +237,16 @@ impl<'a> Index<'a> {
         dest_region: &str,
     ) -> Vec<&'a Snapshot> {
         let dest_account = destination.account.as_str();
-        if dest_account == source.account_id {
+        if dest_account == source.db.account_id {
             return Vec::new();
         }
-        let tagged = self.by_tag.get(source.arn.as_str());
+        let tagged = self.by_tag.get(source.db.arn.as_str());
         let untagged = self.by_origin.get(&(
-            source.account_id.as_str(),
-            source.region.as_str(),
-            source.identifier.as_str(),
+            source.db.account_id.as_str(),
+            source.db.region.as_str(),
+            source.db.identifier.as_str(),
         ));
-        let points = self.by_resource.get(source.arn.as_str());
+        let points = self.by_resource.get(source.db.arn.as_str());
         let mut replicas: Vec<&Snapshot> = tagged
             .into_iter()
             .chain(untagged)
@@ -326,10 +326,10 @@ impl<'a> Index<'a> {
 
     /// Snapshots of `source` in its own account and region (manual ones: what can be shared).
     pub fn own_snapshots(&self, source: &Source) -> Vec<&'a Snapshot> {
-        self.snapshots_in(&source.account_id, &source.region)
+        self.snapshots_in(&source.db.account_id, &source.db.region)
             .iter()
             .copied()
-            .filter(|s| s.kind == source.kind && s.source_identifier == source.identifier)
+            .filter(|s| s.kind == source.db.kind && s.source_identifier == source.db.identifier)
             .collect()
     }
 }

@@ -57,7 +57,7 @@ pub async fn read_source(
     if let Some(error) = read.errors.pop() {
         return Err(error);
     }
-    Ok(read.sources.into_iter().find(|s| s.arn == arn))
+    Ok(read.sources.into_iter().find(|s| s.db.arn == arn))
 }
 
 /// The manual snapshots of `kinds` in one scope (the kinds listed at once), and the errors.

@@ -106,7 +106,7 @@ fn resolution(existing: &AwsSecurityFinding, now: &str) -> AwsSecurityFinding {
 /// What this run knows about a (source ARN, check id): true when it judged it not failing, so an
 /// earlier failure may be resolved. Unknown (ERROR, unread scope) stays open.
 fn judged_passing(report: &ReportV1, complete_scope: bool, arn: &str, check: &str) -> bool {
-    match report.sources.iter().find(|s| s.arn == arn) {
+    match report.sources.iter().find(|s| s.db.arn == arn) {
         Some(source) => match source.status {
             Status::Exempt | Status::Ungoverned => true,
             _ => source
@@ -133,7 +133,7 @@ pub async fn publish(factory: &ClientFactory, report: &ReportV1, concurrency: us
     let mut by_scope: BTreeMap<(String, String), Vec<Finding>> = BTreeMap::new();
     for source in &report.sources {
         by_scope
-            .entry((source.account_id.clone(), source.region.clone()))
+            .entry((source.db.account_id.clone(), source.db.region.clone()))
             .or_default();
     }
     for finding in asff::findings(report) {
@@ -198,8 +198,8 @@ async fn publish_scope(
     let partition = report
         .sources
         .iter()
-        .find(|s| s.account_id == account)
-        .and_then(|s| s.arn.split(':').nth(1))
+        .find(|s| s.db.account_id == account)
+        .and_then(|s| s.db.arn.split(':').nth(1))
         .unwrap_or("aws");
     let product = asff::product_arn(partition, region, account);
     let generators: BTreeSet<&str> = REGISTRY.iter().map(|c| c.id.as_str()).collect();

@@ -28,7 +28,7 @@ fn judge(org: &Org, rules: &RuleSet, identifier: &str) -> SourceReport {
     evaluate(&org.inventory, rules, as_of())
         .sources
         .into_iter()
-        .find(|s| s.identifier == identifier)
+        .find(|s| s.db.identifier == identifier)
         .expect("source in report")
 }
 
@@ -100,8 +100,8 @@ fn the_rds_view_of_a_backup_is_counted_once() {
     let mut org = Org::new();
     let ledger = {
         let mut s = org.source(PROD, "ledger");
-        s.kind = SourceKind::DbCluster;
-        s.arn = s.arn.replace(":db:", ":cluster:");
+        s.db.kind = SourceKind::DbCluster;
+        s.db.arn = s.db.arn.replace(":db:", ":cluster:");
         org.inventory.sources.pop();
         org.inventory.sources.push(s.clone());
         s

@@ -26,7 +26,7 @@ fn source<'a>(findings: &'a Findings, identifier: &str) -> &'a SourceReport {
     findings
         .sources
         .iter()
-        .find(|s| s.identifier == identifier)
+        .find(|s| s.db.identifier == identifier)
         .expect("source in report")
 }
 
@@ -168,7 +168,9 @@ fn exempt_and_unbounded_databases_count_as_what_others_keep() {
     let mut org = org(97, 100);
     let mut legacy = org.source(PROD, "legacy");
     legacy.tags.insert("env".into(), "dev".into());
-    org.inventory.sources.retain(|s| s.identifier != "legacy");
+    org.inventory
+        .sources
+        .retain(|s| s.db.identifier != "legacy");
     org.inventory.sources.push(legacy);
     let rules = keep(
         "retain = { max = 3 }",
@@ -185,9 +187,11 @@ fn exempt_and_unbounded_databases_count_as_what_others_keep() {
 fn db_and_cluster_snapshots_are_separate_quotas() {
     let mut org = org(20, 100);
     let mut ledger = org.source(PROD, "ledger");
-    ledger.kind = SourceKind::DbCluster;
-    ledger.arn = ledger.arn.replace(":db:", ":cluster:");
-    org.inventory.sources.retain(|s| s.identifier != "ledger");
+    ledger.db.kind = SourceKind::DbCluster;
+    ledger.db.arn = ledger.db.arn.replace(":db:", ":cluster:");
+    org.inventory
+        .sources
+        .retain(|s| s.db.identifier != "ledger");
     org.inventory.sources.push(ledger);
     set_quota(&mut org, SourceKind::DbCluster, 99, 100);
     let findings = evaluate(&org.inventory, &keep("retain = { max = 3 }", ""), as_of());

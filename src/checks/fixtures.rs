@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::inventory::{
-    AccountQuotas, BackupVault, Inventory, KeyFact, KeyManager, Quota, RecoveryPoint, Scope,
-    Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
+    AccountQuotas, BackupVault, Database, Inventory, KeyFact, KeyManager, Quota, RecoveryPoint,
+    Scope, Snapshot, Source, SourceKind, TAG_SOURCE_ARN,
 };
 
 pub const PROD: &str = "111111111111";
@@ -118,12 +118,14 @@ impl Org {
     /// An encrypted postgres instance under prod's shareable CMK, tagged env=prod.
     pub fn source(&mut self, account: &str, id: &str) -> Source {
         let source = Source {
-            arn: format!("arn:aws:rds:{REGION}:{account}:db:{id}"),
-            kind: SourceKind::DbInstance,
-            account_id: account.into(),
-            region: REGION.into(),
-            identifier: id.into(),
-            engine: "postgres".into(),
+            db: Database {
+                arn: format!("arn:aws:rds:{REGION}:{account}:db:{id}"),
+                kind: SourceKind::DbInstance,
+                account_id: account.into(),
+                region: REGION.into(),
+                identifier: id.into(),
+                engine: "postgres".into(),
+            },
             status: Some("available".into()),
             encrypted: true,
             kms_key_id: Some(key_arn(PROD, "prod-cmk")),
@@ -151,9 +153,9 @@ impl Org {
             .inventory
             .sources
             .iter_mut()
-            .filter(|s| s.identifier == id)
+            .filter(|s| s.db.identifier == id)
         {
-            source.engine = engine.into();
+            source.db.engine = engine.into();
             source.option_group = Some(group.into());
         }
         let options = options
@@ -186,11 +188,11 @@ impl Org {
         let time = as_of() - Duration::hours(hours_ago);
         self.inventory.snapshots.push(Snapshot {
             arn: format!("arn:aws:rds:{REGION}:{account}:snapshot:{id}"),
-            kind: source.kind,
+            kind: source.db.kind,
             account_id: account.into(),
             region: REGION.into(),
             identifier: id.into(),
-            source_identifier: source.identifier.clone(),
+            source_identifier: source.db.identifier.clone(),
             status: "available".into(),
             encrypted: true,
             kms_key_id: Some(key_arn(VAULT, "vault-cmk")),
@@ -207,7 +209,7 @@ impl Org {
 
     /// A replica in the vault linked by the provenance tag.
     pub fn tagged_replica(&mut self, id: &str, source: &Source, hours_ago: i64) -> &mut Snapshot {
-        let arn = source.arn.clone();
+        let arn = source.db.arn.clone();
         let snapshot = self.snapshot(VAULT, id, source, hours_ago);
         snapshot.tags.insert(TAG_SOURCE_ARN.into(), arn);
         snapshot
@@ -251,12 +253,12 @@ impl Org {
         snapshot.status = "COMPLETED".into();
         snapshot.shared_with = None;
         snapshot.backup = Some(RecoveryPoint {
-            resource_arn: source.arn.clone(),
+            resource_arn: source.db.arn.clone(),
             vault_name: vault.into(),
             vault_arn: format!("arn:aws:backup:{REGION}:{account}:backup-vault:{vault}"),
             source_vault_arn: Some(format!(
                 "arn:aws:backup:{REGION}:{}:backup-vault:Default",
-                source.account_id
+                source.db.account_id
             )),
             delete_at: Some(as_of() + Duration::days(30)),
             key_type: Some("CUSTOMER_MANAGED_KMS_KEY".into()),

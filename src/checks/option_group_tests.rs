@@ -168,7 +168,7 @@ fn clusters_pass_and_backup_remediated_rules_neither_run_the_check_nor_read_grou
     assert!(facts(REGISTRY, &snapshots.rules[0]).contains(&Fact::SourceOptionGroup));
     let mut org = Org::new();
     let mut ledger = org.source(PROD, "ledger");
-    ledger.kind = SourceKind::DbCluster;
+    ledger.db.kind = SourceKind::DbCluster;
     ledger.option_group = None;
     org.inventory.sources = vec![ledger];
     let (status, observed, _) = outcome(&judged(&org, &snapshots));

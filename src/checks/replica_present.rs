@@ -26,7 +26,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     if !ctx.rule.select.read_replicas && source.read_replica_of.is_none() {
         if let Some(e) = ctx
             .index
-            .green_sides_unknown(&source.account_id, &source.region)
+            .green_sides_unknown(&source.db.account_id, &source.db.region)
         {
             return Some(Outcome::error(
                 expected,
@@ -48,7 +48,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             format!("{count} replica(s) in the destination{}", ctx.left_out()),
         ));
     }
-    let message = if ctx.dest_account == ctx.source.account_id {
+    let message = if ctx.dest_account == ctx.source.db.account_id {
         "the source lives in the destination account: a replica must be owned by another account"
             .to_string()
     } else {
@@ -60,8 +60,8 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             (false, true) => " (by the recovery point's resource ARN)",
             _ => " (by the rdsguard:source-arn tag, or by a source ARN naming {src} and identifier {id})",
         }
-        .replace("{src}", &format!("{}/{}", ctx.source.account_id, ctx.source.region))
-        .replace("{id}", &ctx.source.identifier);
+        .replace("{src}", &format!("{}/{}", ctx.source.db.account_id, ctx.source.db.region))
+        .replace("{id}", &ctx.source.db.identifier);
         format!(
             "no available {} in {} is linked to this source{how}{}",
             ctx.copy_kinds(),

@@ -66,7 +66,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         i.account_id == ctx.dest_account
             && i.region == ctx.dest_region
             && i.tags.get(TAG_RESTORED_FROM) == Some(&newest.arn)
-            && i.tags.get(TAG_SOURCE_ARN) == Some(&ctx.source.arn)
+            && i.tags.get(TAG_SOURCE_ARN) == Some(&ctx.source.db.arn)
             && !matches!(
                 i.status.as_deref(),
                 Some(

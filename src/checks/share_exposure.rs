@@ -27,13 +27,13 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let source = ctx.source;
     let own_errors =
         ctx.index
-            .snapshot_read_errors(&source.account_id, &source.region, source.kind);
+            .snapshot_read_errors(&source.db.account_id, &source.db.region, source.db.kind);
     if let Some(first) = own_errors.first() {
         return Some(Outcome::error(
             expected,
             format!(
                 "could not list the source's snapshots in {}/{}: {} on {}",
-                source.account_id, source.region, first.code, first.operation
+                source.db.account_id, source.db.region, first.code, first.operation
             ),
         ));
     }

@@ -47,13 +47,18 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         .kms_key_id
         .as_deref()
         .filter(|_| source.encrypted)
-        .map(|id| (id, ctx.index.key(&source.account_id, &source.region, id)));
+        .map(|id| {
+            (
+                id,
+                ctx.index.key(&source.db.account_id, &source.db.region, id),
+            )
+        });
     let key = match own_key {
         Some((_, Some(key))) if !is_aws_managed(key) => key,
         Some((id, None))
             if ctx
                 .index
-                .key_missing(&source.account_id, &source.region, id) =>
+                .key_missing(&source.db.account_id, &source.db.region, id) =>
         {
             return Some(Outcome::fail(
                 format!("{id} does not exist"),
@@ -68,7 +73,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             ));
         }
         _ => {
-            if !source.encrypted && source.kind == SourceKind::DbCluster {
+            if !source.encrypted && source.db.kind == SourceKind::DbCluster {
                 return Some(Outcome::fail(
                     "unencrypted Aurora cluster",
                     expected,
@@ -102,11 +107,11 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
                     format!("{why}, and the rule names no source_kms_key to re-encrypt its snapshots under"),
                 ));
             };
-            match ctx.index.key(&source.account_id, &source.region, reference) {
+            match ctx.index.key(&source.db.account_id, &source.db.region, reference) {
                 Some(key) => key,
-                None if ctx.index.key_missing(&source.account_id, &source.region, reference) => {
+                None if ctx.index.key_missing(&source.db.account_id, &source.db.region, reference) => {
                     return Some(Outcome::fail(
-                        format!("{reference} does not exist in {}/{}", source.account_id, source.region),
+                        format!("{reference} does not exist in {}/{}", source.db.account_id, source.db.region),
                         expected,
                         format!("{why}, and the rule's source_kms_key {reference} does not exist in this account and region"),
                     ))
@@ -116,7 +121,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
                         expected,
                         format!(
                             "{why}; the rule's source_kms_key {reference} could not be resolved in {}/{}",
-                            source.account_id, source.region
+                            source.db.account_id, source.db.region
                         ),
                     ))
                 }

@@ -49,7 +49,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
     let Some(name) = source.option_group.as_deref() else {
         // Every DB instance belongs to an option group (its engine's default at least): none known
         // means it was not read (an inventory written before rdsguard read them).
-        return Some(match source.kind {
+        return Some(match source.db.kind {
             SourceKind::DbCluster => Outcome::pass(
                 "no option group",
                 expected,
@@ -68,7 +68,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             format!("{name} is a default option group: it holds no options"),
         ));
     }
-    let (account, region) = (&source.account_id, &source.region);
+    let (account, region) = (&source.db.account_id, &source.db.region);
     let inventory = ctx.index.inventory;
     if let Some(error) = ctx.read_error(account, region, OPTION_GROUPS_OPERATION) {
         return Some(Outcome::error(
@@ -99,7 +99,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             format!("{OPTION_GROUPS_OPERATION} in {account}/{region} did not list the database's option group {name}"),
         ));
     };
-    let unshareable = group.unshareable(&source.engine);
+    let unshareable = group.unshareable(&source.db.engine);
     if !unshareable.is_empty() {
         let options = listed(&unshareable);
         return Some(Outcome::fail(
@@ -111,7 +111,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
             ),
         ));
     }
-    let carried = group.carried_on_copy(&source.engine);
+    let carried = group.carried_on_copy(&source.db.engine);
     if !carried.is_empty() {
         return Some(Outcome::pass(
             name,

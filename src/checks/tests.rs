@@ -36,7 +36,7 @@ fn source<'a>(findings: &'a crate::report::Findings, identifier: &str) -> &'a So
     findings
         .sources
         .iter()
-        .find(|s| s.identifier == identifier)
+        .find(|s| s.db.identifier == identifier)
         .expect("source in report")
 }
 
@@ -99,7 +99,7 @@ fn links_by_source_arn_and_identifier_never_by_identifier_alone() {
     let prod = evaluate(&org.inventory, &vault_rule(""), as_of())
         .sources
         .into_iter()
-        .find(|s| s.arn == orders.arn)
+        .find(|s| s.db.arn == orders.db.arn)
         .expect("prod orders");
     assert_eq!(prod.status, Status::NonCompliant);
     assert_eq!(check(&prod, "replica-present").status, CheckStatus::Fail);
@@ -115,14 +115,14 @@ fn links_by_source_arn_and_identifier_never_by_identifier_alone() {
     let prod = findings
         .sources
         .iter()
-        .find(|s| s.arn == orders.arn)
+        .find(|s| s.db.arn == orders.db.arn)
         .expect("prod");
     assert_eq!(prod.status, Status::Compliant, "{:#?}", prod.checks);
     assert_eq!(prod.replica_count, 1);
     let other = findings
         .sources
         .iter()
-        .find(|s| s.arn == other_orders.arn)
+        .find(|s| s.db.arn == other_orders.db.arn)
         .expect("other");
     assert_eq!(
         other.replica_count, 1,
@@ -150,7 +150,7 @@ fn in_transit_shares_and_other_accounts_are_not_replicas() {
     // Shared by prod with the vault: still prod's snapshot, in transit.
     org.snapshot(PROD, "orders-transit", &orders, 1).shared_with = Some(vec![VAULT.into()]);
     // A tagged copy owned by an account that is not the rule's destination.
-    let arn = orders.arn.clone();
+    let arn = orders.db.arn.clone();
     org.snapshot(OTHER, "orders-elsewhere", &orders, 1)
         .tags
         .insert("rdsguard:source-arn".into(), arn);
@@ -240,7 +240,7 @@ fn source_key_shareable_for_unencrypted_and_aws_managed_sources() {
         let mut source = org.source(PROD, "orders");
         source.encrypted = encrypted;
         source.kms_key_id = key.map(str::to_string);
-        source.kind = kind;
+        source.db.kind = kind;
         org.inventory.sources[0] = source.clone();
         org.tagged_replica("orders-copy", &source, 1);
         let report = judge(&org, set, "orders");
@@ -643,8 +643,8 @@ fn keys_kms_says_do_not_exist_fail_rather_than_error() {
 fn a_cluster_copy_is_aged_from_rdsguards_data_time_tag() {
     let mut org = Org::new();
     let mut ledger = org.source(PROD, "ledger");
-    ledger.kind = crate::inventory::SourceKind::DbCluster;
-    ledger.arn = format!("arn:aws:rds:{REGION}:{PROD}:cluster:ledger");
+    ledger.db.kind = crate::inventory::SourceKind::DbCluster;
+    ledger.db.arn = format!("arn:aws:rds:{REGION}:{PROD}:cluster:ledger");
     org.inventory.sources[0] = ledger.clone();
     let copy = org.tagged_replica("ledger-copy", &ledger, 1);
     // Cluster snapshots carry no OriginalSnapshotCreateTime; the copy was made an hour ago of data
@@ -776,13 +776,13 @@ fn read_replicas_are_ungoverned_unless_a_rule_selects_them() {
     let mut org = Org::new();
     let primary = org.source(PROD, "orders");
     let mut replica = org.source(PROD, "orders-replica");
-    replica.read_replica_of = Some(primary.arn.clone());
+    replica.read_replica_of = Some(primary.db.arn.clone());
     org.inventory.sources[1] = replica;
     org.tagged_replica("orders-copy", &primary, 2);
     ungoverned_unless_opted_in(
         &org,
         "orders-replica",
-        &format!("read replica of {}", primary.arn),
+        &format!("read replica of {}", primary.db.arn),
     );
 }
 
@@ -796,7 +796,7 @@ fn green_sides_are_ungoverned_unless_a_rule_selects_them() {
     let mut green = org.source(PROD, "orders-green-abcdef");
     green.green_of = Some(crate::inventory::GreenSide {
         deployment: "bgd-0123456789abcdef".into(),
-        blue_arn: blue.arn.clone(),
+        blue_arn: blue.db.arn.clone(),
     });
     org.inventory.sources[1] = green;
     org.tagged_replica("orders-copy", &blue, 2);
@@ -805,7 +805,7 @@ fn green_sides_are_ungoverned_unless_a_rule_selects_them() {
         "orders-green-abcdef",
         &format!(
             "green side of Blue/Green deployment bgd-0123456789abcdef of {}",
-            blue.arn
+            blue.db.arn
         ),
     );
     let blue_report = judge(&org, &vault_rule(""), "orders");
@@ -852,7 +852,7 @@ fn green_sides_not_read_make_replica_present_error_never_pass() {
     }
     org.inventory.errors.push(crate::inventory::AwsError {
         account_id: PROD.into(),
-        region: orders.region.clone(),
+        region: orders.db.region.clone(),
         operation: crate::inventory::BLUE_GREEN_OPERATION.into(),
         code: "AccessDenied".into(),
         message: "denied".into(),

@@ -69,10 +69,10 @@ impl Capacity {
                 continue;
             };
             let account = &rule.destination.account;
-            if *account == source.account_id {
+            if *account == source.db.account_id {
                 continue;
             }
-            let region = rule.destination.region_for(&source.region);
+            let region = rule.destination.region_for(&source.db.region);
             let replicas = index
                 .replicas(source, &rule.destination, region)
                 .iter()
@@ -80,7 +80,7 @@ impl Capacity {
                 .count() as i64;
             let tally = capacity
                 .tallies
-                .entry((account.clone(), region.to_string(), source.kind))
+                .entry((account.clone(), region.to_string(), source.db.kind))
                 .or_default();
             tally.0 += 1;
             tally.1 += replicas;
@@ -124,7 +124,7 @@ impl Capacity {
 }
 
 fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
-    let kind = ctx.source.kind;
+    let kind = ctx.source.db.kind;
     let destination = ctx.destination();
     if !copies_snapshots(ctx.rule) {
         return Some(Outcome::skip(
@@ -142,7 +142,7 @@ fn run(ctx: &Ctx<'_>) -> Option<Outcome> {
         "the {} quota of {destination} holds retain.max = {max} copies of each database copied there",
         kind.quota_name()
     );
-    if ctx.source.account_id == ctx.dest_account {
+    if ctx.source.db.account_id == ctx.dest_account {
         return Some(Outcome::skip(
             expected,
             "the destination is the database's own account: nothing is copied",

@@ -398,7 +398,7 @@ fn rediscovery(
         also_judge: inventory
             .sources
             .iter()
-            .filter(|s| !scopes.contains(&(s.account_id.clone(), s.region.clone())))
+            .filter(|s| !scopes.contains(&(s.db.account_id.clone(), s.db.region.clone())))
             .cloned()
             .collect(),
         ..again

@@ -67,7 +67,7 @@ pub async fn run(args: RollbackArgs) -> Result<Outcome, Error> {
                 rule.id
             ))
         })?;
-    let dest_region = rule.destination.region_for(&source.region).to_string();
+    let dest_region = rule.destination.region_for(&source.db.region).to_string();
     let dest_account = rule.destination.account.clone();
     let config = factory
         .config(&dest_account, &dest_region)

@@ -150,7 +150,7 @@ pub(super) async fn first_read(
             Ok(greens) => {
                 read.blue_green_read = true;
                 for source in &mut read.sources {
-                    source.green_of = greens.get(&source.arn).cloned();
+                    source.green_of = greens.get(&source.db.arn).cloned();
                 }
             }
             Err(error) => read.errors.push(error),

@@ -256,7 +256,7 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
         let facts = checks::facts(checks, rule);
         let needs = |fact| facts.contains(&fact);
         let dest_account = rule.destination.account.as_str();
-        let dest_region = rule.destination.region_for(&source.region);
+        let dest_region = rule.destination.region_for(&source.db.region);
         let replicas = if needs(Fact::ReplicaShares)
             || needs(Fact::NewestReplicaKey)
             || needs(Fact::VaultPolicies)
@@ -290,7 +290,7 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
                 .quotas
                 .insert((dest_account.to_string(), dest_region.to_string()));
         }
-        let home = (source.account_id.clone(), source.region.clone());
+        let home = (source.db.account_id.clone(), source.db.region.clone());
         let named_group = source
             .option_group
             .as_deref()
@@ -310,27 +310,27 @@ pub fn next_reads(known: &Known<'_>, rules: &RuleSet, checks: &[Check]) -> Reads
                     .snapshot_lists
                     .entry(home)
                     .or_default()
-                    .insert(source.kind);
+                    .insert(source.db.kind);
             }
         }
         if needs(Fact::OwnSnapshotShares) {
             reads.own_shares.insert((
-                source.account_id.clone(),
-                source.region.clone(),
-                source.kind,
-                source.identifier.clone(),
+                source.db.account_id.clone(),
+                source.db.region.clone(),
+                source.db.kind,
+                source.db.identifier.clone(),
             ));
         }
         let keys = &mut reads.keys;
         let own_key = source.kms_key_id.as_deref().filter(|_| source.encrypted);
         if let (true, Some(key)) = (needs(Fact::SourceKey), own_key) {
-            let place = readable.key_place(&source.account_id, &source.region, key);
+            let place = readable.key_place(&source.db.account_id, &source.db.region, key);
             want(&mut keys.first, place, key, true);
         }
         if let (true, Some(reference)) = (needs(Fact::SourceKmsKey), &rule.source_kms_key) {
             keys.later.push(Later::SourceKmsKey {
-                account: source.account_id.clone(),
-                region: source.region.clone(),
+                account: source.db.account_id.clone(),
+                region: source.db.region.clone(),
                 own_key: own_key.map(str::to_string),
                 reference: reference.clone(),
             });
@@ -455,7 +455,7 @@ pub fn secrets(
         if !checks::facts(checks, rule).contains(&Fact::RestoreSecret) {
             continue;
         }
-        let region = rule.destination.region_for(&source.region);
+        let region = rule.destination.region_for(&source.db.region);
         let account = rule.destination.account.as_str();
         if !readable.allows(account, region) {
             continue;

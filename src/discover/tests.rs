@@ -238,7 +238,7 @@ fn in_group(org: &mut Org, id: &str, group: &str) {
         .inventory
         .sources
         .iter_mut()
-        .filter(|s| s.identifier == id)
+        .filter(|s| s.db.identifier == id)
     {
         source.option_group = Some(group.into());
     }
@@ -567,11 +567,11 @@ fn blue_green_deployments_are_read_only_where_a_green_side_would_change_a_verdic
     // Exempt today and tomorrow.
     let exempt = rules(&format!(
         "[[rule]]\nid = \"all\"\ndestination = {{ account = \"{VAULT}\" }}\nmax_age = \"26h\"\n\n[[exemption]]\narn = \"{}\"\nreason = \"r\"\nexpires = \"2999-01-01\"\n",
-        sources[0].arn
+        sources[0].db.arn
     ));
     assert!(!plan::wants_green_sides(&sources, &exempt, today));
     // A read replica is no source already.
     let mut replica = org.source(PROD, "orders-r");
-    replica.read_replica_of = Some(sources[0].arn.clone());
+    replica.read_replica_of = Some(sources[0].db.arn.clone());
     assert!(!plan::wants_green_sides(&[replica], &rule(""), today));
 }

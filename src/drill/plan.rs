@@ -170,9 +170,9 @@ pub fn build(
         skipped: Vec::new(),
     };
     let mut sources: Vec<_> = inventory.sources.iter().collect();
-    sources.sort_by(|a, b| a.arn.cmp(&b.arn));
+    sources.sort_by(|a, b| a.db.arn.cmp(&b.db.arn));
     for source in sources {
-        if only.is_some_and(|arn| arn != source.arn) {
+        if only.is_some_and(|arn| arn != source.db.arn) {
             continue;
         }
         let Some(rule) = rules.judging_rule(source, today) else {
@@ -183,13 +183,13 @@ pub fn build(
         };
         let mut skip = |reason: String| {
             plan.skipped.push(Skipped {
-                source_arn: source.arn.clone(),
+                source_arn: source.db.arn.clone(),
                 reason,
             })
         };
         let dest_account = rule.destination.account.as_str();
-        let dest_region = rule.destination.region_for(&source.region);
-        let unread = index.snapshot_read_errors(dest_account, dest_region, source.kind);
+        let dest_region = rule.destination.region_for(&source.db.region);
+        let unread = index.snapshot_read_errors(dest_account, dest_region, source.db.kind);
         if let Some(error) = unread.first() {
             skip(format!(
                 "the destination {dest_account}/{dest_region} could not be read: {} on {}",
@@ -216,7 +216,7 @@ pub fn build(
                 continue;
             }
         }
-        let instance = instance_name(&source.identifier, as_of, run_id, source.kind);
+        let instance = instance_name(&source.db.identifier, as_of, run_id, source.db.kind);
         let mut unfit: Option<String> = None;
         let chosen =
             replicas
@@ -248,14 +248,14 @@ pub fn build(
             None => why,
         };
         plan.items.push(Item {
-            source_arn: source.arn.clone(),
-            identifier: source.identifier.clone(),
+            source_arn: source.db.arn.clone(),
+            identifier: source.db.identifier.clone(),
             rule: rule.id.clone(),
             dest_account: dest_account.to_string(),
             dest_region: dest_region.to_string(),
             replica_arn: replica.arn.clone(),
-            kind: source.kind,
-            engine: (source.kind == SourceKind::DbCluster).then(|| source.engine.clone()),
+            kind: source.db.kind,
+            engine: (source.db.kind == SourceKind::DbCluster).then(|| source.db.engine.clone()),
             backup,
             instance,
             instance_class: drill.instance_class.clone(),

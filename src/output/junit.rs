@@ -14,7 +14,7 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
     for source in &report.sources {
         let class = format!(
             "{}/{}/{}",
-            source.account_id, source.region, source.identifier
+            source.db.account_id, source.db.region, source.db.identifier
         );
         match source.status {
             Status::Exempt | Status::Ungoverned => {
@@ -55,7 +55,7 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
                         x(&check.expected),
                         check.severity,
                         x(source.rule.as_deref().unwrap_or("-")),
-                        x(&source.arn)
+                        x(&source.db.arn)
                     )
                 }
             };

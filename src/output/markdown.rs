@@ -65,16 +65,16 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
         )?;
         writeln!(out, "|---|---|---|---|---|---|---|---|")?;
         for (src, check) in problems {
-            let account = match report.account_name(&src.account_id) {
-                Some(name) => format!("{} ({})", src.account_id, name),
-                None => src.account_id.clone(),
+            let account = match report.account_name(&src.db.account_id) {
+                Some(name) => format!("{} ({})", src.db.account_id, name),
+                None => src.db.account_id.clone(),
             };
             writeln!(
                 out,
                 "| {} | {} | {} | {} | `{}` | {} | {} | {} |",
-                cell(&src.identifier),
+                cell(&src.db.identifier),
                 cell(&account),
-                cell(&src.region),
+                cell(&src.db.region),
                 cell(src.rule.as_deref().unwrap_or("-")),
                 check.id,
                 check.status.as_str(),
@@ -110,7 +110,7 @@ pub fn write(report: &ReportV1, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "Oldest newest-replica: `{}` at {}.\n",
-            cell(&oldest.identifier),
+            cell(&oldest.db.identifier),
             format_seconds(*age)
         )?;
     }

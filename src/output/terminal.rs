@@ -161,10 +161,10 @@ fn source_line(source: &SourceReport) -> String {
     let rule = source.rule.as_deref().unwrap_or("-");
     format!(
         "{}/{} {} {} (rule {rule})",
-        source.account_id,
-        source.region,
-        source.kind.as_str(),
-        source.identifier
+        source.db.account_id,
+        source.db.region,
+        source.db.kind.as_str(),
+        source.db.identifier
     )
 }
 
@@ -310,10 +310,10 @@ fn write_shown(
                                 .cmp(&(a.status == Status::NonCompliant))
                         })
                         .then_with(|| {
-                            (&a.account_id, &a.region, &a.identifier).cmp(&(
-                                &b.account_id,
-                                &b.region,
-                                &b.identifier,
+                            (&a.db.account_id, &a.db.region, &a.db.identifier).cmp(&(
+                                &b.db.account_id,
+                                &b.db.region,
+                                &b.db.identifier,
                             ))
                         })
                 });

@@ -173,7 +173,7 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
     let orders = new
         .sources
         .iter_mut()
-        .find(|s| s.identifier == "orders")
+        .find(|s| s.db.identifier == "orders")
         .expect("orders");
     if let Some(latest) = orders.latest_replica.as_mut() {
         latest.age_seconds += 20 * 3600;
@@ -190,7 +190,7 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
     let stale = new
         .sources
         .iter_mut()
-        .find(|s| s.identifier == "stale")
+        .find(|s| s.db.identifier == "stale")
         .expect("stale");
     let share = stale
         .checks
@@ -198,7 +198,7 @@ fn drift_classifies_new_failures_resolutions_and_regressions() {
         .find(|c| c.id == "share-exposure")
         .expect("share");
     share.status = crate::report::CheckStatus::Pass;
-    new.sources.retain(|s| s.identifier != "loose");
+    new.sources.retain(|s| s.db.identifier != "loose");
     let drift = crate::report::drift::compare(&old, &new, None, 12 * 3600);
     let new_failures: Vec<(&str, &str)> = drift
         .new_failures

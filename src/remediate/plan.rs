@@ -83,7 +83,7 @@ pub fn build(
     let sources: BTreeMap<&str, &Source> = inventory
         .sources
         .iter()
-        .map(|s| (s.arn.as_str(), s))
+        .map(|s| (s.db.arn.as_str(), s))
         .collect();
     let mut plan = Plan {
         run_id: run_id.to_string(),
@@ -97,7 +97,7 @@ pub fn build(
         .filter(|s| s.status == Status::NonCompliant)
     {
         let (Some(source), Some(rule)) = (
-            sources.get(report.arn.as_str()),
+            sources.get(report.db.arn.as_str()),
             rules
                 .rules
                 .iter()
@@ -106,10 +106,10 @@ pub fn build(
             continue;
         };
         let block = |reason: String| Blocked {
-            source_arn: source.arn.clone(),
+            source_arn: source.db.arn.clone(),
             reason,
         };
-        let dest_region = rule.destination.region_for(&source.region).to_string();
+        let dest_region = rule.destination.region_for(&source.db.region).to_string();
         // What rdsguard's copies can make up for and prune: manual snapshots. A recovery point is
         // AWS Backup's to keep and delete.
         let replicas: Vec<_> = index
@@ -164,11 +164,15 @@ pub fn build(
                 }
                 continue;
             }
-            let partition = crate::inventory::parse_rds_arn(&source.arn)
+            let partition = crate::inventory::parse_rds_arn(&source.db.arn)
                 .map(|a| a.partition)
                 .unwrap_or("aws");
-            let token =
-                snapshot_name(&["rdsguard", &source.account_id, &source.identifier, &stamp]);
+            let token = snapshot_name(&[
+                "rdsguard",
+                &source.db.account_id,
+                &source.db.identifier,
+                &stamp,
+            ]);
             plan.items.push(Item {
                 backup: Some(BackupJobs {
                     source_vault: backup.source_vault.clone(),
@@ -176,7 +180,7 @@ pub fn build(
                         "arn:{partition}:backup:{dest_region}:{}:backup-vault:{}",
                         rule.destination.account, backup.destination_vault
                     ),
-                    role_arn: backup.role_arn(partition, &source.account_id),
+                    role_arn: backup.role_arn(partition, &source.db.account_id),
                     delete_after_days: backup.delete_after_days,
                     backup_token: format!("{token}-backup"),
                     copy_token: format!("{token}-copy"),
@@ -224,12 +228,11 @@ pub fn build(
                 continue;
             }
         };
-        let cross_region =
-            matches!(&rule.destination.region, DestinationRegion::Named(r) if *r != source.region);
+        let cross_region = matches!(&rule.destination.region, DestinationRegion::Named(r) if *r != source.db.region);
         if cross_region && dest_key.starts_with("arn:") {
             plan.blocked.push(block(format!(
                 "destination.kms_key {dest_key} names one region; a cross-region destination needs an alias that exists in {} and {dest_region}",
-                source.region
+                source.db.region
             )));
             continue;
         }
@@ -245,7 +248,7 @@ pub fn build(
         let own_key_usable = source.encrypted
             && source.kms_key_id.as_deref().is_some_and(|id| {
                 index
-                    .key(&source.account_id, &source.region, id)
+                    .key(&source.db.account_id, &source.db.region, id)
                     .is_some_and(|k| !crate::checks::is_aws_managed(k))
             });
         let reencrypt_key = if own_key_usable {
@@ -264,13 +267,18 @@ pub fn build(
                 None => None,
             }
         };
-        let snapshot = snapshot_name(&["rdsguard", &source.identifier, &stamp]);
+        let snapshot = snapshot_name(&["rdsguard", &source.db.identifier, &stamp]);
         let names = Names {
             reencrypted: reencrypt_key.as_ref().map(|_| format!("{snapshot}-cmk")),
             stage: (cross_region && copy_path == CopyPath::TwoStep)
                 .then(|| format!("{snapshot}-stage")),
             // Identifiers repeat across accounts: the replica's name carries the source account.
-            replica: snapshot_name(&["rdsguard", &source.account_id, &source.identifier, &stamp]),
+            replica: snapshot_name(&[
+                "rdsguard",
+                &source.db.account_id,
+                &source.db.identifier,
+                &stamp,
+            ]),
             snapshot,
         };
         let mut prune = Vec::new();
@@ -281,7 +289,7 @@ pub fn build(
                 if excess == 0 {
                     break;
                 }
-                if tags::is_ours(&old.tags, &source.arn) && Some(&old.arn) != newest.as_ref() {
+                if tags::is_ours(&old.tags, &source.db.arn) && Some(&old.arn) != newest.as_ref() {
                     prune.push(old.identifier.clone());
                     excess -= 1;
                 }
@@ -307,9 +315,9 @@ pub fn build(
             _ => None,
         };
         let orphans = index
-            .snapshots_in(&source.account_id, &source.region)
+            .snapshots_in(&source.db.account_id, &source.db.region)
             .iter()
-            .filter(|s| tags::has_role(&s.tags, &source.arn, ROLE_TRANSIT))
+            .filter(|s| tags::has_role(&s.tags, &source.db.arn, ROLE_TRANSIT))
             .map(|s| s.identifier.clone())
             .collect();
         plan.items.push(Item {
@@ -337,11 +345,11 @@ fn item(
     notes: Vec<String>,
 ) -> Item {
     Item {
-        source_arn: source.arn.clone(),
-        kind: source.kind,
-        account_id: source.account_id.clone(),
-        region: source.region.clone(),
-        identifier: source.identifier.clone(),
+        source_arn: source.db.arn.clone(),
+        kind: source.db.kind,
+        account_id: source.db.account_id.clone(),
+        region: source.db.region.clone(),
+        identifier: source.db.identifier.clone(),
         rule: rule.id.clone(),
         dest_account: rule.destination.account.clone(),
         dest_region,
@@ -392,7 +400,7 @@ fn plan_restore(
         .filter(|i| {
             i.account_id == dest_account
                 && i.region == dest_region
-                && i.tags.get(TAG_SOURCE_ARN) == Some(&source.arn)
+                && i.tags.get(TAG_SOURCE_ARN) == Some(&source.db.arn)
         })
         .collect();
     restores.sort_by(|a, b| b.identifier.cmp(&a.identifier));
@@ -413,7 +421,7 @@ fn plan_restore(
     };
     let instance = existing.clone().unwrap_or_else(|| {
         // DB instance identifiers: at most 63 characters (9 + 30 + 1 + 14 + 1 + 8).
-        let short: String = source.identifier.chars().take(30).collect();
+        let short: String = source.db.identifier.chars().take(30).collect();
         snapshot_name(&["rdsguard", &short, stamp])
     });
     let keep = restore.keep as usize;
@@ -426,7 +434,7 @@ fn plan_restore(
         }
         if kept < keep {
             kept += 1;
-        } else if !tags::is_ours(&old.tags, &source.arn) {
+        } else if !tags::is_ours(&old.tags, &source.db.arn) {
             notes.push(format!(
                 "{} is not tagged as rdsguard's: never pruned",
                 old.identifier
@@ -453,8 +461,8 @@ fn plan_restore(
         security_groups: restore.security_groups.clone(),
         parameter_group: restore.parameter_group.clone(),
         secret,
-        cluster: source.kind == SourceKind::DbCluster,
-        engine: source.engine.clone(),
+        cluster: source.db.kind == SourceKind::DbCluster,
+        engine: source.db.engine.clone(),
         prune,
     }
 }

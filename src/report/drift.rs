@@ -18,8 +18,8 @@ fn check_status(source: &SourceReport, id: &str) -> Option<CheckStatus> {
 
 fn item(source: &SourceReport, check: &str) -> DriftItem {
     DriftItem {
-        arn: source.arn.clone(),
-        identifier: source.identifier.clone(),
+        arn: source.db.arn.clone(),
+        identifier: source.db.identifier.clone(),
         check: check.to_string(),
         observed: source
             .checks
@@ -37,9 +37,9 @@ pub fn compare(
     age_threshold_seconds: i64,
 ) -> Drift {
     let before: BTreeMap<&str, &SourceReport> =
-        old.sources.iter().map(|s| (s.arn.as_str(), s)).collect();
+        old.sources.iter().map(|s| (s.db.arn.as_str(), s)).collect();
     let after: BTreeMap<&str, &SourceReport> =
-        new.sources.iter().map(|s| (s.arn.as_str(), s)).collect();
+        new.sources.iter().map(|s| (s.db.arn.as_str(), s)).collect();
     let mut drift = Drift {
         baseline: Baseline {
             run_id: old.run.id.clone(),
@@ -65,7 +65,7 @@ pub fn compare(
         if then.status != now.status {
             drift.status_changes.push(StatusChange {
                 arn: arn.to_string(),
-                identifier: now.identifier.clone(),
+                identifier: now.db.identifier.clone(),
                 before: then.status,
                 after: now.status,
             });
@@ -97,8 +97,8 @@ pub fn compare(
 fn regressions(then: &SourceReport, now: &SourceReport, threshold: i64, out: &mut Vec<Regression>) {
     let mut push = |kind, before: String, after: String| {
         out.push(Regression {
-            arn: now.arn.clone(),
-            identifier: now.identifier.clone(),
+            arn: now.db.arn.clone(),
+            identifier: now.db.identifier.clone(),
             kind,
             before,
             after,

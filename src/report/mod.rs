@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{Account, AwsError, Caller, SourceKind};
+use crate::inventory::{Account, AwsError, Caller, Database, SourceKind};
 use crate::rules::Severity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -90,12 +90,10 @@ pub struct ExemptionInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceReport {
-    pub arn: String,
-    pub kind: SourceKind,
-    pub account_id: String,
-    pub region: String,
-    pub identifier: String,
-    pub engine: String,
+    /// The source's ARN, kind, account, region, identifier and engine (flattened: the published
+    /// report's fields are unchanged).
+    #[serde(flatten)]
+    pub db: Database,
     pub rule: Option<String>,
     pub status: Status,
     pub latest_replica: Option<LatestReplica>,

@@ -104,11 +104,11 @@ fn any_matches(patterns: &[String], text: &str) -> bool {
 impl Selector {
     pub fn selects(&self, source: &Source) -> bool {
         (self.read_replicas || !source.replicates_another())
-            && any_matches(&self.accounts, &source.account_id)
-            && any_matches(&self.regions, &source.region)
-            && any_matches(&self.engines, &source.engine)
-            && any_matches(&self.identifiers, &source.identifier)
-            && (self.kinds.is_empty() || self.kinds.contains(&source.kind))
+            && any_matches(&self.accounts, &source.db.account_id)
+            && any_matches(&self.regions, &source.db.region)
+            && any_matches(&self.engines, &source.db.engine)
+            && any_matches(&self.identifiers, &source.db.identifier)
+            && (self.kinds.is_empty() || self.kinds.contains(&source.db.kind))
             && self.tags.iter().all(|(key, value)| {
                 source
                     .tags
@@ -149,8 +149,8 @@ impl Restore {
     /// The secret's name for one source.
     pub fn secret_for(&self, source: &Source) -> Option<String> {
         self.secret.as_ref().map(|s| {
-            s.replace("{identifier}", &source.identifier)
-                .replace("{account}", &source.account_id)
+            s.replace("{identifier}", &source.db.identifier)
+                .replace("{account}", &source.db.account_id)
         })
     }
 }
@@ -187,8 +187,8 @@ impl Drill {
     /// The secret's name for one source.
     pub fn secret_for(&self, source: &Source) -> Option<String> {
         self.secret.as_ref().map(|s| {
-            s.replace("{identifier}", &source.identifier)
-                .replace("{account}", &source.account_id)
+            s.replace("{identifier}", &source.db.identifier)
+                .replace("{account}", &source.db.account_id)
         })
     }
 }
@@ -255,7 +255,7 @@ impl RuleSet {
     pub fn exemption_for(&self, source: &Source, today: chrono::NaiveDate) -> Option<&Exemption> {
         self.exemptions
             .iter()
-            .find(|e| !e.is_expired(today) && pattern::matches(&e.arn, &source.arn))
+            .find(|e| !e.is_expired(today) && pattern::matches(&e.arn, &source.db.arn))
     }
 
     /// The rule whose checks run on `source` on `today`: its rule, unless an exemption covers it.

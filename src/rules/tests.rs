@@ -302,7 +302,7 @@ restore = { instance_class = "db.t3.medium" }
 
 #[test]
 fn first_matching_rule_wins_and_selectors_combine() {
-    use crate::inventory::{Source, SourceKind};
+    use crate::inventory::{Database, Source, SourceKind};
     let text = r#"
 [[rule]]
 id = "legacy"
@@ -318,12 +318,14 @@ max_age = "1d"
 "#;
     let set = load_text(text).expect("valid");
     let source = |id: &str, engine: &str, env: Option<&str>, account: &str| Source {
-        arn: format!("arn:aws:rds:us-east-1:{account}:db:{id}"),
-        kind: SourceKind::DbInstance,
-        account_id: account.into(),
-        region: "us-east-1".into(),
-        identifier: id.into(),
-        engine: engine.into(),
+        db: Database {
+            arn: format!("arn:aws:rds:us-east-1:{account}:db:{id}"),
+            kind: SourceKind::DbInstance,
+            account_id: account.into(),
+            region: "us-east-1".into(),
+            identifier: id.into(),
+            engine: engine.into(),
+        },
         status: None,
         encrypted: true,
         kms_key_id: None,

@@ -15,9 +15,9 @@ use super::{tags, time, with_resource};
 use crate::aws::error::aws_error;
 use crate::aws::pace::Pacer;
 use crate::inventory::{
-    AccountQuotas, AwsError, GreenSide, GroupOption, OptionGroup, OptionGroupListing, Quota,
-    ReplicaInstance, Snapshot, Source, SourceKind, BLUE_GREEN_OPERATION, OPTION_GROUPS_OPERATION,
-    QUOTAS_OPERATION, TAG_SOURCE_ARN,
+    AccountQuotas, AwsError, Database, GreenSide, GroupOption, OptionGroup, OptionGroupListing,
+    Quota, ReplicaInstance, Snapshot, Source, SourceKind, BLUE_GREEN_OPERATION,
+    OPTION_GROUPS_OPERATION, QUOTAS_OPERATION, TAG_SOURCE_ARN,
 };
 
 /// RDS's largest page for Describe* calls.
@@ -117,12 +117,14 @@ impl ScopeRead {
                 continue;
             }
             self.sources.push(Source {
-                arn,
-                kind: db.kind,
-                account_id: account_id.to_string(),
-                region: region.to_string(),
-                identifier,
-                engine: db.engine.unwrap_or_default().to_string(),
+                db: Database {
+                    arn,
+                    kind: db.kind,
+                    account_id: account_id.to_string(),
+                    region: region.to_string(),
+                    identifier,
+                    engine: db.engine.unwrap_or_default().to_string(),
+                },
                 status: db.status.map(str::to_string),
                 encrypted: db.encrypted.unwrap_or(false),
                 kms_key_id: db.kms_key_id.map(str::to_string),

@@ -59,7 +59,7 @@ fn drills_the_newest_replica_of_a_due_database_only() {
         &org.inventory,
         &rules(DRILL),
         as_of(),
-        Some(&billing.arn),
+        Some(&billing.db.arn),
         "r",
     );
     assert!(only.items.is_empty() && only.skipped.len() == 1);
@@ -104,9 +104,9 @@ fn instance_names_are_valid_rds_identifiers() {
 /// A cluster source: `ledger`, an Aurora PostgreSQL cluster in prod.
 fn cluster(org: &mut Org, id: &str) -> crate::inventory::Source {
     let mut source = org.source(PROD, id);
-    source.kind = SourceKind::DbCluster;
-    source.arn = format!("arn:aws:rds:{REGION}:{PROD}:cluster:{id}");
-    source.engine = "aurora-postgresql".into();
+    source.db.kind = SourceKind::DbCluster;
+    source.db.arn = format!("arn:aws:rds:{REGION}:{PROD}:cluster:{id}");
+    source.db.engine = "aurora-postgresql".into();
     *org.inventory.sources.last_mut().expect("just pushed") = source.clone();
     source
 }

@@ -119,7 +119,7 @@ pub(super) fn by_account(report: &ReportV1) -> ChartView {
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     for source in &report.sources {
         tallies
-            .entry(source.account_id.as_str())
+            .entry(source.db.account_id.as_str())
             .or_default()
             .add(source.status);
     }

@@ -107,7 +107,7 @@ fn every_source_and_its_evidence_is_shown() {
     let html = render(&report);
     assert_eq!(rows(&html), 4);
     for source in &report.sources {
-        assert!(html.contains(&format!(">{}<", source.identifier)));
+        assert!(html.contains(&format!(">{}<", source.db.identifier)));
     }
     // Header.
     for needle in [

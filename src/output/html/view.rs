@@ -303,7 +303,7 @@ impl View {
         let mut accounts: Vec<&str> = report
             .sources
             .iter()
-            .map(|s| s.account_id.as_str())
+            .map(|s| s.db.account_id.as_str())
             .collect();
         accounts.sort_unstable();
         accounts.dedup();

@@ -76,7 +76,7 @@ pub(super) fn write_by_account(
 ) -> std::io::Result<()> {
     let mut by_account: BTreeMap<&str, usize> = BTreeMap::new();
     for source in failing {
-        *by_account.entry(source.account_id.as_str()).or_default() += 1;
+        *by_account.entry(source.db.account_id.as_str()).or_default() += 1;
     }
     let accounts = by_account.len();
     let mut rows: Vec<(&str, usize)> = by_account.into_iter().collect();
@@ -144,9 +144,9 @@ pub(super) fn write_first_sources(
         let text = format!(
             "  {:<13} {}/{} {}: {}",
             source.status.as_str(),
-            source.account_id,
-            source.region,
-            source.identifier,
+            source.db.account_id,
+            source.db.region,
+            source.db.identifier,
             checks.join("; ")
         );
         let line = style.line(None, &text);

@@ -118,7 +118,11 @@ fn show_all_lists_every_failing_source_with_full_messages() {
         .iter()
         .filter(|s| s.status == Status::NonCompliant)
     {
-        assert!(text.contains(&source_line(source)), "{}", source.identifier);
+        assert!(
+            text.contains(&source_line(source)),
+            "{}",
+            source.db.identifier
+        );
     }
     assert!(text
         .contains("no available snapshot or recovery point in 222222222222/us-east-1 is linked"));

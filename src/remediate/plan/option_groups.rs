@@ -42,17 +42,17 @@ pub(super) fn targets(
     else {
         return Ok(CopyOptionGroups::default());
     };
-    let dest_region = rule.destination.region_for(&source.region);
+    let dest_region = rule.destination.region_for(&source.db.region);
     let cross_region =
-        matches!(&rule.destination.region, DestinationRegion::Named(r) if *r != source.region);
+        matches!(&rule.destination.region, DestinationRegion::Named(r) if *r != source.db.region);
     // The Oracle options AWS shares, for which the copy from the shared snapshot names a group.
     let carried: Vec<String> = inventory
         .option_groups
         .iter()
-        .filter(|l| l.account_id == source.account_id && l.region == source.region)
+        .filter(|l| l.account_id == source.db.account_id && l.region == source.db.region)
         .flat_map(|l| &l.groups)
         .filter(|g| g.name.eq_ignore_ascii_case(group))
-        .flat_map(|g| g.carried_on_copy(&source.engine))
+        .flat_map(|g| g.carried_on_copy(&source.db.engine))
         .map(|o| o.describe())
         .collect();
     let named = |region: &str, why: String| -> Result<String, String> {
@@ -81,11 +81,11 @@ pub(super) fn targets(
             dest_region,
             format!(
                 "the database uses the option group {group}, not a default one, and its copy crosses from {} to {dest_region}: AWS asks for the target Region's option group (CopyDBSnapshot OptionGroupName), or the copy restores without the group's options",
-                source.region
+                source.db.region
             ),
         )?);
         if !carried.is_empty() && staged {
-            groups.stage = Some(named(&source.region, shared_copy())?);
+            groups.stage = Some(named(&source.db.region, shared_copy())?);
         }
     } else if !carried.is_empty() {
         groups.replica = Some(named(dest_region, shared_copy())?);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::inventory::{Account, SourceKind};
+use crate::inventory::{Account, Database, SourceKind};
 use crate::output::html::rfc3339;
 use crate::report::v1::ReportV1;
 use crate::report::{
@@ -32,12 +32,14 @@ fn check(id: &str, status: CheckStatus, observed: &str, message: &str) -> CheckR
 
 pub(super) fn source(account: &str, id: &str, status: Status) -> SourceReport {
     SourceReport {
-        arn: format!("arn:aws:rds:us-east-1:{account}:db:{id}"),
-        kind: SourceKind::DbInstance,
-        account_id: account.to_string(),
-        region: "us-east-1".to_string(),
-        identifier: id.to_string(),
-        engine: "postgres".to_string(),
+        db: Database {
+            arn: format!("arn:aws:rds:us-east-1:{account}:db:{id}"),
+            kind: SourceKind::DbInstance,
+            account_id: account.to_string(),
+            region: "us-east-1".to_string(),
+            identifier: id.to_string(),
+            engine: "postgres".to_string(),
+        },
         rule: None,
         status,
         latest_replica: None,
@@ -177,7 +179,7 @@ pub(super) fn big_report(n: usize) -> ReportV1 {
             _ => Status::Ungoverned,
         };
         let mut s = source(&account, &id, status);
-        s.engine = ["postgres", "mysql", "aurora-postgresql"][i % 3].to_string();
+        s.db.engine = ["postgres", "mysql", "aurora-postgresql"][i % 3].to_string();
         s.tags.insert("env".to_string(), "prod".to_string());
         s.tags
             .insert("team".to_string(), format!("team-{}", i % 50));

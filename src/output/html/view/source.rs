@@ -106,16 +106,16 @@ impl SourceView {
             .and_then(|id| report.rules.iter().find(|r| r.id == id));
         let replica = source.latest_replica.as_ref();
         SourceView {
-            arn: source.arn.clone(),
-            kind: source.kind.as_str(),
-            account_id: source.account_id.clone(),
+            arn: source.db.arn.clone(),
+            kind: source.db.kind.as_str(),
+            account_id: source.db.account_id.clone(),
             account_name: report
-                .account_name(&source.account_id)
+                .account_name(&source.db.account_id)
                 .unwrap_or_default()
                 .to_string(),
-            region: source.region.clone(),
-            identifier: source.identifier.clone(),
-            engine: source.engine.clone(),
+            region: source.db.region.clone(),
+            identifier: source.db.identifier.clone(),
+            engine: source.db.engine.clone(),
             rule: source.rule.clone().unwrap_or_default(),
             status: source.status.as_str(),
             class: status_class(source.status),
