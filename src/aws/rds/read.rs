@@ -10,7 +10,7 @@ use aws_sdk_rds::operation::describe_db_snapshots::DescribeDbSnapshotsOutput;
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 
-use super::records::{arn_or, DatabaseFields, SnapshotFields};
+use super::records::{DatabaseFields, SnapshotFields};
 use super::{tags, time, with_resource};
 use crate::aws::error::aws_error;
 use crate::aws::pace::Pacer;
@@ -100,8 +100,7 @@ impl ScopeRead {
     {
         let databases = databases.iter().map(Into::<DatabaseFields>::into);
         for db in databases.filter(|db| !db.in_cluster) {
-            let identifier = db.identifier.unwrap_or_default().to_string();
-            let arn = arn_or(db.arn, region, account_id, db.arn_type, &identifier);
+            let (identifier, arn) = (db.name.identifier(), db.name.arn_in(region, account_id));
             let tags = tags(db.tags);
             if tags.contains_key(TAG_SOURCE_ARN) {
                 self.replica_instances.push(ReplicaInstance {
@@ -119,7 +118,7 @@ impl ScopeRead {
             self.sources.push(Source {
                 db: Database {
                     arn,
-                    kind: db.kind,
+                    kind: db.name.kind,
                     account_id: account_id.to_string(),
                     region: region.to_string(),
                     identifier,

@@ -9,13 +9,33 @@ use aws_sdk_rds::types::{DbCluster, DbClusterSnapshot, DbInstance, DbSnapshot, T
 use super::{tags, time};
 use crate::inventory::{Snapshot, SourceKind};
 
-/// What rdsguard reads of a DB snapshot or a DB cluster snapshot.
-pub(super) struct SnapshotFields<'a> {
+/// What names an RDS record of either kind: its kind, the resource type in its ARN, its identifier
+/// and its ARN.
+pub(super) struct Named<'a> {
     pub kind: SourceKind,
-    /// The resource type in the snapshot's ARN.
+    /// The resource type in the record's ARN (`db`, `cluster`, `snapshot`, `cluster-snapshot`).
     pub arn_type: &'static str,
     pub identifier: Option<&'a str>,
     pub arn: Option<&'a str>,
+}
+
+impl Named<'_> {
+    pub fn identifier(&self) -> String {
+        self.identifier.unwrap_or_default().to_string()
+    }
+
+    /// The record's ARN, else the one RDS would give it in `region` of `account_id`.
+    pub fn arn_in(&self, region: &str, account_id: &str) -> String {
+        self.arn.map(str::to_string).unwrap_or_else(|| {
+            let (kind, identifier) = (self.arn_type, self.identifier());
+            format!("arn:aws:rds:{region}:{account_id}:{kind}:{identifier}")
+        })
+    }
+}
+
+/// What rdsguard reads of a DB snapshot or a DB cluster snapshot.
+pub(super) struct SnapshotFields<'a> {
+    pub name: Named<'a>,
     /// The database the data came from.
     pub source_identifier: Option<&'a str>,
     pub status: Option<&'a str>,
@@ -33,10 +53,12 @@ pub(super) struct SnapshotFields<'a> {
 impl<'a> From<&'a DbSnapshot> for SnapshotFields<'a> {
     fn from(s: &'a DbSnapshot) -> Self {
         SnapshotFields {
-            kind: SourceKind::DbInstance,
-            arn_type: "snapshot",
-            identifier: s.db_snapshot_identifier(),
-            arn: s.db_snapshot_arn(),
+            name: Named {
+                kind: SourceKind::DbInstance,
+                arn_type: "snapshot",
+                identifier: s.db_snapshot_identifier(),
+                arn: s.db_snapshot_arn(),
+            },
             source_identifier: s.db_instance_identifier(),
             status: s.status(),
             encrypted: s.encrypted(),
@@ -53,10 +75,12 @@ impl<'a> From<&'a DbSnapshot> for SnapshotFields<'a> {
 impl<'a> From<&'a DbClusterSnapshot> for SnapshotFields<'a> {
     fn from(s: &'a DbClusterSnapshot) -> Self {
         SnapshotFields {
-            kind: SourceKind::DbCluster,
-            arn_type: "cluster-snapshot",
-            identifier: s.db_cluster_snapshot_identifier(),
-            arn: s.db_cluster_snapshot_arn(),
+            name: Named {
+                kind: SourceKind::DbCluster,
+                arn_type: "cluster-snapshot",
+                identifier: s.db_cluster_snapshot_identifier(),
+                arn: s.db_cluster_snapshot_arn(),
+            },
             source_identifier: s.db_cluster_identifier(),
             status: s.status(),
             encrypted: s.storage_encrypted(),
@@ -73,13 +97,12 @@ impl<'a> From<&'a DbClusterSnapshot> for SnapshotFields<'a> {
 impl SnapshotFields<'_> {
     /// The inventory's entry for the snapshot, listed in `account_id`, `region`, without its sharing.
     pub fn snapshot(&self, account_id: &str, region: &str) -> Snapshot {
-        let identifier = self.identifier.unwrap_or_default().to_string();
         Snapshot {
-            arn: arn_or(self.arn, region, account_id, self.arn_type, &identifier),
-            kind: self.kind,
+            arn: self.name.arn_in(region, account_id),
+            kind: self.name.kind,
             account_id: account_id.to_string(),
             region: region.to_string(),
-            identifier,
+            identifier: self.name.identifier(),
             source_identifier: self.source_identifier.unwrap_or_default().to_string(),
             status: self.status.unwrap_or_default().to_string(),
             encrypted: self.encrypted.unwrap_or(false),
@@ -97,11 +120,7 @@ impl SnapshotFields<'_> {
 
 /// What rdsguard reads of a DB instance or a DB cluster.
 pub(super) struct DatabaseFields<'a> {
-    pub kind: SourceKind,
-    /// The resource type in the database's ARN.
-    pub arn_type: &'static str,
-    pub identifier: Option<&'a str>,
-    pub arn: Option<&'a str>,
+    pub name: Named<'a>,
     pub status: Option<&'a str>,
     /// The address clients connect to (a cluster's writer endpoint).
     pub host: Option<&'a str>,
@@ -123,10 +142,12 @@ pub(super) struct DatabaseFields<'a> {
 impl<'a> From<&'a DbInstance> for DatabaseFields<'a> {
     fn from(db: &'a DbInstance) -> Self {
         DatabaseFields {
-            kind: SourceKind::DbInstance,
-            arn_type: "db",
-            identifier: db.db_instance_identifier(),
-            arn: db.db_instance_arn(),
+            name: Named {
+                kind: SourceKind::DbInstance,
+                arn_type: "db",
+                identifier: db.db_instance_identifier(),
+                arn: db.db_instance_arn(),
+            },
             status: db.db_instance_status(),
             host: db.endpoint().and_then(|e| e.address()),
             port: db.endpoint().and_then(|e| e.port()),
@@ -150,10 +171,12 @@ impl<'a> From<&'a DbInstance> for DatabaseFields<'a> {
 impl<'a> From<&'a DbCluster> for DatabaseFields<'a> {
     fn from(cluster: &'a DbCluster) -> Self {
         DatabaseFields {
-            kind: SourceKind::DbCluster,
-            arn_type: "cluster",
-            identifier: cluster.db_cluster_identifier(),
-            arn: cluster.db_cluster_arn(),
+            name: Named {
+                kind: SourceKind::DbCluster,
+                arn_type: "cluster",
+                identifier: cluster.db_cluster_identifier(),
+                arn: cluster.db_cluster_arn(),
+            },
             status: cluster.status(),
             host: cluster.endpoint(),
             port: cluster.port(),
@@ -175,24 +198,11 @@ impl DatabaseFields<'_> {
     /// replicas name their source by identifier, cross-region ones (and clusters) by ARN.
     pub fn replica_of_arn(&self, region: &str, account_id: &str) -> Option<String> {
         let source = self.replica_of?;
-        Some(match self.kind {
+        Some(match self.name.kind {
             SourceKind::DbInstance if !source.starts_with("arn:") => {
                 format!("arn:aws:rds:{region}:{account_id}:db:{source}")
             }
             _ => source.to_string(),
         })
     }
-}
-
-/// The record's ARN, else the one RDS would give it.
-pub(super) fn arn_or(
-    arn: Option<&str>,
-    region: &str,
-    account_id: &str,
-    resource_type: &str,
-    identifier: &str,
-) -> String {
-    arn.map(str::to_string).unwrap_or_else(|| {
-        format!("arn:aws:rds:{region}:{account_id}:{resource_type}:{identifier}")
-    })
 }

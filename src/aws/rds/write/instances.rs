@@ -47,8 +47,8 @@ impl Instance {
     fn of<'a>(db: impl Into<DatabaseFields<'a>>) -> Instance {
         let db = db.into();
         Instance {
-            arn: db.arn.unwrap_or_default().to_string(),
-            identifier: db.identifier.unwrap_or_default().to_string(),
+            arn: db.name.arn.unwrap_or_default().to_string(),
+            identifier: db.name.identifier(),
             status: db.status.unwrap_or_default().to_string(),
             host: db.host.map(str::to_string),
             port: db.port.and_then(|p| u16::try_from(p).ok()),

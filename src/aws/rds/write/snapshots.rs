@@ -35,7 +35,7 @@ impl Found {
     fn of<'a>(s: impl Into<SnapshotFields<'a>>) -> Found {
         let s = s.into();
         Found {
-            arn: s.arn.unwrap_or_default().to_string(),
+            arn: s.name.arn.unwrap_or_default().to_string(),
             status: s.status.unwrap_or_default().to_string(),
             data_time: time(s.original_created.or(s.created)),
             kms_key_id: s.kms_key_id.map(str::to_string),
