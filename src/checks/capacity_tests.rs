@@ -50,6 +50,17 @@ fn org(used: i64, max: i64) -> Org {
     org
 }
 
+/// The findings when `prod` keeps 3 copies and the vault has `used` of 100 manual DB snapshots.
+fn kept_three(used: i64) -> Findings {
+    let rules = keep("retain = { max = 3 }", "");
+    evaluate(&org(used, 100).inventory, &rules, as_of())
+}
+
+/// The check's observation when `n` manual DB snapshots would be kept in the vault.
+fn projected(n: usize) -> String {
+    format!("{n} of 100 manual DB snapshots in {VAULT}/us-east-1 after retain.max")
+}
+
 fn set_quota(org: &mut Org, kind: SourceKind, used: i64, max: i64) {
     let quotas = org
         .inventory
@@ -67,19 +78,12 @@ fn set_quota(org: &mut Org, kind: SourceKind, used: i64, max: i64) {
 #[test]
 fn fails_every_database_copied_where_the_rules_copies_cannot_fit() {
     // 96 used, of which orders' 1 replica; 2 x retain.max 3 = 6 kept: 96 - 1 + 6 = 101 > 100.
-    let findings = evaluate(
-        &org(96, 100).inventory,
-        &keep("retain = { max = 3 }", ""),
-        as_of(),
-    );
+    let findings = kept_three(96);
     for id in ["orders", "billing"] {
         let report = source(&findings, id);
         let (status, observed, message) = capacity(report);
         assert_eq!(status, CheckStatus::Fail, "{message}");
-        assert_eq!(
-            observed,
-            "101 of 100 manual DB snapshots in 222222222222/us-east-1 after retain.max"
-        );
+        assert_eq!(observed, projected(101));
         assert!(
             message.contains("96 used now - 1 replica(s) of the 2 database(s) copied here + their retain.max total 6 = 101"),
             "{message}"
@@ -103,18 +107,11 @@ fn fails_every_database_copied_where_the_rules_copies_cannot_fit() {
 #[test]
 fn passes_with_a_warning_from_ninety_percent_and_quietly_below() {
     // 88 - 1 + 6 = 93 of 100.
-    let findings = evaluate(
-        &org(88, 100).inventory,
-        &keep("retain = { max = 3 }", ""),
-        as_of(),
-    );
+    let findings = kept_three(88);
     let report = source(&findings, "orders");
     let (status, observed, message) = capacity(report);
     assert_eq!(status, CheckStatus::Pass);
-    assert_eq!(
-        observed,
-        "93 of 100 manual DB snapshots in 222222222222/us-east-1 after retain.max"
-    );
+    assert_eq!(observed, projected(93));
     assert!(
         message.starts_with("warning: 93% of the quota"),
         "{message}"
@@ -130,18 +127,10 @@ fn passes_with_a_warning_from_ninety_percent_and_quietly_below() {
         findings.warnings
     );
     // Exactly full still fits: 95 - 1 + 6 = 100.
-    let findings = evaluate(
-        &org(95, 100).inventory,
-        &keep("retain = { max = 3 }", ""),
-        as_of(),
-    );
+    let findings = kept_three(95);
     assert_eq!(capacity(source(&findings, "orders")).0, CheckStatus::Pass);
     // 20 - 1 + 6 = 25: no warning.
-    let findings = evaluate(
-        &org(20, 100).inventory,
-        &keep("retain = { max = 3 }", ""),
-        as_of(),
-    );
+    let findings = kept_three(20);
     let (status, _, message) = capacity(source(&findings, "orders"));
     assert_eq!(status, CheckStatus::Pass);
     assert!(message.starts_with("25% of the quota"), "{message}");
