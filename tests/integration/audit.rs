@@ -532,7 +532,7 @@ fn the_demo_organization_gives_the_documented_verdicts() {
     let rules = fill_dates(&rules, emulator_now(&org.account("payments")).date_naive());
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules);
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "demo"]);
+    let run = cmd.audit("demo", &[]);
     assert_eq!(run.code, 1, "{run}");
     let findings = cmd.json("demo/findings.json");
     let v = |status: &str, failing: &[&str]| {
@@ -657,7 +657,7 @@ fn evaluate_as_of_before_the_replicas_existed_counts_none_of_them() {
             org.account("vault")
         ),
     );
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     assert_eq!(run.code, 0, "both copies are fresh enough now\n{run}");
 
     // Three hours before the emulator's now: orders' snapshot (2 h old) did not exist yet, and both
@@ -723,7 +723,7 @@ fn read_replicas_are_not_sources_and_new_databases_get_a_grace_period() {
             org.account("vault")
         ),
     );
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     assert_eq!(run.code, 1, "{run}");
     let findings = cmd.json("run/findings.json");
     let expected: BTreeMap<String, (String, Vec<String>)> = [
@@ -785,7 +785,7 @@ fn a_destination_outside_the_organization_is_an_error_not_a_failure_per_source()
             org.account("prod")
         ),
     );
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     assert_eq!(run.code, 3, "{run}");
     let findings = cmd.json("run/findings.json");
     let errors = findings["errors"].as_array().expect("errors");

@@ -70,7 +70,7 @@ fn audit(org: &Org) -> (i32, Value, String) {
             org.account("vault")
         ),
     );
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     (run.code, cmd.json("run/findings.json"), format!("{run}"))
 }
 

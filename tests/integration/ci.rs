@@ -49,7 +49,7 @@ fn every_run_writes_junit_summary_and_asff_and_feeds_the_step_summary() {
     cmd.file("rules.toml", &rules(&org, "26h"))
         .file("step-summary.md", "## an earlier step\n")
         .env("GITHUB_STEP_SUMMARY", step_summary);
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     assert_eq!(run.code, 1, "{run}");
 
     let junit = std::fs::read_to_string(cmd.path("run/junit.xml")).expect("junit.xml");

@@ -197,7 +197,7 @@ pub(crate) fn restore_tested(findings: &Value, identifier: &str) -> Value {
 fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     let org = org();
     let cmd = command(&org, PROBE);
-    let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    let before = cmd.audit("before", &[]);
     assert_eq!(
         restore_tested(&cmd.json("before/findings.json"), "orders")["observed"],
         "no drill",
@@ -230,7 +230,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     );
 
     // The next audit sees it; a second drill run finds nothing due.
-    let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
+    let after = cmd.audit("after", &[]);
     let check = restore_tested(&cmd.json("after/findings.json"), "orders");
     assert_eq!(check["status"], "PASS", "{check} {after}");
     assert_eq!(check["expected"], "<= 30d, <= 2h");
@@ -300,15 +300,7 @@ fn a_restore_over_the_rto_fails_the_drill_and_the_check() {
 
     // Judged at the vault's own (moved) clock: the drill took longer than the RTO.
     let as_of = rfc3339(emulator_now(&vault));
-    cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "after",
-        "--as-of",
-        &as_of,
-    ]);
+    cmd.audit("after", &["--as-of", &as_of]);
     let check = restore_tested(&cmd.json("after/findings.json"), "orders");
     assert_eq!(check["status"], "FAIL", "{check}");
     // The audit shows the drill's own measure (3h2m of restore, plus the polls' real time).

@@ -96,7 +96,7 @@ fn cluster_snapshot_tags(org: &Org, identifier: &str) -> Value {
 fn an_aurora_cluster_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     let org = org();
     let cmd = command(&org);
-    let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    let before = cmd.audit("before", &[]);
     let check = restore_tested(&cmd.json("before/findings.json"), "ledger");
     assert_eq!(check["observed"], "no drill", "{before}");
 
@@ -147,7 +147,7 @@ fn an_aurora_cluster_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_
         .get("rdsguard:drill-at")
         .is_none());
 
-    let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
+    let after = cmd.audit("after", &[]);
     let findings = cmd.json("after/findings.json");
     let check = restore_tested(&findings, "ledger");
     assert_eq!(check["status"], "PASS", "{check} {after}");

@@ -101,7 +101,7 @@ fn a_drill_of_a_recovery_point_passes_and_the_next_audit_sees_it() {
         &format!("/_rdsguard/calls?account_id={vault}"),
         None,
     );
-    let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    let before = cmd.audit("before", &[]);
     assert_eq!(snapshot_listings(&vault), 2);
     let check = restore_tested(&cmd.json("before/findings.json"), "orders");
     assert_eq!(check["observed"], "no drill", "{before}");
@@ -130,7 +130,7 @@ fn a_drill_of_a_recovery_point_passes_and_the_next_audit_sees_it() {
         .get("rdsguard:drill-at")
         .is_none());
 
-    let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
+    let after = cmd.audit("after", &[]);
     let findings = cmd.json("after/findings.json");
     let check = restore_tested(&findings, "orders");
     assert_eq!(check["status"], "PASS", "{check} {after}");

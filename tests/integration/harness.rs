@@ -232,16 +232,19 @@ impl Cmd {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = self.command(args).output().expect("run rdsguard");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        self.command(args).output().expect("run rdsguard").into()
+    }
+
+    /// `audit --rules rules.toml --out OUT EXTRA...`.
+    pub fn audit(&self, out: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["audit", "--rules", "rules.toml", "--out", out];
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    /// `audit --rules rules.toml --out OUT --remediate EXTRA...`.
+    pub fn remediate(&self, out: &str, extra: &[&str]) -> Run {
+        self.run(&remediate_args(out, extra))
     }
 
     /// Runs another program (not rdsguard) in the command's folder and environment, e.g. `script`
@@ -265,16 +268,7 @@ impl Cmd {
             .env("TERM", "xterm")
             .env("COLUMNS", "120")
             .env("LINES", "40");
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = other.output().expect("run the program");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        other.output().expect("run the program").into()
     }
 
     /// Starts the binary without waiting (output discarded), e.g. to kill it mid-run.
@@ -295,6 +289,17 @@ pub fn read_json(path: &Path) -> Value {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: text(output.stdout),
+            stderr: text(output.stderr),
+        }
+    }
 }
 
 impl std::fmt::Display for Run {

@@ -103,7 +103,7 @@ fn vault_capacity_fails_with_a_small_quota_warns_from_ninety_percent_and_passes_
 
     vault_quota(&org, Some(5));
     let before = calls_by(&vault).len();
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "small"]);
+    let run = cmd.audit("small", &[]);
     assert_eq!(run.code, 1, "{run}");
     let quota_reads = calls_by(&vault)[before..]
         .iter()
@@ -145,7 +145,7 @@ fn vault_capacity_fails_with_a_small_quota_warns_from_ninety_percent_and_passes_
 
     // 6 of 6: it fits, at 100% of the quota: a PASS that warns, and a run warning.
     vault_quota(&org, Some(6));
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "full"]);
+    let run = cmd.audit("full", &[]);
     let findings = cmd.json("full/findings.json");
     let check = capacity(&findings, "orders");
     assert_eq!(check["status"], "PASS", "{check}");
@@ -176,7 +176,7 @@ fn vault_capacity_fails_with_a_small_quota_warns_from_ninety_percent_and_passes_
 
     // AWS's default quota: plenty of room, no warning, no line in the summary.
     vault_quota(&org, None);
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "room"]);
+    let run = cmd.audit("room", &[]);
     let findings = cmd.json("room/findings.json");
     let check = capacity(&findings, "orders");
     assert_eq!(check["status"], "PASS", "{check}");
@@ -203,15 +203,7 @@ fn remediation_refuses_the_databases_a_full_vault_cannot_take_and_starts_nothing
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org, 1));
 
-    let dry = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "dry",
-        "--remediate",
-        "--dry-run",
-    ]);
+    let dry = cmd.remediate("dry", &["--dry-run"]);
     assert_eq!(dry.code, 1, "{dry}");
     let plan: Value = cmd.json("dry/plan.json");
     let planned: Vec<&str> = plan["items"]
@@ -240,14 +232,7 @@ fn remediation_refuses_the_databases_a_full_vault_cannot_take_and_starts_nothing
         "{dry}"
     );
 
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
+    let run = cmd.remediate("run", &[]);
     let findings = cmd.json("run/findings.json");
     assert_eq!(
         findings["errors"],

@@ -428,7 +428,7 @@ fn a_storm_longer_than_an_account_regions_retry_budget_is_still_retried() {
             org.account("vault")
         ),
     );
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     let served: u64 = faults.iter().map(|f| fault_hits(*f)).sum();
     for fault in faults {
         remove_fault(fault);

@@ -118,15 +118,7 @@ fn remediation_repairs_every_kind_of_source_and_a_second_run_changes_nothing() {
     );
 
     // Dry run: the plan, nothing changed.
-    let dry = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "dry",
-        "--remediate",
-        "--dry-run",
-    ]);
+    let dry = cmd.remediate("dry", &["--dry-run"]);
     assert_eq!(dry.code, 1, "{dry}");
     assert!(
         dry.stdout
@@ -147,14 +139,7 @@ fn remediation_repairs_every_kind_of_source_and_a_second_run_changes_nothing() {
     assert_eq!(plan["items"].as_array().map(Vec::len), Some(6));
 
     // The real run: every source repaired, the report shows the state after it.
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
+    let run = cmd.remediate("run", &[]);
     assert_eq!(run.code, 0, "{run}");
     let findings = cmd.json("run/findings.json");
     for (id, status) in statuses(&findings) {
@@ -215,14 +200,7 @@ fn remediation_repairs_every_kind_of_source_and_a_second_run_changes_nothing() {
         mutations(&org, "prod").len(),
         mutations(&org, "vault").len(),
     );
-    let again = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "again",
-        "--remediate",
-    ]);
+    let again = cmd.remediate("again", &[]);
     assert_eq!(again.code, 0, "{again}");
     assert!(again.stdout.contains("0 database(s) to repair"), "{again}");
     assert_eq!(
@@ -259,14 +237,7 @@ fn a_failed_step_is_reported_and_resume_finishes_without_duplicates() {
             "service": "rds", "operation": operation, "account_id": org.account(account),
             "code": "InternalFailure", "message": format!("injected at {step}"), "http_status": 400
         }));
-        let run = cmd.run(&[
-            "audit",
-            "--rules",
-            "rules.toml",
-            "--out",
-            "run",
-            "--remediate",
-        ]);
+        let run = cmd.remediate("run", &[]);
         remove_fault(fault);
         assert_eq!(run.code, 3, "{step}: {run}");
         assert!(
@@ -368,7 +339,7 @@ fn an_unencrypted_source_is_shared_as_is_and_encrypted_on_the_copy() {
     );
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules);
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    let run = cmd.audit("before", &[]);
     assert_eq!(run.code, 1, "{run}");
     let findings = cmd.json("before/findings.json");
     let check = |findings: &Value, id: &str| -> Value {
@@ -388,14 +359,7 @@ fn an_unencrypted_source_is_shared_as_is_and_encrypted_on_the_copy() {
     );
     assert_eq!(check(&findings, "replica-present")["status"], "FAIL");
 
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "fixed",
-        "--remediate",
-    ]);
+    let run = cmd.remediate("fixed", &[]);
     assert_eq!(run.code, 0, "{run}");
     let journal = std::fs::read_to_string(cmd.path("fixed/journal.jsonl")).expect("journal");
     assert_eq!(

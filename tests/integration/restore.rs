@@ -130,18 +130,10 @@ fn restore_repoints_the_secret_prunes_old_restores_and_rollback_returns() {
 
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let before = cmd.run(&["audit", "--rules", "rules.toml", "--out", "before"]);
+    let before = cmd.audit("before", &[]);
     assert_eq!(before.code, 1, "{before}");
 
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-        "-v",
-    ]);
+    let run = cmd.remediate("run", &["-v"]);
     assert_eq!(run.code, 0, "{run}");
     let findings = cmd.json("run/findings.json");
     let checks = &findings["sources"][0]["checks"];
@@ -226,7 +218,7 @@ fn restore_repoints_the_secret_prunes_old_restores_and_rollback_returns() {
     assert!(journal.contains("\"step\":\"rollback\""), "{journal}");
     assert_no_secret(&cmd.path("rollback"), &[&back.stdout, &back.stderr]);
 
-    let after = cmd.run(&["audit", "--rules", "rules.toml", "--out", "after"]);
+    let after = cmd.audit("after", &[]);
     assert_eq!(
         after.code, 1,
         "the secret no longer points at the newest restore\n{after}"
@@ -262,14 +254,7 @@ fn an_aurora_cluster_is_restored_with_one_instance_and_the_secret_follows() {
     });
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let run = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--out",
-        "run",
-        "--remediate",
-    ]);
+    let run = cmd.remediate("run", &[]);
     assert_eq!(run.code, 0, "{run}");
     let findings = cmd.json("run/findings.json");
     let source = &findings["sources"][0];

@@ -50,15 +50,8 @@ fn statelint(file: &Path) -> crate::harness::Run {
         "{} not found: run `make iam-tools` (installs tests/iam/requirements.txt)",
         lint.display()
     );
-    let output = Command::new(lint)
-        .arg(file)
-        .output()
-        .expect("run statelint");
-    crate::harness::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let output = Command::new(lint).arg(file).output();
+    output.expect("run statelint").into()
 }
 
 #[test]

@@ -68,7 +68,7 @@ fn nothing_is_drawn_when_stderr_is_not_a_terminal() {
     let org = org();
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", "run"]);
+    let run = cmd.audit("run", &[]);
     assert_eq!(run.code, 1, "{run}");
     assert!(first_phase(&run.stderr).is_none(), "{run}");
     assert!(
