@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, emulator_now, inject, remove_fault, rfc3339, seed, verdicts, Org};
+use crate::harness::{
+    calls_by, emulator_now, inject, remove_fault, rfc3339, seed, vault_and_prod, verdicts, Org,
+};
 
 const R: &str = "us-east-1";
 
@@ -695,25 +697,23 @@ fn evaluate_as_of_before_the_replicas_existed_counts_none_of_them() {
 #[test]
 fn read_replicas_are_not_sources_and_new_databases_get_a_grace_period() {
     const FAR: &str = "eu-west-1";
-    let org = seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            {"account": "prod", "id": "orders", "kms_key": "share-key"},
-            {"account": "prod", "id": "brand-new", "kms_key": "share-key", "at": "-2h"},
-            {"account": "prod", "id": "forgotten", "kms_key": "share-key"}
-        ],
-        "read_replicas": [
-            {"account": "prod", "id": "orders-r", "source": "orders"},
-            {"account": "prod", "region": FAR, "id": "orders-far", "source": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}
-        ],
-        "snapshots": [{"account": "prod", "id": "orders-s", "instance": "orders", "at": "-3h"}],
-        "copies": [{"from": {"account": "prod", "snapshot": "orders-s"}, "account": "vault", "id": "orders-c",
-                    "kms_key": "vault-key"}]
-    }));
+    let org = seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [
+                {"account": "prod", "id": "orders", "kms_key": "share-key"},
+                {"account": "prod", "id": "brand-new", "kms_key": "share-key", "at": "-2h"},
+                {"account": "prod", "id": "forgotten", "kms_key": "share-key"}
+            ],
+            "read_replicas": [
+                {"account": "prod", "id": "orders-r", "source": "orders"},
+                {"account": "prod", "region": FAR, "id": "orders-far", "source": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}
+            ],
+            "snapshots": [{"account": "prod", "id": "orders-s", "instance": "orders", "at": "-3h"}],
+            "copies": [{"from": {"account": "prod", "snapshot": "orders-s"}, "account": "vault", "id": "orders-c",
+                        "kms_key": "vault-key"}]
+        }),
+    ));
     let mut cmd = org.rdsguard();
     cmd.file(
         "rules.toml",

@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, calls_by, control, inject, remove_fault, seed, verdicts, Org};
+use crate::harness::{
+    block_on, calls_by, control, inject, remove_fault, seed, vault_and_prod, verdicts, Org,
+};
 
 const R: &str = "us-east-1";
 
@@ -75,17 +77,15 @@ fn audit(org: &Org) -> (i32, Value, String) {
 }
 
 fn organization() -> Org {
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [{"account": "prod", "id": "orders", "kms_key": "share-key"}],
-        "snapshots": [{"account": "prod", "id": "orders-s", "instance": "orders", "at": "-3h"}],
-        "copies": [{"from": {"account": "prod", "snapshot": "orders-s"}, "account": "vault", "id": "orders-c",
-                    "kms_key": "vault-key"}]
-    }))
+    seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [{"account": "prod", "id": "orders", "kms_key": "share-key"}],
+            "snapshots": [{"account": "prod", "id": "orders-s", "instance": "orders", "at": "-3h"}],
+            "copies": [{"from": {"account": "prod", "snapshot": "orders-s"}, "account": "vault", "id": "orders-c",
+                        "kms_key": "vault-key"}]
+        }),
+    ))
 }
 
 /// The blue database is judged; the green one is UNGOVERNED with the deployment and the blue

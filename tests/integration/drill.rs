@@ -8,28 +8,26 @@ use serde_json::{json, Value};
 
 use crate::harness::{
     block_on, calls_by, control, emulator_now, inject, kill_mid_call, remove_fault, rfc3339, seed,
-    Cmd, Org, Run,
+    vault_and_prod, Cmd, Org, Run,
 };
 
 const R: &str = "us-east-1";
 const PASSWORD: &str = "Dr1ll-S3cr3t-never-printed";
 
 fn org() -> Org {
-    let org = seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
-            {"account": "vault", "id": "hand-made", "engine": "postgres"}
-        ],
-        "snapshots": [{"account": "prod", "id": "orders-snap", "instance": "orders", "at": "-5h"}],
-        "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
-                    "account": "vault", "region": R, "id": "orders-copy", "kms_key": "vault-key", "at": "-4h",
-                    "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
-    }));
+    let org = seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [
+                {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
+                {"account": "vault", "id": "hand-made", "engine": "postgres"}
+            ],
+            "snapshots": [{"account": "prod", "id": "orders-snap", "instance": "orders", "at": "-5h"}],
+            "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
+                        "account": "vault", "region": R, "id": "orders-copy", "kms_key": "vault-key", "at": "-4h",
+                        "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
+        }),
+    ));
     let client = aws_sdk_secretsmanager::Client::new(&org.sdk("vault", R));
     block_on(async {
         client

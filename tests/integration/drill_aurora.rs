@@ -8,34 +8,32 @@ use crate::drill::{
     no_secret, only_reads_in, passing_drill, restore_tested, resumed_drill, tags_of,
     vault_instances,
 };
-use crate::harness::{block_on, kill_mid_call, seed, Cmd, Org};
+use crate::harness::{block_on, kill_mid_call, seed, vault_and_prod, Cmd, Org};
 
 const R: &str = "us-east-1";
 
 fn org() -> Org {
     let tag =
         json!({"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:cluster:ledger")});
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "clusters": [
-            {"account": "prod", "id": "ledger", "engine": "aurora-postgresql", "encrypted": true, "kms_key": "share-key"},
-            {"account": "vault", "id": "hand-made", "engine": "aurora-postgresql"}
-        ],
-        "cluster_snapshots": [
-            {"account": "prod", "id": "ledger-old", "cluster": "ledger", "at": "-30h"},
-            {"account": "prod", "id": "ledger-new", "cluster": "ledger", "at": "-5h"}
-        ],
-        "copies": [
-            {"from": {"account": "prod", "region": R, "snapshot": "ledger-old"}, "account": "vault",
-             "region": R, "id": "ledger-copy-old", "kms_key": "vault-key", "at": "-29h", "tags": tag},
-            {"from": {"account": "prod", "region": R, "snapshot": "ledger-new"}, "account": "vault",
-             "region": R, "id": "ledger-copy", "kms_key": "vault-key", "at": "-4h", "tags": tag}
-        ]
-    }))
+    seed(vault_and_prod(
+        R,
+        json!({
+            "clusters": [
+                {"account": "prod", "id": "ledger", "engine": "aurora-postgresql", "encrypted": true, "kms_key": "share-key"},
+                {"account": "vault", "id": "hand-made", "engine": "aurora-postgresql"}
+            ],
+            "cluster_snapshots": [
+                {"account": "prod", "id": "ledger-old", "cluster": "ledger", "at": "-30h"},
+                {"account": "prod", "id": "ledger-new", "cluster": "ledger", "at": "-5h"}
+            ],
+            "copies": [
+                {"from": {"account": "prod", "region": R, "snapshot": "ledger-old"}, "account": "vault",
+                 "region": R, "id": "ledger-copy-old", "kms_key": "vault-key", "at": "-29h", "tags": tag},
+                {"from": {"account": "prod", "region": R, "snapshot": "ledger-new"}, "account": "vault",
+                 "region": R, "id": "ledger-copy", "kms_key": "vault-key", "at": "-4h", "tags": tag}
+            ]
+        }),
+    ))
 }
 
 /// The probe sees the cluster's writer endpoint, the drill cluster and its instance.

@@ -9,38 +9,36 @@ use serde_json::json;
 use crate::drill::{
     only_reads_in, passing_drill, restore_tested, resumed_drill, snapshot_tags, vault_instances,
 };
-use crate::harness::{calls_by, control, kill_mid_call, seed, Cmd, Org};
+use crate::harness::{calls_by, control, kill_mid_call, seed, vault_and_prod, Cmd, Org};
 
 const R: &str = "us-east-1";
 
 /// `orders` in prod, backed up into prod's vault and copied into the vault account's `central`
 /// 4 hours ago; an older manual copy 30 hours ago.
 fn org() -> Org {
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true,
-             "kms_key": "share-key", "tags": {"team": "payments"}},
-            {"account": "vault", "id": "hand-made", "engine": "postgres"}
-        ],
-        "snapshots": [{"account": "prod", "id": "orders-snap", "instance": "orders", "at": "-31h"}],
-        "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
-                    "account": "vault", "region": R, "id": "orders-copy", "kms_key": "vault-key", "at": "-30h",
-                    "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}],
-        "backup_vaults": [
-            {"account": "prod", "region": R, "name": "Default", "kms_key": "share-key", "at": "-30d"},
-            {"account": "vault", "region": R, "name": "central", "kms_key": "vault-key",
-             "access_policy": ["organization"], "at": "-30d"}
-        ],
-        "backups": [{"id": "orders-1", "account": "prod", "region": R, "vault": "Default",
-                     "resource": "orders", "at": "-5h", "delete_after_days": 35}],
-        "backup_copies": [{"id": "orders-1-central", "from": "orders-1", "account": "vault", "region": R,
-                           "vault": "central", "at": "-4h", "delete_after_days": 35}]
-    }))
+    seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [
+                {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true,
+                 "kms_key": "share-key", "tags": {"team": "payments"}},
+                {"account": "vault", "id": "hand-made", "engine": "postgres"}
+            ],
+            "snapshots": [{"account": "prod", "id": "orders-snap", "instance": "orders", "at": "-31h"}],
+            "copies": [{"from": {"account": "prod", "region": R, "snapshot": "orders-snap"},
+                        "account": "vault", "region": R, "id": "orders-copy", "kms_key": "vault-key", "at": "-30h",
+                        "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}],
+            "backup_vaults": [
+                {"account": "prod", "region": R, "name": "Default", "kms_key": "share-key", "at": "-30d"},
+                {"account": "vault", "region": R, "name": "central", "kms_key": "vault-key",
+                 "access_policy": ["organization"], "at": "-30d"}
+            ],
+            "backups": [{"id": "orders-1", "account": "prod", "region": R, "vault": "Default",
+                         "resource": "orders", "at": "-5h", "delete_after_days": 35}],
+            "backup_copies": [{"id": "orders-1-central", "from": "orders-1", "account": "vault", "region": R,
+                               "vault": "central", "at": "-4h", "delete_after_days": 35}]
+        }),
+    ))
 }
 
 fn rules(org: &Org, drill: bool) -> String {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -751,4 +751,27 @@ pub fn kill_mid_call(
     child.wait().expect("reap");
     remove_fault(fault);
     journal
+}
+
+/// A seed of the vault and prod accounts with their keys in `region` (the vault's `alias/rds-vault`;
+/// prod's `alias/rds-share`, granted to the vault), and what `more` adds (its `keys` appended).
+pub fn vault_and_prod(region: &str, more: Value) -> Value {
+    let mut spec = json!({
+        "accounts": [{"key": "vault"}, {"key": "prod"}],
+        "keys": [
+            {"key": "vault-key", "account": "vault", "region": region, "alias": "alias/rds-vault"},
+            {"key": "share-key", "account": "prod", "region": region, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
+        ]
+    });
+    for (key, value) in more.as_object().cloned().unwrap_or_default() {
+        match (key.as_str(), value) {
+            ("keys", Value::Array(keys)) => {
+                if let Some(all) = spec["keys"].as_array_mut() {
+                    all.extend(keys);
+                }
+            }
+            (_, value) => spec[key] = value,
+        }
+    }
+    spec
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, kill_mid_call, remove_fault, seed, Org};
+use crate::harness::{calls_by, inject, kill_mid_call, remove_fault, seed, vault_and_prod, Org};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
@@ -223,14 +223,12 @@ fn a_failed_step_is_reported_and_resume_finishes_without_duplicates() {
         ("copy", "vault", "CopyDBSnapshot"),
         ("cleanup", "prod", "DeleteDBSnapshot"),
     ] {
-        let org = seed(json!({
-            "accounts": [{"key": "vault"}, {"key": "prod"}],
-            "keys": [
-                {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-                {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-            ],
-            "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
-        }));
+        let org = seed(vault_and_prod(
+            R,
+            json!({
+                "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
+            }),
+        ));
         let mut cmd = org.rdsguard();
         cmd.file("rules.toml", &rules(&org));
         let fault = inject(json!({
@@ -272,14 +270,12 @@ fn a_failed_step_is_reported_and_resume_finishes_without_duplicates() {
 /// journal does not know the copy exists. The resumed run finds it by name: one replica, no orphan.
 #[test]
 fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
-    let org = seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
-    }));
+    let org = seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [{"account": "prod", "id": "plain", "engine": "postgres", "encrypted": false}]
+        }),
+    ));
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
     let vault = org.account("vault");

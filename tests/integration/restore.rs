@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, seed, Org};
+use crate::harness::{block_on, seed, vault_and_prod, Org};
 
 const R: &str = "us-east-1";
 const PASSWORD: &str = "S3cr3t-Pa55-never-printed";
@@ -17,20 +17,18 @@ fn org() -> Org {
         json!({"account": "vault", "id": id, "engine": "postgres", "tags": tags,
                "params": {"DeletionProtection": protected}})
     };
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
-            restore("rdsguard-orders-20261121000000-aaaaaaaa", true, false),
-            restore("rdsguard-orders-20261120000000-aaaaaaaa", true, false),
-            restore("rdsguard-orders-20261119000000-aaaaaaaa", true, true),
-            restore("orders-restored-by-hand", false, false)
-        ]
-    }))
+    seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [
+                {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
+                restore("rdsguard-orders-20261121000000-aaaaaaaa", true, false),
+                restore("rdsguard-orders-20261120000000-aaaaaaaa", true, false),
+                restore("rdsguard-orders-20261119000000-aaaaaaaa", true, true),
+                restore("orders-restored-by-hand", false, false)
+            ]
+        }),
+    ))
 }
 
 fn rules(org: &Org) -> String {
@@ -231,15 +229,13 @@ fn restore_repoints_the_secret_prunes_old_restores_and_rollback_returns() {
 /// points at the cluster (its writer endpoint and dbClusterIdentifier), other keys kept.
 #[test]
 fn an_aurora_cluster_is_restored_with_one_instance_and_the_secret_follows() {
-    let org = seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
-                      "encrypted": true, "kms_key": "share-key"}]
-    }));
+    let org = seed(vault_and_prod(
+        R,
+        json!({
+            "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
+                          "encrypted": true, "kms_key": "share-key"}]
+        }),
+    ));
     let client = secrets(&org);
     let value = json!({"engine": "postgres", "host": "old.example", "port": 5432,
                        "dbClusterIdentifier": "none-yet", "username": "admin", "password": PASSWORD});
