@@ -328,7 +328,12 @@ async fn remediate_run(
         };
         results = match machine {
             None => {
-                remediate::execute(factory, &plan.items, &judge.run_id, &journal, &options).await
+                let run = remediate::journal::Run {
+                    id: &judge.run_id,
+                    journal: &journal,
+                    factory,
+                };
+                remediate::execute(run, &plan.items, &options).await
             }
             Some((machine, deploy)) => {
                 let ran = remediate::sfn::run::run(factory, &plan, machine, deploy).await?;

@@ -14,7 +14,7 @@ use crate::discover::{self, Plan as Discovery};
 use crate::drill::{self, DrillResult, Entry, Plan, Report};
 use crate::error::{Error, EXIT_COMPLIANT, EXIT_FINDINGS, EXIT_INCOMPLETE};
 use crate::inventory::Account;
-use crate::remediate::journal::{self, Journal};
+use crate::remediate::journal::{self, Journal, Run};
 use crate::rules::{self, is_account_id, is_region, parse_duration};
 use crate::run_dir::{prepare_out, write_json};
 
@@ -95,7 +95,12 @@ pub async fn run(args: DrillArgs, quiet: bool) -> Result<Drilled, Error> {
             .map_err(|e| Error::io("open the journal in", &out_dir, e))?;
         let previous = previous.unwrap_or(run_id);
         options.progress = Some(progress(items.iter().map(|u| &u.item), quiet));
-        let results = drill::resume(&factory, &items, &previous, &journal, &options).await;
+        let run = Run {
+            id: &previous,
+            journal: &journal,
+            factory: &factory,
+        };
+        let results = drill::resume(run, &items, &options).await;
         let report = report(
             previous,
             started,
@@ -177,7 +182,12 @@ pub async fn run(args: DrillArgs, quiet: bool) -> Result<Drilled, Error> {
         let journal = Journal::open_as(&out_dir, drill::JOURNAL_FILE, drill::JOURNAL_SCHEMA)
             .map_err(|e| Error::io("open the journal in", &out_dir, e))?;
         options.progress = Some(progress(plan.items.iter(), quiet));
-        drill::execute(&factory, &plan.items, &run_id, &journal, &options).await
+        let run = Run {
+            id: &run_id,
+            journal: &journal,
+            factory: &factory,
+        };
+        drill::execute(run, &plan.items, &options).await
     };
     let report = report(
         run_id,

@@ -18,12 +18,10 @@ mod target;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::ClientFactory;
 use crate::inventory::AwsError;
-use crate::remediate::journal::Journal;
+use crate::remediate::journal::{each, Run};
 pub use plan::{BackupRestore, Item, Plan, Skipped};
 
 /// The drill journal's file in the run folder.
@@ -116,17 +114,9 @@ pub struct Options {
 
 /// Runs every drill, at most `max_parallel` drill instances at once; one failing does not stop the
 /// others.
-pub async fn execute(
-    factory: &ClientFactory,
-    items: &[Item],
-    run_id: &str,
-    journal: &Journal,
-    options: &Options,
-) -> Vec<DrillResult> {
-    let drill = |item| run::drill(factory, item, run_id, journal, options);
-    journal
-        .run_all(run_id, items, options.max_parallel, drill)
-        .await
+pub async fn execute(run: Run<'_>, items: &[Item], options: &Options) -> Vec<DrillResult> {
+    let drill = |item| run::drill(run, item, options);
+    run.all(items, options.max_parallel, drill).await
 }
 
 /// A drill of an interrupted run whose database was not deleted (no `done` of its `delete` step),
@@ -188,19 +178,14 @@ pub fn unfinished(entries: &[Entry]) -> (Option<String>, Vec<Unfinished>) {
 }
 
 /// `--resume`: deletes what the unfinished drills may have left, at most `max_parallel` at once.
-/// `run_id`: the interrupted run's (the tags of what it made).
+/// `run.id`: the interrupted run's (the tags of what it made).
 pub async fn resume(
-    factory: &ClientFactory,
+    run: Run<'_>,
     unfinished: &[Unfinished],
-    run_id: &str,
-    journal: &Journal,
     options: &Options,
 ) -> Vec<DrillResult> {
-    stream::iter(unfinished)
-        .map(|u| run::clean_up(factory, u, run_id, journal, options))
-        .buffer_unordered(options.max_parallel.max(1))
-        .collect()
-        .await
+    let clean_up = |u| run::clean_up(run, u, options);
+    each(unfinished, options.max_parallel, clean_up).await
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::aws::rds::write::drill as aws_drill;
 use crate::aws::rds::Scope;
 use crate::aws::ClientFactory;
 use crate::inventory::AwsError;
-use crate::remediate::journal::Journal;
+use crate::remediate::journal::{Journal, Run};
 use crate::remediate::Progress;
 use crate::tags::{
     self, DRILL_PASSED, DRILL_PROBE_FAILED, DRILL_RESTORE_FAILED, ROLE_DRILL, TAG_DRILL,
@@ -216,15 +216,10 @@ async fn connect(factory: &ClientFactory, item: &Item) -> Result<Clients, AwsErr
 }
 
 /// Runs one drill. What the drill made is deleted whatever happened after the restore call.
-pub(crate) async fn drill(
-    factory: &ClientFactory,
-    item: &Item,
-    run_id: &str,
-    journal: &Journal,
-    options: &Options,
-) -> DrillResult {
+pub(crate) async fn drill(run: Run<'_>, item: &Item, options: &Options) -> DrillResult {
+    let (run_id, journal) = (run.id, run.journal);
     let mut out = result_of(item);
-    let clients = match connect(factory, item).await {
+    let clients = match connect(run.factory, item).await {
         Ok(clients) => clients,
         Err(error) => {
             out.deleted = true;
@@ -421,24 +416,22 @@ async fn evidence(ctx: &Ctx<'_>, out: &mut DrillResult, last_seen: Option<DateTi
 /// AWS Backup restore job of this drill made under its name), after the restore jobs it may have
 /// started have ended, and writes no evidence: the drill's outcome is unknown.
 pub(crate) async fn clean_up(
-    factory: &ClientFactory,
+    run: Run<'_>,
     unfinished: &Unfinished,
-    run_id: &str,
-    journal: &Journal,
     options: &Options,
 ) -> DrillResult {
     let item = &unfinished.item;
     let mut out = result_of(item);
     out.result = "interrupted".to_string();
     out.restore_job = unfinished.restore_job.clone();
-    let clients = match connect(factory, item).await {
+    let clients = match connect(run.factory, item).await {
         Ok(clients) => clients,
         Err(error) => {
             out.errors.push(error);
             return out;
         }
     };
-    let ctx = Ctx::new(item, journal, &clients, options);
+    let ctx = Ctx::new(item, run.journal, &clients, options);
     let jobs = match restore_jobs(&ctx, unfinished).await {
         Ok(jobs) => jobs,
         Err(error) => {
@@ -447,7 +440,7 @@ pub(crate) async fn clean_up(
             return out;
         }
     };
-    let tags = drill_tags(item, run_id);
+    let tags = drill_tags(item, run.id);
     let adopt = item.backup.is_some().then_some(&tags);
     delete(&ctx, options, jobs, adopt, &mut out).await;
     if out.deleted {

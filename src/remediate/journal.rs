@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::plan::Item;
+use crate::aws::ClientFactory;
 use crate::inventory::AwsError;
 
 pub const FILE: &str = "journal.jsonl";
@@ -59,6 +60,54 @@ pub struct Journal {
     file: Mutex<File>,
 }
 
+/// One run of remediation or of drills: its id (in the tags of what it makes), its journal, and
+/// where its clients come from.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    pub id: &'a str,
+    pub journal: &'a Journal,
+    pub factory: &'a ClientFactory,
+}
+
+impl<'a> Run<'a> {
+    /// Journals every item's plan, then runs `one` for each, at most `max_parallel` at once, each to
+    /// its end whatever happens to the others (remediation's items, drills). A journal that cannot
+    /// be written is said on stderr; the run goes on, without a `--resume` for it.
+    pub async fn all<I, R, Fut>(
+        &self,
+        items: &'a [I],
+        max_parallel: usize,
+        one: impl FnMut(&'a I) -> Fut,
+    ) -> Vec<R>
+    where
+        I: Clone + Serialize,
+        Fut: std::future::Future<Output = R>,
+    {
+        if let Err(e) = self.journal.plans(self.id, items) {
+            let path = self.journal.path().display();
+            tracing::warn!("cannot write the journal {path}: {e}");
+        }
+        each(items, max_parallel, one).await
+    }
+}
+
+/// Runs `one` for every item, at most `max_parallel` at once, each to its end.
+pub async fn each<'a, I, R, Fut>(
+    items: &'a [I],
+    max_parallel: usize,
+    one: impl FnMut(&'a I) -> Fut,
+) -> Vec<R>
+where
+    Fut: std::future::Future<Output = R>,
+{
+    use futures::stream::{self, StreamExt};
+    stream::iter(items)
+        .map(one)
+        .buffer_unordered(max_parallel.max(1))
+        .collect()
+        .await
+}
+
 impl Journal {
     pub fn open(dir: &Path) -> std::io::Result<Journal> {
         Journal::open_as(dir, FILE, SCHEMA)
@@ -89,31 +138,6 @@ impl Journal {
     /// Appends one entry and flushes it to the file before returning.
     pub fn write(&self, entry: &Entry) -> std::io::Result<()> {
         self.append(entry)
-    }
-
-    /// Journals every item's plan, then runs `one` for each, at most `max_parallel` at once, each to
-    /// its end whatever happens to the others (remediation's items, drills). A journal that cannot
-    /// be written is said on stderr; the run goes on, without a `--resume` for it.
-    pub async fn run_all<'a, I, R, Fut>(
-        &self,
-        run_id: &str,
-        items: &'a [I],
-        max_parallel: usize,
-        one: impl FnMut(&'a I) -> Fut,
-    ) -> Vec<R>
-    where
-        I: Clone + Serialize,
-        Fut: std::future::Future<Output = R>,
-    {
-        use futures::stream::{self, StreamExt};
-        if let Err(e) = self.plans(run_id, items) {
-            tracing::warn!("cannot write the journal {}: {e}", self.path().display());
-        }
-        stream::iter(items)
-            .map(one)
-            .buffer_unordered(max_parallel.max(1))
-            .collect()
-            .await
     }
 
     /// Writes each item's plan before anything is done for it (what `--resume` replays).

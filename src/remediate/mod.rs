@@ -23,8 +23,7 @@ pub use crate::tags;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::aws::ClientFactory;
-use journal::Journal;
+use journal::Run;
 use plan::Item;
 
 /// Told of each source's step as it starts, fails, and of the source when it is done. Remediation owns
@@ -50,17 +49,9 @@ pub struct Options {
 pub use crate::report::remediation::ItemResult;
 
 /// Runs every item, at most `max_parallel` sources at once; a failing source does not stop the others.
-pub async fn execute(
-    factory: &ClientFactory,
-    items: &[Item],
-    run_id: &str,
-    journal: &Journal,
-    options: &Options,
-) -> Vec<ItemResult> {
+pub async fn execute(run: Run<'_>, items: &[Item], options: &Options) -> Vec<ItemResult> {
     // AWS's limit on cross-region copies in progress holds across items: one set of slots per run.
     let slots = limits::CopySlots::default();
-    let repair = |item| run::item(factory, item, run_id, journal, options, &slots);
-    journal
-        .run_all(run_id, items, options.max_parallel, repair)
-        .await
+    let repair = |item| run::item(run, item, options, &slots);
+    run.all(items, options.max_parallel, repair).await
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use chrono::Utc;
 use tracing::{info, warn};
 
-use super::journal::{Entry, Journal};
+use super::journal::{Entry, Run};
 use super::limits::CopySlots;
 use super::plan::Item;
 use super::{tags, ItemResult, Options};
@@ -21,8 +21,7 @@ use crate::inventory::AwsError;
 /// What one item's steps work with: the plan item, its run, and a client for each scope.
 pub(crate) struct Ctx<'a> {
     pub item: &'a Item,
-    pub run_id: &'a str,
-    pub factory: &'a ClientFactory,
+    pub run: Run<'a>,
     pub options: &'a Options,
     /// The source database's account and region.
     pub src: Scope<'a>,
@@ -32,7 +31,6 @@ pub(crate) struct Ctx<'a> {
     pub stage: Option<Scope<'a>>,
     /// The run's places for cross-region copies in progress ([`super::limits`]).
     pub slots: &'a CopySlots,
-    journal: &'a Journal,
     /// What this run created and deleted, as `account/region/name`.
     created: Mutex<Vec<String>>,
     deleted: Mutex<Vec<String>>,
@@ -64,20 +62,17 @@ type StepError = Box<(String, AwsError)>;
 /// Runs one item: connects, then every step of [`Item::steps`] in order, stopping at the first
 /// failure.
 pub(crate) async fn item(
-    factory: &ClientFactory,
+    run: Run<'_>,
     item: &Item,
-    run_id: &str,
-    journal: &Journal,
     options: &Options,
     slots: &CopySlots,
 ) -> ItemResult {
-    let (outcome, created, deleted) = match Clients::connect(factory, item).await {
+    let (outcome, created, deleted) = match Clients::connect(run.factory, item).await {
         Err(failure) => (Err(failure), Vec::new(), Vec::new()),
         Ok(clients) => {
             let ctx = Ctx {
                 item,
-                run_id,
-                factory,
+                run,
                 options,
                 src: Scope {
                     client: &clients.src,
@@ -95,7 +90,6 @@ pub(crate) async fn item(
                     region: &item.region,
                 }),
                 slots,
-                journal,
                 created: Mutex::new(Vec::new()),
                 deleted: Mutex::new(Vec::new()),
             };
@@ -182,7 +176,7 @@ impl Ctx<'_> {
 
     /// The tags of what this item's steps create in `role`.
     pub fn tags(&self, role: &str) -> BTreeMap<String, String> {
-        tags::provenance(&self.item.source_arn, role, self.run_id)
+        tags::provenance(&self.item.source_arn, role, self.run.id)
     }
 
     /// Records that this run made `name` in `scope`.
@@ -215,7 +209,7 @@ impl Ctx<'_> {
         account: &str,
         region: &str,
     ) -> Result<aws_sdk_backup::Client, AwsError> {
-        let config = self.factory.config(account, region).await?;
+        let config = self.run.factory.config(account, region).await?;
         Ok(crate::aws::backup_client(&config, account, region))
     }
 
@@ -233,7 +227,7 @@ impl Ctx<'_> {
     }
 
     fn record(&self, entry: Entry) -> Result<(), StepError> {
-        self.journal.write(&entry).map_err(|e| {
+        self.run.journal.write(&entry).map_err(|e| {
             Box::new((
                 "journal".to_string(),
                 AwsError {
@@ -241,7 +235,7 @@ impl Ctx<'_> {
                     region: self.item.region.clone(),
                     operation: "WriteJournal".into(),
                     code: "JournalWriteFailed".into(),
-                    message: format!("{}: {e}", self.journal.path().display()),
+                    message: format!("{}: {e}", self.run.journal.path().display()),
                     resource: None,
                 },
             ))

@@ -105,6 +105,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
         .as_ref()
         .ok_or_else(|| super::restore::nothing_restored(ctx))?;
     let config = ctx
+        .run
         .factory
         .config(ctx.dst.account_id, ctx.dst.region)
         .await?;
