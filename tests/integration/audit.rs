@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    calls_by, emulator_now, inject, remove_fault, rfc3339, seed, vault_and_prod, verdicts, Org,
+    calls_by, emulator_now, inject, remove_fault, rfc3339, seed, vault_and_prod, verdicts, Cmd,
+    Org, Run,
 };
 
 const R: &str = "us-east-1";
@@ -93,6 +94,21 @@ fn scenario() -> Org {
 }
 
 /// The scenario's rules (also used by the HTML report's tests).
+/// Audits `org` into `run` with [`rules`] while the management account may not assume the role in
+/// the `dev` account (AccessDenied).
+pub(crate) fn audit_with_dev_denied(org: &Org) -> (Cmd, Run) {
+    let fault = inject(json!({
+        "service": "sts", "operation": "AssumeRole", "account_id": org.account("management"),
+        "body_contains": org.account("dev"), "code": "AccessDenied",
+        "message": "not authorized to assume the role", "http_status": 403
+    }));
+    let mut cmd = org.rdsguard();
+    cmd.file("rules/prod.toml", &rules(org));
+    let run = cmd.run(&["audit", "--out", "run"]);
+    remove_fault(fault);
+    (cmd, run)
+}
+
 pub(crate) fn rules(org: &Org) -> String {
     format!(
         r#"# The scenario's rules.
@@ -397,16 +413,8 @@ fn fail_on_threshold_and_as_of() {
 #[test]
 fn an_unreadable_account_is_an_error_never_silently_compliant() {
     let org = scenario();
+    let (cmd, run) = audit_with_dev_denied(&org);
     let dev = org.account("dev");
-    let fault = inject(json!({
-        "service": "sts", "operation": "AssumeRole", "account_id": org.account("management"),
-        "body_contains": dev, "code": "AccessDenied", "message": "not authorized to assume the role",
-        "http_status": 403
-    }));
-    let mut cmd = org.rdsguard();
-    cmd.file("rules/prod.toml", &rules(&org));
-    let run = cmd.run(&["audit", "--out", "run"]);
-    remove_fault(fault);
     assert_eq!(run.code, 3, "{run}");
     let findings = cmd.json("run/findings.json");
     let errors = findings["errors"].as_array().expect("errors");

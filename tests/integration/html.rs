@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::audit::rules;
-use crate::harness::{inject, remove_fault, seed, Org};
+use crate::audit::{audit_with_dev_denied, rules};
+use crate::harness::{seed, Org};
 
 const R: &str = "us-east-1";
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -100,16 +100,8 @@ fn audit_writes_report_html_with_every_source_and_report_renders_it_again() {
 #[test]
 fn an_unreadable_account_is_shown_first() {
     let org = scenario();
+    let (cmd, run) = audit_with_dev_denied(&org);
     let dev = org.account("dev");
-    let fault = inject(json!({
-        "service": "sts", "operation": "AssumeRole", "account_id": org.account("management"),
-        "body_contains": dev, "code": "AccessDenied", "message": "not authorized to assume the role",
-        "http_status": 403
-    }));
-    let mut cmd = org.rdsguard();
-    cmd.file("rules/prod.toml", &rules(&org));
-    let run = cmd.run(&["audit", "--out", "run"]);
-    remove_fault(fault);
     assert_eq!(run.code, 3, "{run}");
     let html = std::fs::read_to_string(cmd.path("run/report.html")).expect("run/report.html");
     let banner = html

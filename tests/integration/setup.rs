@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::harness::{read_json, repo, Cmd};
+use crate::harness::{read_json, repo, Cmd, Run};
 
 pub const CALLER_ARN: &str = "arn:aws:iam::999999999999:role/rdsguard-runner";
 const ORG: &str = "o-rdsguard01";
@@ -474,6 +474,27 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
     })
 }
 
+/// CloudFormation templates for the vault account 222222222222.
+const VAULT_CFN: [&str; 4] = [
+    "--format",
+    "cloudformation",
+    "--vault-account",
+    "222222222222",
+];
+
+/// `setup --mode audit ARGS...`.
+fn setup_audit<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["setup", "--mode", "audit"][..], args].concat()
+}
+
+/// `setup --mode audit ARGS MORE` in `cmd`'s folder, refused: exit 2 with `needle` on stderr.
+fn refused(cmd: &Cmd, args: &[&str], more: &[&str], needle: &str) -> Run {
+    let run = cmd.run(&[setup_audit(args), more.to_vec()].concat());
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains(needle), "{run}");
+    run
+}
+
 #[test]
 fn bad_input_names_the_problem_and_writes_nothing() {
     // An unknown mode: clap names the flag and the values it takes.
@@ -492,37 +513,19 @@ fn bad_input_names_the_problem_and_writes_nothing() {
 
     // Unreadable rules.
     let mut cmd = Cmd::new();
-    let run = cmd.file("x", "").run(&[
-        "setup",
-        "--format",
-        "terraform",
-        "--mode",
-        "audit",
-        "--rules",
+    cmd.file("x", "");
+    let terraform = ["--format", "terraform", "--out", "out"];
+    let run = refused(
+        &cmd,
+        &terraform,
+        &["--rules", "missing.toml"],
         "missing.toml",
-        "--out",
-        "out",
-    ]);
-    assert_eq!(run.code, 2, "{run}");
-    assert!(run.stderr.contains("missing.toml"), "{run}");
+    );
     assert!(!cmd.path("out").exists(), "{run}");
 
     // No vault account to share the source keys with.
-    let run = cmd.run(&[
-        "setup",
-        "--format",
-        "terraform",
-        "--mode",
-        "audit",
-        "--out",
-        "out",
-    ]);
-    assert_eq!(run.code, 2, "{run}");
-    assert!(
-        run.stderr
-            .contains("pass --rules (their destination accounts) or --vault-account ID"),
-        "{run}"
-    );
+    let no_vault = "pass --rules (their destination accounts) or --vault-account ID";
+    let run = refused(&cmd, &terraform, &[], no_vault);
     assert!(!cmd.path("out").exists(), "{run}");
 
     // A folder that cannot be written: nothing in it, not even the staging folder.
@@ -532,17 +535,7 @@ fn bad_input_names_the_problem_and_writes_nothing() {
         let out = cmd.path("locked");
         std::fs::create_dir(&out).expect("mkdir");
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-        let run = cmd.run(&[
-            "setup",
-            "--format",
-            "cloudformation",
-            "--mode",
-            "audit",
-            "--vault-account",
-            "222222222222",
-            "--out",
-            "locked",
-        ]);
+        let run = cmd.run(&[setup_audit(&VAULT_CFN), vec!["--out", "locked"]].concat());
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         // root ignores the mode: only judge when the folder really was read-only.
         if run.code != 0 {
@@ -555,44 +548,14 @@ fn bad_input_names_the_problem_and_writes_nothing() {
         }
         // A file where the folder should be.
         cmd.file("taken", "not a folder");
-        let run = cmd.run(&[
-            "setup",
-            "--format",
-            "cloudformation",
-            "--mode",
-            "audit",
-            "--vault-account",
-            "222222222222",
-            "--out",
-            "taken",
-        ]);
-        assert_eq!(run.code, 2, "{run}");
-        assert!(
-            run.stderr.contains("cannot create the folder taken"),
-            "{run}"
-        );
+        let taken = ["--out", "taken"];
+        refused(&cmd, &VAULT_CFN, &taken, "cannot create the folder taken");
     }
 
     // A bad caller ARN, and the role Organizations made.
-    let run = cmd.run(&[
-        "setup",
-        "--format",
-        "cloudformation",
-        "--mode",
-        "audit",
-        "--vault-account",
-        "222222222222",
-        "--caller-role-arn",
-        "arn:aws:iam::1:root",
-        "--out",
-        "out",
-    ]);
-    assert_eq!(run.code, 2, "{run}");
-    assert!(
-        run.stderr
-            .contains("--caller-role-arn: `arn:aws:iam::1:root` is not an IAM role or user ARN"),
-        "{run}"
-    );
+    let root = ["--caller-role-arn", "arn:aws:iam::1:root", "--out", "out"];
+    let not_a_role = "--caller-role-arn: `arn:aws:iam::1:root` is not an IAM role or user ARN";
+    refused(&cmd, &VAULT_CFN, &root, not_a_role);
     assert!(!cmd.path("out").exists());
     let (cmd, run) = setup(
         "cloudformation",
