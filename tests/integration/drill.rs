@@ -7,8 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::harness::{
-    block_on, calls_by, control, emulator_now, inject, kill_mid_call, remove_fault, rfc3339, seed,
-    vault_and_prod, Cmd, Org, Run,
+    block_on, calls_by, control, create_secret, emulator_now, inject, kill_mid_call, remove_fault,
+    rfc3339, seed, vault_and_prod, Cmd, Org, Run,
 };
 
 const R: &str = "us-east-1";
@@ -28,16 +28,8 @@ fn org() -> Org {
                         "tags": {"rdsguard:source-arn": format!("arn:aws:rds:{R}:{{account:prod}}:db:orders")}}]
         }),
     ));
-    let client = aws_sdk_secretsmanager::Client::new(&org.sdk("vault", R));
-    block_on(async {
-        client
-            .create_secret()
-            .name("rds/orders")
-            .secret_string(json!({"username": "admin", "password": PASSWORD}).to_string())
-            .send()
-            .await
-            .expect("create secret")
-    });
+    let secret = json!({"username": "admin", "password": PASSWORD});
+    create_secret(&org.sdk("vault", R), "rds/orders", &secret);
     org
 }
 

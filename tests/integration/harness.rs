@@ -775,3 +775,12 @@ pub fn vault_and_prod(region: &str, more: Value) -> Value {
     }
     spec
 }
+
+/// Creates the Secrets Manager secret `name` holding `value` (JSON), with `config`'s account,
+/// region and credentials.
+pub fn create_secret(config: &aws_config::SdkConfig, name: &str, value: &Value) {
+    let client = aws_sdk_secretsmanager::Client::new(config);
+    let request = client.create_secret().name(name);
+    let sent = request.secret_string(value.to_string()).send();
+    block_on(sent).expect("create the secret");
+}

@@ -1217,15 +1217,7 @@ fn an_audit_calls_only_read_apis_and_leaks_no_secret_even_at_debug_level() {
         };
         let value = json!({"engine": "postgres", "host": "db.example", "port": 5432,
                            "dbInstanceIdentifier": instance, "username": "admin", "password": PASSWORD});
-        crate::harness::block_on(async {
-            aws_sdk_secretsmanager::Client::new(&config)
-                .create_secret()
-                .name(name)
-                .secret_string(value.to_string())
-                .send()
-                .await
-                .expect("create the secret")
-        });
+        crate::harness::create_secret(&config, name, &value);
     }
     let accounts = [management.clone(), vault, org.account("prod")];
     let before: Vec<usize> = accounts

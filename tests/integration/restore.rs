@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, seed, vault_and_prod, Org};
+use crate::harness::{block_on, create_secret, seed, vault_and_prod, Org};
 
 const R: &str = "us-east-1";
 const PASSWORD: &str = "S3cr3t-Pa55-never-printed";
@@ -112,19 +112,10 @@ fn assert_no_secret(dir: &std::path::Path, outputs: &[&str]) {
 fn restore_repoints_the_secret_prunes_old_restores_and_rollback_returns() {
     let org = org();
     let old = "rdsguard-orders-20261121000000-aaaaaaaa";
-    let client = secrets(&org);
     let value = json!({"engine": "postgres", "host": "old.example", "port": 5432,
                        "dbInstanceIdentifier": old, "username": "admin",
                        "password": PASSWORD, "dbname": "orders"});
-    block_on(async {
-        client
-            .create_secret()
-            .name("rds/orders")
-            .secret_string(value.to_string())
-            .send()
-            .await
-            .expect("create secret")
-    });
+    create_secret(&org.sdk("vault", R), "rds/orders", &value);
 
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
@@ -239,15 +230,7 @@ fn an_aurora_cluster_is_restored_with_one_instance_and_the_secret_follows() {
     let client = secrets(&org);
     let value = json!({"engine": "postgres", "host": "old.example", "port": 5432,
                        "dbClusterIdentifier": "none-yet", "username": "admin", "password": PASSWORD});
-    block_on(async {
-        client
-            .create_secret()
-            .name("rds/ledger")
-            .secret_string(value.to_string())
-            .send()
-            .await
-            .expect("create secret")
-    });
+    create_secret(&org.sdk("vault", R), "rds/ledger", &value);
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
     let run = cmd.remediate("run", &[]);
