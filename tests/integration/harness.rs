@@ -577,27 +577,27 @@ pub fn run_json(command: &mut Command, input: &Value, what: &str) -> Value {
 impl Org {
     /// Like [`Org::rdsguard`], against the emulator at `endpoint` (e.g. a [`PrivateEmulator`]'s).
     pub fn rdsguard_at(&self, endpoint: &str) -> Cmd {
-        let creds = &self.seeded["credentials"];
         let mut cmd = Cmd::new();
-        cmd.env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env(
-                "AWS_ACCESS_KEY_ID",
-                creds["access_key_id"].as_str().unwrap_or_default(),
-            )
-            .env(
-                "AWS_SECRET_ACCESS_KEY",
-                creds["secret_access_key"].as_str().unwrap_or_default(),
-            )
-            .env(
-                "AWS_SESSION_TOKEN",
-                creds["session_token"].as_str().unwrap_or_default(),
-            );
+        cmd.aws(endpoint, "us-east-1", &self.seeded["credentials"]);
         cmd
     }
 }
 
 impl Cmd {
+    /// AWS's endpoint, region and the credentials `keys` (the emulator's `access_key_id`,
+    /// `secret_access_key` and, when temporary, `session_token`).
+    pub fn aws(&mut self, endpoint: &str, region: &str, keys: &Value) -> &mut Self {
+        let key = |name: &str| keys[name].as_str().unwrap_or_default().to_string();
+        self.env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_REGION", region)
+            .env("AWS_ACCESS_KEY_ID", key("access_key_id"))
+            .env("AWS_SECRET_ACCESS_KEY", key("secret_access_key"));
+        if keys["session_token"].is_string() {
+            self.env("AWS_SESSION_TOKEN", key("session_token"));
+        }
+        self
+    }
+
     /// Starts the binary with stdout and stderr captured; finish it with [`wait_bounded`].
     pub fn spawn_captured(&self, args: &[&str]) -> Child {
         self.command(args)

@@ -134,17 +134,7 @@ pub(crate) fn run_command_as(
     extra: &[&str],
 ) -> (Run, Value, Cmd) {
     let mut cmd = Cmd::new();
-    cmd.env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", R)
-        .env(
-            "AWS_ACCESS_KEY_ID",
-            keys["access_key_id"].as_str().unwrap_or_default(),
-        )
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            keys["secret_access_key"].as_str().unwrap_or_default(),
-        )
-        .file("rules.toml", rules);
+    cmd.aws(endpoint, R, keys).file("rules.toml", rules);
     let mut args = vec![
         command,
         "--rules",

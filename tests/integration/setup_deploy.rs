@@ -227,21 +227,9 @@ retain = {{ min = 1, max = 3 }}
     // The nightly job, as the caller role, through the deployed role name and external id.
     let runner = &deployed["runner"];
     let mut audit = Cmd::new();
+    let endpoint = &crate::harness::emulator().endpoint;
     audit
-        .env("AWS_ENDPOINT_URL", &crate::harness::emulator().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env(
-            "AWS_ACCESS_KEY_ID",
-            runner["access_key_id"].as_str().unwrap_or_default(),
-        )
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            runner["secret_access_key"].as_str().unwrap_or_default(),
-        )
-        .env(
-            "AWS_SESSION_TOKEN",
-            runner["session_token"].as_str().unwrap_or_default(),
-        )
+        .aws(endpoint, "us-east-1", runner)
         .file("rules.toml", &rules);
     let connect = ["--role-name", "rdsguard", "--external-id", "nightly"];
     let mut args = vec!["audit", "--rules", "rules.toml", "--out", "first"];
