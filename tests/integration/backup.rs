@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, kill_mid_call, seed, verdicts, Org};
+use crate::harness::{calls_by, kill_mid_call, remediate_args, seed, verdicts, Org};
 
 const R: &str = "us-east-1";
 
@@ -353,14 +353,7 @@ backup = {{ destination_vault = "central", delete_after = "35d" }}
     let prod = org.account("prod");
     kill_mid_call(
         &cmd,
-        &[
-            "audit",
-            "--rules",
-            "rules.toml",
-            "--out",
-            "run",
-            "--remediate",
-        ],
+        &remediate_args("run", &[]),
         ("backup", "StartCopyJob", &prod),
         "run/journal.jsonl",
         "copy-job",

@@ -667,6 +667,16 @@ pub fn fault_hits(id: u64) -> u64 {
         .unwrap_or(0)
 }
 
+/// A source's checks of `findings.json` that neither pass nor skip, as `id=STATUS`.
+pub fn failing_checks(source: &Value) -> Vec<String> {
+    let checks = source["checks"].as_array().into_iter().flatten();
+    let failing = checks.filter(|c| c["status"] != "PASS" && c["status"] != "SKIP");
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    failing
+        .map(|c| format!("{}={}", text(&c["id"]), text(&c["status"])))
+        .collect()
+}
+
 /// `account key/identifier` -> (status, the checks that are not PASS or SKIP, as `id=STATUS`): what
 /// an audit concluded, in the seeded organization's own names.
 pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
@@ -687,22 +697,7 @@ pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<St
                 names.get(account).map(String::as_str).unwrap_or(account),
                 s["identifier"].as_str().unwrap_or_default()
             );
-            let failing = s["checks"]
-                .as_array()
-                .map(|checks| {
-                    checks
-                        .iter()
-                        .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
-                        .map(|c| {
-                            format!(
-                                "{}={}",
-                                c["id"].as_str().unwrap_or(""),
-                                c["status"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let failing = failing_checks(s);
             (
                 key,
                 (

@@ -661,19 +661,7 @@ fn verdicts(findings: &Value) -> BTreeMap<String, (String, Vec<String>)> {
         .expect("sources")
         .iter()
         .map(|s| {
-            let failing = s["checks"]
-                .as_array()
-                .expect("checks")
-                .iter()
-                .filter(|c| c["status"] != "PASS" && c["status"] != "SKIP")
-                .map(|c| {
-                    format!(
-                        "{}={}",
-                        c["id"].as_str().unwrap_or(""),
-                        c["status"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
+            let failing = crate::harness::failing_checks(s);
             (
                 s["identifier"].as_str().unwrap_or_default().to_string(),
                 (

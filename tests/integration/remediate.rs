@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, kill_mid_call, remove_fault, seed, vault_and_prod, Org};
+use crate::harness::{
+    calls_by, inject, kill_mid_call, remediate_args, remove_fault, seed, vault_and_prod, Org,
+};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
@@ -281,14 +283,7 @@ fn kill_9_mid_copy_then_resume_leaves_no_duplicate_and_no_orphan() {
     let vault = org.account("vault");
     let journal = kill_mid_call(
         &cmd,
-        &[
-            "audit",
-            "--rules",
-            "rules.toml",
-            "--out",
-            "run",
-            "--remediate",
-        ],
+        &remediate_args("run", &[]),
         ("rds", "CopyDBSnapshot", &vault),
         "run/journal.jsonl",
         "copy",
