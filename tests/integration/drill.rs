@@ -52,15 +52,7 @@ fn command(org: &Org, probe: &str) -> Cmd {
 
 /// The identifiers of the vault's DB instances.
 pub(crate) fn vault_instances(org: &Org) -> Vec<String> {
-    let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
-    let out = block_on(async {
-        client
-            .describe_db_instances()
-            .send()
-            .await
-            .expect("describe")
-    });
-    out.db_instances()
+    org.db_instances("vault", R)
         .iter()
         .map(|db| db.db_instance_identifier().unwrap_or_default().to_string())
         .collect()

@@ -779,3 +779,16 @@ pub fn create_secret(config: &aws_config::SdkConfig, name: &str, value: &Value) 
     let sent = request.secret_string(value.to_string()).send();
     block_on(sent).expect("create the secret");
 }
+
+impl Org {
+    /// The DB instances of the account `account_key` in `region`, as AWS describes them.
+    pub fn db_instances(
+        &self,
+        account_key: &str,
+        region: &str,
+    ) -> Vec<aws_sdk_rds::types::DbInstance> {
+        let client = aws_sdk_rds::Client::new(&self.sdk(account_key, region));
+        let out = block_on(client.describe_db_instances().send()).expect("DescribeDBInstances");
+        out.db_instances().to_vec()
+    }
+}

@@ -57,16 +57,8 @@ fn secret_value(org: &Org) -> Value {
 }
 
 fn vault_instances(org: &Org) -> Vec<(String, Vec<(String, String)>)> {
-    let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
-    let out = block_on(async {
-        client
-            .describe_db_instances()
-            .send()
-            .await
-            .expect("describe")
-    });
-    let mut all: Vec<(String, Vec<(String, String)>)> = out
-        .db_instances()
+    let mut all: Vec<(String, Vec<(String, String)>)> = org
+        .db_instances("vault", R)
         .iter()
         .map(|db| {
             let tags = db
