@@ -139,6 +139,13 @@ pub(super) fn route() -> Value {
     })
 }
 
+/// One wait loop of a step: the words its states' names start with after the step's (`""`, or
+/// `"instance: "` for a restored cluster's instance), and the key of its status and poll count.
+struct Loop {
+    label: &'static str,
+    key: String,
+}
+
 pub(super) struct Builder<'a> {
     kind: Chain,
     o: &'a Options,
@@ -234,7 +241,6 @@ impl<'a> Builder<'a> {
 
     /// A wait loop: Describe (at once) → Choice (ready / ended badly / out of time / again) → Wait →
     /// count → Describe. The count starts at 0 where the step's first Task (or its reuse) set it.
-    #[allow(clippy::too_many_arguments)]
     fn wait_loop(
         &self,
         step: Step,
@@ -244,13 +250,40 @@ impl<'a> Builder<'a> {
         failed: &[&str],
         next: &str,
     ) -> String {
-        let key = flag(step);
-        let check = self.name(step, "check");
-        let decide = self.name(step, "ready?");
-        let wait = self.name(step, "wait");
-        let count = self.name(step, "count");
-        let ended = self.name(step, "ended badly");
-        let late = self.name(step, "timed out");
+        let at = Loop {
+            label: "",
+            key: flag(step),
+        };
+        self.wait_loop_at(step, &at, out, describe, ready, failed, next)
+    }
+
+    /// [`Builder::wait_loop`] for a step with more than one: its states' names start with
+    /// `at.label` after the step's, and it keeps its status and poll count under `$.<at.key>`.
+    #[allow(clippy::too_many_arguments)]
+    fn wait_loop_at(
+        &self,
+        step: Step,
+        at: &Loop,
+        out: &mut Map<String, Value>,
+        describe: Call,
+        ready: &str,
+        failed: &[&str],
+        next: &str,
+    ) -> String {
+        let key = &at.key;
+        let name = |what: &str| self.name(step, &format!("{}{what}", at.label));
+        let check = name("check");
+        let decide = name("ready?");
+        let wait = name("wait");
+        let count = name("count");
+        let ended = name("ended badly");
+        let late = name("timed out");
+        // What the loop waits for, in its errors (inside an intrinsic's quotes: no `'`): `restore`,
+        // or `restore instance`.
+        let what = match at.label.trim_end_matches(": ") {
+            "" => step.name().to_string(),
+            label => format!("{} {label}", step.name()),
+        };
         let status = format!("$.{key}.status.value");
         out.insert(check.clone(), self.task(step, describe, &decide));
         let mut choices = vec![json!({"Variable": status, "StringEquals": ready, "Next": next})];
@@ -266,7 +299,7 @@ impl<'a> Builder<'a> {
                     "Type": "Pass",
                     "Parameters": {
                         "Error": "rdsguard.StepFailed",
-                        "Cause.$": format!("States.Format('{} ended {{}}', {status})", step.name())
+                        "Cause.$": format!("States.Format('{what} ended {{}}', {status})")
                     },
                     "ResultPath": "$.error",
                     "Next": self.failed(step)
@@ -289,8 +322,7 @@ impl<'a> Builder<'a> {
                 "Result": {
                     "Error": "rdsguard.StepTimeout",
                     "Cause": format!(
-                        "{} was not {ready} after {} s (--step-timeout)",
-                        step.name(),
+                        "{what} was not {ready} after {} s (--step-timeout)",
                         self.o.step_timeout_secs
                     )
                 },
@@ -311,7 +343,7 @@ impl<'a> Builder<'a> {
                 "Next": check
             }),
         );
-        self.name(step, "check")
+        name("check")
     }
 
     /// Describes snapshot `id` (a path) under `role`: its status into `$.<step>.status`.

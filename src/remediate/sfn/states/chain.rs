@@ -175,14 +175,21 @@ impl<'a> Builder<'a> {
                     "$.item.prune",
                     self.find_tags(Role::Vault),
                     api.not_found(),
-                    vec![(self.rds("delete", ""), self.delete_snapshot(Role::Vault))],
+                    vec![(
+                        self.rds("delete", ""),
+                        steps::Delete::Call(self.delete_snapshot(Role::Vault)),
+                    )],
                     false,
                     next,
                 );
                 out.insert(map.clone(), state);
                 map
             }
+            Step::Restore if self.kind == Chain::Cluster => self.restore_cluster(out, next),
             Step::Restore => self.restore(out, next),
+            Step::PruneRestores if self.kind == Chain::Cluster => {
+                self.prune_restored_clusters(out, next)
+            }
             Step::PruneRestores => {
                 let map = self.name(step, "instances");
                 let find = Call {
@@ -212,7 +219,7 @@ impl<'a> Builder<'a> {
                     "$.item.restore.prune",
                     find,
                     "Rds.DbInstanceNotFoundException".into(),
-                    vec![("deleteDBInstance".into(), delete)],
+                    vec![("deleteDBInstance".into(), steps::Delete::Call(delete))],
                     true,
                     next,
                 );

@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// One deletion in [`Builder::delete_ours`]'s loop, once the resource is known to be rdsguard's.
+pub(super) enum Delete {
+    /// A Task on the name found (`$.name`).
+    Call(Call),
+    /// A Task on each of the cluster's instances (`$.found.members`, their identifiers as `$.name`),
+    /// one at a time: AWS deletes no cluster that has instances in another state than `deleting`.
+    EachInstance(Call),
+}
+
+/// The statuses in which a DB instance being restored or created will not become `available`.
+const INSTANCE_ENDED_BADLY: [&str; 4] = [
+    "failed",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+];
+
 impl<'a> Builder<'a> {
     /// Describes the snapshot `$.name` under `role`: its tags, for [`Builder::delete_ours`].
     pub(super) fn find_tags(&self, role: Role) -> Call {
@@ -64,8 +81,11 @@ impl<'a> Builder<'a> {
             self.find_tags(Role::Source),
             self.api.not_found(),
             vec![
-                (self.rds("modify", "Attribute"), unshare),
-                (self.rds("delete", ""), self.delete_snapshot(Role::Source)),
+                (self.rds("modify", "Attribute"), Delete::Call(unshare)),
+                (
+                    self.rds("delete", ""),
+                    Delete::Call(self.delete_snapshot(Role::Source)),
+                ),
             ],
             false,
             &stage,
@@ -134,12 +154,7 @@ impl<'a> Builder<'a> {
             out,
             describe,
             "available",
-            &[
-                "failed",
-                "incompatible-restore",
-                "incompatible-parameters",
-                "incompatible-network",
-            ],
+            &INSTANCE_ENDED_BADLY,
             next,
         );
         out.insert(start.clone(), self.task(step, create, &check));
@@ -151,6 +166,132 @@ impl<'a> Builder<'a> {
                 "Result": {"poll": {"n": 0}},
                 "ResultPath": "$.restore",
                 "Next": check
+            }),
+        );
+        start
+    }
+
+    /// `restore` (Aurora clusters), as the local engine (`instances::restore_cluster`): the cluster
+    /// the plan names from the replica (`RestoreDBClusterFromSnapshot`: the rule's subnet group and
+    /// security groups, no deletion protection), waited for until `available` (AWS: "You can
+    /// create DB instances only after the RestoreDBClusterFromSnapshot operation has completed and
+    /// the DB cluster is available"); then its one instance `<cluster>-1` (`CreateDBInstance`: the
+    /// rule's class and parameter group, never publicly accessible), waited for. Both carry
+    /// rdsguard's tags and `rdsguard:restored-from`; either one already there by its name is this
+    /// plan's, and is waited for, not made again.
+    pub(super) fn restore_cluster(&self, out: &mut Map<String, Value>, next: &str) -> String {
+        let step = Step::Restore;
+        // `instances::cluster_member`: the cluster's name and `-1`.
+        let member = "States.Format('{}-1', $.item.restore.instance)";
+        let create = Call {
+            service: "rds",
+            action: "restoreDBClusterFromSnapshot".into(),
+            params: json!({
+                "DbClusterIdentifier.$": "$.item.restore.instance",
+                "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                "Engine.$": "$.item.restore.engine",
+                "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                "DeletionProtection": false,
+                "Tags.$": "$.refs.tags.restore"
+            }),
+            role: Role::Vault,
+            selector: Some(json!({"poll": {"n": 0}})),
+            result_path: json!("$.restore"),
+            answers: vec![(
+                "Rds.DbClusterAlreadyExistsException".into(),
+                self.name(step, "reuse"),
+            )],
+        };
+        let start = self.name(step, &create.action);
+        let add = self.name(step, "createDBInstance");
+        let instance = Loop {
+            label: "instance: ",
+            key: "restore_instance".into(),
+        };
+        let describe_cluster = Call {
+            service: "rds",
+            action: "describeDBClusters".into(),
+            params: json!({"DbClusterIdentifier.$": "$.item.restore.instance"}),
+            role: Role::Vault,
+            selector: Some(json!({"value.$": "$.DbClusters[0].Status"})),
+            result_path: json!("$.restore.status"),
+            answers: Vec::new(),
+        };
+        // The states of the `DBClusterAvailable` waiter the local engine uses.
+        let cluster_check = self.wait_loop(
+            step,
+            out,
+            describe_cluster,
+            "available",
+            &[
+                "deleted",
+                "deleting",
+                "failed",
+                "incompatible-restore",
+                "incompatible-parameters",
+            ],
+            &add,
+        );
+        out.insert(start.clone(), self.task(step, create, &cluster_check));
+        out.insert(
+            self.name(step, "reuse"),
+            json!({
+                "Type": "Pass",
+                "Comment": "Restored by an earlier run of this plan (same name): waited for, not made again",
+                "Result": {"poll": {"n": 0}},
+                "ResultPath": "$.restore",
+                "Next": cluster_check
+            }),
+        );
+        let reuse_instance = self.name(step, "instance: reuse");
+        let describe_instance = Call {
+            service: "rds",
+            action: "describeDBInstances".into(),
+            params: json!({"DbInstanceIdentifier.$": member}),
+            role: Role::Vault,
+            selector: Some(json!({"value.$": "$.DbInstances[0].DbInstanceStatus"})),
+            result_path: json!(format!("$.{}.status", instance.key)),
+            answers: Vec::new(),
+        };
+        let instance_check = self.wait_loop_at(
+            step,
+            &instance,
+            out,
+            describe_instance,
+            "available",
+            &INSTANCE_ENDED_BADLY,
+            next,
+        );
+        let create_instance = Call {
+            service: "rds",
+            action: "createDBInstance".into(),
+            params: json!({
+                "DbInstanceIdentifier.$": member,
+                "DbClusterIdentifier.$": "$.item.restore.instance",
+                "Engine.$": "$.item.restore.engine",
+                "DbInstanceClass.$": "$.item.restore.instance_class",
+                "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                "PubliclyAccessible": false,
+                "Tags.$": "$.refs.tags.restore"
+            }),
+            role: Role::Vault,
+            selector: Some(json!({"poll": {"n": 0}})),
+            result_path: json!(format!("$.{}", instance.key)),
+            answers: vec![(
+                "Rds.DbInstanceAlreadyExistsException".into(),
+                reuse_instance.clone(),
+            )],
+        };
+        out.insert(add, self.task(step, create_instance, &instance_check));
+        out.insert(
+            reuse_instance,
+            json!({
+                "Type": "Pass",
+                "Comment": "Added by an earlier run of this plan (same name): waited for, not made again",
+                "Result": {"poll": {"n": 0}},
+                "ResultPath": format!("$.{}", instance.key),
+                "Next": instance_check
             }),
         );
         start
@@ -223,6 +364,99 @@ impl<'a> Builder<'a> {
         start
     }
 
+    /// `prune-restores` (Aurora clusters), as the local engine (`instances::delete_cluster`): each
+    /// earlier restore the plan names is described, kept unless rdsguard's for this source and
+    /// without deletion protection, then its instances are deleted and the cluster after them,
+    /// with no final snapshot (its data is the replica it was restored from).
+    pub(super) fn prune_restored_clusters(
+        &self,
+        out: &mut Map<String, Value>,
+        next: &str,
+    ) -> String {
+        let step = Step::PruneRestores;
+        let map = self.name(step, "clusters");
+        let find = Call {
+            service: "rds",
+            action: "describeDBClusters".into(),
+            params: json!({"DbClusterIdentifier.$": "$.name"}),
+            role: Role::Vault,
+            selector: Some(json!({
+                "tags.$": "$.DbClusters[0].TagList",
+                "protected.$": "$.DbClusters[0].DeletionProtection",
+                "members.$": "$.DbClusters[0].DbClusterMembers"
+            })),
+            result_path: Value::Null,
+            answers: Vec::new(),
+        };
+        let delete_instance = Call {
+            service: "rds",
+            action: "deleteDBInstance".into(),
+            params: json!({"DbInstanceIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
+            role: Role::Vault,
+            selector: None,
+            result_path: Value::Null,
+            answers: Vec::new(),
+        };
+        let delete_cluster = Call {
+            service: "rds",
+            action: "deleteDBCluster".into(),
+            params: json!({"DbClusterIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
+            role: Role::Vault,
+            selector: None,
+            result_path: Value::Null,
+            answers: Vec::new(),
+        };
+        let state = self.delete_ours(
+            step,
+            "clusters",
+            "$.item.restore.prune",
+            find,
+            "Rds.DbClusterNotFoundException".into(),
+            vec![
+                ("instances".into(), Delete::EachInstance(delete_instance)),
+                ("deleteDBCluster".into(), Delete::Call(delete_cluster)),
+            ],
+            true,
+            next,
+        );
+        out.insert(map.clone(), state);
+        map
+    }
+
+    /// An inline Map over the instances of the cluster [`Builder::delete_ours`] found, one at a
+    /// time, each deleted by `call` (one already gone is passed by). Other errors fail this map,
+    /// and so the loop around it, whose Catch ends the item.
+    fn each_instance(&self, step: Step, what: &str, call: Call, next: &str) -> Value {
+        let n = |s: &str| self.name(step, &format!("{what}: instances: {s}"));
+        let delete = n(&call.action);
+        let call = Call {
+            answers: vec![("Rds.DbInstanceNotFoundException".into(), n("gone"))],
+            ..call
+        };
+        let mut inner = Map::new();
+        inner.insert(delete.clone(), self.inner_task(step, call, &n("deleted")));
+        for s in ["gone", "deleted"] {
+            inner.insert(n(s), json!({"Type": "Succeed"}));
+        }
+        json!({
+            "Type": "Map",
+            "Comment": "The cluster's instances, one at a time, before the cluster",
+            "ItemsPath": "$.found.members",
+            "ItemSelector": {
+                "name.$": "$$.Map.Item.Value.DbInstanceIdentifier",
+                "roles.$": "$.roles"
+            },
+            "MaxConcurrency": 1,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": delete,
+                "States": inner
+            },
+            "ResultPath": null,
+            "Next": next
+        })
+    }
+
     /// A loop over the names at `items` (inline Map, one at a time): each is described, kept unless
     /// it is rdsguard's own for this source (`rdsguard:managed=true`, `rdsguard:source-arn`),
     /// checked again here at the moment of deletion, then deleted by `deletes` (each a Task, in
@@ -236,7 +470,7 @@ impl<'a> Builder<'a> {
         items: &str,
         find: Call,
         not_found: String,
-        deletes: Vec<(String, Call)>,
+        deletes: Vec<(String, Delete)>,
         unprotected: bool,
         next: &str,
     ) -> Value {
@@ -278,13 +512,19 @@ impl<'a> Builder<'a> {
             }),
         );
         let names: Vec<String> = deletes.iter().map(|(name, _)| n(name)).collect();
-        for (i, (_, call)) in deletes.into_iter().enumerate() {
+        for (i, (_, delete)) in deletes.into_iter().enumerate() {
             let after = names.get(i + 1).cloned().unwrap_or_else(|| n("deleted"));
-            let call = Call {
-                answers: vec![(not_found.clone(), n("gone"))],
-                ..call
+            let state = match delete {
+                Delete::Call(call) => {
+                    let call = Call {
+                        answers: vec![(not_found.clone(), n("gone"))],
+                        ..call
+                    };
+                    self.inner_task(step, call, &after)
+                }
+                Delete::EachInstance(call) => self.each_instance(step, what, call, &after),
             };
-            inner.insert(names[i].clone(), self.inner_task(step, call, &after));
+            inner.insert(names[i].clone(), state);
         }
         for s in ["gone", "kept", "deleted"] {
             inner.insert(n(s), json!({"Type": "Succeed"}));
