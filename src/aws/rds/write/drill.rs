@@ -97,7 +97,6 @@ pub async fn add_member(
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let request = instances::member_request(scope, cluster, member, engine, instance_class)
-        .publicly_accessible(false)
         .set_tags(Some(tag_list(tags)));
     scope.done("CreateDBInstance", member, request.send()).await
 }

@@ -272,7 +272,8 @@ pub fn cluster_restore_request(
 }
 
 /// `CreateDBInstance` of the instance `member` in the cluster `cluster` (a restored cluster serves
-/// no connection without one).
+/// no connection without one), never publicly accessible (without the parameter, AWS makes it
+/// public where the VPC has an internet gateway).
 pub fn member_request(
     scope: &Scope<'_>,
     cluster: &str,
@@ -287,6 +288,7 @@ pub fn member_request(
         .db_cluster_identifier(cluster)
         .engine(engine)
         .db_instance_class(instance_class)
+        .publicly_accessible(false)
 }
 
 pub async fn wait_cluster_available(
