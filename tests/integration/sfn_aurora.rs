@@ -1,6 +1,6 @@
-//! Aurora restores on the Step Functions engine, on the emulator: an Aurora cluster whose rule
-//! restores is repaired by `audit --remediate --engine step-functions` as the local engine repairs
-//! it on an identical organization: the replica restored as a cluster with its one instance
+//! Aurora restores on the Step Functions engine, on the emulator (tests/emulator/README.md, rows
+//! r-w and ah): an Aurora cluster whose rule restores is repaired by `audit --remediate --engine
+//! step-functions` as the local engine repairs it on an identical organization: the replica restored as a cluster with its one instance
 //! `<cluster>-1` (never publicly accessible, the rule's class and security groups, rdsguard's tags
 //! with `rdsguard:restored-from`), the earlier restore beyond `restore.keep` pruned (its instance,
 //! then the cluster), another tool's restore and the newest earlier one kept; the re-audit's
