@@ -179,31 +179,6 @@ fn reaudit(org: &Org, out: &str) -> BTreeMap<String, (String, Vec<String>)> {
     verdicts(org, &cmd.json(&format!("{out}/findings.json")))
 }
 
-/// A Step Functions client of the organization's management account, where rdsguard deployed the
-/// machine.
-fn step_functions(org: &Org) -> aws_sdk_sfn::Client {
-    use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
-    let creds = &org.seeded["credentials"];
-    let management = Credentials::new(
-        creds["access_key_id"].as_str().unwrap_or_default(),
-        creds["secret_access_key"].as_str().unwrap_or_default(),
-        creds["session_token"].as_str().map(str::to_string),
-        None,
-        "test-management",
-    );
-    let config = block_on(async {
-        rdsguard::aws::base_config(&rdsguard::aws::ConnectOptions {
-            endpoint_url: Some(crate::harness::emulator().endpoint.clone()),
-            region: Some(R.to_string()),
-        })
-        .await
-        .into_builder()
-        .credentials_provider(SharedCredentialsProvider::new(management))
-        .build()
-    });
-    aws_sdk_sfn::Client::new(&config)
-}
-
 #[test]
 fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engine() {
     let (local, remote) = (org(), org());
@@ -276,7 +251,8 @@ fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engi
     // restore it would prune is gone; it succeeds and changes nothing.
     let executions = sfn_cmd.json("sfn/executions.json");
     assert_eq!(executions.as_array().map(Vec::len), Some(1), "{executions}");
-    let sfn = step_functions(&remote);
+    // The machine is in the management account.
+    let sfn = aws_sdk_sfn::Client::new(&remote.management_sdk(R));
     let vault = remote.account("vault");
     let count = |op: &str| calls_by(&vault).iter().filter(|c| c.as_str() == op).count();
     let ops = [

@@ -146,6 +146,24 @@ struct Loop {
     key: String,
 }
 
+impl Loop {
+    /// The step's (first) wait loop, under the step's own key (`$.restore`).
+    fn of(step: Step) -> Loop {
+        Loop {
+            label: "",
+            key: flag(step),
+        }
+    }
+
+    /// The loop that waits for the instance of a restored cluster (`$.restore_instance`).
+    fn instance(step: Step) -> Loop {
+        Loop {
+            label: "instance: ",
+            key: format!("{}_instance", flag(step)),
+        }
+    }
+}
+
 pub(super) struct Builder<'a> {
     kind: Chain,
     o: &'a Options,
@@ -162,6 +180,21 @@ struct Call {
     result_path: Value,
     /// Errors that are an answer, not a failure (not found, already exists): where they go.
     answers: Vec<(String, String)>,
+}
+
+impl Call {
+    /// An RDS call in the vault account, its result discarded, no error an answer.
+    fn vault(action: &str, params: Value) -> Call {
+        Call {
+            service: "rds",
+            action: action.into(),
+            params,
+            role: Role::Vault,
+            selector: None,
+            result_path: Value::Null,
+            answers: Vec::new(),
+        }
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -241,26 +274,10 @@ impl<'a> Builder<'a> {
 
     /// A wait loop: Describe (at once) → Choice (ready / ended badly / out of time / again) → Wait →
     /// count → Describe. The count starts at 0 where the step's first Task (or its reuse) set it.
-    fn wait_loop(
-        &self,
-        step: Step,
-        out: &mut Map<String, Value>,
-        describe: Call,
-        ready: &str,
-        failed: &[&str],
-        next: &str,
-    ) -> String {
-        let at = Loop {
-            label: "",
-            key: flag(step),
-        };
-        self.wait_loop_at(step, &at, out, describe, ready, failed, next)
-    }
-
-    /// [`Builder::wait_loop`] for a step with more than one: its states' names start with
-    /// `at.label` after the step's, and it keeps its status and poll count under `$.<at.key>`.
+    /// Its states' names start with `at.label` after the step's; it keeps its status and poll
+    /// count under `$.<at.key>`.
     #[allow(clippy::too_many_arguments)]
-    fn wait_loop_at(
+    fn wait_loop(
         &self,
         step: Step,
         at: &Loop,
@@ -377,6 +394,7 @@ impl<'a> Builder<'a> {
         let key = flag(step);
         let check = self.wait_loop(
             step,
+            &Loop::of(step),
             out,
             self.describe_snapshot(step, made, role),
             "available",

@@ -219,6 +219,16 @@ fn the_definition_is_structurally_valid() {
     assert!(tasks.len() > 30, "{} tasks", tasks.len());
 }
 
+/// The step a state belongs to: its name starts with the step's (after `cluster `, in that chain).
+fn step_of(name: &str) -> Step {
+    let bare = name.strip_prefix("cluster ").unwrap_or(name);
+    Step::ALL
+        .into_iter()
+        .filter(|s| bare.starts_with(&format!("{}:", s.name())))
+        .max_by_key(|s| s.name().len())
+        .unwrap_or_else(|| panic!("`{name}` names no step"))
+}
+
 /// Each Task acts as its step declares: a step whose IAM actions are all in the vault account runs
 /// under the vault role only, and so on (state names start with their step's name).
 #[test]
@@ -229,12 +239,7 @@ fn every_task_runs_under_the_role_its_step_declares() {
     check_scope(&definition, &mut names, &mut tasks);
     let mut vault_tasks = 0;
     for (name, task) in &tasks {
-        let bare = name.strip_prefix("cluster ").unwrap_or(name);
-        let step = Step::ALL
-            .into_iter()
-            .filter(|s| bare.starts_with(&format!("{}:", s.name())))
-            .max_by_key(|s| s.name().len())
-            .unwrap_or_else(|| panic!("`{name}` names no step"));
+        let step = step_of(name);
         let iam = &step.decl().iam;
         let role = task["Credentials"]["RoleArn.$"].as_str().expect("role");
         match role {
@@ -751,7 +756,7 @@ fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
     assert_eq!(
         ready["Choices"][0],
         json!({"Variable": "$.restore.status.value", "StringEquals": "available",
-               "Next": "cluster restore: createDBInstance"})
+               "Next": "cluster restore: instance: createDBInstance"})
     );
     let ended: Vec<&Value> = ready["Choices"][1]["Or"]
         .as_array()
@@ -773,7 +778,7 @@ fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
         "States.Format('{}', $.item.restore.instance)",
         crate::aws::rds::write::instances::cluster_member("{}")
     );
-    let add = &states["cluster restore: createDBInstance"];
+    let add = &states["cluster restore: instance: createDBInstance"];
     assert_eq!(
         add["Resource"],
         "arn:aws:states:::aws-sdk:rds:createDBInstance"
@@ -911,12 +916,7 @@ fn every_task_calls_an_action_its_step_declares_for_its_account() {
     check_scope(&definition, &mut names, &mut tasks);
     let mut seen = BTreeSet::new();
     for (name, task) in &tasks {
-        let bare = name.strip_prefix("cluster ").unwrap_or(name);
-        let step = Step::ALL
-            .into_iter()
-            .filter(|s| bare.starts_with(&format!("{}:", s.name())))
-            .max_by_key(|s| s.name().len())
-            .unwrap_or_else(|| panic!("`{name}` names no step"));
+        let step = step_of(name);
         let resource = task["Resource"].as_str().expect("resource");
         let (service, call) = resource
             .trim_start_matches("arn:aws:states:::aws-sdk:")

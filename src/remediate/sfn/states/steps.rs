@@ -118,57 +118,43 @@ impl<'a> Builder<'a> {
     /// `rdsguard:restored-from`; an existing one of that name is this plan's and is waited for.
     pub(super) fn restore(&self, out: &mut Map<String, Value>, next: &str) -> String {
         let step = Step::Restore;
+        let at = Loop::of(step);
         let create = Call {
-            service: "rds",
-            action: "restoreDBInstanceFromDBSnapshot".into(),
-            params: json!({
-                "DbInstanceIdentifier.$": "$.item.restore.instance",
-                "DbSnapshotIdentifier.$": "$.item.restore.from_snapshot",
-                "DbInstanceClass.$": "$.item.restore.instance_class",
-                "DbSubnetGroupName.$": "$.item.restore.subnet_group",
-                "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
-                "DbParameterGroupName.$": "$.item.restore.parameter_group",
-                "DeletionProtection": false,
-                "Tags.$": "$.refs.tags.restore"
-            }),
-            role: Role::Vault,
-            selector: Some(json!({"poll": {"n": 0}})),
-            result_path: json!("$.restore"),
             answers: vec![(
                 "Rds.DbInstanceAlreadyExistsException".into(),
                 self.name(step, "reuse"),
             )],
+            ..self.starts(
+                &at,
+                "restoreDBInstanceFromDBSnapshot",
+                json!({
+                    "DbInstanceIdentifier.$": "$.item.restore.instance",
+                    "DbSnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                    "DbInstanceClass.$": "$.item.restore.instance_class",
+                    "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                    "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                    "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                    "DeletionProtection": false,
+                    "Tags.$": "$.refs.tags.restore"
+                }),
+            )
         };
-        let start = self.name(step, &create.action);
-        let describe = Call {
-            service: "rds",
-            action: "describeDBInstances".into(),
-            params: json!({"DbInstanceIdentifier.$": "$.item.restore.instance"}),
-            role: Role::Vault,
-            selector: Some(json!({"value.$": "$.DbInstances[0].DbInstanceStatus"})),
-            result_path: json!("$.restore.status"),
-            answers: Vec::new(),
-        };
+        let describe = self.status_of(
+            &at,
+            "describeDBInstances",
+            json!({"DbInstanceIdentifier.$": "$.item.restore.instance"}),
+            "$.DbInstances[0].DbInstanceStatus",
+        );
         let check = self.wait_loop(
             step,
+            &at,
             out,
             describe,
             "available",
             &INSTANCE_ENDED_BADLY,
             next,
         );
-        out.insert(start.clone(), self.task(step, create, &check));
-        out.insert(
-            self.name(step, "reuse"),
-            json!({
-                "Type": "Pass",
-                "Comment": "Restored by an earlier run of this plan (same name): waited for, not made again",
-                "Result": {"poll": {"n": 0}},
-                "ResultPath": "$.restore",
-                "Next": check
-            }),
-        );
-        start
+        self.started(step, &at, create, &check, out)
     }
 
     /// `restore` (Aurora clusters), as the local engine (`instances::restore_cluster`): the cluster
@@ -181,117 +167,122 @@ impl<'a> Builder<'a> {
     /// plan's, and is waited for, not made again.
     pub(super) fn restore_cluster(&self, out: &mut Map<String, Value>, next: &str) -> String {
         let step = Step::Restore;
+        let (cluster, instance) = (Loop::of(step), Loop::instance(step));
         // `instances::cluster_member`: the cluster's name and `-1`.
         let member = "States.Format('{}-1', $.item.restore.instance)";
-        let create = Call {
-            service: "rds",
-            action: "restoreDBClusterFromSnapshot".into(),
-            params: json!({
-                "DbClusterIdentifier.$": "$.item.restore.instance",
-                "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
-                "Engine.$": "$.item.restore.engine",
-                "DbSubnetGroupName.$": "$.item.restore.subnet_group",
-                "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
-                "DeletionProtection": false,
-                "Tags.$": "$.refs.tags.restore"
-            }),
-            role: Role::Vault,
-            selector: Some(json!({"poll": {"n": 0}})),
-            result_path: json!("$.restore"),
+        let add = self.name(step, &format!("{}createDBInstance", instance.label));
+        let restore = Call {
             answers: vec![(
                 "Rds.DbClusterAlreadyExistsException".into(),
                 self.name(step, "reuse"),
             )],
+            ..self.starts(
+                &cluster,
+                "restoreDBClusterFromSnapshot",
+                json!({
+                    "DbClusterIdentifier.$": "$.item.restore.instance",
+                    "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                    "Engine.$": "$.item.restore.engine",
+                    "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                    "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                    "DeletionProtection": false,
+                    "Tags.$": "$.refs.tags.restore"
+                }),
+            )
         };
-        let start = self.name(step, &create.action);
-        let add = self.name(step, "createDBInstance");
-        let instance = Loop {
-            label: "instance: ",
-            key: "restore_instance".into(),
-        };
-        let describe_cluster = Call {
-            service: "rds",
-            action: "describeDBClusters".into(),
-            params: json!({"DbClusterIdentifier.$": "$.item.restore.instance"}),
-            role: Role::Vault,
-            selector: Some(json!({"value.$": "$.DbClusters[0].Status"})),
-            result_path: json!("$.restore.status"),
-            answers: Vec::new(),
-        };
-        // The states of the `DBClusterAvailable` waiter the local engine uses.
-        let cluster_check = self.wait_loop(
-            step,
-            out,
-            describe_cluster,
-            "available",
-            &[
-                "deleted",
-                "deleting",
-                "failed",
-                "incompatible-restore",
-                "incompatible-parameters",
-            ],
-            &add,
+        let describe = self.status_of(
+            &cluster,
+            "describeDBClusters",
+            json!({"DbClusterIdentifier.$": "$.item.restore.instance"}),
+            "$.DbClusters[0].Status",
         );
-        out.insert(start.clone(), self.task(step, create, &cluster_check));
-        out.insert(
-            self.name(step, "reuse"),
-            json!({
-                "Type": "Pass",
-                "Comment": "Restored by an earlier run of this plan (same name): waited for, not made again",
-                "Result": {"poll": {"n": 0}},
-                "ResultPath": "$.restore",
-                "Next": cluster_check
-            }),
-        );
-        let reuse_instance = self.name(step, "instance: reuse");
-        let describe_instance = Call {
-            service: "rds",
-            action: "describeDBInstances".into(),
-            params: json!({"DbInstanceIdentifier.$": member}),
-            role: Role::Vault,
-            selector: Some(json!({"value.$": "$.DbInstances[0].DbInstanceStatus"})),
-            result_path: json!(format!("$.{}.status", instance.key)),
-            answers: Vec::new(),
+        // The statuses the `DBClusterAvailable` waiter of the local engine gives up on.
+        let ended = [
+            "deleted",
+            "deleting",
+            "failed",
+            "incompatible-restore",
+            "incompatible-parameters",
+        ];
+        let check = self.wait_loop(step, &cluster, out, describe, "available", &ended, &add);
+        let start = self.started(step, &cluster, restore, &check, out);
+        let create = Call {
+            answers: vec![(
+                "Rds.DbInstanceAlreadyExistsException".into(),
+                self.name(step, "instance: reuse"),
+            )],
+            ..self.starts(
+                &instance,
+                "createDBInstance",
+                json!({
+                    "DbInstanceIdentifier.$": member,
+                    "DbClusterIdentifier.$": "$.item.restore.instance",
+                    "Engine.$": "$.item.restore.engine",
+                    "DbInstanceClass.$": "$.item.restore.instance_class",
+                    "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                    "PubliclyAccessible": false,
+                    "Tags.$": "$.refs.tags.restore"
+                }),
+            )
         };
-        let instance_check = self.wait_loop_at(
+        let describe = self.status_of(
+            &instance,
+            "describeDBInstances",
+            json!({"DbInstanceIdentifier.$": member}),
+            "$.DbInstances[0].DbInstanceStatus",
+        );
+        let check = self.wait_loop(
             step,
             &instance,
             out,
-            describe_instance,
+            describe,
             "available",
             &INSTANCE_ENDED_BADLY,
             next,
         );
-        let create_instance = Call {
-            service: "rds",
-            action: "createDBInstance".into(),
-            params: json!({
-                "DbInstanceIdentifier.$": member,
-                "DbClusterIdentifier.$": "$.item.restore.instance",
-                "Engine.$": "$.item.restore.engine",
-                "DbInstanceClass.$": "$.item.restore.instance_class",
-                "DbParameterGroupName.$": "$.item.restore.parameter_group",
-                "PubliclyAccessible": false,
-                "Tags.$": "$.refs.tags.restore"
-            }),
-            role: Role::Vault,
+        self.started(step, &instance, create, &check, out);
+        start
+    }
+
+    /// A vault call that makes what loop `at` waits for, setting its poll count to 0.
+    fn starts(&self, at: &Loop, action: &str, params: Value) -> Call {
+        Call {
             selector: Some(json!({"poll": {"n": 0}})),
-            result_path: json!(format!("$.{}", instance.key)),
-            answers: vec![(
-                "Rds.DbInstanceAlreadyExistsException".into(),
-                reuse_instance.clone(),
-            )],
-        };
-        out.insert(add, self.task(step, create_instance, &instance_check));
+            result_path: json!(format!("$.{}", at.key)),
+            ..Call::vault(action, params)
+        }
+    }
+
+    /// A vault Describe whose answer's status (`path`) is loop `at`'s.
+    fn status_of(&self, at: &Loop, action: &str, params: Value, path: &str) -> Call {
+        Call {
+            selector: Some(json!({"value.$": path})),
+            result_path: json!(format!("$.{}.status", at.key)),
+            ..Call::vault(action, params)
+        }
+    }
+
+    /// The Task `create` (named after its action), going on to the wait loop at `check`, and
+    /// `<label>reuse`, where "already exists" goes: what an earlier run of this plan made (same
+    /// name), waited for, not made again. Returns the Task's name.
+    fn started(
+        &self,
+        step: Step,
+        at: &Loop,
+        create: Call,
+        check: &str,
+        out: &mut Map<String, Value>,
+    ) -> String {
+        let start = self.name(step, &format!("{}{}", at.label, create.action));
+        out.insert(start.clone(), self.task(step, create, check));
         out.insert(
-            reuse_instance,
+            self.name(step, &format!("{}reuse", at.label)),
             json!({
                 "Type": "Pass",
-                "Comment": "Added by an earlier run of this plan (same name): waited for, not made again",
+                "Comment": "Made by an earlier run of this plan (same name): waited for, not made again",
                 "Result": {"poll": {"n": 0}},
-                "ResultPath": format!("$.{}", instance.key),
-                "Next": instance_check
+                "ResultPath": format!("$.{}", at.key),
+                "Next": check
             }),
         );
         start
@@ -345,6 +336,7 @@ impl<'a> Builder<'a> {
         };
         let check = self.wait_loop(
             step,
+            &Loop::of(step),
             out,
             describe,
             "COMPLETED",
@@ -364,58 +356,73 @@ impl<'a> Builder<'a> {
         start
     }
 
-    /// `prune-restores` (Aurora clusters), as the local engine (`instances::delete_cluster`): each
-    /// earlier restore the plan names is described, kept unless rdsguard's for this source and
-    /// without deletion protection, then its instances are deleted and the cluster after them,
-    /// with no final snapshot (its data is the replica it was restored from).
-    pub(super) fn prune_restored_clusters(
-        &self,
-        out: &mut Map<String, Value>,
-        next: &str,
-    ) -> String {
+    /// `prune-restores`: each earlier restore the plan names is described at the moment of
+    /// deletion and kept unless rdsguard's for this source and without deletion protection, then
+    /// deleted with no final snapshot (its data is the replica it was restored from). An Aurora
+    /// restore as the local engine deletes it (`instances::delete_cluster`): its instances, then
+    /// the cluster.
+    pub(super) fn prune_restores(&self, out: &mut Map<String, Value>, next: &str) -> String {
         let step = Step::PruneRestores;
-        let map = self.name(step, "clusters");
-        let find = Call {
-            service: "rds",
-            action: "describeDBClusters".into(),
-            params: json!({"DbClusterIdentifier.$": "$.name"}),
-            role: Role::Vault,
-            selector: Some(json!({
-                "tags.$": "$.DbClusters[0].TagList",
-                "protected.$": "$.DbClusters[0].DeletionProtection",
-                "members.$": "$.DbClusters[0].DbClusterMembers"
-            })),
-            result_path: Value::Null,
-            answers: Vec::new(),
+        let delete_instance = Call::vault(
+            "deleteDBInstance",
+            json!({"DbInstanceIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
+        );
+        let (what, find, not_found, deletes) = match self.kind {
+            Chain::Cluster => (
+                "clusters",
+                Call {
+                    selector: Some(json!({
+                        "tags.$": "$.DbClusters[0].TagList",
+                        "protected.$": "$.DbClusters[0].DeletionProtection",
+                        "members.$": "$.DbClusters[0].DbClusterMembers"
+                    })),
+                    ..Call::vault(
+                        "describeDBClusters",
+                        json!({"DbClusterIdentifier.$": "$.name"}),
+                    )
+                },
+                "Rds.DbClusterNotFoundException",
+                vec![
+                    (
+                        "instances".to_string(),
+                        Delete::EachInstance(delete_instance),
+                    ),
+                    (
+                        "deleteDBCluster".to_string(),
+                        Delete::Call(Call::vault(
+                            "deleteDBCluster",
+                            json!({"DbClusterIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
+                        )),
+                    ),
+                ],
+            ),
+            Chain::Instance | Chain::Backup => (
+                "instances",
+                Call {
+                    selector: Some(json!({
+                        "tags.$": "$.DbInstances[0].TagList",
+                        "protected.$": "$.DbInstances[0].DeletionProtection"
+                    })),
+                    ..Call::vault(
+                        "describeDBInstances",
+                        json!({"DbInstanceIdentifier.$": "$.name"}),
+                    )
+                },
+                "Rds.DbInstanceNotFoundException",
+                vec![(
+                    "deleteDBInstance".to_string(),
+                    Delete::Call(delete_instance),
+                )],
+            ),
         };
-        let delete_instance = Call {
-            service: "rds",
-            action: "deleteDBInstance".into(),
-            params: json!({"DbInstanceIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
-            role: Role::Vault,
-            selector: None,
-            result_path: Value::Null,
-            answers: Vec::new(),
-        };
-        let delete_cluster = Call {
-            service: "rds",
-            action: "deleteDBCluster".into(),
-            params: json!({"DbClusterIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
-            role: Role::Vault,
-            selector: None,
-            result_path: Value::Null,
-            answers: Vec::new(),
-        };
+        let map = self.name(step, what);
         let state = self.delete_ours(
             step,
-            "clusters",
+            what,
             "$.item.restore.prune",
             find,
-            "Rds.DbClusterNotFoundException".into(),
-            vec![
-                ("instances".into(), Delete::EachInstance(delete_instance)),
-                ("deleteDBCluster".into(), Delete::Call(delete_cluster)),
-            ],
+            not_found.into(),
+            deletes,
             true,
             next,
         );
