@@ -159,6 +159,27 @@ RDSBackend.describe_db_snapshots = _describe_pinned(RDSBackend.describe_db_snaps
 RDSBackend.describe_db_cluster_snapshots = _describe_pinned(RDSBackend.describe_db_cluster_snapshots)
 
 
+# --- (ah) A DB cluster identifier is taken once -----------------------------
+# AWS: CreateDBCluster and RestoreDBClusterFromSnapshot answer DBClusterAlreadyExistsFault ("The
+# user already has a DB cluster with the given identifier", HTTP 400) when the account has a
+# cluster of that identifier in the Region. Moto's create_db_cluster (which its restores call too)
+# replaces the cluster, or first fails on the automated snapshot it already made for that name.
+class DBClusterAlreadyExistsFault(RDSClientError):
+    def __init__(self):
+        super().__init__("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+
+
+_create_db_cluster = RDSBackend.create_db_cluster
+
+
+def create_db_cluster(self, kwargs):
+    if kwargs.get("db_cluster_identifier") in self.clusters:
+        raise DBClusterAlreadyExistsFault()
+    return _create_db_cluster(self, kwargs)
+
+
+RDSBackend.create_db_cluster = create_db_cluster
+
 # --- (b) Copies record their source -----------------------------------------
 # AWS: DBSnapshot.SourceDBSnapshotIdentifier is the source ARN "only in the case
 # of a cross-account or cross-Region copy", SourceRegion is set for

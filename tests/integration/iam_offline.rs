@@ -709,6 +709,14 @@ fn table() -> Vec<Row> {
         row(
             true,
             Vault,
+            "rds:CreateDBInstance",
+            rds(VAULT, cluster_restore),
+            creating(&["rdsguard:restored-from"]),
+            "in the restored cluster (the cluster it joins)",
+        ),
+        row(
+            true,
+            Vault,
             "secretsmanager:PutSecretValue",
             secret("rds/orders"),
             json!({}),
@@ -745,6 +753,14 @@ fn table() -> Vec<Row> {
             rds(VAULT, "cluster:rdsguard-ledger-20261120030000-abcdefgh"),
             managed(),
             "prune rdsguard's older cluster restore",
+        ),
+        row(
+            true,
+            Vault,
+            "rds:DeleteDBInstance",
+            rds(VAULT, "db:rdsguard-ledger-20261120030000-abcdefgh-1"),
+            managed(),
+            "its instance, before it",
         ),
         row(
             true,

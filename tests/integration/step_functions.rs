@@ -114,9 +114,17 @@ fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
             statements[0]["Resource"],
             json!({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/rdsguard"})
         );
-        assert!(asl
-            .to_string()
-            .contains("arn:aws:states:::aws-sdk:rds:copyDBSnapshot"));
+        // What statelint and cfn-lint judged includes every chain: an Aurora cluster's restore
+        // (the cluster, then its instance) and the pruning of earlier ones.
+        for task in [
+            "copyDBSnapshot",
+            "restoreDBClusterFromSnapshot",
+            "createDBInstance",
+            "deleteDBCluster",
+        ] {
+            let resource = format!("arn:aws:states:::aws-sdk:rds:{task}");
+            assert!(asl.to_string().contains(&resource), "{resource}");
+        }
         eprintln!("statelint: ok; cfn-lint: no finding ({partition})");
     }
 }

@@ -1,8 +1,9 @@
 //! What one item costs, in state transitions (Standard workflows are billed per transition), walked
 //! on the definition itself: from the item processor's start to its end, taking the item's own
 //! `steps` flags at every guard, and at every Choice on what a call found its first (happy) rule:
-//! every wait loop done at its first check, every snapshot found, rdsguard's, and deleted. Each
-//! further poll of a wait loop costs 4 more (check, ready?, wait, count).
+//! every wait loop done at its first check, every snapshot found, rdsguard's, and deleted (a
+//! restored cluster with its one instance). Each further poll of a wait loop costs 4 more (check,
+//! ready?, wait, count).
 
 use serde_json::Value;
 
@@ -26,9 +27,14 @@ fn walk(processor: &Value, input: &Value) -> Result<u64, String> {
             .ok_or_else(|| format!("`{at}` is not a state"))?;
         count += 1;
         if state["Type"] == "Map" {
-            let items = resolve(input, state["ItemsPath"].as_str().unwrap_or_default())
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
+            // A list of the item's input (`$.item.prune`): its names; a list a call found inside a
+            // loop (a cluster's instances): one.
+            let items = match input {
+                Value::Null => 1,
+                _ => resolve(input, state["ItemsPath"].as_str().unwrap_or_default())
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len),
+            };
             for _ in 0..items {
                 count += walk(&state["ItemProcessor"], &Value::Null)?;
             }

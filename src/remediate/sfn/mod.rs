@@ -128,13 +128,11 @@ impl std::fmt::Display for Refused {
 /// Step Functions keeps every state's input and output in the execution's history.
 const REPOINT_REFUSED: &str = "repointing a secret would pass its value (the password) through the states, and Step Functions keeps every state's input and output in the execution history; use the local engine (--engine local) for rules with restore.secret";
 
-/// Whether the engine runs `step` for an item of `kind`: `None`, or why not.
-pub fn unsupported(step: Step, kind: SourceKind) -> Option<&'static str> {
-    match (step, kind) {
-        (Step::Repoint | Step::Supersede, _) => Some(REPOINT_REFUSED),
-        (Step::Restore | Step::PruneRestores, SourceKind::DbCluster) => {
-            Some("an Aurora restore is a cluster and its instance, two waits: the next slice")
-        }
+/// Whether the engine runs `step`: `None`, or why not. It runs every step of every kind of item
+/// (DB instances, Aurora clusters, AWS Backup jobs) but the secret's (by design).
+pub fn unsupported(step: Step) -> Option<&'static str> {
+    match step {
+        Step::Repoint | Step::Supersede => Some(REPOINT_REFUSED),
         _ => None,
     }
 }
@@ -142,11 +140,10 @@ pub fn unsupported(step: Step, kind: SourceKind) -> Option<&'static str> {
 /// The steps of every kind of item the machine runs, in the one order of [`Item::steps`]: taken
 /// from that list for the fullest item of each kind, less what the engine does not run.
 pub fn chain(kind: Chain) -> Vec<Step> {
-    let item = fullest(kind);
-    let source_kind = item.kind;
-    item.steps()
+    fullest(kind)
+        .steps()
         .into_iter()
-        .filter(|s| unsupported(*s, source_kind).is_none())
+        .filter(|s| unsupported(*s).is_none())
         .collect()
 }
 
@@ -243,7 +240,7 @@ pub(crate) fn flag(step: Step) -> String {
 /// Refuses an item with a step the engine does not run, naming the step.
 pub fn check_item(item: &Item) -> Result<(), Refused> {
     for step in item.steps() {
-        if let Some(reason) = unsupported(step, item.kind) {
+        if let Some(reason) = unsupported(step) {
             return Err(Refused {
                 source: item.source_arn.clone(),
                 step: step.name(),

@@ -139,6 +139,31 @@ pub(super) fn route() -> Value {
     })
 }
 
+/// One wait loop of a step: the words its states' names start with after the step's (`""`, or
+/// `"instance: "` for a restored cluster's instance), and the key of its status and poll count.
+struct Loop {
+    label: &'static str,
+    key: String,
+}
+
+impl Loop {
+    /// The step's (first) wait loop, under the step's own key (`$.restore`).
+    fn of(step: Step) -> Loop {
+        Loop {
+            label: "",
+            key: flag(step),
+        }
+    }
+
+    /// The loop that waits for the instance of a restored cluster (`$.restore_instance`).
+    fn instance(step: Step) -> Loop {
+        Loop {
+            label: "instance: ",
+            key: format!("{}_instance", flag(step)),
+        }
+    }
+}
+
 pub(super) struct Builder<'a> {
     kind: Chain,
     o: &'a Options,
@@ -155,6 +180,21 @@ struct Call {
     result_path: Value,
     /// Errors that are an answer, not a failure (not found, already exists): where they go.
     answers: Vec<(String, String)>,
+}
+
+impl Call {
+    /// An RDS call in the vault account, its result discarded, no error an answer.
+    fn vault(action: &str, params: Value) -> Call {
+        Call {
+            service: "rds",
+            action: action.into(),
+            params,
+            role: Role::Vault,
+            selector: None,
+            result_path: Value::Null,
+            answers: Vec::new(),
+        }
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -234,23 +274,33 @@ impl<'a> Builder<'a> {
 
     /// A wait loop: Describe (at once) → Choice (ready / ended badly / out of time / again) → Wait →
     /// count → Describe. The count starts at 0 where the step's first Task (or its reuse) set it.
+    /// Its states' names start with `at.label` after the step's; it keeps its status and poll
+    /// count under `$.<at.key>`.
     #[allow(clippy::too_many_arguments)]
     fn wait_loop(
         &self,
         step: Step,
+        at: &Loop,
         out: &mut Map<String, Value>,
         describe: Call,
         ready: &str,
         failed: &[&str],
         next: &str,
     ) -> String {
-        let key = flag(step);
-        let check = self.name(step, "check");
-        let decide = self.name(step, "ready?");
-        let wait = self.name(step, "wait");
-        let count = self.name(step, "count");
-        let ended = self.name(step, "ended badly");
-        let late = self.name(step, "timed out");
+        let key = &at.key;
+        let name = |what: &str| self.name(step, &format!("{}{what}", at.label));
+        let check = name("check");
+        let decide = name("ready?");
+        let wait = name("wait");
+        let count = name("count");
+        let ended = name("ended badly");
+        let late = name("timed out");
+        // What the loop waits for, in its errors (inside an intrinsic's quotes: no `'`): `restore`,
+        // or `restore instance`.
+        let what = match at.label.trim_end_matches(": ") {
+            "" => step.name().to_string(),
+            label => format!("{} {label}", step.name()),
+        };
         let status = format!("$.{key}.status.value");
         out.insert(check.clone(), self.task(step, describe, &decide));
         let mut choices = vec![json!({"Variable": status, "StringEquals": ready, "Next": next})];
@@ -266,7 +316,7 @@ impl<'a> Builder<'a> {
                     "Type": "Pass",
                     "Parameters": {
                         "Error": "rdsguard.StepFailed",
-                        "Cause.$": format!("States.Format('{} ended {{}}', {status})", step.name())
+                        "Cause.$": format!("States.Format('{what} ended {{}}', {status})")
                     },
                     "ResultPath": "$.error",
                     "Next": self.failed(step)
@@ -289,8 +339,7 @@ impl<'a> Builder<'a> {
                 "Result": {
                     "Error": "rdsguard.StepTimeout",
                     "Cause": format!(
-                        "{} was not {ready} after {} s (--step-timeout)",
-                        step.name(),
+                        "{what} was not {ready} after {} s (--step-timeout)",
                         self.o.step_timeout_secs
                     )
                 },
@@ -311,7 +360,7 @@ impl<'a> Builder<'a> {
                 "Next": check
             }),
         );
-        self.name(step, "check")
+        name("check")
     }
 
     /// Describes snapshot `id` (a path) under `role`: its status into `$.<step>.status`.
@@ -345,6 +394,7 @@ impl<'a> Builder<'a> {
         let key = flag(step);
         let check = self.wait_loop(
             step,
+            &Loop::of(step),
             out,
             self.describe_snapshot(step, made, role),
             "available",

@@ -54,6 +54,20 @@ fn cross_region() -> Item {
     item
 }
 
+/// An Aurora cluster's same-region copy restored (no secret), an earlier restore pruned.
+fn restored_cluster() -> Item {
+    let mut item = restored();
+    item.kind = SourceKind::DbCluster;
+    item.source_arn = SOURCE.replace(":db:", ":cluster:");
+    if let Some(r) = item.restore.as_mut() {
+        r.cluster = true;
+        r.engine = "aurora-postgresql".into();
+        r.instance_class = "db.r6g.large".into();
+        r.security_groups = vec!["sg-0123456789abcdef0".into()];
+    }
+    item
+}
+
 /// A same-region copy restored (no secret), earlier restores pruned.
 fn restored() -> Item {
     let mut item = item(SourceKind::DbInstance, "us-east-1");
@@ -205,6 +219,16 @@ fn the_definition_is_structurally_valid() {
     assert!(tasks.len() > 30, "{} tasks", tasks.len());
 }
 
+/// The step a state belongs to: its name starts with the step's (after `cluster `, in that chain).
+fn step_of(name: &str) -> Step {
+    let bare = name.strip_prefix("cluster ").unwrap_or(name);
+    Step::ALL
+        .into_iter()
+        .filter(|s| bare.starts_with(&format!("{}:", s.name())))
+        .max_by_key(|s| s.name().len())
+        .unwrap_or_else(|| panic!("`{name}` names no step"))
+}
+
 /// Each Task acts as its step declares: a step whose IAM actions are all in the vault account runs
 /// under the vault role only, and so on (state names start with their step's name).
 #[test]
@@ -215,12 +239,7 @@ fn every_task_runs_under_the_role_its_step_declares() {
     check_scope(&definition, &mut names, &mut tasks);
     let mut vault_tasks = 0;
     for (name, task) in &tasks {
-        let bare = name.strip_prefix("cluster ").unwrap_or(name);
-        let step = Step::ALL
-            .into_iter()
-            .filter(|s| bare.starts_with(&format!("{}:", s.name())))
-            .max_by_key(|s| s.name().len())
-            .unwrap_or_else(|| panic!("`{name}` names no step"));
+        let step = step_of(name);
         let iam = &step.decl().iam;
         let role = task["Credentials"]["RoleArn.$"].as_str().expect("role");
         match role {
@@ -285,8 +304,9 @@ fn every_wait_loop_is_bounded_by_the_step_timeout() {
         .as_object()
         .expect("states");
     let loops: Vec<&String> = states.keys().filter(|k| k.ends_with(": ready?")).collect();
-    // snapshot, re-encrypt, copy-stage, copy (two kinds), restore, backup-job, copy-job.
-    assert_eq!(loops.len(), 11, "{loops:?}");
+    // snapshot, re-encrypt, copy-stage, copy (two kinds), restore (an instance; a cluster, then
+    // its instance), backup-job, copy-job.
+    assert_eq!(loops.len(), 13, "{loops:?}");
     for name in loops {
         let rules = states[name]["Choices"].as_array().expect("rules");
         assert!(
@@ -303,7 +323,9 @@ fn the_chains_come_from_the_one_step_list() {
     assert_eq!(chain(Chain::Backup), vec![Step::BackupJob, Step::CopyJob]);
     let instance = chain(Chain::Instance);
     assert!(!instance.contains(&Step::Repoint) && instance.contains(&Step::Restore));
-    assert!(!chain(Chain::Cluster).contains(&Step::Restore));
+    let cluster = chain(Chain::Cluster);
+    assert!(cluster.contains(&Step::Restore) && cluster.contains(&Step::PruneRestores));
+    assert!(!cluster.contains(&Step::Repoint) && !cluster.contains(&Step::Supersede));
     // The order of `Item::steps`.
     let order = |s: &Step| Step::ALL.iter().position(|a| a == s);
     assert!(instance.windows(2).all(|w| order(&w[0]) < order(&w[1])));
@@ -401,6 +423,7 @@ fn transitions_per_item() {
     for (name, item) in [
         ("same-region copy", same_region),
         ("restored copy", restored()),
+        ("restored copy (cluster)", restored_cluster()),
         ("aws backup jobs", backup()),
         ("prune only (cluster)", prune_only()),
         ("cross-region, re-encrypted, pruned", cross_region()),
@@ -417,8 +440,9 @@ fn transitions_per_item() {
         BTreeMap::from([
             ("same-region copy", 30),
             ("restored copy", 39),
+            ("restored copy (cluster)", 45),
             ("aws backup jobs", 10),
-            ("prune only (cluster)", 16),
+            ("prune only (cluster)", 18),
             ("cross-region, re-encrypted, pruned", 103),
         ]),
         "the figures in docs/remediation.md"
@@ -638,4 +662,287 @@ fn vault_copies_of_db_snapshots_name_the_plans_option_group() {
     let input = super::input::item_input(&item, &item.steps(), "run-1", &Options::default());
     assert_eq!(input["item"]["option_groups"]["replica"], "vault-options");
     assert_eq!(input["item"]["option_groups"]["stage"], Value::Null);
+}
+
+/// The item processor's states (the chains of every kind of item).
+fn processor(definition: &Value) -> &serde_json::Map<String, Value> {
+    definition["States"]["databases"]["ItemProcessor"]["States"]
+        .as_object()
+        .expect("states")
+}
+
+/// Where a Task goes when AWS answers `error`.
+fn caught(state: &Value, error: &str) -> String {
+    state["Catch"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["ErrorEquals"] == serde_json::json!([error]))
+        .and_then(|c| c["Next"].as_str())
+        .unwrap_or_else(|| panic!("no Catch of {error} in {state}"))
+        .to_string()
+}
+
+/// An Aurora cluster whose rule restores runs on the engine, as the local engine restores it
+/// (`instances::restore_cluster`): `RestoreDBClusterFromSnapshot` of the replica into the plan's
+/// name (the rule's subnet group and security groups, no deletion protection, rdsguard's tags),
+/// waited for until `available`, and only then its one instance `<name>-1` (`CreateDBInstance`:
+/// the rule's class and parameter group, never publicly accessible, the same tags), waited for.
+/// Either one already there by its name (a rerun) is waited for, not made again.
+#[test]
+fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
+    use serde_json::json;
+    let item = restored_cluster();
+    let executions = executions(&plan(vec![item.clone()]), &Options::default())
+        .expect("an Aurora restore runs on the engine");
+    let input = &executions[0].input["items"][0];
+    assert_eq!(input["steps"]["restore"], true);
+    assert_eq!(input["steps"]["prune_restores"], true);
+    let restored_from = input["refs"]["tags"]["restore"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["Key"] == "rdsguard:restored-from")
+        .map(|t| t["Value"].clone());
+    assert_eq!(
+        restored_from,
+        Some(json!("arn:aws:rds:us-east-1:222222222222:cluster-snapshot:rdsguard-111111111111-orders-20261124030000-run1"))
+    );
+
+    let definition = definition(&Options::default());
+    let states = processor(&definition);
+    let restore = &states["cluster restore: restoreDBClusterFromSnapshot"];
+    assert_eq!(
+        states["cluster restore?"]["Choices"][0]["Next"],
+        "cluster restore: restoreDBClusterFromSnapshot"
+    );
+    assert_eq!(
+        restore["Resource"],
+        "arn:aws:states:::aws-sdk:rds:restoreDBClusterFromSnapshot"
+    );
+    assert_eq!(restore["Credentials"]["RoleArn.$"], "$.roles.vault");
+    assert_eq!(
+        restore["Parameters"],
+        json!({
+            "DbClusterIdentifier.$": "$.item.restore.instance",
+            "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
+            "Engine.$": "$.item.restore.engine",
+            "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+            "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+            "DeletionProtection": false,
+            "Tags.$": "$.refs.tags.restore"
+        })
+    );
+    let reuse = caught(restore, "Rds.DbClusterAlreadyExistsException");
+    assert_eq!(reuse, "cluster restore: reuse");
+    assert_eq!(states[&reuse]["Next"], restore["Next"]);
+    assert_eq!(caught(restore, "States.ALL"), "cluster restore failed");
+
+    // The cluster's wait loop, then the instance.
+    let check = &states[restore["Next"].as_str().expect("next")];
+    assert_eq!(
+        check["Resource"],
+        "arn:aws:states:::aws-sdk:rds:describeDBClusters"
+    );
+    assert_eq!(
+        check["Parameters"],
+        json!({"DbClusterIdentifier.$": "$.item.restore.instance"})
+    );
+    assert_eq!(
+        check["ResultSelector"],
+        json!({"value.$": "$.DbClusters[0].Status"})
+    );
+    let ready = &states[check["Next"].as_str().expect("next")];
+    assert_eq!(
+        ready["Choices"][0],
+        json!({"Variable": "$.restore.status.value", "StringEquals": "available",
+               "Next": "cluster restore: instance: createDBInstance"})
+    );
+    let ended: Vec<&Value> = ready["Choices"][1]["Or"]
+        .as_array()
+        .expect("ended badly")
+        .iter()
+        .map(|c| &c["StringEquals"])
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            "deleted",
+            "deleting",
+            "failed",
+            "incompatible-restore",
+            "incompatible-parameters"
+        ]
+    );
+    let member = format!(
+        "States.Format('{}', $.item.restore.instance)",
+        crate::aws::rds::write::instances::cluster_member("{}")
+    );
+    let add = &states["cluster restore: instance: createDBInstance"];
+    assert_eq!(
+        add["Resource"],
+        "arn:aws:states:::aws-sdk:rds:createDBInstance"
+    );
+    assert_eq!(add["Credentials"]["RoleArn.$"], "$.roles.vault");
+    assert_eq!(
+        add["Parameters"],
+        json!({
+            "DbInstanceIdentifier.$": member,
+            "DbClusterIdentifier.$": "$.item.restore.instance",
+            "Engine.$": "$.item.restore.engine",
+            "DbInstanceClass.$": "$.item.restore.instance_class",
+            "DbParameterGroupName.$": "$.item.restore.parameter_group",
+            "PubliclyAccessible": false,
+            "Tags.$": "$.refs.tags.restore"
+        })
+    );
+    let reuse = caught(add, "Rds.DbInstanceAlreadyExistsException");
+    assert_eq!(states[&reuse]["Next"], add["Next"]);
+    let check = &states[add["Next"].as_str().expect("next")];
+    assert_eq!(
+        check["Resource"],
+        "arn:aws:states:::aws-sdk:rds:describeDBInstances"
+    );
+    assert_eq!(
+        check["Parameters"],
+        json!({"DbInstanceIdentifier.$": member})
+    );
+    let ready = &states[check["Next"].as_str().expect("next")];
+    assert_eq!(
+        ready["Choices"][0],
+        json!({"Variable": "$.restore_instance.status.value", "StringEquals": "available",
+               "Next": "cluster prune-restores?"})
+    );
+    // Each loop gives up after the step timeout's polls, as a failure of `restore`.
+    let late = &states["cluster restore: instance: timed out"];
+    assert_eq!(late["Next"], "cluster restore failed");
+    assert!(
+        late["Result"]["Cause"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("restore instance was not available after")),
+        "{late}"
+    );
+}
+
+/// Earlier restores of an Aurora cluster are pruned as the local engine prunes them
+/// (`instances::delete_cluster`): each one the plan names is described at the moment of deletion
+/// and kept unless it carries rdsguard's tags for this source and has no deletion protection;
+/// then its instances are deleted, one at a time, and the cluster after them, with no final
+/// snapshot. One already gone is passed by.
+#[test]
+fn earlier_aurora_restores_are_pruned_instances_first_then_the_cluster_only_when_ours() {
+    use serde_json::json;
+    let definition = definition(&Options::default());
+    let states = processor(&definition);
+    let map = &states["cluster prune-restores: clusters"];
+    assert_eq!(
+        states["cluster prune-restores?"]["Choices"][0]["Next"],
+        "cluster prune-restores: clusters"
+    );
+    assert_eq!(map["ItemsPath"], "$.item.restore.prune");
+    assert_eq!(caught(map, "States.ALL"), "cluster prune-restores failed");
+    let inner = map["ItemProcessor"]["States"].as_object().expect("states");
+    let n = |s: &str| format!("cluster prune-restores: clusters: {s}");
+    let find = &inner[&n("find")];
+    assert_eq!(
+        find["Resource"],
+        "arn:aws:states:::aws-sdk:rds:describeDBClusters"
+    );
+    assert_eq!(
+        find["Parameters"],
+        json!({"DbClusterIdentifier.$": "$.name"})
+    );
+    assert_eq!(
+        find["ResultSelector"],
+        json!({
+            "tags.$": "$.DbClusters[0].TagList",
+            "protected.$": "$.DbClusters[0].DeletionProtection",
+            "members.$": "$.DbClusters[0].DbClusterMembers"
+        })
+    );
+    assert_eq!(caught(find, "Rds.DbClusterNotFoundException"), n("gone"));
+    let ours = &inner[&n("ours?")];
+    assert_eq!(
+        ours["Choices"][0]["And"],
+        json!([
+            {"Variable": "$.is.managed", "BooleanEquals": true},
+            {"Variable": "$.is.source", "BooleanEquals": true},
+            {"Variable": "$.found.protected", "BooleanEquals": false}
+        ])
+    );
+    assert_eq!(ours["Default"], n("kept"));
+    // Its instances first.
+    let instances = &inner[ours["Choices"][0]["Next"].as_str().expect("next")];
+    assert_eq!(instances["Type"], "Map");
+    assert_eq!(instances["ItemsPath"], "$.found.members");
+    assert_eq!(
+        instances["ItemSelector"]["name.$"],
+        "$$.Map.Item.Value.DbInstanceIdentifier"
+    );
+    let each = &instances["ItemProcessor"];
+    let delete = &each["States"][each["StartAt"].as_str().expect("start")];
+    assert_eq!(
+        delete["Resource"],
+        "arn:aws:states:::aws-sdk:rds:deleteDBInstance"
+    );
+    assert_eq!(delete["Credentials"]["RoleArn.$"], "$.roles.vault");
+    assert_eq!(
+        delete["Parameters"],
+        json!({"DbInstanceIdentifier.$": "$.name", "SkipFinalSnapshot": true})
+    );
+    caught(delete, "Rds.DbInstanceNotFoundException");
+    // Then the cluster.
+    let cluster = &inner[instances["Next"].as_str().expect("next")];
+    assert_eq!(
+        cluster["Resource"],
+        "arn:aws:states:::aws-sdk:rds:deleteDBCluster"
+    );
+    assert_eq!(
+        cluster["Parameters"],
+        json!({"DbClusterIdentifier.$": "$.name", "SkipFinalSnapshot": true})
+    );
+    assert_eq!(caught(cluster, "Rds.DbClusterNotFoundException"), n("gone"));
+    assert_eq!(cluster["Next"], n("deleted"));
+}
+
+/// Every Task calls an action its step declares for the account it runs in (`Decl::iam`, from
+/// which `iam-policy` and `setup` print the member roles' documents): the state machine needs no
+/// permission the local engine's documents do not give.
+#[test]
+fn every_task_calls_an_action_its_step_declares_for_its_account() {
+    let definition = definition(&Options::default());
+    let mut names = Vec::new();
+    let mut tasks = Vec::new();
+    check_scope(&definition, &mut names, &mut tasks);
+    let mut seen = BTreeSet::new();
+    for (name, task) in &tasks {
+        let step = step_of(name);
+        let resource = task["Resource"].as_str().expect("resource");
+        let (service, call) = resource
+            .trim_start_matches("arn:aws:states:::aws-sdk:")
+            .split_once(':')
+            .expect("service:action");
+        let mut chars = call.chars();
+        let first = chars.next().expect("action").to_ascii_uppercase();
+        let action = format!("{service}:{first}{}", chars.as_str());
+        let iam = &step.decl().iam;
+        let declared = match task["Credentials"]["RoleArn.$"].as_str() {
+            Some("$.roles.vault") => iam.destination,
+            _ => iam.source,
+        };
+        assert!(
+            declared.iter().any(|list| list.contains(&action.as_str())),
+            "`{name}` calls {action}, which {} does not declare for its account",
+            step.name()
+        );
+        seen.insert(action);
+    }
+    for action in [
+        "rds:RestoreDBClusterFromSnapshot",
+        "rds:CreateDBInstance",
+        "rds:DescribeDBClusters",
+        "rds:DeleteDBCluster",
+    ] {
+        assert!(seen.contains(action), "{action} among {seen:?}");
+    }
 }

@@ -72,7 +72,6 @@ pub async fn add_member(
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let request = instances::member_request(scope, spec, member)
-        .publicly_accessible(false)
         .set_tags(Some(tag_list(tags)));
     scope.done("CreateDBInstance", member, request.send()).await
 }

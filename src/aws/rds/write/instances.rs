@@ -264,7 +264,8 @@ pub fn cluster_restore_request(
 }
 
 /// `CreateDBInstance` of the instance `member` in the spec's restored cluster, in its class and
-/// parameter group (a restored cluster serves no connection without one).
+/// parameter group (a restored cluster serves no connection without one), never publicly accessible
+/// (without the parameter, AWS makes it public where the VPC has an internet gateway).
 pub fn member_request(
     scope: &Scope<'_>,
     spec: &RestoreSpec<'_>,
@@ -278,6 +279,7 @@ pub fn member_request(
         .engine(spec.engine)
         .db_instance_class(spec.instance_class)
         .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
+        .publicly_accessible(false)
 }
 
 pub async fn wait_cluster_available(

@@ -175,50 +175,19 @@ impl<'a> Builder<'a> {
                     "$.item.prune",
                     self.find_tags(Role::Vault),
                     api.not_found(),
-                    vec![(self.rds("delete", ""), self.delete_snapshot(Role::Vault))],
+                    vec![(
+                        self.rds("delete", ""),
+                        steps::Delete::Call(self.delete_snapshot(Role::Vault)),
+                    )],
                     false,
                     next,
                 );
                 out.insert(map.clone(), state);
                 map
             }
+            Step::Restore if self.kind == Chain::Cluster => self.restore_cluster(out, next),
             Step::Restore => self.restore(out, next),
-            Step::PruneRestores => {
-                let map = self.name(step, "instances");
-                let find = Call {
-                    service: "rds",
-                    action: "describeDBInstances".into(),
-                    params: json!({"DbInstanceIdentifier.$": "$.name"}),
-                    role: Role::Vault,
-                    selector: Some(json!({
-                        "tags.$": "$.DbInstances[0].TagList",
-                        "protected.$": "$.DbInstances[0].DeletionProtection"
-                    })),
-                    result_path: Value::Null,
-                    answers: Vec::new(),
-                };
-                let delete = Call {
-                    service: "rds",
-                    action: "deleteDBInstance".into(),
-                    params: json!({"DbInstanceIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
-                    role: Role::Vault,
-                    selector: None,
-                    result_path: Value::Null,
-                    answers: Vec::new(),
-                };
-                let state = self.delete_ours(
-                    step,
-                    "instances",
-                    "$.item.restore.prune",
-                    find,
-                    "Rds.DbInstanceNotFoundException".into(),
-                    vec![("deleteDBInstance".into(), delete)],
-                    true,
-                    next,
-                );
-                out.insert(map.clone(), state);
-                map
-            }
+            Step::PruneRestores => self.prune_restores(out, next),
             Step::BackupJob | Step::CopyJob => self.backup(step, out, next),
             // Refused before a definition or an input is made (`unsupported`).
             Step::Repoint | Step::Supersede => next.to_string(),

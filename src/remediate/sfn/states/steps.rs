@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// One deletion in [`Builder::delete_ours`]'s loop, once the resource is known to be rdsguard's.
+pub(super) enum Delete {
+    /// A Task on the name found (`$.name`).
+    Call(Call),
+    /// A Task on each of the cluster's instances (`$.found.members`, their identifiers as `$.name`),
+    /// one at a time: AWS deletes no cluster that has instances in another state than `deleting`.
+    EachInstance(Call),
+}
+
+/// The statuses in which a DB instance being restored or created will not become `available`.
+const INSTANCE_ENDED_BADLY: [&str; 4] = [
+    "failed",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+];
+
 impl<'a> Builder<'a> {
     /// Describes the snapshot `$.name` under `role`: its tags, for [`Builder::delete_ours`].
     pub(super) fn find_tags(&self, role: Role) -> Call {
@@ -64,8 +81,11 @@ impl<'a> Builder<'a> {
             self.find_tags(Role::Source),
             self.api.not_found(),
             vec![
-                (self.rds("modify", "Attribute"), unshare),
-                (self.rds("delete", ""), self.delete_snapshot(Role::Source)),
+                (self.rds("modify", "Attribute"), Delete::Call(unshare)),
+                (
+                    self.rds("delete", ""),
+                    Delete::Call(self.delete_snapshot(Role::Source)),
+                ),
             ],
             false,
             &stage,
@@ -98,58 +118,170 @@ impl<'a> Builder<'a> {
     /// `rdsguard:restored-from`; an existing one of that name is this plan's and is waited for.
     pub(super) fn restore(&self, out: &mut Map<String, Value>, next: &str) -> String {
         let step = Step::Restore;
+        let at = Loop::of(step);
         let create = Call {
-            service: "rds",
-            action: "restoreDBInstanceFromDBSnapshot".into(),
-            params: json!({
-                "DbInstanceIdentifier.$": "$.item.restore.instance",
-                "DbSnapshotIdentifier.$": "$.item.restore.from_snapshot",
-                "DbInstanceClass.$": "$.item.restore.instance_class",
-                "DbSubnetGroupName.$": "$.item.restore.subnet_group",
-                "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
-                "DbParameterGroupName.$": "$.item.restore.parameter_group",
-                "DeletionProtection": false,
-                "Tags.$": "$.refs.tags.restore"
-            }),
-            role: Role::Vault,
-            selector: Some(json!({"poll": {"n": 0}})),
-            result_path: json!("$.restore"),
             answers: vec![(
                 "Rds.DbInstanceAlreadyExistsException".into(),
                 self.name(step, "reuse"),
             )],
+            ..self.starts(
+                &at,
+                "restoreDBInstanceFromDBSnapshot",
+                json!({
+                    "DbInstanceIdentifier.$": "$.item.restore.instance",
+                    "DbSnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                    "DbInstanceClass.$": "$.item.restore.instance_class",
+                    "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                    "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                    "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                    "DeletionProtection": false,
+                    "Tags.$": "$.refs.tags.restore"
+                }),
+            )
         };
-        let start = self.name(step, &create.action);
-        let describe = Call {
-            service: "rds",
-            action: "describeDBInstances".into(),
-            params: json!({"DbInstanceIdentifier.$": "$.item.restore.instance"}),
-            role: Role::Vault,
-            selector: Some(json!({"value.$": "$.DbInstances[0].DbInstanceStatus"})),
-            result_path: json!("$.restore.status"),
-            answers: Vec::new(),
-        };
+        let describe = self.status_of(
+            &at,
+            "describeDBInstances",
+            json!({"DbInstanceIdentifier.$": "$.item.restore.instance"}),
+            "$.DbInstances[0].DbInstanceStatus",
+        );
         let check = self.wait_loop(
             step,
+            &at,
             out,
             describe,
             "available",
-            &[
-                "failed",
-                "incompatible-restore",
-                "incompatible-parameters",
-                "incompatible-network",
-            ],
+            &INSTANCE_ENDED_BADLY,
             next,
         );
-        out.insert(start.clone(), self.task(step, create, &check));
+        self.started(step, &at, create, &check, out)
+    }
+
+    /// `restore` (Aurora clusters), as the local engine (`instances::restore_cluster`): the cluster
+    /// the plan names from the replica (`RestoreDBClusterFromSnapshot`: the rule's subnet group and
+    /// security groups, no deletion protection), waited for until `available` (AWS: "You can
+    /// create DB instances only after the RestoreDBClusterFromSnapshot operation has completed and
+    /// the DB cluster is available"); then its one instance `<cluster>-1` (`CreateDBInstance`: the
+    /// rule's class and parameter group, never publicly accessible), waited for. Both carry
+    /// rdsguard's tags and `rdsguard:restored-from`; either one already there by its name is this
+    /// plan's, and is waited for, not made again.
+    pub(super) fn restore_cluster(&self, out: &mut Map<String, Value>, next: &str) -> String {
+        let step = Step::Restore;
+        let (cluster, instance) = (Loop::of(step), Loop::instance(step));
+        // `instances::cluster_member`: the cluster's name and `-1`.
+        let member = "States.Format('{}-1', $.item.restore.instance)";
+        let add = self.name(step, &format!("{}createDBInstance", instance.label));
+        let restore = Call {
+            answers: vec![(
+                "Rds.DbClusterAlreadyExistsException".into(),
+                self.name(step, "reuse"),
+            )],
+            ..self.starts(
+                &cluster,
+                "restoreDBClusterFromSnapshot",
+                json!({
+                    "DbClusterIdentifier.$": "$.item.restore.instance",
+                    "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                    "Engine.$": "$.item.restore.engine",
+                    "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                    "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                    "DeletionProtection": false,
+                    "Tags.$": "$.refs.tags.restore"
+                }),
+            )
+        };
+        let describe = self.status_of(
+            &cluster,
+            "describeDBClusters",
+            json!({"DbClusterIdentifier.$": "$.item.restore.instance"}),
+            "$.DbClusters[0].Status",
+        );
+        // The statuses the `DBClusterAvailable` waiter of the local engine gives up on.
+        let ended = [
+            "deleted",
+            "deleting",
+            "failed",
+            "incompatible-restore",
+            "incompatible-parameters",
+        ];
+        let check = self.wait_loop(step, &cluster, out, describe, "available", &ended, &add);
+        let start = self.started(step, &cluster, restore, &check, out);
+        let create = Call {
+            answers: vec![(
+                "Rds.DbInstanceAlreadyExistsException".into(),
+                self.name(step, "instance: reuse"),
+            )],
+            ..self.starts(
+                &instance,
+                "createDBInstance",
+                json!({
+                    "DbInstanceIdentifier.$": member,
+                    "DbClusterIdentifier.$": "$.item.restore.instance",
+                    "Engine.$": "$.item.restore.engine",
+                    "DbInstanceClass.$": "$.item.restore.instance_class",
+                    "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                    "PubliclyAccessible": false,
+                    "Tags.$": "$.refs.tags.restore"
+                }),
+            )
+        };
+        let describe = self.status_of(
+            &instance,
+            "describeDBInstances",
+            json!({"DbInstanceIdentifier.$": member}),
+            "$.DbInstances[0].DbInstanceStatus",
+        );
+        let check = self.wait_loop(
+            step,
+            &instance,
+            out,
+            describe,
+            "available",
+            &INSTANCE_ENDED_BADLY,
+            next,
+        );
+        self.started(step, &instance, create, &check, out);
+        start
+    }
+
+    /// A vault call that makes what loop `at` waits for, setting its poll count to 0.
+    fn starts(&self, at: &Loop, action: &str, params: Value) -> Call {
+        Call {
+            selector: Some(json!({"poll": {"n": 0}})),
+            result_path: json!(format!("$.{}", at.key)),
+            ..Call::vault(action, params)
+        }
+    }
+
+    /// A vault Describe whose answer's status (`path`) is loop `at`'s.
+    fn status_of(&self, at: &Loop, action: &str, params: Value, path: &str) -> Call {
+        Call {
+            selector: Some(json!({"value.$": path})),
+            result_path: json!(format!("$.{}.status", at.key)),
+            ..Call::vault(action, params)
+        }
+    }
+
+    /// The Task `create` (named after its action), going on to the wait loop at `check`, and
+    /// `<label>reuse`, where "already exists" goes: what an earlier run of this plan made (same
+    /// name), waited for, not made again. Returns the Task's name.
+    fn started(
+        &self,
+        step: Step,
+        at: &Loop,
+        create: Call,
+        check: &str,
+        out: &mut Map<String, Value>,
+    ) -> String {
+        let start = self.name(step, &format!("{}{}", at.label, create.action));
+        out.insert(start.clone(), self.task(step, create, check));
         out.insert(
-            self.name(step, "reuse"),
+            self.name(step, &format!("{}reuse", at.label)),
             json!({
                 "Type": "Pass",
-                "Comment": "Restored by an earlier run of this plan (same name): waited for, not made again",
+                "Comment": "Made by an earlier run of this plan (same name): waited for, not made again",
                 "Result": {"poll": {"n": 0}},
-                "ResultPath": "$.restore",
+                "ResultPath": format!("$.{}", at.key),
                 "Next": check
             }),
         );
@@ -204,6 +336,7 @@ impl<'a> Builder<'a> {
         };
         let check = self.wait_loop(
             step,
+            &Loop::of(step),
             out,
             describe,
             "COMPLETED",
@@ -223,6 +356,114 @@ impl<'a> Builder<'a> {
         start
     }
 
+    /// `prune-restores`: each earlier restore the plan names is described at the moment of
+    /// deletion and kept unless rdsguard's for this source and without deletion protection, then
+    /// deleted with no final snapshot (its data is the replica it was restored from). An Aurora
+    /// restore as the local engine deletes it (`instances::delete_cluster`): its instances, then
+    /// the cluster.
+    pub(super) fn prune_restores(&self, out: &mut Map<String, Value>, next: &str) -> String {
+        let step = Step::PruneRestores;
+        let delete_instance = Call::vault(
+            "deleteDBInstance",
+            json!({"DbInstanceIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
+        );
+        let (what, find, not_found, deletes) = match self.kind {
+            Chain::Cluster => (
+                "clusters",
+                Call {
+                    selector: Some(json!({
+                        "tags.$": "$.DbClusters[0].TagList",
+                        "protected.$": "$.DbClusters[0].DeletionProtection",
+                        "members.$": "$.DbClusters[0].DbClusterMembers"
+                    })),
+                    ..Call::vault(
+                        "describeDBClusters",
+                        json!({"DbClusterIdentifier.$": "$.name"}),
+                    )
+                },
+                "Rds.DbClusterNotFoundException",
+                vec![
+                    (
+                        "instances".to_string(),
+                        Delete::EachInstance(delete_instance),
+                    ),
+                    (
+                        "deleteDBCluster".to_string(),
+                        Delete::Call(Call::vault(
+                            "deleteDBCluster",
+                            json!({"DbClusterIdentifier.$": "$.name", "SkipFinalSnapshot": true}),
+                        )),
+                    ),
+                ],
+            ),
+            Chain::Instance | Chain::Backup => (
+                "instances",
+                Call {
+                    selector: Some(json!({
+                        "tags.$": "$.DbInstances[0].TagList",
+                        "protected.$": "$.DbInstances[0].DeletionProtection"
+                    })),
+                    ..Call::vault(
+                        "describeDBInstances",
+                        json!({"DbInstanceIdentifier.$": "$.name"}),
+                    )
+                },
+                "Rds.DbInstanceNotFoundException",
+                vec![(
+                    "deleteDBInstance".to_string(),
+                    Delete::Call(delete_instance),
+                )],
+            ),
+        };
+        let map = self.name(step, what);
+        let state = self.delete_ours(
+            step,
+            what,
+            "$.item.restore.prune",
+            find,
+            not_found.into(),
+            deletes,
+            true,
+            next,
+        );
+        out.insert(map.clone(), state);
+        map
+    }
+
+    /// An inline Map over the instances of the cluster [`Builder::delete_ours`] found, one at a
+    /// time, each deleted by `call` (one already gone is passed by). Other errors fail this map,
+    /// and so the loop around it, whose Catch ends the item.
+    fn each_instance(&self, step: Step, what: &str, call: Call, next: &str) -> Value {
+        let n = |s: &str| self.name(step, &format!("{what}: instances: {s}"));
+        let delete = n(&call.action);
+        let call = Call {
+            answers: vec![("Rds.DbInstanceNotFoundException".into(), n("gone"))],
+            ..call
+        };
+        let mut inner = Map::new();
+        inner.insert(delete.clone(), self.inner_task(step, call, &n("deleted")));
+        for s in ["gone", "deleted"] {
+            inner.insert(n(s), json!({"Type": "Succeed"}));
+        }
+        json!({
+            "Type": "Map",
+            "Comment": "The cluster's instances, one at a time, before the cluster",
+            "ItemsPath": "$.found.members",
+            "ItemSelector": {
+                "name.$": "$$.Map.Item.Value.DbInstanceIdentifier",
+                "roles.$": "$.roles"
+            },
+            "MaxConcurrency": 1,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": delete,
+                "States": inner
+            },
+            "ResultPath": null,
+            "Next": next
+        })
+    }
+
     /// A loop over the names at `items` (inline Map, one at a time): each is described, kept unless
     /// it is rdsguard's own for this source (`rdsguard:managed=true`, `rdsguard:source-arn`),
     /// checked again here at the moment of deletion, then deleted by `deletes` (each a Task, in
@@ -236,7 +477,7 @@ impl<'a> Builder<'a> {
         items: &str,
         find: Call,
         not_found: String,
-        deletes: Vec<(String, Call)>,
+        deletes: Vec<(String, Delete)>,
         unprotected: bool,
         next: &str,
     ) -> Value {
@@ -278,13 +519,19 @@ impl<'a> Builder<'a> {
             }),
         );
         let names: Vec<String> = deletes.iter().map(|(name, _)| n(name)).collect();
-        for (i, (_, call)) in deletes.into_iter().enumerate() {
+        for (i, (_, delete)) in deletes.into_iter().enumerate() {
             let after = names.get(i + 1).cloned().unwrap_or_else(|| n("deleted"));
-            let call = Call {
-                answers: vec![(not_found.clone(), n("gone"))],
-                ..call
+            let state = match delete {
+                Delete::Call(call) => {
+                    let call = Call {
+                        answers: vec![(not_found.clone(), n("gone"))],
+                        ..call
+                    };
+                    self.inner_task(step, call, &after)
+                }
+                Delete::EachInstance(call) => self.each_instance(step, what, call, &after),
             };
-            inner.insert(names[i].clone(), self.inner_task(step, call, &after));
+            inner.insert(names[i].clone(), state);
         }
         for s in ["gone", "kept", "deleted"] {
             inner.insert(n(s), json!({"Type": "Succeed"}));
