@@ -323,8 +323,13 @@ impl Org {
         self.sdk_at(&emulator().endpoint, account_key, region)
     }
 
-    /// [`Org::sdk`] for an organization seeded in the emulator at `endpoint` (a private one).
-    pub fn sdk_at(&self, endpoint: &str, account_key: &str, region: &str) -> aws_config::SdkConfig {
+    /// An SDK config acting in the management account (where `rdsguard` runs and, by default, its
+    /// state machine lives), with the credentials rdsguard is given.
+    pub fn management_sdk(&self, region: &str) -> aws_config::SdkConfig {
+        self.management_at(&emulator().endpoint, region)
+    }
+
+    fn management_at(&self, endpoint: &str, region: &str) -> aws_config::SdkConfig {
         use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
         let creds = &self.seeded["credentials"];
         let management = Credentials::new(
@@ -334,16 +339,24 @@ impl Org {
             None,
             "test-management",
         );
-        let account = self.account(account_key);
         block_on(async {
-            let base = rdsguard::aws::base_config(&rdsguard::aws::ConnectOptions {
+            rdsguard::aws::base_config(&rdsguard::aws::ConnectOptions {
                 endpoint_url: Some(endpoint.to_string()),
                 region: Some(region.to_string()),
             })
             .await
             .into_builder()
             .credentials_provider(SharedCredentialsProvider::new(management))
-            .build();
+            .build()
+        })
+    }
+
+    /// [`Org::sdk`] for an organization seeded in the emulator at `endpoint` (a private one).
+    pub fn sdk_at(&self, endpoint: &str, account_key: &str, region: &str) -> aws_config::SdkConfig {
+        use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
+        let account = self.account(account_key);
+        let base = self.management_at(endpoint, region);
+        block_on(async {
             let assumed = aws_sdk_sts::Client::new(&base)
                 .assume_role()
                 .role_arn(format!(

@@ -28,6 +28,7 @@ mod securityhub;
 mod setup;
 mod setup_deploy;
 mod sfn;
+mod sfn_parts;
 mod shape;
 mod step_functions;
 mod terminal;
