@@ -21,7 +21,7 @@ const R: &str = "us-east-1";
 /// Step Functions' quota on an execution's input: 262,144 bytes of UTF-8.
 const QUOTA: usize = 256 * 1024;
 /// The smallest fleet of such databases whose round does not fit one execution: each database's
-/// entry in the input is 2,717 bytes, and 97 of them make 263,5xx bytes (96 would fit).
+/// entry in the input is 2,717 bytes; 96 of them make an input of 261,004 bytes, 97 of 263,722.
 const FLEET: usize = 97;
 
 /// A database identifier of 63 characters, RDS's longest.
@@ -74,7 +74,10 @@ fn remediate(org: &Org, out: &str, extra: &[&str]) -> (Cmd, Run) {
 
 /// How many times `account` made `call` (`rds:CreateDBSnapshot`).
 fn count(account: &str, call: &str) -> usize {
-    calls_by(account).iter().filter(|c| c.as_str() == call).count()
+    calls_by(account)
+        .iter()
+        .filter(|c| c.as_str() == call)
+        .count()
 }
 
 fn management(org: &Org) -> String {
@@ -189,18 +192,35 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
         .expect("run id")
         .to_string();
     let executions = listed(&cmd, "sfn");
+    // The run's log says when each part starts.
+    for name in ["r1", "r1p2"] {
+        let part = if name == "r1" { 1 } else { 2 };
+        let said = format!("round 1 part {part} in {R}: ");
+        let line = run.stderr.lines().find(|l| l.contains(&said));
+        assert!(
+            line.is_some_and(|l| l.ends_with(&format!("rdsguard-{run_id}-{name}"))),
+            "{run}"
+        );
+    }
     let (ok, region) = ("SUCCEEDED".to_string(), R.to_string());
     assert_eq!(
         executions,
         vec![
-            (1, 1, region.clone(), ok.clone(), format!("rdsguard-{run_id}-r1")),
+            (
+                1,
+                1,
+                region.clone(),
+                ok.clone(),
+                format!("rdsguard-{run_id}-r1")
+            ),
             (1, 2, region, ok, format!("rdsguard-{run_id}-r1p2")),
         ]
     );
 
     // Step Functions' own record of each: an input under the quota; together, every database once,
     // in more bytes than one execution may take.
-    let arns: Vec<String> = cmd.json("sfn/executions.json")
+    let arns: Vec<String> = cmd
+        .json("sfn/executions.json")
         .as_array()
         .expect("executions")
         .iter()
@@ -226,6 +246,9 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
         }
     }
     assert!(total > QUOTA, "{total} bytes would have fit one execution");
+    // Cut where the quota is reached: the first part holds every database but one.
+    let first = sources(&describe(&org, &arns[0]).input).len();
+    assert_eq!(first, FLEET - 1);
     assert_eq!(seen.len(), FLEET, "every database in a part");
     assert!(seen.values().all(|n| *n == 1), "each in one part only");
 
@@ -255,8 +278,10 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
 fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
     let org = org();
     let (prod, vault, boss) = (org.account("prod"), org.account("vault"), management(&org));
-    let slow = inject(json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
-                             "delay_seconds": 8, "times": 1}));
+    let slow = inject(
+        json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
+                             "delay_seconds": 8, "times": 1}),
+    );
     let started = Instant::now();
     let (cmd, run) = remediate(&org, "sfn", &["--execution-wait", "2s"]);
     assert_eq!(run.code, 3, "{run}");
@@ -266,7 +291,10 @@ fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
     assert_eq!(count(&boss, "states:StartExecution"), 1);
     let findings = cmd.json("sfn/findings.json");
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
-    for r in findings["remediation"]["results"].as_array().expect("results") {
+    for r in findings["remediation"]["results"]
+        .as_array()
+        .expect("results")
+    {
         assert_eq!(r["ok"], false, "{r}");
         *codes
             .entry(r["error"]["code"].as_str().unwrap_or_default().to_string())
@@ -294,7 +322,9 @@ fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
     remove_fault(slow);
     assert_eq!(resumed.code, 0, "{resumed}");
     assert!(
-        resumed.stdout.contains(&format!("{FLEET} repaired, 0 failed")),
+        resumed
+            .stdout
+            .contains(&format!("{FLEET} repaired, 0 failed")),
         "{resumed}"
     );
     let executions = listed(&cmd, "sfn");
