@@ -3,7 +3,8 @@
 //! for (bounded), and each item's outcome read from the executions' output. What a round found is
 //! handed to the next: `data_time`, and whether `find-replica` found the replica (then the later
 //! legs skip `snapshot` to `copy`, as the local run does). An item that failed in a round runs no
-//! later leg.
+//! later leg. A round's parts run one after the other like rounds; nothing starts while an earlier
+//! execution is still running (the wait ran out): those items are not started (`--resume`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
