@@ -310,15 +310,7 @@ fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
         "{run}"
     );
 
-    let resumed = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--resume",
-        "sfn",
-        "--engine",
-        "step-functions",
-    ]);
+    let resumed = cmd.run(&crate::harness::sfn_resume_args("sfn"));
     remove_fault(slow);
     assert_eq!(resumed.code, 0, "{resumed}");
     assert!(
