@@ -1318,6 +1318,31 @@ for _mod in list(sys.modules.values()):
         if getattr(_mod, "extract_json", None) is _extract_json:
             _mod.extract_json = _extract_json_aws
 
+# (ai) An execution's input is at most 262,144 bytes of UTF-8 (Step Functions quotas, "Maximum input
+# or output size for a task, state, or execution": it "affects ... input data when ... starting an
+# execution"; the API model's `StartExecution.input`: "Maximum length of 262144", "expressed as bytes
+# in UTF-8 encoding"). AWS answers a broken length constraint with `ValidationException` ("1
+# validation error detected: ... Member must have length less than or equal to N", as moto itself
+# does for a name over 80 characters); the value is left out, `input` being sensitive (assumed: AWS
+# does not print this message).
+from moto.stepfunctions import responses as _sfn_responses  # noqa: E402
+from moto.stepfunctions.exceptions import ValidationException as _SfnValidation  # noqa: E402
+
+MAX_EXECUTION_INPUT_BYTES = 262144
+_sfn_start_execution = _sfn_responses.StepFunctionResponse.start_execution
+
+
+def _sfn_start_execution_within_quota(self):
+    execution_input = self._get_param("input", if_none="{}")
+    if len(execution_input.encode("utf-8")) > MAX_EXECUTION_INPUT_BYTES:
+        raise _SfnValidation(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member "
+            f"must have length less than or equal to {MAX_EXECUTION_INPUT_BYTES}")
+    return _sfn_start_execution(self)
+
+
+_sfn_responses.StepFunctionResponse.start_execution = _sfn_start_execution_within_quota
+
 
 # --- (x), (y) cross-Region copies in progress, shares: in their own module --------
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1231,6 +1231,37 @@ def test_sdk_task_errors_without_a_modelled_class_and_retries(endpoint):
     assert hits == [1]
 
 
+def test_an_execution_input_over_256_kib_of_utf8_is_refused(endpoint):
+    # (ai) At the quota an execution starts; a byte more (counted in UTF-8, not in characters) is
+    # refused with ValidationException and no execution exists.
+    caller = Account(endpoint)
+    sfn = caller.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=f"t{random.randint(0, 10**9)}", type="STANDARD",
+        definition=json.dumps({"StartAt": "p", "States": {"p": {"Type": "Pass", "End": True}}}),
+        roleArn=f"arn:aws:iam::{caller.id}:role/exec")["stateMachineArn"]
+
+    def document(size, fill):
+        # '{"p":"' + fill * n + '"}' of exactly `size` bytes (fill is 1 or 2 bytes in UTF-8)
+        n = (size - 8) // len(fill.encode("utf-8"))
+        text = json.dumps({"p": fill * n}, ensure_ascii=False, separators=(",", ":"))
+        assert len(text.encode("utf-8")) == size, len(text.encode("utf-8"))
+        return text
+
+    at_quota = sfn.start_execution(stateMachineArn=arn, name="at-quota",
+                                   input=document(262144, "x"))["executionArn"]
+    assert sfn.describe_execution(executionArn=at_quota)["input"] == document(262144, "x")
+    # 131,069 characters, 262,146 bytes.
+    over = document(262146, "é")
+    assert len(over) < 262144
+    with pytest.raises(ClientError) as info:
+        sfn.start_execution(stateMachineArn=arn, name="over", input=over)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "less than or equal to 262144" in info.value.response["Error"]["Message"]
+    names = [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+    assert names == ["at-quota"]
+
+
 def make_option_group(rds, name, engine, major, options=()):
     rds.create_option_group(OptionGroupName=name, EngineName=engine, MajorEngineVersion=major,
                             OptionGroupDescription=name)

@@ -169,6 +169,19 @@ pub fn remediate_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// `audit --resume RUN_DIR --engine step-functions` with the test's `rules.toml`.
+pub fn sfn_resume_args(run_dir: &str) -> [&str; 7] {
+    [
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--resume",
+        run_dir,
+        "--engine",
+        "step-functions",
+    ]
+}
+
 pub struct Cmd {
     envs: Vec<(String, std::ffi::OsString)>,
     pub dir: tempfile::TempDir,

@@ -29,6 +29,7 @@ mod setup;
 mod setup_deploy;
 mod sfn;
 mod sfn_aurora;
+mod sfn_parts;
 mod shape;
 mod step_functions;
 mod terminal;

@@ -301,15 +301,7 @@ fn a_run_whose_wait_ran_out_is_resumed_without_starting_anything_twice() {
     assert_eq!(codes, ["ExecutionStillRunning"; 2], "{run}");
     let first = cmd.json("sfn/executions.json");
 
-    let resumed = cmd.run(&[
-        "audit",
-        "--rules",
-        "rules.toml",
-        "--resume",
-        "sfn",
-        "--engine",
-        "step-functions",
-    ]);
+    let resumed = cmd.run(&crate::harness::sfn_resume_args("sfn"));
     remove_fault(slow);
     assert_eq!(resumed.code, 0, "{resumed}");
     assert!(resumed.stdout.contains("2 repaired, 0 failed"), "{resumed}");

@@ -35,7 +35,8 @@ pub struct Execution {
 
 /// Step Functions' quota on an execution's input: 256 KiB of UTF-8.
 pub const INPUT_QUOTA: usize = 256 * 1024;
-/// What rdsguard adds to an item's entry between rounds (`data_time`, `find_replica`), at the most.
+/// What rdsguard adds to an item's entry between rounds (`data_time`, `find_replica`), at the most:
+/// reserved in every round but the first (nothing comes before it).
 const CARRIED_BYTES: usize = 512;
 /// `{"run_id": "...", "items": [...]}` around the items, with a run id of any length rdsguard makes.
 const ENVELOPE_BYTES: usize = 256;
@@ -185,7 +186,8 @@ pub fn executions_within(
     for ((round, region), (bound, items)) in rounds {
         let mut parts: Vec<(Vec<Value>, usize)> = vec![(Vec::new(), 0)];
         for item in items {
-            let size = item.to_string().len() + 1 + CARRIED_BYTES;
+            let carried = if round > 1 { CARRIED_BYTES } else { 0 };
+            let size = item.to_string().len() + 1 + carried;
             let last = parts
                 .last_mut()
                 .filter(|(p, used)| p.is_empty() || used + size <= budget);

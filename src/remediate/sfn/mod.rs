@@ -288,7 +288,7 @@ pub fn definition(o: &Options) -> Value {
         "States": {
             "databases": {
                 "Type": "Map",
-                "Comment": "Every item of the plan, the input's max_parallel at once (--max-parallel, lowered to AWS's limit of cross-region copies in progress in a round that makes them); an item's failure is caught in its own execution and reported in its output",
+                "Comment": "Every item of the plan, the input's max_parallel at once (--max-parallel, lowered to AWS's limit of cross-region copies in progress in a round that makes them); an item's failure is caught in its own execution and reported in its output. The output is the items' results alone, {\"results\": [...]}: an input near the 256 KiB quota plus its results would pass the same quota on the output",
                 "ItemsPath": "$.items",
                 "MaxConcurrencyPath": "$.max_parallel",
                 "ToleratedFailurePercentage": 100,
@@ -297,7 +297,8 @@ pub fn definition(o: &Options) -> Value {
                     "StartAt": "route",
                     "States": processor,
                 },
-                "ResultPath": "$.results",
+                "ResultSelector": {"results.$": "$"},
+                "ResultPath": "$",
                 "End": true
             }
         }

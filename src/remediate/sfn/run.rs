@@ -3,7 +3,8 @@
 //! for (bounded), and each item's outcome read from the executions' output. What a round found is
 //! handed to the next: `data_time`, and whether `find-replica` found the replica (then the later
 //! legs skip `snapshot` to `copy`, as the local run does). An item that failed in a round runs no
-//! later leg.
+//! later leg. A round's parts run one after the other like rounds; nothing starts while an earlier
+//! execution is still running (the wait ran out): those items are not started (`--resume`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -132,6 +133,22 @@ fn failure(
     }
 }
 
+/// The item's result when its execution `name` was not started because `behind`, an execution of
+/// an earlier round or part, was still running when `--execution-wait` ran out.
+fn not_started(item: &Item, region: &str, name: &str, behind: &str) -> ItemResult {
+    let message = format!(
+        "not started: rounds and their parts run one after the other, and {behind} was still running when --execution-wait ran out; `audit --resume RUN_DIR --engine step-functions` starts {name}"
+    );
+    failure(
+        item,
+        "step-functions",
+        region,
+        "ExecutionNotStarted",
+        &message,
+        name,
+    )
+}
+
 /// Deploys the machine, runs the plan's rounds, and returns every item's result.
 pub async fn run(
     factory: &ClientFactory,
@@ -184,6 +201,13 @@ pub async fn run(
     let waves: std::collections::BTreeSet<(usize, usize)> =
         planned.iter().map(|e| (e.round, e.part)).collect();
     for (round, part) in waves {
+        // An execution of an earlier wave still running (`--execution-wait` ran out): this wave is
+        // not started, so that no two waves are ever in flight at once (`--max-parallel` and AWS's
+        // copy limits hold per wave); `--resume` starts it.
+        let behind = started
+            .iter()
+            .find(|s| s.status == "RUNNING")
+            .map(|s| s.execution_arn.clone());
         // Start this wave's executions, with what earlier rounds found.
         let mut running: Vec<(usize, Vec<String>)> = Vec::new();
         for execution in planned
@@ -222,10 +246,20 @@ pub async fn run(
             if sources.is_empty() {
                 continue;
             }
+            let name = execution_name(&plan.run_id, round, part);
+            if let Some(behind) = &behind {
+                for source in &sources {
+                    let Some(item) = by_arn.get(source.as_str()) else {
+                        continue;
+                    };
+                    carried.entry(source.clone()).or_default().failed =
+                        Some(not_started(item, &execution.region, &name, behind));
+                }
+                continue;
+            }
             let Some((machine, arn, deployed)) = machines.get(&execution.region) else {
                 continue;
             };
-            let name = execution_name(&plan.run_id, round, part);
             let execution_arn = match machine.start(arn, &name, &input).await.map_err(aws)? {
                 sfn::Started::New(arn) => arn,
                 sfn::Started::Earlier(arn) => {

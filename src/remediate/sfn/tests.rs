@@ -549,16 +549,65 @@ fn a_large_plan_is_cut_into_parts_under_the_input_quota() {
     assert_eq!(seen.len(), 400 * rounds, "every item in each of its rounds");
     assert!(seen.values().all(|n| *n == 1), "in one part only");
     let parts = executions.iter().filter(|e| e.round == 1).count();
-    assert!(
-        parts >= 3,
-        "400 items of about 2.5 KiB need 4 parts: {parts}"
-    );
+    let per_round: Vec<usize> = (1..=rounds)
+        .map(|r| executions.iter().filter(|e| e.round == r).count())
+        .collect();
+    // The figures docs/remediation.md quotes: round 1 (`find-replica`) is handed nothing; the
+    // later rounds keep room for what they are.
+    assert_eq!(per_round, [4, 5, 5, 5, 5], "parts per round");
+    assert!(parts >= 3, "400 items of about 2.5 KiB: {parts} parts");
     // A small quota cuts finer; one item over it still gets its own part.
     let small = input::executions_within(&plan, &Options::default(), 8 * 1024).expect("parts");
     assert!(small
         .iter()
         .all(|e| e.input["items"].as_array().is_some_and(|i| !i.is_empty())));
     assert!(small.len() > executions.len());
+}
+
+/// A state's output has the execution input's quota (256 KiB): the map's output is the items'
+/// results alone (`{"results": [...]}`, what `run` and `remediation status` read), not its input
+/// (up to the quota itself) with the results added to it.
+#[test]
+fn the_map_output_is_its_results_alone() {
+    let definition = definition(&Options::default());
+    let map = &definition["States"]["databases"];
+    assert_eq!(map["ResultSelector"], serde_json::json!({"results.$": "$"}));
+    assert_eq!(map["ResultPath"], "$", "nothing of the input in the output");
+    assert!(map.get("OutputPath").is_none());
+}
+
+/// Round 1 is handed nothing by earlier rounds, so its parts are cut only where the next database
+/// would take the input over the quota (later rounds keep room for what they are handed): each
+/// part but the last is full to within the envelope of 256 KiB.
+#[test]
+fn the_first_round_is_cut_only_where_the_quota_is_reached() {
+    let items: Vec<Item> = (0..200)
+        .map(|n| {
+            let mut item = item(SourceKind::DbInstance, "us-east-1");
+            item.source_arn = format!("{SOURCE}-{n:03}");
+            item
+        })
+        .collect();
+    let executions = executions(&plan(items), &Options::default()).expect("executions");
+    assert!(
+        executions.iter().all(|e| e.round == 1),
+        "same-region: one round"
+    );
+    assert!(executions.len() >= 2, "{} parts", executions.len());
+    for pair in executions.windows(2) {
+        let size = pair[0].input.to_string().len();
+        let next = pair[1].input["items"][0].to_string().len();
+        assert!(
+            size <= input::INPUT_QUOTA,
+            "part {}: {size} bytes",
+            pair[0].part
+        );
+        assert!(
+            size + 1 + next > input::INPUT_QUOTA - 512,
+            "part {} holds {size} bytes: the next database ({next} bytes) would have fit",
+            pair[0].part
+        );
+    }
 }
 
 /// An execution's input is at most 256 KiB (a Step Functions quota): an item's entry stays small
