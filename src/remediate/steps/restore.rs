@@ -103,8 +103,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, state: &mut State) -> Result<(), AwsError
             ctx.created(dst, &plan.instance);
         }
         // Also adds the cluster's instance when an earlier run stopped before it.
-        instances::restore_cluster(dst, &spec, &tags).await?;
-        instances::wait_cluster_available(dst, &plan.instance, timeout).await?;
+        instances::restore_cluster(dst, &spec, &tags, timeout).await?;
     } else {
         if instances::find(dst, &plan.instance).await?.is_none() {
             instances::restore(dst, &spec, &tags).await?;

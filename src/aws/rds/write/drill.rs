@@ -71,8 +71,7 @@ pub async fn add_member(
     member: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let request = instances::member_request(scope, spec, member)
-        .set_tags(Some(tag_list(tags)));
+    let request = instances::member_request(scope, spec, member).set_tags(Some(tag_list(tags)));
     scope.done("CreateDBInstance", member, request.send()).await
 }
 

@@ -217,23 +217,28 @@ pub fn cluster_member(cluster: &str) -> String {
     format!("{cluster}-1")
 }
 
-/// Restores an Aurora cluster from a cluster snapshot and adds one instance (a cluster without an
-/// instance cannot serve a connection); each only when an earlier run did not.
+/// Restores an Aurora cluster from a cluster snapshot, waits until it is available, then adds one
+/// instance (a cluster without one cannot serve a connection) and waits for it, at most `max_wait`
+/// each; each call only when an earlier run did not make it. AWS takes the instance only once the
+/// restored cluster is available (`RestoreDBClusterFromSnapshot`, RDS API reference).
 pub async fn restore_cluster(
     scope: &Scope<'_>,
     spec: &RestoreSpec<'_>,
     tags: &BTreeMap<String, String>,
+    max_wait: Duration,
 ) -> Result<(), AwsError> {
     if find_cluster(scope, spec.identifier).await?.is_none() {
         let request = cluster_restore_request(scope, spec).set_tags(Some(tag_list(tags)));
+        let answer = request.send();
         scope
-            .done(
-                "RestoreDBClusterFromSnapshot",
-                spec.identifier,
-                request.send(),
-            )
+            .done("RestoreDBClusterFromSnapshot", spec.identifier, answer)
             .await?;
     }
+    let waiter = scope.client.wait_until_db_cluster_available();
+    let waited = waiter.db_cluster_identifier(spec.identifier).wait(max_wait);
+    scope
+        .waited("WaitDBClusterAvailable", spec.identifier, waited)
+        .await?;
     let member = cluster_member(spec.identifier);
     if find(scope, &member).await?.is_none() {
         let request = member_request(scope, spec, &member).set_tags(Some(tag_list(tags)));
@@ -241,7 +246,7 @@ pub async fn restore_cluster(
             .done("CreateDBInstance", &member, request.send())
             .await?;
     }
-    Ok(())
+    wait_available(scope, &member, max_wait).await
 }
 
 /// `RestoreDBClusterFromSnapshot` of the spec's snapshot into the cluster it names, in its subnet
@@ -280,19 +285,6 @@ pub fn member_request(
         .db_instance_class(spec.instance_class)
         .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
         .publicly_accessible(false)
-}
-
-pub async fn wait_cluster_available(
-    scope: &Scope<'_>,
-    identifier: &str,
-    max_wait: Duration,
-) -> Result<(), AwsError> {
-    let waiter = scope.client.wait_until_db_cluster_available();
-    let waited = waiter.db_cluster_identifier(identifier).wait(max_wait);
-    scope
-        .waited("WaitDBClusterAvailable", identifier, waited)
-        .await?;
-    wait_available(scope, &cluster_member(identifier), max_wait).await
 }
 
 /// Deletes a restored cluster: its instances first, then the cluster (no final snapshot).
