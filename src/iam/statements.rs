@@ -59,6 +59,12 @@ pub(super) fn managed_request() -> Value {
     })
 }
 
+/// `condition`, and the DB instance created or restored is not publicly accessible.
+fn never_public(mut condition: Value) -> Value {
+    condition["Bool"] = json!({"rds:PubliclyAccessible": "false"});
+    condition
+}
+
 /// KMS used through `service` only, and with `--organization-id`, only keys of the organization's
 /// accounts (a copy cannot be re-encrypted under a key outside it).
 pub(super) fn via(o: &Options<'_>, service: &str) -> Value {
@@ -246,10 +252,20 @@ pub(super) fn vault_statements(o: &Options<'_>) -> Vec<Value> {
                 "rds:RestoreDBInstanceFromDBSnapshot",
             ],
         ),
+        // A restored DB instance (alone, or a restored cluster's) is never publicly accessible.
         statement(
-            "RestoreIntoRdsguardDatabases",
-            RESTORE,
+            "RestoreIntoRdsguardInstances",
+            &[
+                "rds:CreateDBInstance",
+                "rds:RestoreDBInstanceFromDBSnapshot",
+            ],
             o.rds(&["db", "cluster"], &format!("{NAME_PREFIX}*")),
+            Some(never_public(managed_request())),
+        ),
+        statement(
+            "RestoreIntoRdsguardClusters",
+            &["rds:RestoreDBClusterFromSnapshot"],
+            o.rds(&["cluster"], &format!("{NAME_PREFIX}*")),
             Some(managed_request()),
         ),
         // The rule's subnet group, parameter groups and option group, as they are.
@@ -305,8 +321,7 @@ pub(super) fn drill_statements(o: &Options<'_>) -> Vec<Value> {
         "StringEquals": {format!("aws:RequestTag/{TAG_MANAGED}"): "true"},
         "Null": {format!("aws:RequestTag/{TAG_DRILL}"): "false"}
     });
-    let mut never_public = tagged_drill.clone();
-    never_public["Bool"] = json!({"rds:PubliclyAccessible": "false"});
+    let never_public = never_public(tagged_drill.clone());
     vec![
         // A drill restores whichever replica is the newest, rdsguard's copy or another tool's.
         statement(

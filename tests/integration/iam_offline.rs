@@ -671,15 +671,26 @@ fn table() -> Vec<Row> {
             Vault,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, restore),
-            creating(&["rdsguard:restored-from"]),
-            "into an instance with rdsguard's name and tags",
+            with(creating(&["rdsguard:restored-from"]), private()),
+            "into an instance with rdsguard's name and tags, not publicly accessible",
+        ),
+        row(
+            false,
+            Vault,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, restore),
+            with(
+                creating(&["rdsguard:restored-from"]),
+                json!({"rds:PubliclyAccessible": "true"}),
+            ),
+            "never into a publicly accessible instance",
         ),
         row(
             true,
             Vault,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, "subgrp:vault-private"),
-            creating(&["rdsguard:restored-from"]),
+            with(creating(&["rdsguard:restored-from"]), private()),
             "in the rule's subnet group",
         ),
         row(
@@ -703,7 +714,7 @@ fn table() -> Vec<Row> {
             Vault,
             "rds:CreateDBInstance",
             rds(VAULT, "db:rdsguard-ledger-20261129030000-abcdefgh-1"),
-            creating(&["rdsguard:restored-from"]),
+            with(creating(&["rdsguard:restored-from"]), private()),
             "the restored cluster's instance",
         ),
         row(
@@ -711,7 +722,7 @@ fn table() -> Vec<Row> {
             Vault,
             "rds:CreateDBInstance",
             rds(VAULT, cluster_restore),
-            creating(&["rdsguard:restored-from"]),
+            with(creating(&["rdsguard:restored-from"]), private()),
             "in the restored cluster (the cluster it joins)",
         ),
         row(

@@ -139,6 +139,15 @@ fn restore_repoints_the_secret_prunes_old_restores_and_rollback_returns() {
         assert_eq!(now[key], value[key], "{key} kept");
     }
 
+    // The restore is never publicly accessible (AWS would make it public in a VPC with an
+    // internet gateway, without the parameter).
+    let made = org.db_instances("vault", R);
+    let made = made
+        .iter()
+        .find(|db| db.db_instance_identifier() == Some(restored.as_str()))
+        .expect("the restore");
+    assert_eq!(made.publicly_accessible(), Some(false), "{restored}");
+
     // keep = 2: the new restore and the previous one stay; the older managed one is pruned; the
     // protected and the hand-made ones are never touched; the previous one is tagged superseded.
     let instances = vault_instances(&org);

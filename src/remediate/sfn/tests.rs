@@ -268,6 +268,28 @@ fn every_task_runs_under_the_role_its_step_declares() {
     assert!(vault_tasks >= 10, "{vault_tasks}");
 }
 
+/// Every DB instance the machine makes (a restore, a restored cluster's instance) is made not
+/// publicly accessible, as the local engine makes it and the vault role's policy requires.
+#[test]
+fn every_db_instance_made_is_not_publicly_accessible() {
+    let definition = definition(&Options::default());
+    let (mut names, mut tasks) = (Vec::new(), Vec::new());
+    check_scope(&definition, &mut names, &mut tasks);
+    let makes = ["restoreDBInstanceFromDBSnapshot", "createDBInstance"];
+    let mut made = 0;
+    for (name, task) in &tasks {
+        let resource = task["Resource"].as_str().unwrap_or_default();
+        if makes
+            .iter()
+            .any(|m| resource.ends_with(&format!("rds:{m}")))
+        {
+            made += 1;
+            assert_eq!(task["Parameters"]["PubliclyAccessible"], false, "`{name}`");
+        }
+    }
+    assert_eq!(made, 2, "an instance restore and a cluster's instance");
+}
+
 #[test]
 fn rds_parameters_and_results_use_the_db_spelling() {
     let text = definition(&Options::default()).to_string();

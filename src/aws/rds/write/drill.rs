@@ -27,7 +27,6 @@ pub async fn restore(
 ) -> Result<Option<DateTime<Utc>>, AwsError> {
     let time = ServerTime::default();
     let request = instances::restore_request(scope, spec)
-        .publicly_accessible(false)
         .multi_az(false)
         .set_tags(Some(tag_list(tags)));
     let answer = request.customize().interceptor(time.clone()).send();

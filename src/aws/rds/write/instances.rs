@@ -94,8 +94,9 @@ async fn found_instance<R: std::fmt::Debug>(
 }
 
 /// `RestoreDBInstanceFromDBSnapshot` of the spec's snapshot into its identifier, in its class,
-/// subnet group, security groups and parameter group, without deletion protection: what every
-/// restore of a DB snapshot shares (remediation's, a drill's).
+/// subnet group, security groups and parameter group, without deletion protection and never publicly
+/// accessible (without the parameter, AWS makes it public where the VPC has an internet gateway):
+/// what every restore of a DB snapshot shares (remediation's, a drill's).
 pub fn restore_request(
     scope: &Scope<'_>,
     spec: &RestoreSpec<'_>,
@@ -111,6 +112,7 @@ pub fn restore_request(
         .set_vpc_security_group_ids((!groups.is_empty()).then(|| groups.to_vec()))
         .set_db_parameter_group_name(spec.parameter_group.map(str::to_string))
         .deletion_protection(false)
+        .publicly_accessible(false)
 }
 
 pub async fn restore(

@@ -135,6 +135,7 @@ impl<'a> Builder<'a> {
                     "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
                     "DbParameterGroupName.$": "$.item.restore.parameter_group",
                     "DeletionProtection": false,
+                    "PubliclyAccessible": false,
                     "Tags.$": "$.refs.tags.restore"
                 }),
             )
