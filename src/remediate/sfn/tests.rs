@@ -136,6 +136,15 @@ fn targets(state: &Value) -> Vec<String> {
     out
 }
 
+/// The default machine's definition, checked ([`check_scope`]), with every state's name and every
+/// Task (its name and state).
+fn checked() -> (Value, Vec<String>, Vec<(String, Value)>) {
+    let definition = definition(&Options::default());
+    let (mut names, mut tasks) = (Vec::new(), Vec::new());
+    check_scope(&definition, &mut names, &mut tasks);
+    (definition, names, tasks)
+}
+
 /// Checks one scope (`StartAt` + `States`) and the scopes nested in it; returns every state name.
 fn check_scope(scope: &Value, names: &mut Vec<String>, tasks: &mut Vec<(String, Value)>) {
     let states = scope["States"].as_object().expect("States");
@@ -195,10 +204,7 @@ fn check_scope(scope: &Value, names: &mut Vec<String>, tasks: &mut Vec<(String, 
 
 #[test]
 fn the_definition_is_structurally_valid() {
-    let definition = definition(&Options::default());
-    let mut names = Vec::new();
-    let mut tasks = Vec::new();
-    check_scope(&definition, &mut names, &mut tasks);
+    let (definition, names, tasks) = checked();
     let unique: BTreeSet<&String> = names.iter().collect();
     assert_eq!(
         unique.len(),
@@ -206,14 +212,12 @@ fn the_definition_is_structurally_valid() {
         "state names are unique in the machine"
     );
     let map = &definition["States"]["databases"];
-    assert_eq!(
-        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
-        "DISTRIBUTED"
+    let processor = &map["ItemProcessor"]["ProcessorConfig"];
+    let mode = (
+        processor["Mode"].as_str(),
+        processor["ExecutionType"].as_str(),
     );
-    assert_eq!(
-        map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"],
-        "STANDARD"
-    );
+    assert_eq!(mode, (Some("DISTRIBUTED"), Some("STANDARD")));
     assert_eq!(map["MaxConcurrencyPath"], "$.max_parallel");
     assert!(map.get("MaxConcurrency").is_none());
     assert!(tasks.len() > 30, "{} tasks", tasks.len());
@@ -233,10 +237,7 @@ fn step_of(name: &str) -> Step {
 /// under the vault role only, and so on (state names start with their step's name).
 #[test]
 fn every_task_runs_under_the_role_its_step_declares() {
-    let definition = definition(&Options::default());
-    let mut names = Vec::new();
-    let mut tasks = Vec::new();
-    check_scope(&definition, &mut names, &mut tasks);
+    let (_, _, tasks) = checked();
     let mut vault_tasks = 0;
     for (name, task) in &tasks {
         let step = step_of(name);
@@ -272,9 +273,7 @@ fn every_task_runs_under_the_role_its_step_declares() {
 /// publicly accessible, as the local engine makes it and the vault role's policy requires.
 #[test]
 fn every_db_instance_made_is_not_publicly_accessible() {
-    let definition = definition(&Options::default());
-    let (mut names, mut tasks) = (Vec::new(), Vec::new());
-    check_scope(&definition, &mut names, &mut tasks);
+    let (_, _, tasks) = checked();
     let makes = ["restoreDBInstanceFromDBSnapshot", "createDBInstance"];
     let mut made = 0;
     for (name, task) in &tasks {
@@ -477,7 +476,7 @@ fn transitions_per_item() {
 fn iam_policy_prints_the_execution_role() {
     use crate::iam::{policies, Mode, Options as IamOptions};
     let modes = [Mode::Remediate, Mode::StepFunctions];
-    let printed = policies(&IamOptions {
+    let options = IamOptions {
         modes: &modes,
         partition: "aws",
         role_name: "rdsguard",
@@ -489,7 +488,8 @@ fn iam_policy_prints_the_execution_role() {
         backup_jobs: &[],
         drill_roles: &[],
         one_role: false,
-    });
+    };
+    let printed = policies(&options);
     let policy = &printed["state_machine_execution_policy"];
     assert_eq!(
         crate::iam::actions(policy),
@@ -517,19 +517,7 @@ fn iam_policy_prints_the_execution_role() {
     // Without the mode, no such document.
     let without = policies(&IamOptions {
         modes: &[Mode::Remediate],
-        ..IamOptions {
-            modes: &modes,
-            partition: "aws",
-            role_name: "rdsguard",
-            caller_arn: None,
-            caller_account: None,
-            external_id: None,
-            organization_id: None,
-            secrets: &[],
-            backup_jobs: &[],
-            drill_roles: &[],
-            one_role: false,
-        }
+        ..options
     });
     assert!(without.get("state_machine_execution_policy").is_none());
 }
@@ -694,10 +682,7 @@ fn executions_of(items: Vec<Item>, o: &Options) -> Vec<Execution> {
 /// JSON null when none); a cluster snapshot's copy has no such parameter.
 #[test]
 fn vault_copies_of_db_snapshots_name_the_plans_option_group() {
-    let definition = definition(&Options::default());
-    let mut names = Vec::new();
-    let mut tasks = Vec::new();
-    check_scope(&definition, &mut names, &mut tasks);
+    let (_, _, tasks) = checked();
     let copies: Vec<(&String, &Value)> = tasks
         .iter()
         .filter(|(_, t)| {
@@ -792,18 +777,21 @@ fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
         "arn:aws:states:::aws-sdk:rds:restoreDBClusterFromSnapshot"
     );
     assert_eq!(restore["Credentials"]["RoleArn.$"], "$.roles.vault");
-    assert_eq!(
-        restore["Parameters"],
-        json!({
-            "DbClusterIdentifier.$": "$.item.restore.instance",
-            "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
-            "Engine.$": "$.item.restore.engine",
-            "DbSubnetGroupName.$": "$.item.restore.subnet_group",
-            "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
-            "DeletionProtection": false,
-            "Tags.$": "$.refs.tags.restore"
-        })
-    );
+    // The local engine's request: the plan's names, the rule's network, rdsguard's tags.
+    let parameters = &restore["Parameters"];
+    for (key, path) in [
+        ("DbClusterIdentifier", "instance"),
+        ("SnapshotIdentifier", "from_snapshot"),
+        ("Engine", "engine"),
+        ("DbSubnetGroupName", "subnet_group"),
+        ("VpcSecurityGroupIds", "security_groups"),
+    ] {
+        let from = format!("$.item.restore.{path}");
+        assert_eq!(parameters[format!("{key}.$")], from, "{key}");
+    }
+    assert_eq!(parameters["DeletionProtection"], false);
+    assert_eq!(parameters["Tags.$"], "$.refs.tags.restore");
+    assert_eq!(parameters.as_object().map(|p| p.len()), Some(7));
     let reuse = caught(restore, "Rds.DbClusterAlreadyExistsException");
     assert_eq!(reuse, "cluster restore: reuse");
     assert_eq!(states[&reuse]["Next"], restore["Next"]);
@@ -855,18 +843,21 @@ fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
         "arn:aws:states:::aws-sdk:rds:createDBInstance"
     );
     assert_eq!(add["Credentials"]["RoleArn.$"], "$.roles.vault");
-    assert_eq!(
-        add["Parameters"],
-        json!({
-            "DbInstanceIdentifier.$": member,
-            "DbClusterIdentifier.$": "$.item.restore.instance",
-            "Engine.$": "$.item.restore.engine",
-            "DbInstanceClass.$": "$.item.restore.instance_class",
-            "DbParameterGroupName.$": "$.item.restore.parameter_group",
-            "PubliclyAccessible": false,
-            "Tags.$": "$.refs.tags.restore"
-        })
-    );
+    // `<cluster>-1` in the restored cluster, the rule's class and parameter group, never public.
+    let parameters = &add["Parameters"];
+    assert_eq!(parameters["DbInstanceIdentifier.$"], member);
+    for (key, path) in [
+        ("DbClusterIdentifier", "instance"),
+        ("Engine", "engine"),
+        ("DbInstanceClass", "instance_class"),
+        ("DbParameterGroupName", "parameter_group"),
+    ] {
+        let from = format!("$.item.restore.{path}");
+        assert_eq!(parameters[format!("{key}.$")], from, "{key}");
+    }
+    assert_eq!(parameters["PubliclyAccessible"], false);
+    assert_eq!(parameters["Tags.$"], "$.refs.tags.restore");
+    assert_eq!(parameters.as_object().map(|p| p.len()), Some(7));
     let reuse = caught(add, "Rds.DbInstanceAlreadyExistsException");
     assert_eq!(states[&reuse]["Next"], add["Next"]);
     let check = &states[add["Next"].as_str().expect("next")];
@@ -981,10 +972,7 @@ fn earlier_aurora_restores_are_pruned_instances_first_then_the_cluster_only_when
 /// permission the local engine's documents do not give.
 #[test]
 fn every_task_calls_an_action_its_step_declares_for_its_account() {
-    let definition = definition(&Options::default());
-    let mut names = Vec::new();
-    let mut tasks = Vec::new();
-    check_scope(&definition, &mut names, &mut tasks);
+    let (_, _, tasks) = checked();
     let mut seen = BTreeSet::new();
     for (name, task) in &tasks {
         let step = step_of(name);
