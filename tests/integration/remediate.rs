@@ -43,23 +43,27 @@ pub(crate) fn org() -> Org {
 }
 
 pub(crate) fn rules(org: &Org) -> String {
+    let share = "source_kms_key = \"alias/rds-share\"\n";
+    two_rules(org, share, "retain = { min = 1, max = 3 }\n")
+}
+
+/// `far-away` (prod's `far`, copied into the vault in FAR) and `prod` (the rest of prod, copied in
+/// R), both with the lines `extra`, `prod` with `prod_extra` too.
+pub(crate) fn two_rules(org: &Org, extra: &str, prod_extra: &str) -> String {
     let (vault, prod) = (org.account("vault"), org.account("prod"));
     format!(
         r#"[[rule]]
 id = "far-away"
 select = {{ identifiers = ["far"], accounts = ["{prod}"], regions = ["{R}"] }}
 destination = {{ account = "{vault}", region = "{FAR}", kms_key = "alias/rds-vault" }}
-source_kms_key = "alias/rds-share"
 max_age = "26h"
-
+{extra}
 [[rule]]
 id = "prod"
 select = {{ accounts = ["{prod}"], regions = ["{R}"] }}
 destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
-source_kms_key = "alias/rds-share"
 max_age = "26h"
-retain = {{ min = 1, max = 3 }}
-"#
+{extra}{prod_extra}"#
     )
 }
 

@@ -175,21 +175,7 @@ fn org() -> crate::harness::Org {
 }
 
 fn org_rules(org: &crate::harness::Org) -> String {
-    let (vault, prod) = (org.account("vault"), org.account("prod"));
-    format!(
-        r#"[[rule]]
-id = "far-away"
-select = {{ identifiers = ["far"], accounts = ["{prod}"], regions = ["{R}"] }}
-destination = {{ account = "{vault}", region = "{FAR}", kms_key = "alias/rds-vault" }}
-max_age = "26h"
-
-[[rule]]
-id = "prod"
-select = {{ accounts = ["{prod}"], regions = ["{R}"] }}
-destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
-max_age = "26h"
-"#
-    )
+    crate::remediate::two_rules(org, "", "")
 }
 
 #[test]
