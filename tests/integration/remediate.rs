@@ -18,28 +18,26 @@ pub(crate) fn org() -> Org {
                         "rdsguard:managed": "true"}})
     };
     let db = |id: &str, key: Option<&str>| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": key.is_some(), "kms_key": key});
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "vault-key-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            db("plain", None), db("awskey", Some("aws/rds")), db("cmk", Some("share-key")),
-            db("hoard", Some("share-key")), db("far", Some("share-key"))
-        ],
-        "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
-                      "encrypted": true, "kms_key": "share-key"}],
-        "snapshots": [{"account": "prod", "id": "hoard-s", "instance": "hoard", "at": "-50h"}],
-        "copies": [
-            managed_copy("hoard-1", "-49h"), managed_copy("hoard-2", "-48h"),
-            managed_copy("hoard-3", "-47h"), managed_copy("hoard-4", "-46h"),
-            // Someone else's copy of hoard, linked by source ARN: never pruned by rdsguard.
-            {"from": {"account": "prod", "snapshot": "hoard-s"}, "account": "vault", "id": "hoard-manual",
-             "kms_key": "vault-key", "at": "-50h"}
-        ]
-    }))
+    seed(vault_and_prod(
+        R,
+        json!({
+            "keys": [{"key": "vault-key-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"}],
+            "instances": [
+                db("plain", None), db("awskey", Some("aws/rds")), db("cmk", Some("share-key")),
+                db("hoard", Some("share-key")), db("far", Some("share-key"))
+            ],
+            "clusters": [{"account": "prod", "id": "ledger", "engine": "aurora-postgresql",
+                          "encrypted": true, "kms_key": "share-key"}],
+            "snapshots": [{"account": "prod", "id": "hoard-s", "instance": "hoard", "at": "-50h"}],
+            "copies": [
+                managed_copy("hoard-1", "-49h"), managed_copy("hoard-2", "-48h"),
+                managed_copy("hoard-3", "-47h"), managed_copy("hoard-4", "-46h"),
+                // Someone else's copy of hoard, linked by source ARN: never pruned by rdsguard.
+                {"from": {"account": "prod", "snapshot": "hoard-s"}, "account": "vault", "id": "hoard-manual",
+                 "kms_key": "vault-key", "at": "-50h"}
+            ]
+        }),
+    ))
 }
 
 pub(crate) fn rules(org: &Org) -> String {

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, repo, seed, Cmd};
+use crate::harness::{calls_by, repo, seed, vault_and_prod, Cmd};
 
 const R: &str = "us-east-1";
 const FAR: &str = "eu-west-1";
@@ -160,18 +160,16 @@ restore = { instance_class = "db.t3.micro", secret = "rds/{identifier}" }
 }
 
 fn org() -> crate::harness::Org {
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "vault-key-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": [
-            {"account": "prod", "id": "near", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
-            {"account": "prod", "id": "far", "engine": "postgres", "encrypted": true, "kms_key": "share-key"}
-        ]
-    }))
+    seed(vault_and_prod(
+        R,
+        json!({
+            "keys": [{"key": "vault-key-far", "account": "vault", "region": FAR, "alias": "alias/rds-vault"}],
+            "instances": [
+                {"account": "prod", "id": "near", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
+                {"account": "prod", "id": "far", "engine": "postgres", "encrypted": true, "kms_key": "share-key"}
+            ]
+        }),
+    ))
 }
 
 fn org_rules(org: &crate::harness::Org) -> String {
