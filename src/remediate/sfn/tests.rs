@@ -728,6 +728,16 @@ fn processor(definition: &Value) -> &serde_json::Map<String, Value> {
 }
 
 /// Where a Task goes when AWS answers `error`.
+/// A Task's `Parameters` are exactly `fixed` and, for each `(key, field)` of `from_plan`, the plan's
+/// restore field (`"{key}.$": "$.item.restore.{field}"`).
+fn assert_parameters(parameters: &Value, from_plan: &[(&str, &str)], fixed: Value) {
+    let mut expected = fixed;
+    for (key, field) in from_plan {
+        expected[format!("{key}.$")] = json!(format!("$.item.restore.{field}"));
+    }
+    assert_eq!(parameters, &expected);
+}
+
 fn caught(state: &Value, error: &str) -> String {
     state["Catch"]
         .as_array()
@@ -778,20 +788,15 @@ fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
     );
     assert_eq!(restore["Credentials"]["RoleArn.$"], "$.roles.vault");
     // The local engine's request: the plan's names, the rule's network, rdsguard's tags.
-    let parameters = &restore["Parameters"];
-    for (key, path) in [
+    let from_plan = [
         ("DbClusterIdentifier", "instance"),
         ("SnapshotIdentifier", "from_snapshot"),
         ("Engine", "engine"),
         ("DbSubnetGroupName", "subnet_group"),
         ("VpcSecurityGroupIds", "security_groups"),
-    ] {
-        let from = format!("$.item.restore.{path}");
-        assert_eq!(parameters[format!("{key}.$")], from, "{key}");
-    }
-    assert_eq!(parameters["DeletionProtection"], false);
-    assert_eq!(parameters["Tags.$"], "$.refs.tags.restore");
-    assert_eq!(parameters.as_object().map(|p| p.len()), Some(7));
+    ];
+    let fixed = json!({"DeletionProtection": false, "Tags.$": "$.refs.tags.restore"});
+    assert_parameters(&restore["Parameters"], &from_plan, fixed);
     let reuse = caught(restore, "Rds.DbClusterAlreadyExistsException");
     assert_eq!(reuse, "cluster restore: reuse");
     assert_eq!(states[&reuse]["Next"], restore["Next"]);
@@ -844,20 +849,15 @@ fn an_aurora_restore_is_its_cluster_then_its_instance_each_waited_for() {
     );
     assert_eq!(add["Credentials"]["RoleArn.$"], "$.roles.vault");
     // `<cluster>-1` in the restored cluster, the rule's class and parameter group, never public.
-    let parameters = &add["Parameters"];
-    assert_eq!(parameters["DbInstanceIdentifier.$"], member);
-    for (key, path) in [
+    let from_plan = [
         ("DbClusterIdentifier", "instance"),
         ("Engine", "engine"),
         ("DbInstanceClass", "instance_class"),
         ("DbParameterGroupName", "parameter_group"),
-    ] {
-        let from = format!("$.item.restore.{path}");
-        assert_eq!(parameters[format!("{key}.$")], from, "{key}");
-    }
-    assert_eq!(parameters["PubliclyAccessible"], false);
-    assert_eq!(parameters["Tags.$"], "$.refs.tags.restore");
-    assert_eq!(parameters.as_object().map(|p| p.len()), Some(7));
+    ];
+    let fixed = json!({"DbInstanceIdentifier.$": member, "PubliclyAccessible": false,
+                       "Tags.$": "$.refs.tags.restore"});
+    assert_parameters(&add["Parameters"], &from_plan, fixed);
     let reuse = caught(add, "Rds.DbInstanceAlreadyExistsException");
     assert_eq!(states[&reuse]["Next"], add["Next"]);
     let check = &states[add["Next"].as_str().expect("next")];
