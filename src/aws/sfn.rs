@@ -22,6 +22,8 @@ pub enum Deployed {
 pub struct Status {
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
     pub status: String,
+    /// The input it was started with.
+    pub input: Option<Value>,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -177,6 +179,7 @@ impl Machine {
             .map_err(|e| self.error("DescribeExecution", &e))?;
         Ok(Status {
             status: d.status().as_str().to_string(),
+            input: d.input().and_then(|i| serde_json::from_str(i).ok()),
             output: d.output().and_then(|o| serde_json::from_str(o).ok()),
             error: d.error().map(str::to_string),
             cause: d.cause().map(str::to_string),

@@ -325,3 +325,49 @@ fn a_run_whose_wait_ran_out_is_resumed_without_starting_anything_twice() {
         .count();
     assert_eq!(copies, 2);
 }
+
+/// A resume never takes over an execution that runs other databases than the part it starts now
+/// (as when the rdsguard that resumes cuts the plan otherwise): it says which, and starts nothing.
+#[test]
+fn a_resume_whose_part_differs_from_the_running_execution_is_refused() {
+    let org = prod_and_vault(&["alpha", "beta"]);
+    let vault = org.account("vault");
+    let slow = inject(
+        json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
+               "delay_seconds": 8, "times": 1}),
+    );
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    let wait = ["--engine", "step-functions", "--execution-wait", "2s"];
+    let run = cmd.remediate("sfn", &wait);
+    assert_eq!(run.code, 3, "{run}");
+    // The plan to resume now holds alpha alone: r1, as cut now, is not the execution running.
+    let mut plan = cmd.json("sfn/plan.json");
+    let items = plan["items"].as_array_mut().expect("items");
+    items.retain(|i| i["identifier"] != "beta");
+    assert_eq!(items.len(), 1);
+    cmd.file("sfn/plan.json", &plan.to_string());
+    let starts = || {
+        let calls = calls_by(&org.account("management"));
+        calls
+            .iter()
+            .filter(|c| *c == "states:StartExecution")
+            .count()
+    };
+    let before = starts();
+
+    let resumed = cmd.run(&crate::harness::sfn_resume_args("sfn"));
+    remove_fault(slow);
+    assert_eq!(resumed.code, 2, "{resumed}");
+    let beta = org.arn("prod", R, "beta");
+    for needle in [
+        "-r1 was started with other databases than this part holds now",
+        &format!("in it but not in this part: {beta})"),
+        "resume with the rdsguard version that started the run",
+        "this resume started no execution",
+    ] {
+        assert!(resumed.stderr.contains(needle), "{needle}\n{resumed}");
+    }
+    // One attempt to start r1 (answered ExecutionAlreadyExists), nothing else.
+    assert_eq!(starts(), before + 1, "{resumed}");
+}

@@ -6,7 +6,7 @@
 //! later leg. A round's parts run one after the other like rounds; nothing starts while an earlier
 //! execution is still running (the wait ran out): those items are not started (`--resume`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -149,6 +149,58 @@ fn not_started(item: &Item, region: &str, name: &str, behind: &str) -> ItemResul
     )
 }
 
+/// The source ARNs of an execution's input, in its order.
+fn sources_of(input: &Value) -> Vec<String> {
+    let items = input["items"].as_array().into_iter().flatten();
+    items
+        .filter_map(|i| i["item"]["source_arn"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Why the earlier execution `name` cannot be taken over by a resumed run: it was started with
+/// other databases (`theirs`) than this rdsguard puts in that part (`ours`), e.g. by a version that
+/// cut the plan into parts otherwise. `None` when both hold the same databases.
+fn other_databases(
+    name: &str,
+    ours: &[String],
+    theirs: &[String],
+    new: &[String],
+) -> Option<String> {
+    let (ours_set, theirs_set): (BTreeSet<&String>, BTreeSet<&String>) =
+        (ours.iter().collect(), theirs.iter().collect());
+    if ours_set == theirs_set {
+        return None;
+    }
+    let missing: Vec<&str> = ours_set
+        .difference(&theirs_set)
+        .map(|s| s.as_str())
+        .collect();
+    let extra: Vec<&str> = theirs_set
+        .difference(&ours_set)
+        .map(|s| s.as_str())
+        .collect();
+    let list = |arns: &[&str]| {
+        if arns.is_empty() {
+            "none".to_string()
+        } else {
+            arns.join(", ")
+        }
+    };
+    let started = if new.is_empty() {
+        "this resume started no execution".to_string()
+    } else {
+        format!(
+            "this resume had started (or joined, with the same input) {}",
+            new.join(", ")
+        )
+    };
+    Some(format!(
+        "--resume: the execution {name} was started with other databases than this part holds now (not in it: {}; in it but not in this part: {}); resume with the rdsguard version that started the run, or start a new run; {started}",
+        list(&missing),
+        list(&extra)
+    ))
+}
+
 /// Deploys the machine, runs the plan's rounds, and returns every item's result.
 pub async fn run(
     factory: &ClientFactory,
@@ -197,6 +249,9 @@ pub async fn run(
     let deadline = Instant::now() + d.wait;
     let mut carried: HashMap<String, Carried> = HashMap::new();
     let mut started: Vec<Started> = Vec::new();
+    // The executions this call started (or joined: AWS answers a start of a running execution with
+    // the same name and input with that execution), by name.
+    let mut new_starts: Vec<String> = Vec::new();
     // Round by round; a round's parts one after the other (each part is other items).
     let waves: std::collections::BTreeSet<(usize, usize)> =
         planned.iter().map(|e| (e.round, e.part)).collect();
@@ -237,12 +292,7 @@ pub async fn run(
                     }
                 }
             }
-            let sources: Vec<String> = input["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["item"]["source_arn"].as_str().map(str::to_string))
-                .collect();
+            let sources = sources_of(&input);
             if sources.is_empty() {
                 continue;
             }
@@ -261,8 +311,18 @@ pub async fn run(
                 continue;
             };
             let execution_arn = match machine.start(arn, &name, &input).await.map_err(aws)? {
-                sfn::Started::New(arn) => arn,
+                sfn::Started::New(arn) => {
+                    new_starts.push(name.clone());
+                    arn
+                }
                 sfn::Started::Earlier(arn) => {
+                    // Taken over only if it runs this part's databases: a resume by an rdsguard
+                    // that cuts the plan otherwise must not leave some of them unrun.
+                    let earlier = machine.status(&arn).await.map_err(aws)?;
+                    let theirs = sources_of(earlier.input.as_ref().unwrap_or(&Value::Null));
+                    if let Some(why) = other_databases(&name, &sources, &theirs, &new_starts) {
+                        return Err(Error::Usage(why));
+                    }
                     tracing::info!(
                         "{name} was started before (a resumed run): taking {arn} as it is"
                     );
@@ -400,6 +460,36 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_earlier_execution_with_other_databases_is_not_taken_over() {
+        let arns = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| format!("arn:aws:rds:us-east-1:111111111111:db:{n}"))
+                .collect()
+        };
+        let (ab, ba) = (arns(&["a", "b"]), arns(&["b", "a"]));
+        assert_eq!(
+            other_databases("rdsguard-x-r1", &ab, &ba, &[]),
+            None,
+            "order is no matter"
+        );
+        let why = other_databases("rdsguard-x-r1", &arns(&["a", "c"]), &ab, &[]).expect("refused");
+        assert!(why.contains("rdsguard-x-r1"), "{why}");
+        assert!(
+            why.contains("not in it: arn:aws:rds:us-east-1:111111111111:db:c;"),
+            "{why}"
+        );
+        assert!(
+            why.contains("in it but not in this part: arn:aws:rds:us-east-1:111111111111:db:b)"),
+            "{why}"
+        );
+        assert!(why.ends_with("this resume started no execution"), "{why}");
+        let why =
+            other_databases("rdsguard-x-r2", &ab, &[], &["rdsguard-x-r1".into()]).expect("refused");
+        assert!(why.ends_with("with the same input) rdsguard-x-r1"), "{why}");
+    }
 
     #[test]
     fn execution_names_are_valid_and_bounded() {
