@@ -80,13 +80,6 @@ fn count(account: &str, call: &str) -> usize {
         .count()
 }
 
-fn management(org: &Org) -> String {
-    org.seeded["management_account"]
-        .as_str()
-        .expect("management account")
-        .to_string()
-}
-
 /// The executions a run lists in `executions.json`: (round, part, region, status, execution name).
 fn listed(cmd: &Cmd, out: &str) -> Vec<(u64, u64, String, String, String)> {
     cmd.json(&format!("{out}/executions.json"))
@@ -176,7 +169,7 @@ fn all_compliant(org: &Org, findings: &Value) {
 #[test]
 fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_changes_nothing() {
     let org = org();
-    let (vault, boss) = (org.account("vault"), management(&org));
+    let (vault, boss) = (org.account("vault"), org.account("management"));
     let started = Instant::now();
     let (cmd, run) = remediate(&org, "sfn", &[]);
     let took = started.elapsed();
@@ -277,7 +270,11 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
 #[test]
 fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
     let org = org();
-    let (prod, vault, boss) = (org.account("prod"), org.account("vault"), management(&org));
+    let (prod, vault, boss) = (
+        org.account("prod"),
+        org.account("vault"),
+        org.account("management"),
+    );
     let slow = inject(
         json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
                              "delay_seconds": 8, "times": 1}),
