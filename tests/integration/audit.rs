@@ -93,7 +93,6 @@ fn scenario() -> Org {
     }))
 }
 
-/// The scenario's rules (also used by the HTML report's tests).
 /// Audits `org` into `run` with [`rules`] while the management account may not assume the role in
 /// the `dev` account (AccessDenied).
 pub(crate) fn audit_with_dev_denied(org: &Org) -> (Cmd, Run) {
@@ -109,6 +108,7 @@ pub(crate) fn audit_with_dev_denied(org: &Org) -> (Cmd, Run) {
     (cmd, run)
 }
 
+/// The scenario's rules (also used by the HTML report's tests).
 pub(crate) fn rules(org: &Org) -> String {
     format!(
         r#"# The scenario's rules.

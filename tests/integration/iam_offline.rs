@@ -686,6 +686,14 @@ fn table() -> Vec<Row> {
             "never into a publicly accessible instance",
         ),
         row(
+            false,
+            Vault,
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            rds(VAULT, restore),
+            creating(&["rdsguard:restored-from"]),
+            "nor without saying it is not publicly accessible",
+        ),
+        row(
             true,
             Vault,
             "rds:RestoreDBInstanceFromDBSnapshot",
@@ -716,6 +724,17 @@ fn table() -> Vec<Row> {
             rds(VAULT, "db:rdsguard-ledger-20261129030000-abcdefgh-1"),
             with(creating(&["rdsguard:restored-from"]), private()),
             "the restored cluster's instance",
+        ),
+        row(
+            false,
+            Vault,
+            "rds:CreateDBInstance",
+            rds(VAULT, "db:rdsguard-ledger-20261129030000-abcdefgh-1"),
+            with(
+                creating(&["rdsguard:restored-from"]),
+                json!({"rds:PubliclyAccessible": "true"}),
+            ),
+            "never a publicly accessible instance in the restored cluster",
         ),
         row(
             true,

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{calls_by, inject, remove_fault, seed, verdicts, Cmd, Org};
+use crate::harness::{calls_by, inject, remove_fault, seed, vault_and_prod, verdicts, Cmd, Org};
 // The local engine's organization and rules: every kind of source the engine runs (unencrypted,
 // under `aws/rds`, under a shareable CMK, one with four managed copies and another tool's copy in
 // the vault, an Aurora cluster, one copied to another region).
@@ -56,7 +56,7 @@ fn after_state(org: &Org, inventory: &Value) -> Vec<String> {
 fn remediate(org: &Org, out: &str, engine: &str) -> (Cmd, crate::harness::Run) {
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(org));
-    let run = cmd.run(&crate::harness::remediate_args(out, &["--engine", engine]));
+    let run = cmd.remediate(out, &["--engine", engine]);
     (cmd, run)
 }
 
@@ -124,7 +124,7 @@ fn step_functions_repairs_the_organization_like_the_local_engine_and_again_chang
     let reaudit = |org: &Org, out: &str| -> (Value, Value) {
         let mut cmd = org.rdsguard();
         cmd.file("rules.toml", &rules(org));
-        let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", out]);
+        let run = cmd.audit(out, &[]);
         assert_eq!(run.code, 0, "{run}");
         (
             cmd.json(&format!("{out}/findings.json")),
@@ -187,14 +187,8 @@ fn step_functions_repairs_the_organization_like_the_local_engine_and_again_chang
 /// A vault and a prod account whose PostgreSQL databases `ids` are under a CMK the vault may use.
 fn prod_and_vault(ids: &[&str]) -> Org {
     let db = |id: &&str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "instances": ids.iter().map(db).collect::<Vec<_>>()
-    }))
+    let instances: Vec<Value> = ids.iter().map(db).collect();
+    seed(vault_and_prod(R, json!({ "instances": instances })))
 }
 
 #[test]

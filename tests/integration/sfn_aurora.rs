@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, calls_by, seed, verdicts, Cmd, Org};
+use crate::harness::{block_on, calls_by, seed, vault_and_prod, verdicts, Cmd, Org};
 
 const R: &str = "us-east-1";
 /// rdsguard's earlier restores of `ledger` in the vault: with `keep = 2` the newest is kept (with
@@ -30,19 +30,17 @@ fn org() -> Org {
         }
         json!({"account": "vault", "id": id, "engine": "aurora-postgresql", "tags": tags})
     };
-    let org = seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share", "grant_accounts": ["vault"]}
-        ],
-        "clusters": [
-            {"account": "prod", "id": "ledger", "engine": "aurora-postgresql", "encrypted": true, "kms_key": "share-key"},
-            restore(KEPT, true),
-            restore(PRUNED, true),
-            restore(BY_HAND, false)
-        ]
-    }));
+    let org = seed(vault_and_prod(
+        R,
+        json!({
+            "clusters": [
+                {"account": "prod", "id": "ledger", "engine": "aurora-postgresql", "encrypted": true, "kms_key": "share-key"},
+                restore(KEPT, true),
+                restore(PRUNED, true),
+                restore(BY_HAND, false)
+            ]
+        }),
+    ));
     // Each earlier restore has its instance, as rdsguard's restores do.
     let rds = aws_sdk_rds::Client::new(&org.sdk("vault", R));
     for cluster in [KEPT, PRUNED, BY_HAND] {
@@ -71,7 +69,7 @@ fn rules(org: &Org) -> String {
 fn remediate(org: &Org, out: &str, engine: &str) -> (Cmd, crate::harness::Run) {
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(org));
-    let run = cmd.run(&crate::harness::remediate_args(out, &["--engine", engine]));
+    let run = cmd.remediate(out, &["--engine", engine]);
     (cmd, run)
 }
 
@@ -108,12 +106,7 @@ fn normal(org: &Org, text: &str) -> String {
 /// names and tag values made comparable across two organizations ([`normal`]).
 fn vault_databases(org: &Org) -> BTreeMap<String, String> {
     let rds = aws_sdk_rds::Client::new(&org.sdk("vault", R));
-    let (clusters, instances) = block_on(async {
-        (
-            rds.describe_db_clusters().send().await.expect("clusters"),
-            rds.describe_db_instances().send().await.expect("instances"),
-        )
-    });
+    let clusters = block_on(rds.describe_db_clusters().send()).expect("clusters");
     let tags = |list: &[aws_sdk_rds::types::Tag]| -> Vec<String> {
         let mut tags: Vec<String> = list
             .iter()
@@ -152,7 +145,7 @@ fn vault_databases(org: &Org) -> BTreeMap<String, String> {
         let name = c.db_cluster_identifier().unwrap_or_default();
         out.insert(format!("cluster {}", normal(org, name)), normal(org, &text));
     }
-    for i in instances.db_instances() {
+    for i in &org.db_instances("vault", R) {
         let text = format!(
             "cluster={} {} {} publicly_accessible={:?} tags={:?}",
             i.db_cluster_identifier().unwrap_or("-"),
@@ -174,7 +167,7 @@ fn vault_databases(org: &Org) -> BTreeMap<String, String> {
 fn reaudit(org: &Org, out: &str) -> BTreeMap<String, (String, Vec<String>)> {
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(org));
-    let run = cmd.run(&["audit", "--rules", "rules.toml", "--out", out]);
+    let run = cmd.audit(out, &[]);
     assert_eq!(run.code, 0, "{run}");
     verdicts(org, &cmd.json(&format!("{out}/findings.json")))
 }

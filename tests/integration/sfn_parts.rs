@@ -15,7 +15,9 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::harness::{block_on, calls_by, inject, remove_fault, seed, verdicts, Cmd, Org, Run};
+use crate::harness::{
+    block_on, calls_by, inject, remove_fault, seed, vault_and_prod, verdicts, Cmd, Org, Run,
+};
 
 const R: &str = "us-east-1";
 /// Step Functions' quota on an execution's input: 262,144 bytes of UTF-8.
@@ -39,15 +41,7 @@ fn org() -> Org {
                    "encrypted": true, "kms_key": "share-key"})
         })
         .collect();
-    seed(json!({
-        "accounts": [{"key": "vault"}, {"key": "prod"}],
-        "keys": [
-            {"key": "vault-key", "account": "vault", "region": R, "alias": "alias/rds-vault"},
-            {"key": "share-key", "account": "prod", "region": R, "alias": "alias/rds-share",
-             "grant_accounts": ["vault"]}
-        ],
-        "instances": instances,
-    }))
+    seed(vault_and_prod(R, json!({ "instances": instances })))
 }
 
 fn rules(org: &Org) -> String {
@@ -68,7 +62,7 @@ fn remediate(org: &Org, out: &str, extra: &[&str]) -> (Cmd, Run) {
     cmd.file("rules.toml", &rules(org));
     let mut args = vec!["--engine", "step-functions"];
     args.extend(extra);
-    let run = cmd.run(&crate::harness::remediate_args(out, &args));
+    let run = cmd.remediate(out, &args);
     (cmd, run)
 }
 

@@ -130,7 +130,7 @@ fn the_exported_definition_and_template_pass_statelint_and_cfn_lint() {
 }
 
 #[test]
-fn export_refuses_rules_with_a_step_it_cannot_run_yet() {
+fn export_refuses_rules_whose_secret_would_pass_through_the_states() {
     let mut cmd = Cmd::new();
     cmd.file(
         "rules.toml",
@@ -152,7 +152,7 @@ restore = { instance_class = "db.t3.micro", secret = "rds/{identifier}" }
     assert_eq!(run.code, 2, "{run}");
     assert!(
         run.stderr.contains(
-            "rule `prod` (restore.secret): step `repoint` is not in the Step Functions engine yet"
+            "rule `prod` (restore.secret): step `repoint` does not run on the Step Functions engine: repointing a secret would pass its value"
         ),
         "{run}"
     );

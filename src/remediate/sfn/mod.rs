@@ -106,7 +106,7 @@ pub fn side(step: Step) -> Side {
     }
 }
 
-/// Why an item (or a rule) cannot run on this engine yet: the step, and why.
+/// Why an item (or a rule) does not run on this engine: the step, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub source: String,
@@ -118,7 +118,7 @@ impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: step `{}` is not in the Step Functions engine yet ({}); run it with the local engine (`audit --remediate`)",
+            "{}: step `{}` does not run on the Step Functions engine: {}",
             self.source, self.step, self.reason
         )
     }
@@ -126,7 +126,7 @@ impl std::fmt::Display for Refused {
 
 /// Why the engine never repoints a secret: to edit it, the value would pass through the states, and
 /// Step Functions keeps every state's input and output in the execution's history.
-const REPOINT_REFUSED: &str = "repointing a secret would pass its value (the password) through the states, and Step Functions keeps every state's input and output in the execution history; use the local engine (--engine local) for rules with restore.secret";
+const REPOINT_REFUSED: &str = "repointing a secret would pass its value (the password) through the states, and Step Functions keeps every state's input and output in the execution history; run rules with restore.secret on the local engine (`audit --remediate --engine local`)";
 
 /// Whether the engine runs `step`: `None`, or why not. It runs every step of every kind of item
 /// (DB instances, Aurora clusters, AWS Backup jobs) but the secret's (by design).

@@ -319,7 +319,12 @@ pub async fn run(
                     // Taken over only if it runs this part's databases: a resume by an rdsguard
                     // that cuts the plan otherwise must not leave some of them unrun.
                     let earlier = machine.status(&arn).await.map_err(aws)?;
-                    let theirs = sources_of(earlier.input.as_ref().unwrap_or(&Value::Null));
+                    let Some(input) = earlier.input else {
+                        return Err(Error::Aws(format!(
+                            "Step Functions: DescribeExecution of {arn} gave no JSON input: cannot tell whether it runs this part's databases, so it is not taken over"
+                        )));
+                    };
+                    let theirs = sources_of(&input);
                     if let Some(why) = other_databases(&name, &sources, &theirs, &new_starts) {
                         return Err(Error::Usage(why));
                     }
