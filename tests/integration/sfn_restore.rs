@@ -1,11 +1,11 @@
-//! Aurora restores on the Step Functions engine, on the emulator (tests/emulator/README.md, rows
-//! r-w and ah): an Aurora cluster whose rule restores is repaired by `audit --remediate --engine
+//! Restores on the Step Functions engine, on the emulator (tests/emulator/README.md, rows r-w and
+//! ah). An Aurora cluster whose rule restores is repaired by `audit --remediate --engine
 //! step-functions` as the local engine repairs it on an identical organization: the replica restored as a cluster with its one instance
 //! `<cluster>-1` (never publicly accessible, the rule's class and security groups, rdsguard's tags
 //! with `rdsguard:restored-from`), the earlier restore beyond `restore.keep` pruned (its instance,
 //! then the cluster), another tool's restore and the newest earlier one kept; the re-audit's
 //! verdicts are the same. Running the same execution again changes nothing, and so does a second
-//! `--remediate`.
+//! `--remediate`. A DB instance whose rule restores is restored and pruned alike.
 
 use std::collections::BTreeMap;
 
@@ -66,9 +66,9 @@ fn rules(org: &Org) -> String {
     )
 }
 
-fn remediate(org: &Org, out: &str, engine: &str) -> (Cmd, crate::harness::Run) {
+fn remediate(org: &Org, rules: &str, out: &str, engine: &str) -> (Cmd, crate::harness::Run) {
     let mut cmd = org.rdsguard();
-    cmd.file("rules.toml", &rules(org));
+    cmd.file("rules.toml", rules);
     let run = cmd.remediate(out, &["--engine", engine]);
     (cmd, run)
 }
@@ -164,9 +164,9 @@ fn vault_databases(org: &Org) -> BTreeMap<String, String> {
 }
 
 /// The re-audit's verdicts, as a fresh `audit` of the organization judges them.
-fn reaudit(org: &Org, out: &str) -> BTreeMap<String, (String, Vec<String>)> {
+fn reaudit(org: &Org, rules: &str, out: &str) -> BTreeMap<String, (String, Vec<String>)> {
     let mut cmd = org.rdsguard();
-    cmd.file("rules.toml", &rules(org));
+    cmd.file("rules.toml", rules);
     let run = cmd.audit(out, &[]);
     assert_eq!(run.code, 0, "{run}");
     verdicts(org, &cmd.json(&format!("{out}/findings.json")))
@@ -181,8 +181,9 @@ fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engi
         vault_databases(&local),
         "two identical organizations"
     );
-    let (sfn_cmd, by_sfn) = remediate(&remote, "sfn", "step-functions");
-    let (_, by_local) = remediate(&local, "local", "local");
+    let (rules_local, rules_remote) = (rules(&local), rules(&remote));
+    let (sfn_cmd, by_sfn) = remediate(&remote, &rules_remote, "sfn", "step-functions");
+    let (_, by_local) = remediate(&local, &rules_local, "local", "local");
     assert_eq!(by_local.code, 0, "{by_local}");
     assert_eq!(by_sfn.code, 0, "{by_sfn}");
     assert!(by_sfn.stdout.contains("1 repaired, 0 failed"), "{by_sfn}");
@@ -233,7 +234,8 @@ fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engi
     }
 
     // The re-audit judges both organizations alike: the cluster compliant, restored.
-    let (local_verdicts, sfn_verdicts) = (reaudit(&local, "again"), reaudit(&remote, "again"));
+    let local_verdicts = reaudit(&local, &rules_local, "again");
+    let sfn_verdicts = reaudit(&remote, &rules_remote, "again");
     assert_eq!(local_verdicts, sfn_verdicts);
     assert_eq!(
         sfn_verdicts["prod/ledger"].0, "COMPLIANT",
@@ -284,7 +286,94 @@ fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engi
     assert_eq!(vault_databases(&remote), after, "nothing changed");
 
     // A second `--remediate`: nothing to repair, nothing changed.
-    let (_, second) = remediate(&remote, "second", "step-functions");
+    let (_, second) = remediate(&remote, &rules_remote, "second", "step-functions");
+    assert_eq!(second.code, 0, "{second}");
+    assert_eq!(vault_databases(&remote), after, "nothing changed");
+}
+
+/// A prod DB instance `orders` whose rule restores it in the vault (`keep = 2`), and three earlier
+/// restores there: rdsguard's newer (kept) and older (pruned) one, and another tool's (kept).
+fn instance_org() -> Org {
+    let source = format!("arn:aws:rds:{R}:{{account:prod}}:db:orders");
+    let restore = |id: &str, managed: bool| {
+        let mut tags = json!({"rdsguard:source-arn": source, "rdsguard:role": "restore"});
+        if managed {
+            tags["rdsguard:managed"] = json!("true");
+        }
+        json!({"account": "vault", "id": id, "engine": "postgres", "tags": tags})
+    };
+    seed(vault_and_prod(
+        R,
+        json!({
+            "instances": [
+                {"account": "prod", "id": "orders", "engine": "postgres", "encrypted": true, "kms_key": "share-key"},
+                restore("rdsguard-orders-20261121000000-aaaaaaaa", true),
+                restore("rdsguard-orders-20261120000000-aaaaaaaa", true),
+                restore("orders-restored-by-hand", false)
+            ]
+        }),
+    ))
+}
+
+fn instance_rules(org: &Org) -> String {
+    format!(
+        "[[rule]]\nid = \"orders\"\nselect = {{ accounts = [\"{}\"], regions = [\"{R}\"] }}\ndestination = {{ account = \"{}\", kms_key = \"alias/rds-vault\" }}\nsource_kms_key = \"alias/rds-share\"\nmax_age = \"26h\"\nrestore = {{ instance_class = \"db.t3.micro\", keep = 2 }}\n",
+        org.account("prod"),
+        org.account("vault")
+    )
+}
+
+/// A DB instance whose rule restores (no secret) is restored by the engine as the local engine
+/// restores it: the rule's class, never publicly accessible, rdsguard's tags naming the replica; the
+/// earlier restore beyond `keep` pruned; the re-audit alike; a second run changes nothing.
+#[test]
+fn a_db_instance_is_restored_and_earlier_restores_pruned_like_the_local_engine() {
+    let (local, remote) = (instance_org(), instance_org());
+    assert_eq!(vault_databases(&remote), vault_databases(&local));
+    let (rules_local, rules_remote) = (instance_rules(&local), instance_rules(&remote));
+    let (_, by_sfn) = remediate(&remote, &rules_remote, "sfn", "step-functions");
+    let (_, by_local) = remediate(&local, &rules_local, "local", "local");
+    assert_eq!(by_local.code, 0, "{by_local}");
+    assert_eq!(by_sfn.code, 0, "{by_sfn}");
+    assert!(by_sfn.stdout.contains("1 repaired, 0 failed"), "{by_sfn}");
+
+    let after = vault_databases(&remote);
+    assert_eq!(after, vault_databases(&local));
+    let names: Vec<&str> = after.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "instance orders-restored-by-hand",
+            "instance rdsguard-orders-20261121000000-aaaaaaaa",
+            "instance rdsguard-orders-NEW",
+        ],
+        "{after:#?}"
+    );
+    let instance = &after["instance rdsguard-orders-NEW"];
+    assert!(
+        instance.starts_with("cluster=- db.t3.micro postgres publicly_accessible=Some(false)"),
+        "{instance}"
+    );
+    for tag in [
+        "rdsguard:managed=true",
+        "rdsguard:role=restore",
+        &format!("rdsguard:source-arn=arn:aws:rds:{R}:<prod>:db:orders"),
+        &format!(
+            "rdsguard:restored-from=arn:aws:rds:{R}:<vault>:snapshot:rdsguard-<prod>-orders-NEW"
+        ),
+    ] {
+        assert!(instance.contains(tag), "{tag} on {instance}");
+    }
+
+    let local_verdicts = reaudit(&local, &rules_local, "again");
+    let sfn_verdicts = reaudit(&remote, &rules_remote, "again");
+    assert_eq!(local_verdicts, sfn_verdicts);
+    assert_eq!(
+        sfn_verdicts["prod/orders"].0, "COMPLIANT",
+        "{sfn_verdicts:?}"
+    );
+
+    let (_, second) = remediate(&remote, &rules_remote, "second", "step-functions");
     assert_eq!(second.code, 0, "{second}");
     assert_eq!(vault_databases(&remote), after, "nothing changed");
 }
