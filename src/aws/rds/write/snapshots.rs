@@ -4,7 +4,7 @@
 //!
 //! The SDK has a twin of every call for each kind (`copy_db_snapshot` / `copy_db_cluster_snapshot`,
 //! ...), with builders of different types. Each action is written once, as a local template macro,
-//! and instantiated per kind from one line of that kind's SDK names.
+//! and `per_kind!` instantiates it for the snapshot's kind from one line of that kind's SDK names.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +19,17 @@ use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
 use super::super::records::SnapshotFields;
 use super::super::{tag_list, tags, time, Scope};
 use crate::inventory::{AwsError, SourceKind};
+
+/// `$template!`, a function's local template of its action, with the SDK names of the call for
+/// `$kind`: `[$db]` for a DB snapshot, `[$cluster]` for a DB cluster snapshot.
+macro_rules! per_kind {
+    ($kind:expr, $template:ident, [$($db:tt)*], [$($cluster:tt)*]) => {
+        match $kind {
+            SourceKind::DbInstance => $template!($($db)*),
+            SourceKind::DbCluster => $template!($($cluster)*),
+        }
+    };
+}
 
 /// What a step needs to know of a snapshot it made or found.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,11 +70,12 @@ pub async fn find(
                 .and_then(|out| out.$list().first().map(Found::of))
         }};
     }
-    #[rustfmt::skip]
-    let found = match kind {
-        SourceKind::DbInstance => find!(describe_db_snapshots db_snapshot_identifier db_snapshots "DescribeDBSnapshots" DescribeDBSnapshotsError::is_db_snapshot_not_found_fault),
-        SourceKind::DbCluster => find!(describe_db_cluster_snapshots db_cluster_snapshot_identifier db_cluster_snapshots "DescribeDBClusterSnapshots" DescribeDBClusterSnapshotsError::is_db_cluster_snapshot_not_found_fault),
-    };
+    let found = per_kind!(
+        kind,
+        find,
+        [describe_db_snapshots db_snapshot_identifier db_snapshots "DescribeDBSnapshots" DescribeDBSnapshotsError::is_db_snapshot_not_found_fault],
+        [describe_db_cluster_snapshots db_cluster_snapshot_identifier db_cluster_snapshots "DescribeDBClusterSnapshots" DescribeDBClusterSnapshotsError::is_db_cluster_snapshot_not_found_fault]
+    );
     Ok(found)
 }
 
@@ -86,12 +98,12 @@ pub async fn create(
             scope.done($operation, identifier, answer).await
         }};
     }
-    #[rustfmt::skip]
-    let created = match kind {
-        SourceKind::DbInstance => create!(create_db_snapshot db_instance_identifier db_snapshot_identifier "CreateDBSnapshot"),
-        SourceKind::DbCluster => create!(create_db_cluster_snapshot db_cluster_identifier db_cluster_snapshot_identifier "CreateDBClusterSnapshot"),
-    };
-    created
+    per_kind!(
+        kind,
+        create,
+        [create_db_snapshot db_instance_identifier db_snapshot_identifier "CreateDBSnapshot"],
+        [create_db_cluster_snapshot db_cluster_identifier db_cluster_snapshot_identifier "CreateDBClusterSnapshot"]
+    )
 }
 
 /// A copy of `source` (an identifier in this scope, or the ARN of a snapshot shared with it or in
@@ -117,12 +129,12 @@ pub async fn copy(
             scope.done($operation, identifier, answer).await
         }};
     }
-    #[rustfmt::skip]
-    let copied = match kind {
-        SourceKind::DbInstance => copy!(copy_db_snapshot source_db_snapshot_identifier target_db_snapshot_identifier "CopyDBSnapshot" set_option_group_name),
-        SourceKind::DbCluster => copy!(copy_db_cluster_snapshot source_db_cluster_snapshot_identifier target_db_cluster_snapshot_identifier "CopyDBClusterSnapshot"),
-    };
-    copied
+    per_kind!(
+        kind,
+        copy,
+        [copy_db_snapshot source_db_snapshot_identifier target_db_snapshot_identifier "CopyDBSnapshot" set_option_group_name],
+        [copy_db_cluster_snapshot source_db_cluster_snapshot_identifier target_db_cluster_snapshot_identifier "CopyDBClusterSnapshot"]
+    )
 }
 
 /// Waits until the snapshot is `available`, at most `max_wait`.
@@ -138,12 +150,12 @@ pub async fn wait_available(
             scope.waited($operation, identifier, waited).await
         }};
     }
-    #[rustfmt::skip]
-    let waited = match kind {
-        SourceKind::DbInstance => wait!(wait_until_db_snapshot_available db_snapshot_identifier "WaitDBSnapshotAvailable"),
-        SourceKind::DbCluster => wait!(wait_until_db_cluster_snapshot_available db_cluster_snapshot_identifier "WaitDBClusterSnapshotAvailable"),
-    };
-    waited
+    per_kind!(
+        kind,
+        wait,
+        [wait_until_db_snapshot_available db_snapshot_identifier "WaitDBSnapshotAvailable"],
+        [wait_until_db_cluster_snapshot_available db_cluster_snapshot_identifier "WaitDBClusterSnapshotAvailable"]
+    )
 }
 
 /// Adds (or removes) `account` in the snapshot's `restore` attribute.
@@ -169,12 +181,12 @@ pub async fn share(
             scope.done($operation, identifier, request.send()).await
         }};
     }
-    #[rustfmt::skip]
-    let shared = match kind {
-        SourceKind::DbInstance => share!(modify_db_snapshot_attribute db_snapshot_identifier "ModifyDBSnapshotAttribute"),
-        SourceKind::DbCluster => share!(modify_db_cluster_snapshot_attribute db_cluster_snapshot_identifier "ModifyDBClusterSnapshotAttribute"),
-    };
-    shared
+    per_kind!(
+        kind,
+        share,
+        [modify_db_snapshot_attribute db_snapshot_identifier "ModifyDBSnapshotAttribute"],
+        [modify_db_cluster_snapshot_attribute db_cluster_snapshot_identifier "ModifyDBClusterSnapshotAttribute"]
+    )
 }
 
 /// Deletes the snapshot; one that is already gone counts as deleted.
@@ -188,10 +200,10 @@ pub async fn delete(scope: &Scope<'_>, kind: SourceKind, identifier: &str) -> Re
                 .map(drop)
         }};
     }
-    #[rustfmt::skip]
-    let deleted = match kind {
-        SourceKind::DbInstance => delete!(delete_db_snapshot db_snapshot_identifier "DeleteDBSnapshot" DeleteDBSnapshotError::is_db_snapshot_not_found_fault),
-        SourceKind::DbCluster => delete!(delete_db_cluster_snapshot db_cluster_snapshot_identifier "DeleteDBClusterSnapshot" DeleteDBClusterSnapshotError::is_db_cluster_snapshot_not_found_fault),
-    };
-    deleted
+    per_kind!(
+        kind,
+        delete,
+        [delete_db_snapshot db_snapshot_identifier "DeleteDBSnapshot" DeleteDBSnapshotError::is_db_snapshot_not_found_fault],
+        [delete_db_cluster_snapshot db_cluster_snapshot_identifier "DeleteDBClusterSnapshot" DeleteDBClusterSnapshotError::is_db_cluster_snapshot_not_found_fault]
+    )
 }
