@@ -163,6 +163,44 @@ fn vault_databases(org: &Org) -> BTreeMap<String, String> {
     out
 }
 
+/// Two identical organizations, `local` repaired by the local engine and `remote` by Step Functions
+/// (one database each, repaired): the Step Functions run's command, and the vault's databases after
+/// it, which are the local run's.
+fn both_engines(
+    local: &Org,
+    rules_local: &str,
+    remote: &Org,
+    rules_remote: &str,
+) -> (Cmd, BTreeMap<String, String>) {
+    let before = vault_databases(remote);
+    assert_eq!(
+        before,
+        vault_databases(local),
+        "two identical organizations"
+    );
+    let (sfn_cmd, by_sfn) = remediate(remote, rules_remote, "sfn", "step-functions");
+    let (_, by_local) = remediate(local, rules_local, "local", "local");
+    assert_eq!(by_local.code, 0, "{by_local}");
+    assert_eq!(by_sfn.code, 0, "{by_sfn}");
+    assert!(by_sfn.stdout.contains("1 repaired, 0 failed"), "{by_sfn}");
+    // The same databases in the vault after either engine.
+    let after = vault_databases(remote);
+    assert_eq!(after, vault_databases(local));
+    (sfn_cmd, after)
+}
+
+/// Both organizations' re-audits judge alike; the Step Functions one's verdicts.
+fn reaudit_both(
+    local: &Org,
+    rules_local: &str,
+    remote: &Org,
+    rules_remote: &str,
+) -> BTreeMap<String, (String, Vec<String>)> {
+    let sfn_verdicts = reaudit(remote, rules_remote, "again");
+    assert_eq!(reaudit(local, rules_local, "again"), sfn_verdicts);
+    sfn_verdicts
+}
+
 /// The re-audit's verdicts, as a fresh `audit` of the organization judges them.
 fn reaudit(org: &Org, rules: &str, out: &str) -> BTreeMap<String, (String, Vec<String>)> {
     let mut cmd = org.rdsguard();
@@ -175,22 +213,8 @@ fn reaudit(org: &Org, rules: &str, out: &str) -> BTreeMap<String, (String, Vec<S
 #[test]
 fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engine() {
     let (local, remote) = (org(), org());
-    let before = vault_databases(&remote);
-    assert_eq!(
-        before,
-        vault_databases(&local),
-        "two identical organizations"
-    );
     let (rules_local, rules_remote) = (rules(&local), rules(&remote));
-    let (sfn_cmd, by_sfn) = remediate(&remote, &rules_remote, "sfn", "step-functions");
-    let (_, by_local) = remediate(&local, &rules_local, "local", "local");
-    assert_eq!(by_local.code, 0, "{by_local}");
-    assert_eq!(by_sfn.code, 0, "{by_sfn}");
-    assert!(by_sfn.stdout.contains("1 repaired, 0 failed"), "{by_sfn}");
-
-    // The same databases in the vault after either engine.
-    let after = vault_databases(&remote);
-    assert_eq!(after, vault_databases(&local));
+    let (sfn_cmd, after) = both_engines(&local, &rules_local, &remote, &rules_remote);
     // What that is: the new restore, a cluster and its one instance, never publicly accessible,
     // with the rule's class and security group and rdsguard's tags naming the replica; the earlier
     // restore beyond `keep` gone with its instance; the newest earlier one and another tool's kept.
@@ -234,9 +258,7 @@ fn an_aurora_cluster_is_restored_and_earlier_restores_pruned_like_the_local_engi
     }
 
     // The re-audit judges both organizations alike: the cluster compliant, restored.
-    let local_verdicts = reaudit(&local, &rules_local, "again");
-    let sfn_verdicts = reaudit(&remote, &rules_remote, "again");
-    assert_eq!(local_verdicts, sfn_verdicts);
+    let sfn_verdicts = reaudit_both(&local, &rules_local, &remote, &rules_remote);
     assert_eq!(
         sfn_verdicts["prod/ledger"].0, "COMPLIANT",
         "{sfn_verdicts:?}"
@@ -329,16 +351,8 @@ fn instance_rules(org: &Org) -> String {
 #[test]
 fn a_db_instance_is_restored_and_earlier_restores_pruned_like_the_local_engine() {
     let (local, remote) = (instance_org(), instance_org());
-    assert_eq!(vault_databases(&remote), vault_databases(&local));
     let (rules_local, rules_remote) = (instance_rules(&local), instance_rules(&remote));
-    let (_, by_sfn) = remediate(&remote, &rules_remote, "sfn", "step-functions");
-    let (_, by_local) = remediate(&local, &rules_local, "local", "local");
-    assert_eq!(by_local.code, 0, "{by_local}");
-    assert_eq!(by_sfn.code, 0, "{by_sfn}");
-    assert!(by_sfn.stdout.contains("1 repaired, 0 failed"), "{by_sfn}");
-
-    let after = vault_databases(&remote);
-    assert_eq!(after, vault_databases(&local));
+    let (_, after) = both_engines(&local, &rules_local, &remote, &rules_remote);
     let names: Vec<&str> = after.keys().map(String::as_str).collect();
     assert_eq!(
         names,
@@ -365,9 +379,7 @@ fn a_db_instance_is_restored_and_earlier_restores_pruned_like_the_local_engine()
         assert!(instance.contains(tag), "{tag} on {instance}");
     }
 
-    let local_verdicts = reaudit(&local, &rules_local, "again");
-    let sfn_verdicts = reaudit(&remote, &rules_remote, "again");
-    assert_eq!(local_verdicts, sfn_verdicts);
+    let sfn_verdicts = reaudit_both(&local, &rules_local, &remote, &rules_remote);
     assert_eq!(
         sfn_verdicts["prod/orders"].0, "COMPLIANT",
         "{sfn_verdicts:?}"
