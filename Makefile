@@ -67,10 +67,11 @@ $(IAM_STAMP): tests/iam/requirements.txt | setup
 	rm -f $(VENV)/.iam-*
 	touch $@
 
-## lint: formatting and clippy, warnings as errors
+## lint: formatting, clippy and the docs (broken intra-doc links), warnings as errors
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --quiet
 
 fmt:
 	cargo fmt

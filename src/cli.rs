@@ -1,5 +1,9 @@
 //! Command-line interface. Every flag is documented here; `--help` is the reference.
 
+// The doc comments below are clap's --help text, printed as written: `<UTC timestamp>` is meant
+// literally there, not as HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::output;
 use crate::report::v1::ReportV1;
 
-/// The run's folder: `--out`, or reports/<UTC timestamp>. Must be (or become) a writable directory.
+/// The run's folder: `--out`, or `reports/<UTC timestamp>`. Must be (or become) a writable directory.
 pub fn prepare_out(out: Option<&Path>, started: DateTime<Utc>) -> Result<PathBuf, Error> {
     let dir = match out {
         Some(dir) => dir.to_path_buf(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::aws_error;
 use crate::inventory::AwsError;
 
-/// What [`deploy`] did.
+/// What [`Machine::deploy`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Deployed {

@@ -164,7 +164,7 @@ pub(super) async fn first_read(
     }
 }
 
-/// Step 1 of [`discover`] done ahead of it for some scopes.
+/// Step 1 of [`super::run::discover`] done ahead of it for some scopes.
 #[derive(Default)]
 pub struct Ahead {
     pub(super) scopes: BTreeSet<ScopeId>,
@@ -178,7 +178,7 @@ impl Ahead {
     }
 }
 
-/// Step 1 of [`discover`] for the destination scopes (`walked`: the regions the plan walks). The
+/// Step 1 of [`super::run::discover`] for the destination scopes (`walked`: the regions the plan walks). The
 /// vault holds every replica, so its reads bound a large audit and can start while the
 /// organization's accounts are still being listed. Returns the work, to be run alongside the listing
 /// and `discover`, and its handle for `discover`.

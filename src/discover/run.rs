@@ -42,7 +42,7 @@ pub struct Plan {
 ///    default group (one listing); the KMS keys, in two rounds ([`plan::second_keys`]);
 /// 3. the secrets `restore.secret` names ([`plan::secrets`]).
 ///
-/// `ahead`: step 1 started ahead for some scopes ([`read_destinations_ahead`]), or [`Ahead::none`].
+/// `ahead`: step 1 started ahead for some scopes ([`super::first::read_destinations_ahead`]), or [`Ahead::none`].
 /// `progress` is told of each phase and of the work done in it (for a display, and the timings).
 pub async fn discover(
     factory: &ClientFactory,

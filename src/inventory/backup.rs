@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What AWS Backup says of a recovery point of an RDS instance or Aurora cluster
-/// (`ListRecoveryPointsByBackupVault`). Its [`Snapshot`] has the point's ARN, `ResourceType`
+/// (`ListRecoveryPointsByBackupVault`). Its [`Snapshot`](super::Snapshot) has the point's ARN, `ResourceType`
 /// (as the kind), status (`COMPLETED`, ...), `IsEncrypted`, `EncryptionKeyArn`, and `CreationDate` as
 /// the data's time (a copy keeps the original backup's date).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -20,7 +20,7 @@ pub fn write(
     )
 }
 
-/// Prints [`write`] on stdout.
+/// Prints [`write()`] on stdout.
 pub fn print(secret: &str, instance: &str, was: &str, journal: &Path) -> Result<(), Error> {
     super::stdout::print(|out| write(secret, instance, was, journal, out))
 }

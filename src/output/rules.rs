@@ -43,7 +43,7 @@ pub fn write(set: &RuleSet, today: NaiveDate, quiet: bool, out: &mut dyn Write) 
     Ok(())
 }
 
-/// Prints [`write`] on stdout.
+/// Prints [`write()`] on stdout.
 pub fn print(set: &RuleSet, today: NaiveDate, quiet: bool) -> Result<(), Error> {
     super::stdout::print(|out| write(set, today, quiet, out))
 }

@@ -371,7 +371,7 @@ fn write_files(files: &[String], style: &Style, out: &mut impl Write) -> std::io
     Ok(())
 }
 
-/// Prints the summary of a run ([`write`]) on stdout, as wide as the terminal; `files` are the run's
+/// Prints the summary of a run ([`write()`]) on stdout, as wide as the terminal; `files` are the run's
 /// files, listed when they exist.
 pub fn print(report: &ReportV1, files: &[PathBuf], show: Show) -> Result<(), Error> {
     let files: Vec<String> = files

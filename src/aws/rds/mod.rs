@@ -1,4 +1,4 @@
-//! Amazon RDS: what the reads for discovery ([`read`]) and the writes for remediation ([`write`]) share.
+//! Amazon RDS: what the reads for discovery ([`read`]) and the writes for remediation ([`mod@write`]) share.
 //! Neither side imports the other; both import this module: the [`Scope`] a call goes to, the SDK's
 //! tags and times as plain data, and the errors as [`AwsError`] entries.
 
