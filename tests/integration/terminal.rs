@@ -16,8 +16,10 @@ fn rules(org: &Org) -> String {
     )
 }
 
-/// The phase lines discovery draws (a small audit may end before it leaves the first).
-const PHASES: [&str; 4] = [
+/// The lines discovery draws: before its first phase, then each phase's. A small audit may end
+/// before it leaves the first, or, on a loaded machine, between two draws (every 200 ms) of any phase.
+const PHASES: [&str; 5] = [
+    "starting · ",
     "listing the organization's accounts",
     "reading databases and the vault's snapshots",
     "reading who the snapshots are shared with, and the keys",
