@@ -119,27 +119,23 @@ impl<'a> Builder<'a> {
     pub(super) fn restore(&self, out: &mut Map<String, Value>, next: &str) -> String {
         let step = Step::Restore;
         let at = Loop::of(step);
-        let create = Call {
-            answers: vec![(
-                "Rds.DbInstanceAlreadyExistsException".into(),
-                self.name(step, "reuse"),
-            )],
-            ..self.starts(
-                &at,
-                "restoreDBInstanceFromDBSnapshot",
-                json!({
-                    "DbInstanceIdentifier.$": "$.item.restore.instance",
-                    "DbSnapshotIdentifier.$": "$.item.restore.from_snapshot",
-                    "DbInstanceClass.$": "$.item.restore.instance_class",
-                    "DbSubnetGroupName.$": "$.item.restore.subnet_group",
-                    "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
-                    "DbParameterGroupName.$": "$.item.restore.parameter_group",
-                    "DeletionProtection": false,
-                    "PubliclyAccessible": false,
-                    "Tags.$": "$.refs.tags.restore"
-                }),
-            )
-        };
+        let create = self.starts(
+            step,
+            &at,
+            "restoreDBInstanceFromDBSnapshot",
+            "Rds.DbInstanceAlreadyExistsException",
+            json!({
+                "DbInstanceIdentifier.$": "$.item.restore.instance",
+                "DbSnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                "DbInstanceClass.$": "$.item.restore.instance_class",
+                "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                "DeletionProtection": false,
+                "PubliclyAccessible": false,
+                "Tags.$": "$.refs.tags.restore"
+            }),
+        );
         let describe = self.status_of(
             &at,
             "describeDBInstances",
@@ -172,25 +168,21 @@ impl<'a> Builder<'a> {
         // `instances::cluster_member`: the cluster's name and `-1`.
         let member = "States.Format('{}-1', $.item.restore.instance)";
         let add = self.name(step, &format!("{}createDBInstance", instance.label));
-        let restore = Call {
-            answers: vec![(
-                "Rds.DbClusterAlreadyExistsException".into(),
-                self.name(step, "reuse"),
-            )],
-            ..self.starts(
-                &cluster,
-                "restoreDBClusterFromSnapshot",
-                json!({
-                    "DbClusterIdentifier.$": "$.item.restore.instance",
-                    "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
-                    "Engine.$": "$.item.restore.engine",
-                    "DbSubnetGroupName.$": "$.item.restore.subnet_group",
-                    "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
-                    "DeletionProtection": false,
-                    "Tags.$": "$.refs.tags.restore"
-                }),
-            )
-        };
+        let restore = self.starts(
+            step,
+            &cluster,
+            "restoreDBClusterFromSnapshot",
+            "Rds.DbClusterAlreadyExistsException",
+            json!({
+                "DbClusterIdentifier.$": "$.item.restore.instance",
+                "SnapshotIdentifier.$": "$.item.restore.from_snapshot",
+                "Engine.$": "$.item.restore.engine",
+                "DbSubnetGroupName.$": "$.item.restore.subnet_group",
+                "VpcSecurityGroupIds.$": "$.item.restore.security_groups",
+                "DeletionProtection": false,
+                "Tags.$": "$.refs.tags.restore"
+            }),
+        );
         let describe = self.status_of(
             &cluster,
             "describeDBClusters",
@@ -207,25 +199,21 @@ impl<'a> Builder<'a> {
         ];
         let check = self.wait_loop(step, &cluster, out, describe, "available", &ended, &add);
         let start = self.started(step, &cluster, restore, &check, out);
-        let create = Call {
-            answers: vec![(
-                "Rds.DbInstanceAlreadyExistsException".into(),
-                self.name(step, "instance: reuse"),
-            )],
-            ..self.starts(
-                &instance,
-                "createDBInstance",
-                json!({
-                    "DbInstanceIdentifier.$": member,
-                    "DbClusterIdentifier.$": "$.item.restore.instance",
-                    "Engine.$": "$.item.restore.engine",
-                    "DbInstanceClass.$": "$.item.restore.instance_class",
-                    "DbParameterGroupName.$": "$.item.restore.parameter_group",
-                    "PubliclyAccessible": false,
-                    "Tags.$": "$.refs.tags.restore"
-                }),
-            )
-        };
+        let create = self.starts(
+            step,
+            &instance,
+            "createDBInstance",
+            "Rds.DbInstanceAlreadyExistsException",
+            json!({
+                "DbInstanceIdentifier.$": member,
+                "DbClusterIdentifier.$": "$.item.restore.instance",
+                "Engine.$": "$.item.restore.engine",
+                "DbInstanceClass.$": "$.item.restore.instance_class",
+                "DbParameterGroupName.$": "$.item.restore.parameter_group",
+                "PubliclyAccessible": false,
+                "Tags.$": "$.refs.tags.restore"
+            }),
+        );
         let describe = self.status_of(
             &instance,
             "describeDBInstances",
@@ -245,13 +233,21 @@ impl<'a> Builder<'a> {
         start
     }
 
-    /// A vault call that makes what loop `at` waits for, setting its poll count to 0.
-    fn starts(&self, at: &Loop, action: &str, params: Value) -> Call {
+    /// A vault call that makes what loop `at` waits for, setting its poll count to 0; AWS's
+    /// `exists` (the name is taken: an earlier run of this plan made it) goes to the loop's reuse
+    /// state ([`Self::started`]).
+    fn starts(&self, step: Step, at: &Loop, action: &str, exists: &str, params: Value) -> Call {
         Call {
             selector: Some(json!({"poll": {"n": 0}})),
             result_path: json!(format!("$.{}", at.key)),
+            answers: vec![(exists.to_string(), self.reuse(step, at))],
             ..Call::vault(action, params)
         }
+    }
+
+    /// The Pass state where loop `at`'s "already exists" goes.
+    fn reuse(&self, step: Step, at: &Loop) -> String {
+        self.name(step, &format!("{}reuse", at.label))
     }
 
     /// A vault Describe whose answer's status (`path`) is loop `at`'s.
@@ -277,7 +273,7 @@ impl<'a> Builder<'a> {
         let start = self.name(step, &format!("{}{}", at.label, create.action));
         out.insert(start.clone(), self.task(step, create, check));
         out.insert(
-            self.name(step, &format!("{}reuse", at.label)),
+            self.reuse(step, at),
             json!({
                 "Type": "Pass",
                 "Comment": "Made by an earlier run of this plan (same name): waited for, not made again",
