@@ -62,6 +62,14 @@ pub fn is_ours(tags: &BTreeMap<String, String>, source_arn: &str) -> bool {
         && tags.get(TAG_SOURCE_ARN).map(String::as_str) == Some(source_arn)
 }
 
+/// Whether a database with these tags is a drill database of rdsguard's: the only kind a drill
+/// deletes.
+pub fn is_drill_instance(tags: &BTreeMap<String, String>) -> bool {
+    tags.contains_key(TAG_DRILL)
+        && tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
+        && tags.get(TAG_ROLE).map(String::as_str) == Some(ROLE_DRILL)
+}
+
 /// Whether a resource with these tags was made for `source_arn` in `role` (managed or not).
 pub fn has_role(tags: &BTreeMap<String, String>, source_arn: &str, role: &str) -> bool {
     tags.get(TAG_SOURCE_ARN).map(String::as_str) == Some(source_arn)

@@ -17,7 +17,7 @@ use crate::remediate::journal::{Journal, Run};
 use crate::remediate::Progress;
 use crate::tags::{
     self, DRILL_PASSED, DRILL_PROBE_FAILED, DRILL_RESTORE_FAILED, ROLE_DRILL, TAG_DRILL,
-    TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT, TAG_MANAGED, TAG_ROLE,
+    TAG_DRILL_AT, TAG_DRILL_RESTORE_SECONDS, TAG_DRILL_RESULT,
 };
 
 pub const STEP_RESTORE: &str = "restore";
@@ -33,14 +33,6 @@ const RESTORE_JOB: &str = "restore job ";
 pub fn restore_job_of(detail: &str) -> Option<String> {
     let rest = detail.strip_prefix(RESTORE_JOB)?;
     rest.split_whitespace().next().map(str::to_string)
-}
-
-/// Whether a database with these tags is a drill database of rdsguard's: the only kind a drill
-/// deletes.
-pub fn is_drill_instance(tags: &BTreeMap<String, String>) -> bool {
-    tags.contains_key(TAG_DRILL)
-        && tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
-        && tags.get(TAG_ROLE).map(String::as_str) == Some(ROLE_DRILL)
 }
 
 /// The tags of every database a drill makes.

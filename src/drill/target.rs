@@ -9,16 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
-use super::run::{is_drill_instance, Ctx};
+use super::run::Ctx;
 use super::Options;
 use crate::aws::backup::resource_type;
 use crate::aws::backup::restore::{self, RestoreRequest};
 use crate::aws::rds::write::drill as aws_drill;
-use crate::aws::rds::write::instances::RestoreSpec;
-use crate::aws::rds::write::instances::{self, Instance};
+use crate::aws::rds::write::instances::{self, Instance, RestoreSpec};
 use crate::aws::rds::Scope;
 use crate::inventory::AwsError;
-use crate::tags::{ROLE_DRILL, TAG_DRILL, TAG_MANAGED, TAG_ROLE};
+use crate::tags::{is_drill_instance, ROLE_DRILL, TAG_DRILL, TAG_MANAGED, TAG_ROLE};
 
 /// How many times a failed delete is tried before it is reported.
 const DELETE_ATTEMPTS: u32 = 3;
