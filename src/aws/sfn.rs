@@ -22,8 +22,6 @@ pub enum Deployed {
 pub struct Status {
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
     pub status: String,
-    /// The input it was started with.
-    pub input: Option<Value>,
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -170,19 +168,28 @@ impl Machine {
 
     /// The execution's status, and its output once it succeeded.
     pub async fn status(&self, execution: &str) -> Result<Status, AwsError> {
-        let d = self
-            .client
-            .describe_execution()
-            .execution_arn(execution)
-            .send()
-            .await
-            .map_err(|e| self.error("DescribeExecution", &e))?;
+        let d = self.describe(execution).await?;
         Ok(Status {
             status: d.status().as_str().to_string(),
-            input: d.input().and_then(|i| serde_json::from_str(i).ok()),
             output: d.output().and_then(|o| serde_json::from_str(o).ok()),
             error: d.error().map(str::to_string),
             cause: d.cause().map(str::to_string),
         })
+    }
+
+    /// The input the execution was started with, when it is JSON (read only to decide whether a
+    /// resumed run may take the execution over; the status polls leave it unparsed).
+    pub async fn input(&self, execution: &str) -> Result<Option<Value>, AwsError> {
+        let d = self.describe(execution).await?;
+        Ok(d.input().and_then(|i| serde_json::from_str(i).ok()))
+    }
+
+    async fn describe(
+        &self,
+        execution: &str,
+    ) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput, AwsError> {
+        let request = self.client.describe_execution().execution_arn(execution);
+        let described = request.send().await;
+        described.map_err(|e| self.error("DescribeExecution", &e))
     }
 }

@@ -128,7 +128,6 @@ mod tests {
         let arn = "arn:aws:states:us-east-1:111111111111:execution:rdsguard-remediation:r1";
         let status = |state: &str, output: serde_json::Value| Status {
             status: state.to_string(),
-            input: None,
             output: Some(output),
             error: None,
             cause: None,
@@ -154,7 +153,6 @@ mod tests {
         );
         let running = Status {
             status: "RUNNING".into(),
-            input: None,
             output: None,
             error: None,
             cause: None,

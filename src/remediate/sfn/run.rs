@@ -253,8 +253,7 @@ pub async fn run(
     // the same name and input with that execution), by name.
     let mut new_starts: Vec<String> = Vec::new();
     // Round by round; a round's parts one after the other (each part is other items).
-    let waves: std::collections::BTreeSet<(usize, usize)> =
-        planned.iter().map(|e| (e.round, e.part)).collect();
+    let waves: BTreeSet<(usize, usize)> = planned.iter().map(|e| (e.round, e.part)).collect();
     for (round, part) in waves {
         // An execution of an earlier wave still running (`--execution-wait` ran out): this wave is
         // not started, so that no two waves are ever in flight at once (`--max-parallel` and AWS's
@@ -318,8 +317,7 @@ pub async fn run(
                 sfn::Started::Earlier(arn) => {
                     // Taken over only if it runs this part's databases: a resume by an rdsguard
                     // that cuts the plan otherwise must not leave some of them unrun.
-                    let earlier = machine.status(&arn).await.map_err(aws)?;
-                    let Some(input) = earlier.input else {
+                    let Some(input) = machine.input(&arn).await.map_err(aws)? else {
                         return Err(Error::Aws(format!(
                             "Step Functions: DescribeExecution of {arn} gave no JSON input: cannot tell whether it runs this part's databases, so it is not taken over"
                         )));
