@@ -20,7 +20,11 @@ def test_cross_region_copies_take_time_and_at_most_five_cluster_copies_are_in_pr
     src, dst = owner.client("rds", "us-east-1"), owner.client("rds", "eu-west-1")
     arns = [make_cluster_snapshot(src, f"c{i}", f"c{i}-snap")["DBClusterSnapshotArn"]
             for i in range(6)]
-    control(endpoint, "POST", "/_rdsguard/copy-time", {"account_id": owner.id, "seconds": 2})
+    # Long enough that the five copies are still in progress when a slow machine checks them; the
+    # check below says so if they were not.
+    copy_time = 8
+    control(endpoint, "POST", "/_rdsguard/copy-time", {"account_id": owner.id, "seconds": copy_time})
+    started = time.monotonic()
     try:
         for i, arn in enumerate(arns[:5]):
             copy = dst.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier=arn,
@@ -34,10 +38,11 @@ def test_cross_region_copies_take_time_and_at_most_five_cluster_copies_are_in_pr
                                      TargetDBClusterSnapshotIdentifier="local-copy")
         key = f"{owner.id}/eu-west-1/cluster"
         state = control(endpoint, "GET", f"/_rdsguard/copies?account_id={owner.id}")
+        assert time.monotonic() - started < copy_time, "the machine was too slow for this check"
         assert state["in_flight"] == {key: 5} and state["refused"] == {key: 1}
         assert state["max_in_flight"] == {key: 5}
         assert state["limits"] == {"db": 20, "cluster": 5}
-        time.sleep(2.2)
+        time.sleep(max(0.0, started + copy_time + 0.2 - time.monotonic()))
         listed = dst.describe_db_cluster_snapshots()["DBClusterSnapshots"]
         assert {s["Status"] for s in listed} == {"available"}
         dst.copy_db_cluster_snapshot(SourceDBClusterSnapshotIdentifier=arns[5],

@@ -609,19 +609,30 @@ def test_sessions_expire_in_the_chosen_accounts_only(endpoint):
                             aws_secret_access_key=creds["SecretAccessKey"],
                             aws_session_token=creds["SessionToken"], config=NO_RETRIES)
 
-    control(endpoint, "POST", "/_rdsguard/clock", {"account_id": caller.id, "offset_seconds": -3600 + 2})
-    try:
-        short = {account: assume(account) for account in (member, other)}
-    finally:
-        control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={caller.id}")
-    left = short[member]["Expiration"] - datetime.datetime.now(datetime.timezone.utc)
-    assert datetime.timedelta(0) < left < datetime.timedelta(seconds=3)
+    def issued_at(offset_seconds, accounts):
+        """Sessions issued while the caller's clock is `offset_seconds` off: they last an hour of
+        that clock, so they end `offset_seconds + 3600` seconds from now in real time."""
+        control(endpoint, "POST", "/_rdsguard/clock",
+                {"account_id": caller.id, "offset_seconds": offset_seconds})
+        try:
+            return {account: assume(account) for account in accounts}
+        finally:
+            control(endpoint, "DELETE", f"/_rdsguard/clock?account_id={caller.id}")
+
+    def left(creds):
+        return creds["Expiration"] - datetime.datetime.now(datetime.timezone.utc)
+
+    # One session still valid for half a minute, and one that ended a minute ago: no sleep, so a
+    # slow machine cannot let the first run out before it is used.
+    valid = issued_at(-3600 + 30, [member])[member]
+    short = issued_at(-3600 - 60, [member, other])
+    assert datetime.timedelta(0) < left(valid) < datetime.timedelta(seconds=31)
+    assert -datetime.timedelta(seconds=90) < left(short[member]) < datetime.timedelta(0)
 
     state = control(endpoint, "POST", "/_rdsguard/expiry", {"account_id": member})
     assert state == {"accounts": [member], "all_accounts": False}
     try:
-        client(short[member], "rds").describe_db_instances()  # not expired yet
-        time.sleep(left.total_seconds() + 0.5)
+        client(valid, "rds").describe_db_instances()  # not expired yet
         assert error_code(client(short[member], "rds").describe_db_instances) == "ExpiredToken"
         assert error_code(client(short[member], "kms").list_keys) == "ExpiredTokenException"
         client(short[other], "rds").describe_db_instances()  # not chosen: moto's behaviour
@@ -1177,7 +1188,9 @@ def test_sdk_tasks_run_in_the_credentials_account_with_aws_names_errors_and_path
     make_instance(member.client("rds"), "db1")
     task = {"Type": "Task", "Credentials": {"RoleArn.$": "$.role"}}
     definition = {"StartAt": "each", "States": {"each": {
-        "Type": "Map", "ItemsPath": "$.items", "ToleratedFailurePercentage": 100,
+        # One item at a time: moto runs a Map's items on threads, and its CreateDBSnapshot checks
+        # the name then inserts without a lock, so two at once could both be answered with success.
+        "Type": "Map", "ItemsPath": "$.items", "ToleratedFailurePercentage": 100, "MaxConcurrency": 1,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                           "StartAt": "create", "States": {
             "create": dict(task, Resource="arn:aws:states:::aws-sdk:rds:createDBSnapshot",

@@ -59,7 +59,8 @@ fn cluster_copies(org: &Org) -> (usize, usize) {
     (copies(R), copies(FAR))
 }
 
-/// Six cluster copies into eu-west-1 with `--max-parallel 8`, each copy taking 3 s in the emulator:
+/// Six cluster copies into eu-west-1 with `--max-parallel 8`, each copy taking 8 s in the emulator
+/// (long enough that the first five still overlap when a slow machine starts them seconds apart):
 /// returns the run, and the emulator's record of the vault's copies in progress.
 fn six_cluster_copies(extra: &[&str]) -> (Org, Cmd, Run, Value) {
     let org = org(6, 0);
@@ -67,7 +68,7 @@ fn six_cluster_copies(extra: &[&str]) -> (Org, Cmd, Run, Value) {
     control(
         "POST",
         "/_rdsguard/copy-time",
-        Some(json!({"account_id": vault, "seconds": 3})),
+        Some(json!({"account_id": vault, "seconds": 8})),
     );
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org, FAR));

@@ -738,9 +738,11 @@ pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<St
 /// A call a run makes: (service, operation, account id).
 pub type Call<'a> = (&'a str, &'a str, &'a str);
 
-/// Runs `args` with the answer to `call` held back for 3 s, and kills the run (SIGKILL) once its
-/// journal (`journal`, in the command's folder) says `step` started, and a second later: the call
-/// has reached the emulator, and the run never sees its answer. Returns the journal's path.
+/// Runs `args` with the answer to `call` held back for 30 s, and kills the run (SIGKILL) once its
+/// journal (`journal`, in the command's folder) says `step` started, the call has reached the
+/// emulator, and a second has passed for the emulator to carry it out: the run never sees its
+/// answer. Waiting on the call itself, not on a fixed time after the journal's line, keeps a slow
+/// machine from killing the run before the call is made. Returns the journal's path.
 pub fn kill_mid_call(
     cmd: &Cmd,
     args: &[&str],
@@ -750,7 +752,7 @@ pub fn kill_mid_call(
 ) -> PathBuf {
     let (service, operation, account_id) = call;
     let fault = inject(serde_json::json!({
-        "service": service, "operation": operation, "account_id": account_id, "delay_seconds": 3
+        "service": service, "operation": operation, "account_id": account_id, "delay_seconds": 30
     }));
     let mut child = cmd.spawn(args);
     let journal = cmd.path(journal);
@@ -758,12 +760,13 @@ pub fn kill_mid_call(
     let started = format!("\"step\":\"{step}\"");
     loop {
         let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"event\":\"start\"") && text.contains(&started) {
+        if text.contains("\"event\":\"start\"") && text.contains(&started) && fault_hits(fault) > 0
+        {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "step {step} never started: {text}"
+            "step {step} never started or never called {operation}: {text}"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
