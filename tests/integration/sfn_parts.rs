@@ -1,11 +1,13 @@
-//! The Step Functions engine with a round too large for one execution (issue 14), on the emulator
+//! The Step Functions engine with rounds too large for one execution (issue 14), on the emulator
 //! (tests/emulator/README.md, rows r-w, and ai: an input over 262,144 bytes is refused as AWS
 //! refuses it). 97 databases with 63-character identifiers (the longest RDS allows) are one round
 //! in one region whose input, as one execution, would be over Step Functions' quota: `audit
 //! --remediate --engine step-functions` runs it as two executions, `-r1` then `-r1p2`, each input
 //! (as Step Functions holds it) under the quota, and every database gets its vault copy. A run whose
 //! `--execution-wait` runs out during the first part starts no second part; `--resume` finishes
-//! both, making nothing twice.
+//! both, making nothing twice. 81 such databases copied to another region run in four rounds that
+//! alternate regions, every round after the first in two parts, and what a round finds (the data's
+//! time) reaches the next round's databases in either part.
 
 // The measured figures are printed: `-- --nocapture` shows them.
 #![allow(clippy::print_stderr)]
@@ -16,15 +18,44 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    block_on, calls_by, inject, remove_fault, seed, vault_and_prod, verdicts, Cmd, Org, Run,
+    block_on, calls_by, calls_in_regions, inject, remove_fault, seed, vault_and_prod, verdicts,
+    Cmd, Org, Run,
 };
 
 const R: &str = "us-east-1";
+/// The vault's region in the cross-region plan.
+const FAR: &str = "eu-west-1";
 /// Step Functions' quota on an execution's input: 262,144 bytes of UTF-8.
 const QUOTA: usize = 256 * 1024;
+
 /// The smallest fleet of such databases whose round does not fit one execution: each database's
 /// entry in the input is 2,717 bytes; 96 of them make an input of 261,004 bytes, 97 of 263,722.
 const FLEET: usize = 97;
+/// Those databases, copied into the vault in their own region.
+const SAME: Fleet = Fleet {
+    size: FLEET,
+    dest: R,
+};
+
+/// The smallest fleet of such databases copied to FAR of which a round after the first needs two
+/// executions. Each database's entry is 2,721 bytes (2,720 in round 2; the item names its other
+/// region, and one more step flag is `false`). A part holds entries, a comma between them, and 256
+/// bytes (plus the run id) of envelope, so 261,888 bytes minus the run id's length for entries.
+/// Round 1 (`find-replica`) is handed nothing: 96 entries of 2,722 fit, so 81 are one part. Later
+/// rounds keep 512 bytes per database for what the rounds hand on: 3,234 bytes each, so 80 fit
+/// (258,720 bytes) and the 81st (261,954) does not. 81 databases: round 1 in one part; rounds 2,
+/// 3 and 4 in two (80 and 1), the one of each second part handed on across parts.
+const ACROSS: Fleet = Fleet {
+    size: 81,
+    dest: FAR,
+};
+
+/// `size` PostgreSQL databases in prod (R) whose rule copies them into the vault in `dest`.
+#[derive(Clone, Copy)]
+struct Fleet {
+    size: usize,
+    dest: &'static str,
+}
 
 /// A database identifier of 63 characters, RDS's longest.
 fn identifier(n: usize) -> String {
@@ -33,37 +64,64 @@ fn identifier(n: usize) -> String {
     id
 }
 
-/// A vault and a prod account whose `FLEET` PostgreSQL databases are under a CMK the vault may use.
-fn org() -> Org {
-    let instances: Vec<Value> = (0..FLEET)
-        .map(|n| {
-            json!({"account": "prod", "region": R, "id": identifier(n), "engine": "postgres",
-                   "encrypted": true, "kms_key": "share-key"})
-        })
-        .collect();
-    seed(vault_and_prod(R, json!({ "instances": instances })))
-}
+impl Fleet {
+    /// A vault and a prod account whose databases are under a CMK the vault may use; the vault's
+    /// key (`alias/rds-vault`) in R and in `dest`.
+    fn org(self) -> Org {
+        let instances: Vec<Value> = (0..self.size)
+            .map(|n| {
+                json!({"account": "prod", "region": R, "id": identifier(n), "engine": "postgres",
+                       "encrypted": true, "kms_key": "share-key"})
+            })
+            .collect();
+        let mut more = json!({ "instances": instances });
+        if self.dest != R {
+            more["keys"] = json!([{"key": "vault-key-far", "account": "vault",
+                                   "region": self.dest, "alias": "alias/rds-vault"}]);
+        }
+        seed(vault_and_prod(R, more))
+    }
 
-fn rules(org: &Org) -> String {
-    format!(
-        r#"[[rule]]
+    fn rules(self, org: &Org) -> String {
+        let region = match self.dest {
+            R => String::new(),
+            far => format!("region = \"{far}\", "),
+        };
+        format!(
+            r#"[[rule]]
 id = "prod"
 select = {{ accounts = ["{prod}"], regions = ["{R}"] }}
-destination = {{ account = "{vault}", kms_key = "alias/rds-vault" }}
+destination = {{ account = "{vault}", {region}kms_key = "alias/rds-vault" }}
 max_age = "26h"
 "#,
-        prod = org.account("prod"),
-        vault = org.account("vault")
-    )
-}
+            prod = org.account("prod"),
+            vault = org.account("vault")
+        )
+    }
 
-fn remediate(org: &Org, out: &str, extra: &[&str]) -> (Cmd, Run) {
-    let mut cmd = org.rdsguard();
-    cmd.file("rules.toml", &rules(org));
-    let mut args = vec!["--engine", "step-functions"];
-    args.extend(extra);
-    let run = cmd.remediate(out, &args);
-    (cmd, run)
+    fn remediate(self, org: &Org, out: &str, extra: &[&str]) -> (Cmd, Run) {
+        let mut cmd = org.rdsguard();
+        cmd.file("rules.toml", &self.rules(org));
+        let mut args = vec!["--engine", "step-functions"];
+        args.extend(extra);
+        let run = cmd.remediate(out, &args);
+        (cmd, run)
+    }
+
+    /// One vault copy of each database, by identifier.
+    fn one_copy_each(self) -> BTreeMap<String, usize> {
+        (0..self.size).map(|n| (identifier(n), 1)).collect()
+    }
+
+    fn all_compliant(self, org: &Org, findings: &Value) {
+        let statuses = verdicts(org, findings);
+        assert_eq!(statuses.len(), self.size, "{statuses:?}");
+        let not: Vec<_> = statuses
+            .iter()
+            .filter(|(_, (status, _))| status != "COMPLIANT")
+            .collect();
+        assert!(not.is_empty(), "{not:?}");
+    }
 }
 
 /// How many times `account` made `call` (`rds:CreateDBSnapshot`).
@@ -71,6 +129,15 @@ fn count(account: &str, call: &str) -> usize {
     calls_by(account)
         .iter()
         .filter(|c| c.as_str() == call)
+        .count()
+}
+
+/// How many times `account` made `call` in `region` (`CopyDBSnapshot@eu-west-1`).
+fn count_in(account: &str, call: &str, region: &str) -> usize {
+    let call = format!("{call}@{region}");
+    calls_in_regions(account)
+        .iter()
+        .filter(|c| **c == call)
         .count()
 }
 
@@ -93,6 +160,16 @@ fn listed(cmd: &Cmd, out: &str) -> Vec<(u64, u64, String, String, String)> {
         .collect()
 }
 
+/// The ARNs of the executions a run lists in `executions.json`, in its order.
+fn execution_arns(cmd: &Cmd, out: &str) -> Vec<String> {
+    cmd.json(&format!("{out}/executions.json"))
+        .as_array()
+        .expect("executions")
+        .iter()
+        .map(|e| e["execution_arn"].as_str().expect("arn").to_string())
+        .collect()
+}
+
 /// What Step Functions holds for an execution: its input as it was given, and its status.
 struct Described {
     input: String,
@@ -100,8 +177,10 @@ struct Described {
     seconds: f64,
 }
 
+/// `DescribeExecution` in the execution's own region (the one its ARN names).
 fn describe(org: &Org, arn: &str) -> Described {
-    let client = aws_sdk_sfn::Client::new(&org.management_sdk(R));
+    let region = arn.split(':').nth(3).expect("an execution ARN");
+    let client = aws_sdk_sfn::Client::new(&org.management_sdk(region));
     let d = block_on(client.describe_execution().execution_arn(arn).send())
         .unwrap_or_else(|e| panic!("DescribeExecution {arn}: {e:?}"));
     let seconds = match (d.start_date(), d.stop_date()) {
@@ -115,20 +194,27 @@ fn describe(org: &Org, arn: &str) -> Described {
     }
 }
 
+/// The items of an execution's input.
+fn items(input: &str) -> Vec<Value> {
+    let input: Value = serde_json::from_str(input).expect("the input is JSON");
+    input["items"].as_array().expect("items").clone()
+}
+
 /// The source ARN of every item of an execution's input.
 fn sources(input: &str) -> Vec<String> {
-    let input: Value = serde_json::from_str(input).expect("the input is JSON");
-    input["items"]
-        .as_array()
-        .expect("items")
+    items(input)
         .iter()
         .map(|i| i["item"]["source_arn"].as_str().expect("arn").to_string())
         .collect()
 }
 
-/// The vault's manual snapshots of each prod database: identifier -> how many.
-fn vault_copies(org: &Org) -> BTreeMap<String, usize> {
-    let client = aws_sdk_rds::Client::new(&org.sdk("vault", R));
+/// The manual snapshots of `account_key` in `region`.
+fn manual_snapshots(
+    org: &Org,
+    account_key: &str,
+    region: &str,
+) -> Vec<aws_sdk_rds::types::DbSnapshot> {
+    let client = aws_sdk_rds::Client::new(&org.sdk(account_key, region));
     let snapshots = block_on(async {
         client
             .describe_db_snapshots()
@@ -139,9 +225,16 @@ fn vault_copies(org: &Org) -> BTreeMap<String, usize> {
             .collect::<Vec<_>>()
             .await
     });
+    snapshots
+        .into_iter()
+        .map(|s| s.expect("DescribeDBSnapshots"))
+        .collect()
+}
+
+/// The vault's manual snapshots in `region` of each prod database: identifier -> how many.
+fn vault_copies(org: &Org, region: &str) -> BTreeMap<String, usize> {
     let mut copies = BTreeMap::new();
-    for s in snapshots {
-        let s = s.expect("DescribeDBSnapshots in the vault");
+    for s in manual_snapshots(org, "vault", region) {
         assert!(s.encrypted().unwrap_or(false), "{s:?}");
         *copies
             .entry(s.db_instance_identifier().unwrap_or_default().to_string())
@@ -150,22 +243,12 @@ fn vault_copies(org: &Org) -> BTreeMap<String, usize> {
     copies
 }
 
-fn all_compliant(org: &Org, findings: &Value) {
-    let statuses = verdicts(org, findings);
-    assert_eq!(statuses.len(), FLEET, "{statuses:?}");
-    let not: Vec<_> = statuses
-        .iter()
-        .filter(|(_, (status, _))| status != "COMPLIANT")
-        .collect();
-    assert!(not.is_empty(), "{not:?}");
-}
-
 #[test]
 fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_changes_nothing() {
-    let org = org();
+    let org = SAME.org();
     let (vault, boss) = (org.account("vault"), org.account("management"));
     let started = Instant::now();
-    let (cmd, run) = remediate(&org, "sfn", &[]);
+    let (cmd, run) = SAME.remediate(&org, "sfn", &[]);
     let took = started.elapsed();
     assert_eq!(run.code, 0, "{run}");
     assert!(
@@ -206,13 +289,7 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
 
     // Step Functions' own record of each: an input under the quota; together, every database once,
     // in more bytes than one execution may take.
-    let arns: Vec<String> = cmd
-        .json("sfn/executions.json")
-        .as_array()
-        .expect("executions")
-        .iter()
-        .map(|e| e["execution_arn"].as_str().expect("arn").to_string())
-        .collect();
+    let arns = execution_arns(&cmd, "sfn");
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0;
     for arn in &arns {
@@ -240,21 +317,201 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
     assert!(seen.values().all(|n| *n == 1), "each in one part only");
 
     // Every database has its copy in the vault, and the re-audit says so.
-    let copies = vault_copies(&org);
-    let expected: BTreeMap<String, usize> = (0..FLEET).map(|n| (identifier(n), 1)).collect();
-    assert_eq!(copies, expected);
-    all_compliant(&org, &cmd.json("sfn/findings.json"));
+    let expected = SAME.one_copy_each();
+    assert_eq!(vault_copies(&org, R), expected);
+    SAME.all_compliant(&org, &cmd.json("sfn/findings.json"));
     eprintln!("{FLEET} databases in two parts: the run took {took:?}");
 
     // A second run: nothing to repair, no execution started, nothing made.
     let starts = count(&boss, "states:StartExecution");
     let copies_made = count(&vault, "rds:CopyDBSnapshot");
-    let (again, second) = remediate(&org, "again", &[]);
+    let (again, second) = SAME.remediate(&org, "again", &[]);
     assert_eq!(second.code, 0, "{second}");
     assert_eq!(count(&boss, "states:StartExecution"), starts);
     assert_eq!(count(&vault, "rds:CopyDBSnapshot"), copies_made);
-    assert_eq!(vault_copies(&org), expected);
-    all_compliant(&org, &again.json("again/findings.json"));
+    assert_eq!(vault_copies(&org, R), expected);
+    SAME.all_compliant(&org, &again.json("again/findings.json"));
+}
+
+/// A cross-region plan (prod in R, the vault in FAR) of 81 databases: four rounds, alternating
+/// regions as docs/remediation.md lays them out (`find-replica` in FAR, `snapshot` and `share` in
+/// R, `copy` in FAR, `cleanup` in R), each round after the first in two parts run one after the
+/// other. Each input, as Step Functions holds it, is under the quota and holds what the earlier
+/// rounds found: the data's time `share` read in round 2 is in every database's entry of rounds 3
+/// and 4, in either part, and on its vault copy as `rdsguard:data-time`. Every database is in one
+/// part of each round; one snapshot, one copy into FAR and one transit deletion each; nothing left
+/// in prod or in the vault's R; the re-audit is COMPLIANT, and a second run starts nothing.
+#[test]
+fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_changes_nothing() {
+    let fleet = ACROSS;
+    let org = fleet.org();
+    let (prod, vault, boss) = (
+        org.account("prod"),
+        org.account("vault"),
+        org.account("management"),
+    );
+    let started = Instant::now();
+    let (cmd, run) = fleet.remediate(&org, "sfn", &[]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout
+            .contains(&format!("{} repaired, 0 failed", fleet.size)),
+        "{run}"
+    );
+
+    // The rounds in order, in alternating regions; every round after the first in two parts.
+    let run_id = cmd.json("sfn/findings.json")["run"]["id"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let shape = [(1, FAR, 1), (2, R, 2), (3, FAR, 2), (4, R, 2)];
+    let expected: Vec<(u64, u64, String, String, String)> = shape
+        .iter()
+        .flat_map(|&(round, region, parts)| {
+            let run_id = &run_id;
+            (1..=parts).map(move |part| {
+                let suffix = if part > 1 {
+                    format!("p{part}")
+                } else {
+                    String::new()
+                };
+                (
+                    round,
+                    part,
+                    region.to_string(),
+                    "SUCCEEDED".to_string(),
+                    format!("rdsguard-{run_id}-r{round}{suffix}"),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(listed(&cmd, "sfn"), expected);
+
+    // Step Functions' own record of each execution: succeeded, an input under the quota; each
+    // database in one part of each round, the parts cut where the arithmetic of `ACROSS` says.
+    let mut parts: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    let mut seen: BTreeMap<u64, BTreeMap<String, usize>> = BTreeMap::new();
+    // The data's time each database's entry carries, per round (null until `share` read it).
+    let mut data_times: BTreeMap<u64, BTreeMap<String, Value>> = BTreeMap::new();
+    for (arn, listed) in execution_arns(&cmd, "sfn").iter().zip(&expected) {
+        let round = listed.0;
+        let d = describe(&org, arn);
+        assert_eq!(d.status, "SUCCEEDED", "{arn}");
+        let bytes = d.input.len();
+        assert!(bytes <= QUOTA, "{arn}: {bytes} bytes");
+        let entries = items(&d.input);
+        eprintln!(
+            "{} ({}): {} databases, {bytes} bytes of input, ran {:.1} s",
+            listed.4,
+            listed.2,
+            entries.len(),
+            d.seconds
+        );
+        parts.entry(round).or_default().push(entries.len());
+        for entry in entries {
+            let source = entry["item"]["source_arn"]
+                .as_str()
+                .expect("arn")
+                .to_string();
+            *seen
+                .entry(round)
+                .or_default()
+                .entry(source.clone())
+                .or_default() += 1;
+            data_times
+                .entry(round)
+                .or_default()
+                .insert(source, entry["data_time"]["value"].clone());
+        }
+    }
+    let n = fleet.size;
+    assert_eq!(
+        parts,
+        BTreeMap::from([
+            (1, vec![n]),
+            (2, vec![n - 1, 1]),
+            (3, vec![n - 1, 1]),
+            (4, vec![n - 1, 1])
+        ])
+    );
+    let everyone: BTreeMap<String, usize> = (0..n)
+        .map(|i| (org.arn("prod", R, &identifier(i)), 1))
+        .collect();
+    for (round, databases) in &seen {
+        assert_eq!(
+            databases, &everyone,
+            "round {round}: each database in one part"
+        );
+    }
+    // Handed on: nothing before `share` (round 2) read the data's time; rounds 3 and 4 hold it for
+    // every database, the one of each second part too, the same in both rounds.
+    for round in [1, 2] {
+        assert!(
+            data_times[&round].values().all(Value::is_null),
+            "round {round}"
+        );
+    }
+    let handed = &data_times[&3];
+    let missing: Vec<&String> = handed
+        .iter()
+        .filter(|(_, t)| !t.is_string())
+        .map(|(arn, _)| arn)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "round 3 was not handed the data's time of {missing:?}"
+    );
+    assert_eq!(&data_times[&4], handed);
+
+    // Every database has one copy in the vault's FAR, tagged with that data time; none in the
+    // vault's R; no transit snapshot left in prod.
+    let copies = manual_snapshots(&org, "vault", FAR);
+    for copy in &copies {
+        let id = copy.db_instance_identifier().unwrap_or_default();
+        let tag = copy
+            .tag_list()
+            .iter()
+            .find(|t| t.key() == Some("rdsguard:data-time"))
+            .and_then(|t| t.value());
+        let handed = handed[&org.arn("prod", R, id)].as_str();
+        assert!(
+            tag.is_some() && tag == handed,
+            "{id}: tagged {tag:?}, handed {handed:?}"
+        );
+    }
+    assert_eq!(vault_copies(&org, FAR), fleet.one_copy_each());
+    assert_eq!(vault_copies(&org, R), BTreeMap::new());
+    let left: Vec<_> = manual_snapshots(&org, "prod", R)
+        .iter()
+        .map(|s| s.db_snapshot_identifier().unwrap_or_default().to_string())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    fleet.all_compliant(&org, &cmd.json("sfn/findings.json"));
+
+    // The calls that make and remove things, each once per database; one start per execution.
+    assert_eq!(count(&boss, "states:StartExecution"), expected.len());
+    assert_eq!(count_in(&prod, "CreateDBSnapshot", R), n);
+    assert_eq!(count_in(&prod, "DeleteDBSnapshot", R), n);
+    assert_eq!(count_in(&vault, "CopyDBSnapshot", FAR), n);
+    assert_eq!(
+        count(&vault, "rds:CopyDBSnapshot"),
+        n,
+        "no copy outside FAR"
+    );
+    eprintln!(
+        "{n} databases across regions, {} executions: the run took {took:?}",
+        expected.len()
+    );
+
+    // A second run: nothing to repair, no execution started, nothing made.
+    let (again, second) = fleet.remediate(&org, "again", &[]);
+    assert_eq!(second.code, 0, "{second}");
+    assert_eq!(count(&boss, "states:StartExecution"), expected.len());
+    assert_eq!(count(&vault, "rds:CopyDBSnapshot"), n);
+    assert_eq!(vault_copies(&org, FAR), fleet.one_copy_each());
+    fleet.all_compliant(&org, &again.json("again/findings.json"));
+    eprintln!("with the second run: {:?}", started.elapsed());
 }
 
 /// `--execution-wait` runs out while the first part is still running (one of its copies answers
@@ -263,7 +520,7 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
 /// every database repaired, nothing made twice.
 #[test]
 fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
-    let org = org();
+    let org = SAME.org();
     let (prod, vault, boss) = (
         org.account("prod"),
         org.account("vault"),
@@ -274,7 +531,7 @@ fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
                              "delay_seconds": 8, "times": 1}),
     );
     let started = Instant::now();
-    let (cmd, run) = remediate(&org, "sfn", &["--execution-wait", "2s"]);
+    let (cmd, run) = SAME.remediate(&org, "sfn", &["--execution-wait", "2s"]);
     assert_eq!(run.code, 3, "{run}");
     let executions = listed(&cmd, "sfn");
     assert_eq!(executions.len(), 1, "only the first part: {executions:?}");
@@ -316,12 +573,11 @@ fn a_part_still_running_holds_back_the_next_and_resume_runs_both_once() {
         .map(|e| (e.0, e.1, e.3.as_str()))
         .collect();
     assert_eq!(statuses, [(1, 1, "SUCCEEDED"), (1, 2, "SUCCEEDED")]);
-    all_compliant(&org, &cmd.json("sfn/findings.json"));
+    SAME.all_compliant(&org, &cmd.json("sfn/findings.json"));
     // One snapshot and one vault copy per database, two executions: nothing ran twice.
     assert_eq!(count(&prod, "rds:CreateDBSnapshot"), FLEET);
     assert_eq!(count(&vault, "rds:CopyDBSnapshot"), FLEET);
-    let expected: BTreeMap<String, usize> = (0..FLEET).map(|n| (identifier(n), 1)).collect();
-    assert_eq!(vault_copies(&org), expected);
+    assert_eq!(vault_copies(&org, R), SAME.one_copy_each());
     eprintln!(
         "a run cut short in its first part, then resumed: {:?}",
         started.elapsed()
