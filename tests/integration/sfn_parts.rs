@@ -5,9 +5,9 @@
 //! --remediate --engine step-functions` runs it as two executions, `-r1` then `-r1p2`, each input
 //! (as Step Functions holds it) under the quota, and every database gets its vault copy. A run whose
 //! `--execution-wait` runs out during the first part starts no second part; `--resume` finishes
-//! both, making nothing twice. 81 such databases copied to another region run in four rounds that
-//! alternate regions, every round after the first in two parts, and what a round finds (the data's
-//! time) reaches the next round's databases in either part.
+//! both, making nothing twice. The same databases copied to another region run in four rounds
+//! that alternate regions, each in two parts cut where that round's entries reach the quota, and
+//! what a round finds (the data's time) reaches the next round's databases in either part.
 
 // The measured figures are printed: `-- --nocapture` shows them.
 #![allow(clippy::print_stderr)]
@@ -37,18 +37,21 @@ const SAME: Fleet = Fleet {
     dest: R,
 };
 
-/// The smallest fleet of such databases copied to FAR of which a round after the first needs two
-/// executions. Each database's entry is 2,721 bytes (2,720 in round 2; the item names its other
-/// region, and one more step flag is `false`). A part holds entries, a comma between them, and 256
-/// bytes (plus the run id) of envelope, so 261,888 bytes minus the run id's length for entries.
-/// Round 1 (`find-replica`) is handed nothing: 96 entries of 2,722 fit, so 81 are one part. Later
-/// rounds keep 512 bytes per database for what the rounds hand on: 3,234 bytes each, so 80 fit
-/// (258,720 bytes) and the 81st (261,954) does not. 81 databases: round 1 in one part; rounds 2,
-/// 3 and 4 in two (80 and 1), the one of each second part handed on across parts.
+/// The same databases copied into the vault in FAR: four rounds, alternating regions. Each entry
+/// is 2,721 bytes (2,717 above: a leg's entry flags the other legs' steps `false`, a byte longer
+/// than `true`; 2,720 in round 2, which runs two steps). A part has 262,144 bytes less 256 of
+/// envelope and the run id (36) for its entries, each with its comma: 261,852. Round 1 is handed
+/// nothing: at 2,722 bytes each, 96 fit (261,312) and 97 do not (264,034). Later rounds keep 512
+/// bytes per database for what the rounds hand on: at 3,234 bytes each (3,233 in round 2), 80 fit
+/// (258,720) and 81 do not (261,954; 261,873). So 81 would be the smallest fleet with a later round
+/// in two parts; 97 also cut round 1 (96 + 1), and the later rounds elsewhere (80 + 17): a
+/// database's part changes from round to round, and 17 databases are handed on in second parts.
 const ACROSS: Fleet = Fleet {
-    size: 81,
+    size: FLEET,
     dest: FAR,
 };
+/// The databases of a first part in the rounds after round 1 of `ACROSS` (above).
+const LATER_PART: usize = 80;
 
 /// `size` PostgreSQL databases in prod (R) whose rule copies them into the vault in `dest`.
 #[derive(Clone, Copy)]
@@ -333,10 +336,10 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
     SAME.all_compliant(&org, &again.json("again/findings.json"));
 }
 
-/// A cross-region plan (prod in R, the vault in FAR) of 81 databases: four rounds, alternating
+/// A cross-region plan (prod in R, the vault in FAR) of 97 databases: four rounds, alternating
 /// regions as docs/remediation.md lays them out (`find-replica` in FAR, `snapshot` and `share` in
-/// R, `copy` in FAR, `cleanup` in R), each round after the first in two parts run one after the
-/// other. Each input, as Step Functions holds it, is under the quota and holds what the earlier
+/// R, `copy` in FAR, `cleanup` in R), each in two parts run one after the other (96 + 1 in round
+/// 1, 80 + 17 after it). Each input, as Step Functions holds it, is under the quota and holds what the earlier
 /// rounds found: the data's time `share` read in round 2 is in every database's entry of rounds 3
 /// and 4, in either part, and on its vault copy as `rdsguard:data-time`. Every database is in one
 /// part of each round; one snapshot, one copy into FAR and one transit deletion each; nothing left
@@ -360,17 +363,17 @@ fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_c
         "{run}"
     );
 
-    // The rounds in order, in alternating regions; every round after the first in two parts.
+    // The rounds in order, in alternating regions; each in two parts.
     let run_id = cmd.json("sfn/findings.json")["run"]["id"]
         .as_str()
         .expect("run id")
         .to_string();
-    let shape = [(1, FAR, 1), (2, R, 2), (3, FAR, 2), (4, R, 2)];
+    let shape = [(1, FAR), (2, R), (3, FAR), (4, R)];
     let expected: Vec<(u64, u64, String, String, String)> = shape
         .iter()
-        .flat_map(|&(round, region, parts)| {
+        .flat_map(|&(round, region)| {
             let run_id = &run_id;
-            (1..=parts).map(move |part| {
+            (1..=2).map(move |part| {
                 let suffix = if part > 1 {
                     format!("p{part}")
                 } else {
@@ -429,10 +432,10 @@ fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_c
     assert_eq!(
         parts,
         BTreeMap::from([
-            (1, vec![n]),
-            (2, vec![n - 1, 1]),
-            (3, vec![n - 1, 1]),
-            (4, vec![n - 1, 1])
+            (1, vec![n - 1, 1]),
+            (2, vec![LATER_PART, n - LATER_PART]),
+            (3, vec![LATER_PART, n - LATER_PART]),
+            (4, vec![LATER_PART, n - LATER_PART])
         ])
     );
     let everyone: BTreeMap<String, usize> = (0..n)
@@ -445,7 +448,7 @@ fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_c
         );
     }
     // Handed on: nothing before `share` (round 2) read the data's time; rounds 3 and 4 hold it for
-    // every database, the one of each second part too, the same in both rounds.
+    // every database, those of the second parts too, the same in both rounds.
     for round in [1, 2] {
         assert!(
             data_times[&round].values().all(Value::is_null),
