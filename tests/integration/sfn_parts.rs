@@ -339,11 +339,12 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
 /// A cross-region plan (prod in R, the vault in FAR) of 97 databases: four rounds, alternating
 /// regions as docs/remediation.md lays them out (`find-replica` in FAR, `snapshot` and `share` in
 /// R, `copy` in FAR, `cleanup` in R), each in two parts run one after the other (96 + 1 in round
-/// 1, 80 + 17 after it). Each input, as Step Functions holds it, is under the quota and holds what the earlier
-/// rounds found: the data's time `share` read in round 2 is in every database's entry of rounds 3
-/// and 4, in either part, and on its vault copy as `rdsguard:data-time`. Every database is in one
-/// part of each round; one snapshot, one copy into FAR and one transit deletion each; nothing left
-/// in prod or in the vault's R; the re-audit is COMPLIANT, and a second run starts nothing.
+/// 1, 80 + 17 after it). Each input, as Step Functions holds it, is under the quota and holds what
+/// the earlier rounds found: the data's time `share` read in round 2 (its snapshot's creation) is
+/// in every database's entry of rounds 3 and 4, in either part, and on its own vault copy as
+/// `rdsguard:data-time`. Every database is in one part of each round; one snapshot, one copy into
+/// FAR and one transit deletion each; nothing left in prod or in the vault's R; the re-audit is
+/// COMPLIANT, and a second run starts nothing.
 #[test]
 fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_changes_nothing() {
     let fleet = ACROSS;
@@ -467,10 +468,10 @@ fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_c
     );
     assert_eq!(&data_times[&4], handed);
 
-    // Every database has one copy in the vault's FAR, tagged with that data time; none in the
+    // Every database has one copy in the vault's FAR, tagged with the data time handed on for it,
+    // which is its own snapshot's creation (the copy's `OriginalSnapshotCreateTime`); none in the
     // vault's R; no transit snapshot left in prod.
-    let copies = manual_snapshots(&org, "vault", FAR);
-    for copy in &copies {
+    for copy in manual_snapshots(&org, "vault", FAR) {
         let id = copy.db_instance_identifier().unwrap_or_default();
         let tag = copy
             .tag_list()
@@ -481,6 +482,13 @@ fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_c
         assert!(
             tag.is_some() && tag == handed,
             "{id}: tagged {tag:?}, handed {handed:?}"
+        );
+        let tagged = tag.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let original = copy.original_snapshot_create_time();
+        assert_eq!(
+            tagged.map(|t| t.timestamp_millis()),
+            original.and_then(|t| t.to_millis().ok()),
+            "{id}: tagged {tag:?}, its data from {original:?}"
         );
     }
     assert_eq!(vault_copies(&org, FAR), fleet.one_copy_each());
