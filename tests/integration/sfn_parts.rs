@@ -197,6 +197,24 @@ fn describe(org: &Org, arn: &str) -> Described {
     }
 }
 
+/// An execution read back from Step Functions, which must have succeeded with an input under the
+/// quota: its input's size and items. Prints its figures.
+fn succeeded_under_quota(org: &Org, arn: &str) -> (usize, Vec<Value>) {
+    let d = describe(org, arn);
+    assert_eq!(d.status, "SUCCEEDED", "{arn}");
+    let bytes = d.input.len();
+    assert!(bytes <= QUOTA, "{arn}: {bytes} bytes");
+    let entries = items(&d.input);
+    eprintln!(
+        "{} ({}): {} databases, {bytes} bytes of input, ran {:.1} s",
+        arn.rsplit(':').next().unwrap_or_default(),
+        arn.split(':').nth(3).unwrap_or_default(),
+        entries.len(),
+        d.seconds
+    );
+    (bytes, entries)
+}
+
 /// The items of an execution's input.
 fn items(input: &str) -> Vec<Value> {
     let input: Value = serde_json::from_str(input).expect("the input is JSON");
@@ -296,20 +314,11 @@ fn a_round_too_large_for_one_execution_runs_in_parts_under_the_quota_and_again_c
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0;
     for arn in &arns {
-        let d = describe(&org, arn);
-        assert_eq!(d.status, "SUCCEEDED", "{arn}");
-        let bytes = d.input.len();
-        assert!(bytes <= QUOTA, "{arn}: {bytes} bytes");
-        let items = sources(&d.input);
-        eprintln!(
-            "{}: {} databases, {bytes} bytes of input, ran {:.1} s",
-            arn.rsplit(':').next().unwrap_or_default(),
-            items.len(),
-            d.seconds
-        );
+        let (bytes, entries) = succeeded_under_quota(&org, arn);
         total += bytes;
-        for source in items {
-            *seen.entry(source).or_default() += 1;
+        for entry in entries {
+            let source = entry["item"]["source_arn"].as_str().expect("arn");
+            *seen.entry(source.to_string()).or_default() += 1;
         }
     }
     assert!(total > QUOTA, "{total} bytes would have fit one execution");
@@ -400,18 +409,7 @@ fn a_cross_region_plan_runs_each_round_in_parts_hands_on_across_them_and_again_c
     let mut data_times: BTreeMap<u64, BTreeMap<String, Value>> = BTreeMap::new();
     for (arn, listed) in execution_arns(&cmd, "sfn").iter().zip(&expected) {
         let round = listed.0;
-        let d = describe(&org, arn);
-        assert_eq!(d.status, "SUCCEEDED", "{arn}");
-        let bytes = d.input.len();
-        assert!(bytes <= QUOTA, "{arn}: {bytes} bytes");
-        let entries = items(&d.input);
-        eprintln!(
-            "{} ({}): {} databases, {bytes} bytes of input, ran {:.1} s",
-            listed.4,
-            listed.2,
-            entries.len(),
-            d.seconds
-        );
+        let (_, entries) = succeeded_under_quota(&org, arn);
         parts.entry(round).or_default().push(entries.len());
         for entry in entries {
             let source = entry["item"]["source_arn"]
