@@ -164,6 +164,22 @@ pub(crate) fn resumed_drill(cmd: &Cmd) -> Value {
     drill
 }
 
+/// The restore time a passed drill measured (drill.json's `restore_seconds`), checked to be what
+/// the emulator allows and to be the one written on the replica (`rdsguard:drill-restore-seconds`).
+/// From the restore call to `available`, in AWS's clock: the emulator makes a database available at
+/// once (a cluster's instance after one 2 s poll), but the calls may straddle a second, so the
+/// figure is bounded, never pinned.
+pub(crate) fn restore_seconds(drill: &Value, tags: &Value) -> i64 {
+    let seconds = drill["restore_seconds"].as_i64().expect("timed");
+    assert!((0..30).contains(&seconds), "{drill}");
+    assert_eq!(
+        tags["rdsguard:drill-restore-seconds"],
+        json!(seconds.to_string()),
+        "{tags}"
+    );
+    seconds
+}
+
 /// The restore-tested check of the database `identifier` in a findings.json.
 pub(crate) fn restore_tested(findings: &Value, identifier: &str) -> Value {
     findings["sources"]
@@ -201,15 +217,7 @@ fn a_drill_passes_leaves_nothing_behind_and_the_next_audit_sees_it() {
     // The evidence is on the replica, in AWS's clock.
     let tags = replica_tags(&org);
     assert_eq!(tags["rdsguard:drill-result"], "passed", "{tags}");
-    // From the restore call to `available`, in AWS's clock: the emulator makes the instance
-    // available at once, but the two calls may straddle a second.
-    let seconds = drill["restore_seconds"].as_i64().expect("timed");
-    assert!((0..30).contains(&seconds), "{drill}");
-    assert_eq!(
-        tags["rdsguard:drill-restore-seconds"],
-        json!(seconds.to_string()),
-        "{tags}"
-    );
+    let seconds = restore_seconds(&drill, &tags);
     let at =
         chrono::DateTime::parse_from_rfc3339(tags["rdsguard:drill-at"].as_str().expect("drill-at"))
             .expect("RFC 3339");
