@@ -342,7 +342,11 @@ async fn remediate_run(
             }
         };
         if !judge.quiet {
-            output::plan::print_results(&results)?;
+            let changes = match machine {
+                None => output::plan::Changes::Counted,
+                Some(_) => output::plan::Changes::NotReported,
+            };
+            output::plan::print_results(&results, changes)?;
         }
         // Re-read what remediation touched.
         let (again, scopes) = rediscovery(&plan.items, discovery, inventory);

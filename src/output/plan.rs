@@ -48,7 +48,21 @@ pub fn write_plan(plan: &Plan, dry_run: bool, out: &mut dyn Write) -> io::Result
     writeln!(out)
 }
 
-pub fn write_results(results: &[ItemResult], out: &mut dyn Write) -> io::Result<()> {
+/// What an engine tells of each database's changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changes {
+    /// The local engine journals what it created and deleted: each line counts them.
+    Counted,
+    /// Step Functions' executions do not report them (`created`/`deleted` are empty): the lines
+    /// do not count what was not counted, and say where to look instead.
+    NotReported,
+}
+
+pub fn write_results(
+    results: &[ItemResult],
+    changes: Changes,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let failed = results.iter().filter(|r| !r.ok).count();
     writeln!(
         out,
@@ -67,6 +81,9 @@ pub fn write_results(results: &[ItemResult], out: &mut dyn Write) -> io::Result<
                 error.region,
                 error.message
             )?,
+            _ if changes == Changes::NotReported => {
+                writeln!(out, "  ok     {}", result.source_arn)?
+            }
             _ => writeln!(
                 out,
                 "  ok     {} (created {}, deleted {})",
@@ -75,6 +92,14 @@ pub fn write_results(results: &[ItemResult], out: &mut dyn Write) -> io::Result<
                 result.deleted.len()
             )?,
         }
+    }
+    if changes == Changes::NotReported && !results.is_empty() {
+        writeln!(
+            out,
+            "Step Functions does not report what each database's steps created or deleted: \
+             executions.json lists the executions (their histories are in Step Functions), and the \
+             re-audit below is the after-state."
+        )?;
     }
     writeln!(out)
 }
@@ -85,6 +110,51 @@ pub fn print_plan(plan: &Plan, dry_run: bool) -> Result<(), Error> {
 }
 
 /// Prints [`write_results`] on stdout.
-pub fn print_results(results: &[ItemResult]) -> Result<(), Error> {
-    super::stdout::print(|out| write_results(results, out))
+pub fn print_results(results: &[ItemResult], changes: Changes) -> Result<(), Error> {
+    super::stdout::print(|out| write_results(results, changes, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repaired(created: usize) -> ItemResult {
+        ItemResult {
+            source_arn: "arn:aws:rds:us-east-1:111111111111:db:orders".into(),
+            ok: true,
+            failed_step: None,
+            error: None,
+            created: (0..created).map(|n| format!("x/y/{n}")).collect(),
+            deleted: vec!["x/y/transit".into()],
+        }
+    }
+
+    fn written(results: &[ItemResult], changes: Changes) -> String {
+        let mut out = Vec::new();
+        write_results(results, changes, &mut out).expect("written");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn the_local_engine_counts_changes_and_step_functions_does_not_pretend_to() {
+        let local = written(&[repaired(3)], Changes::Counted);
+        assert!(
+            local.contains(":db:orders (created 3, deleted 1)"),
+            "{local}"
+        );
+        assert!(!local.contains("Step Functions"), "{local}");
+
+        // The machine reports no changes: no "created 0", and the reader is told where to look.
+        let sfn = written(&[repaired(0)], Changes::NotReported);
+        assert!(
+            sfn.contains("  ok     arn:aws:rds:us-east-1:111111111111:db:orders\n"),
+            "{sfn}"
+        );
+        assert!(!sfn.contains("created 0"), "{sfn}");
+        assert!(
+            sfn.contains("executions.json lists the executions"),
+            "{sfn}"
+        );
+        assert!(written(&[], Changes::NotReported).starts_with("Remediation: 0 repaired"));
+    }
 }

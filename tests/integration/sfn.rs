@@ -70,6 +70,20 @@ fn step_functions_repairs_the_organization_like_the_local_engine_and_again_chang
     assert_eq!(by_local.code, 0, "{by_local}");
     assert_eq!(by_sfn.code, 0, "{by_sfn}");
     assert!(by_sfn.stdout.contains("6 repaired, 0 failed"), "{by_sfn}");
+    // The local engine counts what it made; the machine does not report it, and says so rather
+    // than print "created 0" for databases whose snapshots it made.
+    assert!(
+        by_local.stdout.contains("6 repaired, 0 failed"),
+        "{by_local}"
+    );
+    assert!(!by_local.stdout.contains("(created 0,"), "{by_local}");
+    assert!(!by_sfn.stdout.contains("(created "), "{by_sfn}");
+    assert!(
+        by_sfn
+            .stdout
+            .contains("Step Functions does not report what each database's steps created"),
+        "{by_sfn}"
+    );
     // Four rounds (the cross-region database's legs; it prunes nothing), the machine created once per region.
     let executions = sfn_cmd.json("sfn/executions.json");
     let shape: Vec<(u64, String, String, String)> = executions
