@@ -336,7 +336,9 @@ async fn remediate_run(
                 remediate::execute(run, &plan.items, &options).await
             }
             Some((machine, deploy)) => {
-                let ran = remediate::sfn::run::run(factory, &plan, machine, deploy).await?;
+                let progress = options.progress.as_deref();
+                let ran =
+                    remediate::sfn::run::run(factory, &plan, machine, deploy, progress).await?;
                 write_json(&out_dir.join("executions.json"), &ran.executions)?;
                 ran.results
             }

@@ -229,6 +229,12 @@ fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
     assert_eq!(run.code, 3, "{run}");
     assert!(run.stdout.contains("2 repaired, 1 failed"), "{run}");
     assert_eq!(throttled_hits, 1, "the throttled copy was retried");
+    // A CI log says what each execution did.
+    assert!(
+        run.stderr
+            .contains("round 1 part 1 in us-east-1: SUCCEEDED, 2 of 3 database(s) through it"),
+        "{run}"
+    );
 
     let findings = cmd.json("sfn/findings.json");
     let results = findings["remediation"]["results"]
@@ -378,4 +384,41 @@ fn a_resume_whose_part_differs_from_the_running_execution_is_refused() {
     }
     // One attempt to start r1 (answered ExecutionAlreadyExists), nothing else.
     assert_eq!(starts(), before + 1, "{resumed}");
+}
+
+/// On a terminal the engine draws the local engine's display: one line per database with the round
+/// it is in, then `done`, or the step where it failed (off a terminal, every other test here, the
+/// log has a line per execution instead).
+#[test]
+fn on_a_terminal_each_database_shows_its_round_then_done_or_where_it_failed() {
+    let org = prod_and_vault(&["alpha", "gone"]);
+    let prod = org.account("prod");
+    let gone = inject(
+        json!({"service": "rds", "operation": "CreateDBSnapshot", "account_id": prod,
+               "body_contains": "DBInstanceIdentifier=gone",
+               "code": "DBInstanceNotFound", "http_status": 404,
+               "message": "DBInstance gone not found."}),
+    );
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    let binary = env!("CARGO_BIN_EXE_rdsguard");
+    let args = crate::harness::remediate_args("run", &["--engine", "step-functions"]);
+    let line = format!("{binary} {}", args.join(" "));
+    // `script -q -e -c CMD /dev/null`: CMD on a pseudo-terminal; the transcript on stdout.
+    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    remove_fault(gone);
+    assert_eq!(run.code, 3, "{run}");
+    let transcript = &run.stdout;
+    let drawn = |id: &str, status: &str| {
+        let label = format!("{prod}/{R} {id}");
+        transcript
+            .lines()
+            .any(|l| l.contains(&label) && l.trim_end_matches('\r').ends_with(status))
+    };
+    for id in ["alpha", "gone"] {
+        assert!(drawn(id, &format!("round 1 in {R}")), "{id}:\n{transcript}");
+    }
+    assert!(drawn("alpha", "  done"), "{transcript}");
+    assert!(drawn("gone", "  FAILED at snapshot"), "{transcript}");
+    assert!(transcript.contains("1 repaired, 1 failed"), "{transcript}");
 }

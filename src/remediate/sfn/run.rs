@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::inventory::AwsError;
 use crate::remediate::plan::{Item, Plan};
 use crate::remediate::steps::Step;
-use crate::remediate::ItemResult;
+use crate::remediate::{ItemResult, Progress};
 
 /// Where the machine runs and how long rdsguard waits for it.
 #[derive(Debug, Clone)]
@@ -207,7 +207,13 @@ pub async fn run(
     plan: &Plan,
     o: &Options,
     d: &Deploy,
+    progress: Option<&(dyn Progress + Send + Sync)>,
 ) -> Result<Ran, Error> {
+    let show = |source: &str, status: &str| {
+        if let Some(p) = progress {
+            p.update(source, status);
+        }
+    };
     let planned = executions(plan, o).map_err(|refused| Error::Usage(refused.to_string()))?;
     let definition = super::definition(o);
     let role = role_arn(d, &o.partition);
@@ -246,6 +252,14 @@ pub async fn run(
         machines.insert(execution.region.clone(), (machine, arn, deployed));
     }
 
+    // Each database's last round: after it, its line says `done`.
+    let mut last_round: HashMap<String, usize> = HashMap::new();
+    for e in &planned {
+        for source in sources_of(&e.input) {
+            let last = last_round.entry(source).or_default();
+            *last = (*last).max(e.round);
+        }
+    }
     let deadline = Instant::now() + d.wait;
     let mut carried: HashMap<String, Carried> = HashMap::new();
     let mut started: Vec<Started> = Vec::new();
@@ -336,6 +350,9 @@ pub async fn run(
                 "round {round} part {part} in {}: {execution_arn}",
                 execution.region
             );
+            for source in &sources {
+                show(source, &format!("round {round} in {}", execution.region));
+            }
             running.push((started.len(), sources.clone()));
             started.push(Started {
                 round,
@@ -386,7 +403,7 @@ pub async fn run(
                 .and_then(|st| st.output.as_ref())
                 .and_then(|out| out["results"].as_array().cloned())
                 .unwrap_or_default();
-            for source in sources {
+            for source in &sources {
                 let Some(item) = by_arn.get(source.as_str()) else {
                     continue;
                 };
@@ -434,6 +451,35 @@ pub async fn run(
                     }
                 }
             }
+            // What this execution did, for the terminal's lines and a CI log.
+            let mut through = 0;
+            for source in &sources {
+                match carried.get(source).and_then(|c| c.failed.as_ref()) {
+                    Some(f) => {
+                        // The error's name is in the results below (Step Functions' names are
+                        // long: `Rds.DbInstanceNotFoundException`); the line stays short.
+                        let step = f.failed_step.as_deref().unwrap_or("step-functions");
+                        show(source, &format!("FAILED at {step}"));
+                    }
+                    None => {
+                        through += 1;
+                        match last_round.get(source) {
+                            Some(last) if *last > s.round => {
+                                show(source, &format!("round {} done", s.round))
+                            }
+                            _ => show(source, "done"),
+                        }
+                    }
+                }
+            }
+            tracing::info!(
+                "round {} part {} in {}: {}, {through} of {} database(s) through it",
+                s.round,
+                s.part,
+                s.region,
+                s.status,
+                sources.len()
+            );
         }
     }
 
