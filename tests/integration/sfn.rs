@@ -205,17 +205,22 @@ fn prod_and_vault(ids: &[&str]) -> Org {
     seed(vault_and_prod(R, json!({ "instances": instances })))
 }
 
+/// `gone` in `prod` was deleted after the audit read it: RDS answers its snapshot with
+/// DBInstanceNotFound. Returns the fault.
+fn gone_was_deleted(prod: &str) -> u64 {
+    inject(
+        json!({"service": "rds", "operation": "CreateDBSnapshot", "account_id": prod,
+                  "body_contains": "DBInstanceIdentifier=gone",
+                  "code": "DBInstanceNotFound", "http_status": 404,
+                  "message": "DBInstance gone not found."}),
+    )
+}
+
 #[test]
 fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
     let org = prod_and_vault(&["alpha", "gone", "gamma"]);
     let (prod, vault) = (org.account("prod"), org.account("vault"));
-    // `gone` was deleted after the audit read it: RDS answers its snapshot with DBInstanceNotFound.
-    let gone = inject(
-        json!({"service": "rds", "operation": "CreateDBSnapshot", "account_id": prod,
-                             "body_contains": "DBInstanceIdentifier=gone",
-                             "code": "DBInstanceNotFound", "http_status": 404,
-                             "message": "DBInstance gone not found."}),
-    );
+    let gone = gone_was_deleted(&prod);
     // The vault's first copy is throttled once.
     let throttled = inject(
         json!({"service": "rds", "operation": "CopyDBSnapshot", "account_id": vault,
@@ -393,12 +398,7 @@ fn a_resume_whose_part_differs_from_the_running_execution_is_refused() {
 fn on_a_terminal_each_database_shows_its_round_then_done_or_where_it_failed() {
     let org = prod_and_vault(&["alpha", "gone"]);
     let prod = org.account("prod");
-    let gone = inject(
-        json!({"service": "rds", "operation": "CreateDBSnapshot", "account_id": prod,
-               "body_contains": "DBInstanceIdentifier=gone",
-               "code": "DBInstanceNotFound", "http_status": 404,
-               "message": "DBInstance gone not found."}),
-    );
+    let gone = gone_was_deleted(&prod);
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
     let binary = env!("CARGO_BIN_EXE_rdsguard");
