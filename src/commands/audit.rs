@@ -344,9 +344,12 @@ async fn remediate_run(
             }
         };
         if !judge.quiet {
+            let executions = out_dir.join("executions.json");
             let changes = match machine {
                 None => output::plan::Changes::Counted,
-                Some(_) => output::plan::Changes::NotReported,
+                Some(_) => output::plan::Changes::NotReported {
+                    executions: &executions,
+                },
             };
             output::plan::print_results(&results, changes)?;
         }

@@ -1,6 +1,7 @@
 //! The remediation plan and its results, for the terminal.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use crate::error::Error;
 use crate::remediate::plan::Plan;
@@ -50,17 +51,18 @@ pub fn write_plan(plan: &Plan, dry_run: bool, out: &mut dyn Write) -> io::Result
 
 /// What an engine tells of each database's changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Changes {
+pub enum Changes<'a> {
     /// The local engine journals what it created and deleted: each line counts them.
     Counted,
     /// Step Functions' executions do not report them (`created`/`deleted` are empty): the lines
-    /// do not count what was not counted, and say where to look instead.
-    NotReported,
+    /// do not count what was not counted, and say where to look instead: the run's
+    /// `executions.json`.
+    NotReported { executions: &'a Path },
 }
 
 pub fn write_results(
     results: &[ItemResult],
-    changes: Changes,
+    changes: Changes<'_>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let failed = results.iter().filter(|r| !r.ok).count();
@@ -81,9 +83,7 @@ pub fn write_results(
                 error.region,
                 error.message
             )?,
-            _ if changes == Changes::NotReported => {
-                writeln!(out, "  ok     {}", result.source_arn)?
-            }
+            _ if changes != Changes::Counted => writeln!(out, "  ok     {}", result.source_arn)?,
             _ => writeln!(
                 out,
                 "  ok     {} (created {}, deleted {})",
@@ -93,13 +93,16 @@ pub fn write_results(
             )?,
         }
     }
-    if changes == Changes::NotReported && !results.is_empty() {
-        writeln!(
-            out,
-            "Step Functions does not report what each database's steps created or deleted: \
-             executions.json lists the executions (their histories are in Step Functions), and the \
-             re-audit below is the after-state."
-        )?;
+    if let Changes::NotReported { executions } = changes {
+        if !results.is_empty() {
+            writeln!(
+                out,
+                "Step Functions does not report what each database's steps created or deleted: \
+                 {} lists the executions (their histories are in Step Functions), and the re-audit \
+                 below is the after-state.",
+                executions.display()
+            )?;
+        }
     }
     writeln!(out)
 }
@@ -110,7 +113,7 @@ pub fn print_plan(plan: &Plan, dry_run: bool) -> Result<(), Error> {
 }
 
 /// Prints [`write_results`] on stdout.
-pub fn print_results(results: &[ItemResult], changes: Changes) -> Result<(), Error> {
+pub fn print_results(results: &[ItemResult], changes: Changes<'_>) -> Result<(), Error> {
     super::stdout::print(|out| write_results(results, changes, out))
 }
 
@@ -145,16 +148,18 @@ mod tests {
         assert!(!local.contains("Step Functions"), "{local}");
 
         // The machine reports no changes: no "created 0", and the reader is told where to look.
-        let sfn = written(&[repaired(0)], Changes::NotReported);
+        let executions = Path::new("out/executions.json");
+        let sfn = written(&[repaired(0)], Changes::NotReported { executions });
         assert!(
             sfn.contains("  ok     arn:aws:rds:us-east-1:111111111111:db:orders\n"),
             "{sfn}"
         );
         assert!(!sfn.contains("created 0"), "{sfn}");
         assert!(
-            sfn.contains("executions.json lists the executions"),
+            sfn.contains("out/executions.json lists the executions"),
             "{sfn}"
         );
-        assert!(written(&[], Changes::NotReported).starts_with("Remediation: 0 repaired"));
+        let none = written(&[], Changes::NotReported { executions });
+        assert_eq!(none, "Remediation: 0 repaired, 0 failed\n\n");
     }
 }

@@ -32,7 +32,9 @@ use plan::Item;
 pub trait Progress {
     /// Whether updates are shown; when they are not, each step is logged instead.
     fn enabled(&self) -> bool;
-    /// The source `source_arn` is now at `step` (a step name, `done`, or `FAILED at STEP: CODE`).
+    /// The source `source_arn` is now at `step`: a step name, `done`, or `FAILED at STEP: CODE`
+    /// (the Step Functions engine: the round it is in, `round N done`, `done`, `FAILED at STEP`,
+    /// `still running (--resume)`, `not started (--resume)`).
     fn update(&self, source_arn: &str, step: &str);
 }
 

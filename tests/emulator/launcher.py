@@ -1568,7 +1568,7 @@ def _control(method, path, query, body):
                     raise BadRequest("code (an error to answer) or delay_seconds is required")
                 fault = {k: None if body.get(k) is None else str(body[k]) for k in
                          ("service", "operation", "account_id", "region", "body_contains")}
-                fault.update(id=next(_fault_ids), code=body.get("code") and str(body["code"]), hits=0,
+                fault.update(id=next(_fault_ids), code=body.get("code") and str(body["code"]), hits=0, held=0,
                              delay_seconds=float(body.get("delay_seconds") or 0),
                              times=None if body.get("times") is None else int(body["times"]),
                              message=body.get("message") or f"Injected fault {body.get('code')}",
@@ -1635,7 +1635,11 @@ class Middleware:
                         + datetime.timedelta(seconds=seconds)
         if fault is not None and fault["delay_seconds"] > 0:
             # A delay fault: the request is carried out, but its answer is held back, as when a
-            # client dies after AWS accepted its call (tests kill the client in this window).
+            # client dies after AWS accepted its call (tests kill the client in this window, once
+            # `held` counts the call: carried out, its answer not yet sent).
+            with _lock:
+                if fault["id"] in _faults:
+                    _faults[fault["id"]]["held"] += 1
             time.sleep(fault["delay_seconds"])
         return response
 

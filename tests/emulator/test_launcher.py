@@ -585,10 +585,18 @@ def test_a_delay_fault_carries_the_call_out_and_holds_back_the_answer(endpoint):
     fault = control(endpoint, "POST", "/_rdsguard/faults",
                     {"service": "rds", "operation": "CreateDBInstance", "account_id": account.id,
                      "delay_seconds": 1.5})
+    def held():
+        faults = control(endpoint, "GET", "/_rdsguard/faults")["faults"]
+        return next(f["held"] for f in faults if f["id"] == fault["id"])
+
+    assert held() == 0
     started = time.monotonic()
     make_instance(rds, "slow")
     assert time.monotonic() - started >= 1.5
     assert rds.describe_db_instances(DBInstanceIdentifier="slow")["DBInstances"]
+    # `held` counts the calls carried out whose answer was held back: what a test waits on before
+    # it kills a client mid-call.
+    assert held() == 1
     control(endpoint, "DELETE", f"/_rdsguard/faults/{fault['id']}")
 
 

@@ -686,10 +686,19 @@ pub fn wait_bounded(mut child: Child, limit: std::time::Duration) -> Run {
 
 /// How many requests the shared emulator's fault `id` has matched so far.
 pub fn fault_hits(id: u64) -> u64 {
+    fault_count(id, "hits")
+}
+
+/// How many requests the delay fault `id` has carried out and holds the answer of.
+fn fault_held(id: u64) -> u64 {
+    fault_count(id, "held")
+}
+
+fn fault_count(id: u64, count: &str) -> u64 {
     control("GET", "/_rdsguard/faults", None)["faults"]
         .as_array()
         .and_then(|faults| faults.iter().find(|f| f["id"] == id))
-        .and_then(|f| f["hits"].as_u64())
+        .and_then(|f| f[count].as_u64())
         .unwrap_or(0)
 }
 
@@ -739,10 +748,10 @@ pub fn verdicts(org: &Org, findings: &Value) -> BTreeMap<String, (String, Vec<St
 pub type Call<'a> = (&'a str, &'a str, &'a str);
 
 /// Runs `args` with the answer to `call` held back for 30 s, and kills the run (SIGKILL) once its
-/// journal (`journal`, in the command's folder) says `step` started, the call has reached the
-/// emulator, and a second has passed for the emulator to carry it out: the run never sees its
-/// answer. Waiting on the call itself, not on a fixed time after the journal's line, keeps a slow
-/// machine from killing the run before the call is made. Returns the journal's path.
+/// journal (`journal`, in the command's folder) says `step` started and the emulator has carried
+/// the call out (the fault's `held` count): the run never sees its answer. Waiting on the call
+/// itself, not on a fixed time, keeps a slow machine from killing the run before the call is made.
+/// Returns the journal's path.
 pub fn kill_mid_call(
     cmd: &Cmd,
     args: &[&str],
@@ -760,7 +769,7 @@ pub fn kill_mid_call(
     let started = format!("\"step\":\"{step}\"");
     loop {
         let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains("\"event\":\"start\"") && text.contains(&started) && fault_hits(fault) > 0
+        if text.contains("\"event\":\"start\"") && text.contains(&started) && fault_held(fault) > 0
         {
             break;
         }
@@ -770,7 +779,6 @@ pub fn kill_mid_call(
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    std::thread::sleep(std::time::Duration::from_millis(1000));
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     remove_fault(fault);

@@ -237,7 +237,7 @@ fn a_database_whose_calls_fail_ends_alone_and_a_throttled_call_is_retried() {
     // A CI log says what each execution did.
     assert!(
         run.stderr
-            .contains("round 1 part 1 in us-east-1: SUCCEEDED, 2 of 3 database(s) through it"),
+            .contains("round 1 part 1 in us-east-1: SUCCEEDED: 2 ok, 1 failed"),
         "{run}"
     );
 
@@ -318,6 +318,11 @@ fn a_run_whose_wait_ran_out_is_resumed_without_starting_anything_twice() {
         .filter_map(|r| r["error"]["code"].as_str())
         .collect();
     assert_eq!(codes, ["ExecutionStillRunning"; 2], "{run}");
+    assert!(
+        run.stderr
+            .contains("round 1 part 1 in us-east-1: still running when --execution-wait ran out"),
+        "{run}"
+    );
     let first = cmd.json("sfn/executions.json");
 
     let resumed = cmd.run(&crate::harness::sfn_resume_args("sfn"));

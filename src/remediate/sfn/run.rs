@@ -133,6 +133,28 @@ fn failure(
     }
 }
 
+/// The error code of an item whose execution was still running when `--execution-wait` ran out.
+const STILL_RUNNING: &str = "ExecutionStillRunning";
+/// A database's line on the terminal when its execution was not started (an earlier one still ran).
+const NOT_STARTED: &str = "not started (--resume)";
+
+/// A database's line on the terminal once its execution of round `round` ended; `last` is its last
+/// round. The error's name stays in the results printed after (Step Functions' names are long:
+/// `Rds.DbInstanceNotFoundException`): the line stays short.
+fn line(failed: Option<&ItemResult>, round: usize, last: usize) -> String {
+    match failed {
+        Some(f) if f.error.as_ref().is_some_and(|e| e.code == STILL_RUNNING) => {
+            "still running (--resume)".into()
+        }
+        Some(f) => format!(
+            "FAILED at {}",
+            f.failed_step.as_deref().unwrap_or("step-functions")
+        ),
+        None if round < last => format!("round {round} done"),
+        None => "done".into(),
+    }
+}
+
 /// The item's result when its execution `name` was not started because `behind`, an execution of
 /// an earlier round or part, was still running when `--execution-wait` ran out.
 fn not_started(item: &Item, region: &str, name: &str, behind: &str) -> ItemResult {
@@ -214,6 +236,9 @@ pub async fn run(
             p.update(source, status);
         }
     };
+    // While the display is drawn, a log line would scroll through it: the display says the same
+    // (as the local engine, which logs its steps only when there is no display).
+    let drawn = progress.is_some_and(|p| p.enabled());
     let planned = executions(plan, o).map_err(|refused| Error::Usage(refused.to_string()))?;
     let definition = super::definition(o);
     let role = role_arn(d, &o.partition);
@@ -317,6 +342,7 @@ pub async fn run(
                     };
                     carried.entry(source.clone()).or_default().failed =
                         Some(not_started(item, &execution.region, &name, behind));
+                    show(source, NOT_STARTED);
                 }
                 continue;
             }
@@ -340,16 +366,20 @@ pub async fn run(
                     if let Some(why) = other_databases(&name, &sources, &theirs, &new_starts) {
                         return Err(Error::Usage(why));
                     }
-                    tracing::info!(
-                        "{name} was started before (a resumed run): taking {arn} as it is"
-                    );
+                    if !drawn {
+                        tracing::info!(
+                            "{name} was started before (a resumed run): taking {arn} as it is"
+                        );
+                    }
                     arn
                 }
             };
-            tracing::info!(
-                "round {round} part {part} in {}: {execution_arn}",
-                execution.region
-            );
+            if !drawn {
+                tracing::info!(
+                    "round {round} part {part} in {}: {execution_arn}",
+                    execution.region
+                );
+            }
             for source in &sources {
                 show(source, &format!("round {round} in {}", execution.region));
             }
@@ -427,7 +457,7 @@ pub async fn run(
                     None => {
                         let (code, message) = match &status {
                             None => (
-                                "ExecutionStillRunning".to_string(),
+                                STILL_RUNNING.to_string(),
                                 format!(
                                     "not finished within --execution-wait; it goes on in Step Functions: rdsguard did not wait for {}",
                                     s.execution_arn
@@ -452,34 +482,33 @@ pub async fn run(
                 }
             }
             // What this execution did, for the terminal's lines and a CI log.
-            let mut through = 0;
+            let (mut ok, mut failed) = (0, 0);
             for source in &sources {
-                match carried.get(source).and_then(|c| c.failed.as_ref()) {
-                    Some(f) => {
-                        // The error's name is in the results below (Step Functions' names are
-                        // long: `Rds.DbInstanceNotFoundException`); the line stays short.
-                        let step = f.failed_step.as_deref().unwrap_or("step-functions");
-                        show(source, &format!("FAILED at {step}"));
-                    }
-                    None => {
-                        through += 1;
-                        match last_round.get(source) {
-                            Some(last) if *last > s.round => {
-                                show(source, &format!("round {} done", s.round))
-                            }
-                            _ => show(source, "done"),
-                        }
-                    }
+                let result = carried.get(source).and_then(|c| c.failed.as_ref());
+                match result {
+                    Some(_) => failed += 1,
+                    None => ok += 1,
+                }
+                let last = last_round.get(source).copied().unwrap_or(s.round);
+                show(source, &line(result, s.round, last));
+            }
+            if !drawn {
+                match s.status.as_str() {
+                    "RUNNING" => tracing::info!(
+                        "round {} part {} in {}: still running when --execution-wait ran out; it goes on in Step Functions ({} database(s))",
+                        s.round,
+                        s.part,
+                        s.region,
+                        sources.len()
+                    ),
+                    status => tracing::info!(
+                        "round {} part {} in {}: {status}: {ok} ok, {failed} failed",
+                        s.round,
+                        s.part,
+                        s.region
+                    ),
                 }
             }
-            tracing::info!(
-                "round {} part {} in {}: {}, {through} of {} database(s) through it",
-                s.round,
-                s.part,
-                s.region,
-                s.status,
-                sources.len()
-            );
         }
     }
 
@@ -509,6 +538,37 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed(step: &str, code: &str) -> ItemResult {
+        ItemResult {
+            source_arn: "arn:aws:rds:us-east-1:111111111111:db:orders".into(),
+            ok: false,
+            failed_step: Some(step.into()),
+            error: Some(AwsError {
+                account_id: "111111111111".into(),
+                region: "us-east-1".into(),
+                operation: format!("StepFunctions:{step}"),
+                code: code.into(),
+                message: "m".into(),
+                resource: None,
+            }),
+            created: Vec::new(),
+            deleted: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_databases_line_after_each_round() {
+        // A cross-region item has 5 rounds: `done` only after its last.
+        assert_eq!(line(None, 2, 5), "round 2 done");
+        assert_eq!(line(None, 5, 5), "done");
+        assert_eq!(line(None, 1, 1), "done");
+        let gone = failed("snapshot", "Rds.DbInstanceNotFoundException");
+        assert_eq!(line(Some(&gone), 2, 5), "FAILED at snapshot");
+        // Not a failure: the execution goes on in Step Functions, and --resume takes it over.
+        let running = failed("step-functions", STILL_RUNNING);
+        assert_eq!(line(Some(&running), 1, 5), "still running (--resume)");
+    }
 
     #[test]
     fn an_earlier_execution_with_other_databases_is_not_taken_over() {
