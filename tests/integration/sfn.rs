@@ -199,7 +199,7 @@ fn step_functions_repairs_the_organization_like_the_local_engine_and_again_chang
 }
 
 /// A vault and a prod account whose PostgreSQL databases `ids` are under a CMK the vault may use.
-fn prod_and_vault(ids: &[&str]) -> Org {
+pub(crate) fn prod_and_vault(ids: &[&str]) -> Org {
     let db = |id: &&str| json!({"account": "prod", "id": id, "engine": "postgres", "encrypted": true, "kms_key": "share-key"});
     let instances: Vec<Value> = ids.iter().map(db).collect();
     seed(vault_and_prod(R, json!({ "instances": instances })))

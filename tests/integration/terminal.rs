@@ -261,3 +261,37 @@ fn a_100_account_audit_ends_on_one_80_by_40_screen() {
         "says how to see the rest:\n{text}"
     );
 }
+
+/// More databases to repair than the screen has lines: the remediation display keeps within the
+/// screen (a redraw never moves the cursor up more lines than the screen has above it, so the block
+/// is redrawn in place instead of scrolling on every update), and its last line counts them all.
+#[test]
+fn a_remediation_of_more_databases_than_the_screen_has_lines_is_drawn_within_it() {
+    let ids: Vec<String> = (0..12).map(|n| format!("db{n:02}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let org = crate::sfn::prod_and_vault(&ids);
+    let mut cmd = org.rdsguard();
+    cmd.file("rules.toml", &rules(&org));
+    let binary = env!("CARGO_BIN_EXE_rdsguard");
+    let args = crate::harness::remediate_args("run", &[]);
+    let line = format!("stty cols 80 rows 8; {binary} {}", args.join(" "));
+    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    assert_eq!(run.code, 0, "{run}");
+    let transcript = &run.stdout;
+    assert!(transcript.contains("12 repaired, 0 failed"), "{transcript}");
+    // Each redraw starts with CSI n F (cursor up n lines, to the block's first line).
+    let ups: Vec<usize> = transcript
+        .split("\u{1b}[")
+        .skip(1)
+        .filter_map(|t| {
+            let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+            t[digits.len()..]
+                .starts_with('F')
+                .then(|| digits.parse().ok())
+                .flatten()
+        })
+        .collect();
+    assert!(!ups.is_empty(), "never redrawn:\n{transcript}");
+    assert!(ups.iter().all(|n| *n <= 7), "{ups:?}");
+    assert!(transcript.contains("  12 databases: "), "{transcript}");
+}
