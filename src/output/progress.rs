@@ -113,11 +113,29 @@ enum Stage {
     Done,
 }
 
+/// From the status's first word: remediation's `done` and `FAILED at …`, the Step Functions
+/// engine's `… (--resume)`, a drill's result (`passed in 3m2s`, `probe-failed in 41s`, `…, NOT
+/// deleted`); anything else is a step at work.
 fn stage(status: &str) -> Stage {
-    match status {
+    use crate::tags::{DRILL_PASSED, DRILL_PROBE_FAILED, DRILL_RESTORE_FAILED};
+    let first = status.split([' ', ',']).next().unwrap_or_default();
+    if status.ends_with("(--resume)") || status.ends_with("NOT deleted") {
+        return Stage::Failed;
+    }
+    match first {
         "waiting" => Stage::Waiting,
         "done" => Stage::Done,
-        s if s.starts_with("FAILED") || s.ends_with("(--resume)") => Stage::Failed,
+        w if w == DRILL_PASSED => Stage::Done,
+        w if [
+            "FAILED",
+            DRILL_PROBE_FAILED,
+            DRILL_RESTORE_FAILED,
+            "interrupted",
+        ]
+        .contains(&w) =>
+        {
+            Stage::Failed
+        }
         _ => Stage::Working,
     }
 }
@@ -174,6 +192,28 @@ mod tests {
             .enumerate()
             .map(|(n, s)| (format!("k{n}"), format!("db{n}"), s.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn each_status_has_its_stage() {
+        for (status, wanted) in [
+            ("waiting", Stage::Waiting),
+            ("snapshot", Stage::Working),
+            ("copy queued (5 in flight to eu-west-1)", Stage::Working),
+            ("round 2 in us-east-1", Stage::Working),
+            ("round 2 done", Stage::Working),
+            ("done", Stage::Done),
+            ("passed in 3m2s", Stage::Done),
+            ("FAILED at share: KMSKeyNotAccessibleFault", Stage::Failed),
+            ("FAILED at snapshot", Stage::Failed),
+            ("still running (--resume)", Stage::Failed),
+            ("not started (--resume)", Stage::Failed),
+            ("probe-failed in 41s", Stage::Failed),
+            ("restore-failed", Stage::Failed),
+            ("passed in 1m, NOT deleted", Stage::Failed),
+        ] {
+            assert_eq!(stage(status), wanted, "{status}");
+        }
     }
 
     #[test]
