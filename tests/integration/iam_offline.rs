@@ -134,6 +134,11 @@ fn private() -> Value {
     json!({"rds:PubliclyAccessible": "false"})
 }
 
+/// A DB instance created or restored publicly accessible.
+fn public() -> Value {
+    json!({"rds:PubliclyAccessible": "true"})
+}
+
 fn managed() -> Value {
     json!({"aws:ResourceTag/rdsguard:managed": "true"})
 }
@@ -365,7 +370,7 @@ fn table() -> Vec<Row> {
             Driller,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, drill),
-            with(drilling(), json!({"rds:PubliclyAccessible": "true"})),
+            with(drilling(), public()),
             "into a publicly accessible drill instance",
         ),
         row(
@@ -405,7 +410,7 @@ fn table() -> Vec<Row> {
             Driller,
             "rds:CreateDBInstance",
             rds(VAULT, drill_member),
-            with(drilling(), json!({"rds:PubliclyAccessible": "true"})),
+            with(drilling(), public()),
             "a publicly accessible drill cluster instance",
         ),
         row(
@@ -679,10 +684,7 @@ fn table() -> Vec<Row> {
             Vault,
             "rds:RestoreDBInstanceFromDBSnapshot",
             rds(VAULT, restore),
-            with(
-                creating(&["rdsguard:restored-from"]),
-                json!({"rds:PubliclyAccessible": "true"}),
-            ),
+            with(creating(&["rdsguard:restored-from"]), public()),
             "never into a publicly accessible instance",
         ),
         row(
@@ -730,10 +732,7 @@ fn table() -> Vec<Row> {
             Vault,
             "rds:CreateDBInstance",
             rds(VAULT, "db:rdsguard-ledger-20261129030000-abcdefgh-1"),
-            with(
-                creating(&["rdsguard:restored-from"]),
-                json!({"rds:PubliclyAccessible": "true"}),
-            ),
+            with(creating(&["rdsguard:restored-from"]), public()),
             "never a publicly accessible instance in the restored cluster",
         ),
         row(
