@@ -455,10 +455,7 @@ fn kill_9_during_the_restore_then_resume_deletes_the_drill_instance() {
 fn a_drill_on_a_terminal_shows_each_step_then_the_result() {
     let org = org();
     let cmd = command(&org, PROBE);
-    let binary = env!("CARGO_BIN_EXE_rdsguard");
-    let line = format!("{binary} drill --rules rules.toml --out run");
-    // `script -q -e -c CMD /dev/null`: CMD on a pseudo-terminal; the transcript on stdout.
-    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    let run = cmd.run_on_terminal(&["drill", "--rules", "rules.toml", "--out", "run"], None);
     assert_eq!(run.code, 0, "{run}");
     let transcript = &run.stdout;
     let label = format!("{}/{R} orders", org.account("vault"));

@@ -260,9 +260,25 @@ impl Cmd {
         self.run(&remediate_args(out, extra))
     }
 
+    /// Runs rdsguard with `args` on a pseudo-terminal (util-linux's `script -q -e -c CMD
+    /// /dev/null`): the transcript on stdout. `(columns, rows)` sets the terminal's size (`stty`).
+    pub fn run_on_terminal(&self, args: &[&str], size: Option<(u16, u16)>) -> Run {
+        assert!(
+            args.iter()
+                .all(|a| !a.is_empty() && !a.contains(char::is_whitespace)),
+            "passed to a shell unquoted: {args:?}"
+        );
+        let stty = size
+            .map(|(columns, rows)| format!("stty cols {columns} rows {rows}; "))
+            .unwrap_or_default();
+        let binary = env!("CARGO_BIN_EXE_rdsguard");
+        let line = format!("{stty}{binary} {}", args.join(" "));
+        self.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"])
+    }
+
     /// Runs another program (not rdsguard) in the command's folder and environment, e.g. `script`
     /// to give rdsguard a terminal.
-    pub fn run_program(&self, program: &str, args: &[&str]) -> Run {
+    fn run_program(&self, program: &str, args: &[&str]) -> Run {
         let command = self.command(&[]);
         let mut other = Command::new(program);
         other.args(args).current_dir(self.dir.path()).env_clear();

@@ -406,11 +406,8 @@ fn on_a_terminal_each_database_shows_its_round_then_done_or_where_it_failed() {
     let gone = gone_was_deleted(&prod);
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let binary = env!("CARGO_BIN_EXE_rdsguard");
     let args = crate::harness::remediate_args("run", &["--engine", "step-functions"]);
-    let line = format!("{binary} {}", args.join(" "));
-    // `script -q -e -c CMD /dev/null`: CMD on a pseudo-terminal; the transcript on stdout.
-    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    let run = cmd.run_on_terminal(&args, None);
     remove_fault(gone);
     assert_eq!(run.code, 3, "{run}");
     let transcript = &run.stdout;

@@ -39,10 +39,7 @@ fn progress_is_drawn_on_a_terminal_and_cleared() {
     let org = org();
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let binary = env!("CARGO_BIN_EXE_rdsguard");
-    let line = format!("{binary} audit --rules rules.toml --out run");
-    // `script -q -e -c CMD /dev/null`: CMD on a pseudo-terminal; the transcript on stdout.
-    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    let run = cmd.run_on_terminal(&["audit", "--rules", "rules.toml", "--out", "run"], None);
     assert_eq!(run.code, 1, "{run}");
     let transcript = &run.stdout;
     let drawn = first_phase(transcript).unwrap_or_else(|| panic!("never drawn:\n{transcript}"));
@@ -210,11 +207,18 @@ fn a_100_account_audit_ends_on_one_80_by_40_screen() {
         .env("AWS_ACCESS_KEY_ID", "AKIAFLEETSIMBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "fleetsim")
         .file("rules.toml", &rules);
-    let binary = env!("CARGO_BIN_EXE_rdsguard");
-    let line = format!(
-        "stty cols 80 rows 40; {binary} audit --rules rules.toml --out run --as-of {as_of} --fail-on none"
-    );
-    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    let args = [
+        "audit",
+        "--rules",
+        "rules.toml",
+        "--out",
+        "run",
+        "--as-of",
+        &as_of,
+        "--fail-on",
+        "none",
+    ];
+    let run = cmd.run_on_terminal(&args, Some((80, 40)));
     sim.shutdown();
     assert_eq!(run.code, 0, "{run}");
 
@@ -272,10 +276,8 @@ fn a_remediation_of_more_databases_than_the_screen_has_lines_is_drawn_within_it(
     let org = crate::sfn::prod_and_vault(&ids);
     let mut cmd = org.rdsguard();
     cmd.file("rules.toml", &rules(&org));
-    let binary = env!("CARGO_BIN_EXE_rdsguard");
     let args = crate::harness::remediate_args("run", &[]);
-    let line = format!("stty cols 80 rows 8; {binary} {}", args.join(" "));
-    let run = cmd.run_program("script", &["-q", "-e", "-c", &line, "/dev/null"]);
+    let run = cmd.run_on_terminal(&args, Some((80, 8)));
     assert_eq!(run.code, 0, "{run}");
     let transcript = &run.stdout;
     assert!(transcript.contains("12 repaired, 0 failed"), "{transcript}");
